@@ -1,0 +1,73 @@
+// config.hpp -- the effective configuration, typed.
+//
+// load() reads one TOML file, checks it against the key table (schema.hpp)
+// and fills Config with the file's values or the table's defaults.  Errors
+// come back as one Error whose text lists every problem as
+// "FILE:LINE:COL: key: expected ..., got ...".  A Config is immutable once
+// loaded; a reload builds a new one.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "util/result.hpp"
+
+namespace ses::config {
+
+enum class OnError { tempfail, accept };
+
+struct DkimKeyConf {
+    std::string selector;
+    std::string key;  // path to the private key
+};
+
+struct DomainConf {
+    std::string name;  // lower case
+    std::vector<DkimKeyConf> dkim;
+};
+
+struct Config {
+    std::string path;  // the file it came from ("" for built-in defaults)
+
+    struct {
+        std::string pidfile;
+        std::string log_level;
+        std::string log_target;
+        std::string syslog_facility;
+    } daemon;
+
+    struct {
+        std::string socket;
+        unsigned socket_mode = 0660;
+        std::string socket_owner;
+        OnError on_error = OnError::tempfail;
+        uint64_t max_message_size = 10000000;
+        int64_t timeout = 300;
+        int backlog = 128;
+    } milter;
+
+    struct {
+        bool header_relaxed = true;
+        bool body_relaxed = true;
+        std::vector<std::string> sign_headers;
+        std::vector<std::string> oversign_headers;
+        int min_rsa_bits = 1024;
+        bool subdomains = true;
+    } dkim;
+
+    std::vector<DomainConf> domains;
+
+    // The effective configuration as TOML (file values plus defaults).
+    std::string dump() const;
+    std::string effective_toml;
+};
+
+Result<Config> load_file(const std::string& path);
+Result<Config> load_string(std::string_view text, std::string_view source_name);
+
+// Generated documentation.
+std::string reference_markdown();
+std::string example_toml();
+
+}  // namespace ses::config

@@ -1,0 +1,337 @@
+// loader.cpp -- TOML file -> checked, typed Config (see config.hpp).
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "config/config.hpp"
+#include "config/schema.hpp"
+#include "util/strings.hpp"
+
+namespace ses::config {
+namespace {
+
+struct Checker {
+    std::string source;
+    std::vector<std::string> errors;
+
+    void error(const toml::node& n, std::string_view path, std::string_view msg) {
+        auto& src = n.source();
+        std::ostringstream o;
+        o << source << ":" << src.begin.line << ":" << src.begin.column << ": " << path << ": " << msg;
+        errors.push_back(o.str());
+    }
+
+    static std::string describe(const toml::node& n) {
+        std::ostringstream o;
+        if (n.is_string())
+            o << '"' << *n.value<std::string>() << '"';
+        else if (n.is_table())
+            o << "a table";
+        else if (n.is_array())
+            o << "an array";
+        else
+            n.visit([&](auto&& v) { o << v; });
+        return o.str();
+    }
+
+    static bool has_section(std::string_view prefix) {
+        for (auto& k : keys())
+            if (k.path.size() > prefix.size() && k.path.substr(0, prefix.size()) == prefix &&
+                k.path[prefix.size()] == '.')
+                return true;
+        return false;
+    }
+
+    void check_value(const KeyDef& k, const toml::node& n, std::string_view path) {
+        auto bounds = [&](int64_t v, std::string_view unit) {
+            if (v < k.min || v > k.max) {
+                std::ostringstream o;
+                o << "expected a value between " << k.min << unit << " and " << k.max << unit << ", got "
+                  << describe(n);
+                error(n, path, o.str());
+            }
+        };
+        switch (k.type) {
+        case Type::string:
+            if (!n.is_string()) error(n, path, "expected a string, got " + describe(n));
+            break;
+        case Type::boolean:
+            if (!n.is_boolean()) error(n, path, "expected true or false, got " + describe(n));
+            break;
+        case Type::integer:
+            if (!n.is_integer())
+                error(n, path, "expected an integer, got " + describe(n));
+            else
+                bounds(*n.value<int64_t>(), "");
+            break;
+        case Type::size: {
+            std::optional<uint64_t> v;
+            if (n.is_integer() && *n.value<int64_t>() >= 0) v = static_cast<uint64_t>(*n.value<int64_t>());
+            if (n.is_string()) v = str::parse_size(*n.value<std::string>());
+            if (!v || *v > static_cast<uint64_t>(INT64_MAX))
+                error(n, path, "expected a size such as \"10MB\" or \"512KB\", got " + describe(n));
+            else
+                bounds(static_cast<int64_t>(*v), " bytes");
+            break;
+        }
+        case Type::duration: {
+            std::optional<int64_t> v;
+            if (n.is_integer()) v = *n.value<int64_t>();
+            if (n.is_string()) v = str::parse_duration(*n.value<std::string>());
+            if (!v)
+                error(n, path, "expected a duration such as \"30s\", \"5m\" or \"24h\", got " + describe(n));
+            else
+                bounds(*v, "s");
+            break;
+        }
+        case Type::choice: {
+            bool ok = false;
+            if (n.is_string())
+                for (auto& c : str::split(k.choices, '|')) ok = ok || c == *n.value<std::string>();
+            if (!ok) {
+                std::string choices(k.choices);
+                for (auto& c : choices)
+                    if (c == '|') c = ',';
+                error(n, path, "expected one of " + choices + ", got " + describe(n));
+            }
+            break;
+        }
+        case Type::string_list: {
+            auto* a = n.as_array();
+            bool ok = a != nullptr;
+            if (a)
+                for (auto& e : *a) ok = ok && e.is_string();
+            if (!ok) error(n, path, "expected a list of strings, got " + describe(n));
+            break;
+        }
+        case Type::table_list: {
+            auto* a = n.as_array();
+            if (!a) {
+                error(n, path, "expected an array of tables ([[" + std::string(path) + "]]), got " + describe(n));
+                break;
+            }
+            for (auto& e : *a) {
+                if (!e.is_table()) {
+                    error(e, path, "expected a table, got " + describe(e));
+                    continue;
+                }
+                check_table(*e.as_table(), std::string(k.path) + "[]", std::string(path));
+            }
+            break;
+        }
+        }
+    }
+
+    // `schema_prefix` is how keys are named in the table ("domain[]"),
+    // `shown` what the user wrote ("domain").
+    void check_table(const toml::table& t, const std::string& schema_prefix, const std::string& shown) {
+        for (auto& [key, node] : t) {
+            std::string kp = schema_prefix.empty() ? std::string(key.str()) : schema_prefix + "." + std::string(key.str());
+            std::string sp = shown.empty() ? std::string(key.str()) : shown + "." + std::string(key.str());
+            if (const KeyDef* k = find_key(kp)) {
+                check_value(*k, node, sp);
+            } else if (node.is_table() && has_section(kp)) {
+                check_table(*node.as_table(), kp, sp);
+            } else {
+                error(node, sp, "unknown key");
+            }
+        }
+        // Required keys of this table.
+        for (auto& k : keys()) {
+            if (!k.required) continue;
+            std::string_view p = k.path;
+            if (p.size() <= schema_prefix.size() + 1 || p.substr(0, schema_prefix.size()) != schema_prefix) continue;
+            std::string_view rest = schema_prefix.empty() ? p : p.substr(schema_prefix.size() + 1);
+            if (rest.find('.') != std::string_view::npos) continue;
+            if (!t.contains(rest)) error(t, shown, "missing required key '" + std::string(rest) + "'");
+        }
+    }
+};
+
+const toml::table& defaults_for(std::string_view path) {
+    // Parsed lazily per key; defaults are literal TOML text in the table.
+    static thread_local std::vector<std::pair<std::string, toml::table>> cache;
+    for (auto& [p, t] : cache)
+        if (p == path) return t;
+    const KeyDef* k = find_key(path);
+    std::string text = "v = " + std::string(k && !k->def.empty() ? k->def : "\"\"");
+    cache.emplace_back(std::string(path), toml::parse(text, std::string_view("<default>")));
+    return cache.back().second;
+}
+
+const toml::node& lookup(const toml::table& t, std::string_view local, std::string_view schema_path) {
+    if (const toml::node* n = t.at_path(local).node()) return *n;
+    return *defaults_for(schema_path)["v"].node();
+}
+
+std::string get_string(const toml::table& t, std::string_view local, std::string_view sp) {
+    return lookup(t, local, sp).value_or(std::string());
+}
+int64_t get_int(const toml::table& t, std::string_view local, std::string_view sp) {
+    return lookup(t, local, sp).value_or(int64_t{0});
+}
+bool get_bool(const toml::table& t, std::string_view local, std::string_view sp) {
+    return lookup(t, local, sp).value_or(false);
+}
+uint64_t get_size(const toml::table& t, std::string_view local, std::string_view sp) {
+    auto& n = lookup(t, local, sp);
+    if (n.is_integer()) return static_cast<uint64_t>(*n.value<int64_t>());
+    return str::parse_size(n.value_or(std::string())).value_or(0);
+}
+int64_t get_duration(const toml::table& t, std::string_view local, std::string_view sp) {
+    auto& n = lookup(t, local, sp);
+    if (n.is_integer()) return *n.value<int64_t>();
+    return str::parse_duration(n.value_or(std::string())).value_or(0);
+}
+std::vector<std::string> get_list(const toml::table& t, std::string_view local, std::string_view sp) {
+    std::vector<std::string> out;
+    if (auto* a = lookup(t, local, sp).as_array())
+        for (auto& e : *a) out.push_back(e.value_or(std::string()));
+    return out;
+}
+#define GET(kind, tbl, path) get_##kind(tbl, path, path)
+
+// Fill in every default so --dump-config shows the effective configuration.
+void add_defaults(toml::table& t, const std::string& schema_prefix) {
+    for (auto& k : keys()) {
+        std::string_view p = k.path;
+        if (!schema_prefix.empty()) {
+            if (p.size() <= schema_prefix.size() + 1 || p.substr(0, schema_prefix.size()) != schema_prefix ||
+                p[schema_prefix.size()] != '.')
+                continue;
+            p = p.substr(schema_prefix.size() + 1);
+        } else if (p.find("[]") != std::string_view::npos) {
+            continue;
+        }
+        if (p.find("[]") != std::string_view::npos) continue;
+        if (k.type == Type::table_list) {
+            if (auto* a = t.at_path(p).as_array())
+                for (auto& e : *a)
+                    if (auto* et = e.as_table()) add_defaults(*et, std::string(k.path) + "[]");
+            continue;
+        }
+        if (k.def.empty() || t.at_path(p).node()) continue;
+        auto dot = p.rfind('.');
+        toml::table* parent = &t;
+        if (dot != std::string_view::npos) {
+            std::string sect(p.substr(0, dot));
+            if (!t.contains(sect)) t.insert(sect, toml::table{});
+            parent = t[sect].as_table();
+        }
+        parent->insert(std::string(p.substr(dot == std::string_view::npos ? 0 : dot + 1)),
+                       *defaults_for(k.path)["v"].node());
+    }
+}
+
+Result<Config> build(toml::table& root, std::string_view source) {
+    Checker c{std::string(source), {}};
+    c.check_table(root, "", "");
+
+    Config cfg;
+    cfg.path = std::string(source);
+    if (c.errors.empty()) {
+        cfg.daemon.pidfile = GET(string, root, "daemon.pidfile");
+        cfg.daemon.log_level = GET(string, root, "daemon.log_level");
+        cfg.daemon.log_target = GET(string, root, "daemon.log_target");
+        cfg.daemon.syslog_facility = GET(string, root, "daemon.syslog_facility");
+
+        cfg.milter.socket = GET(string, root, "milter.socket");
+        std::string mode = GET(string, root, "milter.socket_mode");
+        char* end = nullptr;
+        unsigned long m = std::strtoul(mode.c_str(), &end, 8);
+        if (mode.empty() || *end || m > 07777)
+            c.error(*lookup(root, "milter.socket_mode", "milter.socket_mode").as_string(), "milter.socket_mode",
+                    "expected an octal mode such as \"0660\", got \"" + mode + "\"");
+        cfg.milter.socket_mode = static_cast<unsigned>(m);
+        cfg.milter.socket_owner = GET(string, root, "milter.socket_owner");
+        cfg.milter.on_error = GET(string, root, "milter.on_error") == "accept" ? OnError::accept : OnError::tempfail;
+        cfg.milter.max_message_size = GET(size, root, "milter.max_message_size");
+        cfg.milter.timeout = GET(duration, root, "milter.timeout");
+        cfg.milter.backlog = static_cast<int>(GET(int, root, "milter.backlog"));
+        const std::string& s = cfg.milter.socket;
+        if (!(s.rfind("unix:", 0) == 0 || s.rfind("local:", 0) == 0 || s.rfind("inet:", 0) == 0 ||
+              s.rfind("inet6:", 0) == 0) ||
+            s.find(':') + 1 == s.size())
+            c.error(*lookup(root, "milter.socket", "milter.socket").as_string(), "milter.socket",
+                    "expected unix:PATH, inet:PORT@ADDR or inet6:PORT@ADDR, got \"" + s + "\"");
+
+        std::string canon = GET(string, root, "dkim.canonicalization");
+        cfg.dkim.header_relaxed = canon.rfind("relaxed/", 0) == 0;
+        cfg.dkim.body_relaxed = canon.size() > 8 && canon.substr(canon.size() - 7) == "relaxed";
+        cfg.dkim.sign_headers = GET(list, root, "dkim.sign_headers");
+        cfg.dkim.oversign_headers = GET(list, root, "dkim.oversign_headers");
+        cfg.dkim.min_rsa_bits = static_cast<int>(GET(int, root, "dkim.min_rsa_bits"));
+        cfg.dkim.subdomains = GET(bool, root, "dkim.subdomains");
+
+        if (auto* doms = root["domain"].as_array()) {
+            for (auto& e : *doms) {
+                auto& dt = *e.as_table();
+                DomainConf d;
+                d.name = str::lower(get_string(dt, "name", "domain[].name"));
+                for (auto& other : cfg.domains)
+                    if (other.name == d.name) c.error(dt, "domain", "domain \"" + d.name + "\" is declared twice");
+                if (d.name.empty() || d.name.find('@') != std::string::npos || d.name.front() == '.' ||
+                    d.name.back() == '.')
+                    c.error(*dt["name"].node(), "domain.name", "expected a domain name, got \"" + d.name + "\"");
+                if (auto* ks = dt["dkim"].as_array()) {
+                    for (auto& ke : *ks) {
+                        auto& kt = *ke.as_table();
+                        DkimKeyConf k{get_string(kt, "selector", "domain[].dkim[].selector"),
+                                      get_string(kt, "key", "domain[].dkim[].key")};
+                        for (auto& o : d.dkim)
+                            if (o.selector == k.selector)
+                                c.error(kt, "domain.dkim", "selector \"" + k.selector + "\" is declared twice for " + d.name);
+                        d.dkim.push_back(std::move(k));
+                    }
+                }
+                cfg.domains.push_back(std::move(d));
+            }
+        }
+    }
+    if (!c.errors.empty()) {
+        std::string all;
+        for (auto& e : c.errors) all += (all.empty() ? "" : "\n") + e;
+        return internal_error(all);
+    }
+    add_defaults(root, "");
+    std::ostringstream o;
+    o << root;
+    cfg.effective_toml = o.str();
+    return cfg;
+}
+
+}  // namespace
+
+std::string Config::dump() const { return effective_toml + "\n"; }
+
+Result<Config> load_string(std::string_view text, std::string_view source_name) {
+    try {
+        toml::table root = toml::parse(text, source_name);
+        return build(root, source_name);
+    } catch (const toml::parse_error& e) {
+        std::ostringstream o;
+        o << source_name << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
+          << e.description();
+        return internal_error(o.str());
+    }
+}
+
+Result<Config> load_file(const std::string& path) {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return internal_error(path + ": cannot read: " + std::strerror(errno));
+    try {
+        toml::table root = toml::parse_file(path);
+        return build(root, path);
+    } catch (const toml::parse_error& e) {
+        std::ostringstream o;
+        o << path << ":" << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
+        return internal_error(o.str());
+    }
+}
+
+}  // namespace ses::config

@@ -1,0 +1,107 @@
+// schema.cpp -- the key table.  Add a key here, then run `make docs`.
+#include "config/schema.hpp"
+
+#include <array>
+
+namespace ses::config {
+namespace {
+
+constexpr int64_t KB = 1000;
+constexpr int64_t GB = 1000 * 1000 * 1000;
+
+const SectionDoc kSections[] = {
+    {"daemon", "Process settings: logging, pid file."},
+    {"milter", "The milter socket and what the milter answers when it cannot decide."},
+    {"dkim", "How messages are signed. Keys belong to the `[[domain]]` entries."},
+    {"domain[]",
+     "One `[[domain]]` table per sending identity. Mail whose From: domain (else the envelope "
+     "sender's domain) is this domain or a subdomain of it is signed with every key listed."},
+    {"domain[].dkim[]", "One entry per DKIM key of the domain; each key adds one DKIM-Signature."},
+};
+
+const KeyDef kKeys[] = {
+    // [daemon]
+    {"daemon.pidfile", Type::string, R"("/run/sesmilter/sesmilter.pid")",
+     "Pid file written when sesmilter runs as a daemon (not with -f). Empty: none."},
+    {"daemon.log_level", Type::choice, R"("info")", "Least severe level logged.",
+     "debug|info|notice|warning|error"},
+    {"daemon.log_target", Type::choice, R"("auto")",
+     "Where log lines go. `auto`: stderr in the foreground (-f), syslog as a daemon.", "auto|stderr|syslog"},
+    {"daemon.syslog_facility", Type::choice, R"("mail")", "Syslog facility.",
+     "mail|daemon|user|local0|local1|local2|local3|local4|local5|local6|local7"},
+
+    // [milter]
+    {"milter.socket", Type::string, R"("unix:/run/sesmilter/milter.sock")",
+     "Where the MTA connects: `unix:PATH`, `inet:PORT@ADDR` or `inet6:PORT@ADDR`. TCP sockets get "
+     "TCP_NODELAY; prefer a unix socket on the same host."},
+    {"milter.socket_mode", Type::string, R"("0660")", "Permissions of a unix socket (octal)."},
+    {"milter.socket_owner", Type::string, R"("")",
+     "`user[:group]` owning a unix socket, e.g. `postfix:postfix`. Empty: the daemon's user."},
+    {"milter.on_error", Type::choice, R"("tempfail")",
+     "Answer when sesmilter fails internally (a key cannot sign, the store fails, ...). `tempfail` "
+     "keeps the mail with the client, which retries; `accept` passes it on unchanged.",
+     "tempfail|accept"},
+    {"milter.max_message_size", Type::size, R"("10MB")",
+     "Largest message accepted, headers and body. Checked while the message streams in: the "
+     "client gets `552 5.3.4` as soon as it is passed.",
+     {}, KB, GB},
+    {"milter.timeout", Type::duration, R"("300s")",
+     "How long libmilter waits on an idle MTA connection.", {}, 1, 86400},
+    {"milter.backlog", Type::integer, "128", "Listen backlog of the milter socket.", {}, 1, 65535},
+
+    // [dkim]
+    {"dkim.canonicalization", Type::choice, R"("relaxed/relaxed")", "Header/body canonicalization.",
+     "relaxed/relaxed|relaxed/simple|simple/relaxed|simple/simple"},
+    {"dkim.sign_headers", Type::string_list,
+     R"(["From", "Sender", "Reply-To", "Subject", "Date", "Message-ID", "To", "Cc", "MIME-Version", )"
+     R"("Content-Type", "Content-Transfer-Encoding", "Content-ID", "Content-Description", )"
+     R"("Resent-Date", "Resent-From", "Resent-Sender", "Resent-To", "Resent-Cc", "Resent-Message-ID", )"
+     R"("In-Reply-To", "References", "List-Id", "List-Help", "List-Unsubscribe", )"
+     R"("List-Unsubscribe-Post", "List-Subscribe", "List-Post", "List-Owner", "List-Archive", "Feedback-ID"])",
+     "Header fields signed when present."},
+    {"dkim.oversign_headers", Type::string_list, R"(["From"])",
+     "Header fields signed once more than they occur, so that none can be added after signing."},
+    {"dkim.min_rsa_bits", Type::integer, "1024", "Smallest RSA key accepted at start-up.", {}, 1024, 8192},
+    {"dkim.subdomains", Type::boolean, "true",
+     "Sign mail from a subdomain of a `[[domain]]` with that domain's keys (d= the parent, which "
+     "DMARC relaxed alignment accepts)."},
+
+    // [[domain]]
+    {"domain", Type::table_list, "", "Sending identities."},
+    {"domain[].name", Type::string, "", "The domain, e.g. `example.com`.", {}, INT64_MIN, INT64_MAX, true,
+     R"("example.com")"},
+    {"domain[].dkim", Type::table_list, "", "DKIM keys of the domain."},
+    {"domain[].dkim[].selector", Type::string, "", "Selector: the key is published at SELECTOR._domainkey.DOMAIN.",
+     {}, INT64_MIN, INT64_MAX, true, R"("s1")"},
+    {"domain[].dkim[].key", Type::string, "",
+     "Private key file (PEM; RSA >= `dkim.min_rsa_bits` or Ed25519), mode 0600 or stricter. "
+     "`sesctl dkim keygen` writes one.",
+     {}, INT64_MIN, INT64_MAX, true, R"("/etc/sesmilter/keys/example.com.s1.pem")"},
+};
+
+}  // namespace
+
+std::string_view type_name(Type t) {
+    switch (t) {
+    case Type::string: return "string";
+    case Type::integer: return "integer";
+    case Type::boolean: return "boolean";
+    case Type::size: return "size";
+    case Type::duration: return "duration";
+    case Type::choice: return "choice";
+    case Type::string_list: return "list of strings";
+    case Type::table_list: return "array of tables";
+    }
+    return "?";
+}
+
+std::span<const KeyDef> keys() { return kKeys; }
+std::span<const SectionDoc> sections() { return kSections; }
+
+const KeyDef* find_key(std::string_view path) {
+    for (auto& k : kKeys)
+        if (k.path == path) return &k;
+    return nullptr;
+}
+
+}  // namespace ses::config

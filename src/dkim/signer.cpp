@@ -1,0 +1,115 @@
+// signer.cpp -- see signer.hpp.
+#include "dkim/signer.hpp"
+
+#include <cstring>
+
+#define _Bool bool  // dkim.h uses C99 _Bool
+extern "C" {
+#include <opendkim/dkim.h>
+}
+#undef _Bool
+
+namespace ses::dkim {
+
+struct Signer::Lib {
+    DKIM_LIB* lib = nullptr;
+    ~Lib() {
+        if (lib) dkim_close(lib);
+    }
+};
+
+namespace {
+
+// libopendkim wants a NULL-terminated array of C strings; it copies them.
+Status set_list(DKIM_LIB* lib, int opt, const std::vector<std::string>& names) {
+    std::vector<const char*> v;
+    for (auto& n : names) v.push_back(n.c_str());
+    v.push_back(nullptr);
+    const char** p = v.data();
+    if (dkim_options(lib, DKIM_OP_SETOPT, opt, &p, sizeof p) != DKIM_STAT_OK)
+        return internal_error("libopendkim refused a header list option");
+    return ok_status();
+}
+
+// Milter header values use bare LF between folded lines; DKIM hashes the
+// message as it travels, with CRLF.
+void append_crlf(std::string& out, std::string_view v) {
+    for (size_t i = 0; i < v.size(); ++i) {
+        if (v[i] == '\n' && (i == 0 || v[i - 1] != '\r')) out += '\r';
+        out += v[i];
+    }
+}
+
+std::string stat_text(DKIM* d, DKIM_STAT st) {
+    const char* e = d ? dkim_geterror(d) : nullptr;
+    std::string s = dkim_getresultstr(st);
+    if (e && *e) s += std::string(": ") + e;
+    return s;
+}
+
+struct DkimFree {
+    void operator()(DKIM* d) const { dkim_free(d); }
+};
+
+}  // namespace
+
+Signer::~Signer() = default;
+
+Result<std::unique_ptr<Signer>> Signer::create(const config::Config& cfg) {
+    std::unique_ptr<Signer> s(new Signer());
+    s->lib_ = std::make_unique<Lib>();
+    s->lib_->lib = dkim_init(nullptr, nullptr);
+    if (!s->lib_->lib) return internal_error("dkim_init failed");
+    s->header_relaxed_ = cfg.dkim.header_relaxed;
+    s->body_relaxed_ = cfg.dkim.body_relaxed;
+    if (auto st = set_list(s->lib_->lib, DKIM_OPTS_SIGNHDRS, cfg.dkim.sign_headers); !st) return st.error();
+    if (auto st = set_list(s->lib_->lib, DKIM_OPTS_OVERSIGNHDRS, cfg.dkim.oversign_headers); !st) return st.error();
+    return s;
+}
+
+Result<std::vector<std::string>> Signer::sign(const mail::Message& msg, const DomainKeys& dk) const {
+    std::vector<std::string> sigs;
+    std::string line;
+    const auto hc = header_relaxed_ ? DKIM_CANON_RELAXED : DKIM_CANON_SIMPLE;
+    const auto bc = body_relaxed_ ? DKIM_CANON_RELAXED : DKIM_CANON_SIMPLE;
+    const std::string& id = msg.env.queue_id.empty() ? std::string("sesmilter") : msg.env.queue_id;
+    for (auto& key : dk.keys) {
+        DKIM_STAT st = DKIM_STAT_OK;
+        dkim_alg_t alg = key.algorithm == Algorithm::ed25519_sha256 ? DKIM_SIGN_ED25519SHA256 : DKIM_SIGN_RSASHA256;
+        std::unique_ptr<DKIM, DkimFree> d(dkim_sign(lib_->lib, reinterpret_cast<const unsigned char*>(id.c_str()), nullptr,
+                                                    reinterpret_cast<dkim_sigkey_t>(const_cast<char*>(key.pem.c_str())),
+                                                    reinterpret_cast<const unsigned char*>(key.selector.c_str()),
+                                                    reinterpret_cast<const unsigned char*>(dk.domain.c_str()), hc, bc, alg,
+                                                    -1, &st));
+        if (!d) return internal_error("dkim_sign(" + dk.domain + ", " + key.selector + "): " + dkim_getresultstr(st));
+        for (auto& h : msg.headers()) {
+            line.clear();
+            line += h.name;
+            line += ':';
+            append_crlf(line, h.value);
+            st = dkim_header(d.get(), reinterpret_cast<u_char*>(line.data()), line.size());
+            if (st != DKIM_STAT_OK) return internal_error("dkim_header(" + h.name + "): " + stat_text(d.get(), st));
+        }
+        if ((st = dkim_eoh(d.get())) != DKIM_STAT_OK) return internal_error("dkim_eoh: " + stat_text(d.get(), st));
+        const std::string& body = msg.body();
+        if (!body.empty()) {
+            st = dkim_body(d.get(), reinterpret_cast<u_char*>(const_cast<char*>(body.data())), body.size());
+            if (st != DKIM_STAT_OK) return internal_error("dkim_body: " + stat_text(d.get(), st));
+        }
+        if ((st = dkim_eom(d.get(), nullptr)) != DKIM_STAT_OK)
+            return internal_error("signing for " + dk.domain + " with selector " + key.selector + " (" + key.path +
+                                  ") failed: " + stat_text(d.get(), st));
+        u_char* buf = nullptr;
+        size_t len = 0;
+        st = dkim_getsighdr_d(d.get(), std::strlen(DKIM_SIGNHEADER) + 2, &buf, &len);
+        if (st != DKIM_STAT_OK) return internal_error("dkim_getsighdr_d: " + stat_text(d.get(), st));
+        std::string v;
+        v.reserve(len);
+        for (size_t i = 0; i < len; ++i)
+            if (buf[i] != '\r') v += static_cast<char>(buf[i]);
+        sigs.push_back(std::move(v));
+    }
+    return sigs;
+}
+
+}  // namespace ses::dkim

@@ -1,0 +1,83 @@
+// message.hpp -- the message as the milter sees it, and the edits made to it.
+//
+// A Message is the envelope, the header fields in order and the body (CRLF
+// line ends) of one mail transaction.  End-of-message stages (identity,
+// templates, warm-up, DKIM) read it and edit it only through the methods
+// below, which also record each edit as an Edit; the milter edge replays the
+// edits as smfi_* calls.  Signing comes last and therefore signs exactly what
+// the MTA will queue.  Not thread-safe; one per session.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ses::mail {
+
+struct Envelope {
+    std::string client_addr;   // "127.0.0.1" / "::1", empty if unknown
+    std::string client_name;
+    std::string helo;
+    std::string mail_from;     // without <>, "" for the null sender
+    std::vector<std::string> rcpts;  // without <>, as given at RCPT
+    std::vector<std::string> rcpt_raw;  // exactly as received (for smfi_delrcpt)
+    std::string queue_id;      // {i}
+    std::string auth_user;     // {auth_authen}
+    std::string daemon_name;   // {daemon_name}
+};
+
+struct Header {
+    std::string name;
+    std::string value;  // as received: may begin with a space, folded with "\r\n" or "\n"
+};
+
+struct Edit {
+    enum class Kind { insert_header, change_header, delete_header, replace_body, quarantine, change_from };
+    Kind kind;
+    std::string name;   // header name, or the new envelope sender for change_from
+    std::string value;  // header value / quarantine reason
+    int index = 0;      // insert: position (0 = top); change/delete: 1-based occurrence of name
+};
+
+class Message {
+public:
+    Envelope env;
+
+    const std::vector<Header>& headers() const { return headers_; }
+    const std::string& body() const { return body_; }
+    const std::vector<Edit>& edits() const { return edits_; }
+    size_t size() const;  // headers + body bytes as fed
+
+    // Feeding (the milter's header/body callbacks).  Records no edit.
+    void feed_header(std::string name, std::string value) { headers_.push_back({std::move(name), std::move(value)}); }
+    void feed_body(std::string_view chunk) { body_.append(chunk); }
+    void reserve_body(size_t n) { body_.reserve(n); }
+
+    // Lookup (case-insensitive names).
+    const Header* find(std::string_view name, int occurrence = 1) const;
+    int count(std::string_view name) const;
+    std::optional<std::string> value(std::string_view name) const;  // first occurrence, trimmed, unfolded
+
+    // Edits.  `value` without the leading space: the edge adds what the MTA
+    // needs.
+    void insert_header(int index, std::string name, std::string value);
+    void add_header(std::string name, std::string value);  // at the bottom
+    void change_header(std::string_view name, int occurrence, std::string value);
+    void delete_header(std::string_view name, int occurrence = 1);
+    void delete_all(std::string_view name);
+    void replace_body(std::string body);
+    void quarantine(std::string reason);
+    void change_from(std::string sender);
+
+private:
+    std::vector<Header> headers_;
+    std::string body_;
+    std::vector<Edit> edits_;
+};
+
+// Unfold a header value and trim it ("\r\n\t" sequences become one space).
+std::string unfold(std::string_view v);
+
+}  // namespace ses::mail

@@ -1,0 +1,34 @@
+// runtime.cpp -- see runtime.hpp.
+#include "milter/runtime.hpp"
+
+#include <mutex>
+
+namespace ses::milter {
+namespace {
+std::mutex g_mu;
+std::shared_ptr<const Runtime> g_current;
+}  // namespace
+
+Result<std::shared_ptr<const Runtime>> Runtime::build(config::Config cfg) {
+    auto rt = std::make_shared<Runtime>();
+    auto keys = dkim::KeyStore::load(cfg);
+    if (!keys) return keys.error();
+    rt->keys = std::move(*keys);
+    auto signer = dkim::Signer::create(cfg);
+    if (!signer) return signer.error();
+    rt->signer = std::move(*signer);
+    rt->cfg = std::move(cfg);
+    return std::shared_ptr<const Runtime>(std::move(rt));
+}
+
+std::shared_ptr<const Runtime> current() {
+    std::lock_guard lk(g_mu);
+    return g_current;
+}
+
+void install(std::shared_ptr<const Runtime> rt) {
+    std::lock_guard lk(g_mu);
+    g_current = std::move(rt);
+}
+
+}  // namespace ses::milter

@@ -1,0 +1,30 @@
+// runtime.hpp -- everything a message decision needs, as one snapshot.
+//
+// Built from a Config at start and on every reload; sessions take a
+// shared_ptr to the current snapshot when a transaction starts (MAIL FROM),
+// so a reload never changes the rules under a message in flight and never
+// drops a connection.  Immutable after build; shared by all threads.
+#pragma once
+
+#include <memory>
+
+#include "config/config.hpp"
+#include "dkim/key_store.hpp"
+#include "dkim/signer.hpp"
+#include "util/result.hpp"
+
+namespace ses::milter {
+
+struct Runtime {
+    config::Config cfg;
+    dkim::KeyStore keys;
+    std::unique_ptr<dkim::Signer> signer;
+
+    static Result<std::shared_ptr<const Runtime>> build(config::Config cfg);
+};
+
+// The current snapshot (thread-safe).
+std::shared_ptr<const Runtime> current();
+void install(std::shared_ptr<const Runtime> rt);
+
+}  // namespace ses::milter

@@ -1,0 +1,24 @@
+// schema.cpp -- see schema.hpp.
+#include "store/schema.hpp"
+
+namespace ses::store {
+
+namespace {
+// Identity key ("IK" below): kind byte ('d' domain, 'i' ip) + name + NUL.
+// Day: u32 big-endian day number (days since 1970-01-01 in the warm-up time
+// zone, sign bit flipped).  Times: u64 big-endian seconds since the epoch.
+constexpr TableDef kTables[] = {
+    {table::meta, "text name (\"schema_version\")", "u32 version"},
+    {table::warmup_identity, "IK", "v1: level u32, started day, last rolled day, paused u8, updated_at u64"},
+    {table::warmup_day, "IK + day", "v1: sent, held, released, bounced, complained (u64 each)"},
+    {table::warmup_group_day, "IK + day + group name", "v1: sent u64"},
+    {table::warmup_history, "IK + at (u64) + seq (u32)", "v1: from level, to level, reason text"},
+    {table::held, "release_at (u64) + held_at (u64) + queue id",
+     "v1: state, identities, recipients, groups, held_at, release_at, charged day, reason"},
+    {table::held_qid, "queue id", "the record's key in `held`"},
+};
+}  // namespace
+
+std::span<const TableDef> tables() { return kTables; }
+
+}  // namespace ses::store

@@ -1,0 +1,38 @@
+// schema.hpp -- the named databases of the one LMDB environment.
+//
+// Every table any module uses is declared here once, with its key and value
+// layout in words (docs/store-layout.md has the full description).  Env::open
+// creates them all and checks the schema version stored in `meta`; a store
+// written by a different schema version is refused rather than misread.
+// Pure data; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace ses::store {
+
+// Bump when a layout changes incompatibly (and add a migration to env.cpp).
+inline constexpr uint32_t kSchemaVersion = 1;
+
+struct TableDef {
+    std::string_view name;
+    std::string_view key;    // layout, for the docs
+    std::string_view value;  // layout, for the docs
+};
+
+std::span<const TableDef> tables();
+
+// Table names, so that callers cannot misspell them.
+namespace table {
+inline constexpr std::string_view meta = "meta";
+inline constexpr std::string_view warmup_identity = "warmup_identity";
+inline constexpr std::string_view warmup_day = "warmup_day";
+inline constexpr std::string_view warmup_group_day = "warmup_group_day";
+inline constexpr std::string_view warmup_history = "warmup_history";
+inline constexpr std::string_view held = "held";
+inline constexpr std::string_view held_qid = "held_qid";
+}  // namespace table
+
+}  // namespace ses::store

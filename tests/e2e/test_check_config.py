@@ -1,0 +1,69 @@
+"""`sesmilter --check-config -c FILE`: exit 0 on a good file; on a bad one
+exit nonzero and name FILE:LINE of the mistake."""
+
+import pytest
+
+import harness as h
+
+
+def numbered(text):
+    return "\n".join(f"{i + 1:3}: {l}" for i, l in enumerate(text.splitlines()))
+
+
+def good_config(tmp_dir, keys):
+    return h.sesmilter_config(f"unix:{tmp_dir}/milter.sock",
+                              {"example.com": [keys.rsa, keys.ed]})
+
+
+def line_of(text, needle):
+    for i, l in enumerate(text.splitlines(), 1):
+        if needle in l:
+            return i
+    raise AssertionError(f"{needle!r} not in config")
+
+
+def test_good_config_passes(sesmilter_bin, keys, e2e_root):
+    d = e2e_root / "check_config_good"
+    d.mkdir(exist_ok=True)
+    path = d / "good.toml"
+    path.write_text(good_config(d, keys))
+    cp = h.check_config(sesmilter_bin, path)
+    assert cp.returncode == 0, f"{cp.stdout}{cp.stderr}\n{numbered(path.read_text())}"
+
+
+# (name, edit(text, keys) -> text, the text on the line that must be reported)
+CASES = [
+    ("toml_syntax",
+     lambda t, k: t.replace('on_error = "tempfail"', 'on_error = "tempfail'),
+     'on_error = "tempfail'),
+    ("bad_enum_value",
+     lambda t, k: t.replace('on_error = "tempfail"', 'on_error = "explode"'),
+     'on_error = "explode"'),
+    ("bad_size_value",
+     lambda t, k: t.replace('max_message_size = "10MB"', 'max_message_size = "ten"'),
+     'max_message_size = "ten"'),
+    ("unknown_key",
+     lambda t, k: t.replace('on_error = "tempfail"', 'on_error = "tempfail"\nno_such_key = 1'),
+     "no_such_key = 1"),
+    ("missing_key_file",
+     lambda t, k: t.replace(k.ed["key_file"], "/nonexistent/example.com.e1.pem"),
+     "/nonexistent/example.com.e1.pem"),
+]
+
+
+@pytest.mark.parametrize("name,edit,bad_line", CASES, ids=[c[0] for c in CASES])
+def test_bad_config_reports_file_and_line(sesmilter_bin, keys, e2e_root, name, edit,
+                                          bad_line):
+    d = e2e_root / "check_config_bad"
+    d.mkdir(exist_ok=True)
+    good = good_config(d, keys)
+    text = edit(good, keys)
+    assert text != good
+    path = d / f"{name}.toml"
+    path.write_text(text)
+    line = line_of(text, bad_line)
+    cp = h.check_config(sesmilter_bin, path)
+    out = cp.stdout + cp.stderr
+    ctx = f"exit {cp.returncode}, output:\n{out}\nconfig:\n{numbered(text)}"
+    assert cp.returncode != 0, ctx
+    assert f"{path}:{line}" in out, ctx

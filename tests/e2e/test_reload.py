@@ -1,0 +1,87 @@
+"""SIGHUP reloads config and keys without a restart; a broken new config is
+refused and the running one kept."""
+
+import time
+
+import pytest
+
+import harness as h
+
+RCPT = "rcpt@remote.test"
+
+
+def send_and_get(mta, from_addr):
+    msg = h.make_message(from_addr, RCPT, "reload", "after reload\n")
+    before = mta.sink.count()
+    assert mta.send(msg, mail_from=from_addr)[0] == 250
+    mta.sink.wait_count(before + 1, 20)
+    got = [m for m in mta.sink.messages() if h.message_id(m) == h.message_id(msg)]
+    assert len(got) == 1
+    return got[0]
+
+
+BROKEN = {
+    # TOML syntax error
+    "syntax": lambda good, keys: good.replace('on_error = "tempfail"', 'on_error = "tempfail'),
+    # valid TOML, but the key file does not exist
+    "missing_key": lambda good, keys: good.replace(keys.rsa["key_file"],
+                                                   keys.rsa["key_file"] + ".gone"),
+    # valid TOML, invalid value
+    "bad_value": lambda good, keys: good.replace('max_message_size = "10MB"',
+                                                 'max_message_size = "lots"'),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN))
+def test_hup_with_broken_config_keeps_old(mta, keys, kind):
+    good = mta.config({"example.com": [keys.rsa]})
+    milter = mta.milter(good)
+    pid = milter.pid
+    got = send_and_get(mta, "alice@example.com")
+    assert h.dkim_verify(got, keys.txt)
+
+    broken = BROKEN[kind](good, keys)
+    assert broken != good
+    offset = len(milter.log())
+    milter.write_config(broken)
+    milter.hup()
+    milter.wait_log(r"reload refused", timeout=10, start=offset)
+
+    assert milter.running() and milter.pid == pid
+    for _ in range(2):
+        got = send_and_get(mta, "alice@example.com")
+        sigs = h.dkim_signatures(got)
+        assert [s["s"] for s in sigs] == ["s1"], got.decode()
+        assert h.dkim_verify(got, keys.txt)
+
+
+def test_hup_with_new_domain_signs_it_without_restart(mta, keys):
+    milter = mta.milter(mta.config({"example.com": [keys.rsa]}))
+    pid = milter.pid
+    got = send_and_get(mta, "carol@example.net")
+    assert h.header_values(got, "DKIM-Signature") == []
+
+    offset = len(milter.log())
+    milter.write_config(mta.config({"example.com": [keys.rsa],
+                                    "example.net": [keys.net]}))
+    milter.hup()
+    # The reload is asynchronous: poll until example.net mail comes out signed.
+    deadline = time.monotonic() + 15
+    while True:
+        got = send_and_get(mta, "carol@example.net")
+        if h.header_values(got, "DKIM-Signature"):
+            break
+        assert time.monotonic() < deadline, \
+            f"example.net still unsigned 15 s after SIGHUP\n{milter.log()[offset:]}"
+        time.sleep(0.3)
+
+    assert milter.running() and milter.pid == pid
+    assert "reload refused" not in milter.log()[offset:]
+    sigs = h.dkim_signatures(got)
+    assert [(s["d"], s["s"]) for s in sigs] == [("example.net", "n1")]
+    assert h.dkim_verify(got, keys.txt)
+    # the domain configured before is still signed, by the same process
+    got = send_and_get(mta, "alice@example.com")
+    assert [(s["d"], s["s"]) for s in h.dkim_signatures(got)] == [("example.com", "s1")]
+    assert h.dkim_verify(got, keys.txt)
+    assert milter.pid == pid
