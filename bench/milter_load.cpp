@@ -229,6 +229,7 @@ int open_socket(const std::string& spec) {
         freeaddrinfo(res);
         int one = 1;  // no Nagle: every command waits for a reply
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
         return fd;
     }
     throw ProtoError{"unknown socket spec " + spec + " (unix:/path or inet:port@host)"};
@@ -236,7 +237,7 @@ int open_socket(const std::string& spec) {
 
 class Conn {
 public:
-    Conn(const std::string& spec, int timeout_ms) : fd_(open_socket(spec)) {
+    Conn(const std::string& spec, int timeout_ms) : fd_(open_socket(spec)), tcp_(spec.rfind("inet", 0) == 0) {
         timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
         setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -272,6 +273,7 @@ public:
     // Flush pending commands, then read one reply packet.
     char get(std::string& payload) {
         flush();
+        ++replies;
         need(5);
         uint32_t len;
         std::memcpy(&len, in_.data() + in_pos_, 4);
@@ -301,10 +303,23 @@ private:
                 throw ProtoError{std::string("recv: ") + std::strerror(errno)};
             }
             in_.append(buf, static_cast<size_t>(r));
+            // The filter's side keeps Nagle on (libmilter does not set
+            // TCP_NODELAY): its second small reply at end of message waits
+            // for our ACK. Linux clears QUICKACK again, so re-arm it after
+            // every read or delayed ACKs add ~40 ms per message.
+            if (tcp_) {
+                int one = 1;
+                setsockopt(fd_, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+            }
         }
     }
 
+public:
+    long replies = 0;  // reply packets read (round trips, plus multi-packet EOM replies)
+
+private:
     int fd_;
+    bool tcp_;
     std::string out_;
     std::string in_;
     size_t in_pos_ = 0;
@@ -356,6 +371,8 @@ struct Mods {  // header modifications seen at end of message
 
 struct Stats {
     std::vector<double> lat_ms;
+    long replies = 0;
+    uint32_t pflags = 0, actions = 0;
     long messages = 0;
     long errors = 0;
     long signed_ = 0;
@@ -380,8 +397,8 @@ class Session {
 public:
     Session(const Options& o, const Message& m) : o_(o), m_(m), c_(o.socket, o.timeout_ms) {}
 
-    // OPTNEG, CONNECT, HELO. Returns false if the filter accepted or
-    // rejected the whole connection (messages are then not sent to it).
+    // OPTNEG, CONNECT, HELO. If the filter accepts or rejects the whole
+    // connection here, message() sends it nothing more (as Postfix does).
     void start() {
         std::string p(12, '\0');
         uint32_t v[3] = {htonl(kProtoVersion), htonl(kAllActions), htonl(o_.proto_offer)};
@@ -428,7 +445,9 @@ public:
         }
     }
 
-    bool conn_done() const { return conn_state_ != ConnState::Open; }
+    long replies() const { return c_.replies; }
+    uint32_t pflags() const { return pflags_; }
+    uint32_t actions() const { return actions_; }
 
     // One message; t0 is set at its first command.
     MsgResult message(std::chrono::steady_clock::time_point& t0) {
@@ -652,6 +671,7 @@ void worker(const Options& o, const Message& m, std::atomic<long>& left, Stats& 
         std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
         try {
             if (s && in_session >= o.per_session) {
+                st.replies += s->replies();
                 s->quit();
                 s.reset();
             }
@@ -660,6 +680,8 @@ void worker(const Options& o, const Message& m, std::atomic<long>& left, Stats& 
                 s->start();
                 in_session = 0;
                 ++st.sessions;
+                st.pflags = s->pflags();
+                st.actions = s->actions();
             }
             MsgResult r = s->message(t0);
             auto t1 = std::chrono::steady_clock::now();
@@ -678,10 +700,12 @@ void worker(const Options& o, const Message& m, std::atomic<long>& left, Stats& 
             ++st.errors;
             st.lat_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
             note_error(o, e.what);
+            if (s) st.replies += s->replies();
             s.reset();  // drop the connection, as an MTA would
         }
     }
     if (s) {
+        st.replies += s->replies();
         try {
             s->quit();
         } catch (const ProtoError&) {
@@ -705,6 +729,11 @@ Stats run(const Options& o, const Message& m, long total, double& seconds) {
         all.errors += s.errors;
         all.signed_ += s.signed_;
         all.sessions += s.sessions;
+        all.replies += s.replies;
+        if (s.sessions) {
+            all.pflags = s.pflags;
+            all.actions = s.actions;
+        }
     }
     return all;
 }
@@ -774,9 +803,11 @@ int main(int argc, char** argv) {
     std::printf(
         "{\"messages\":%ld,\"seconds\":%.3f,\"msg_per_s\":%.1f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
         "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"errors\":%ld,\"signed\":%ld,\"connections\":%d,"
-        "\"per_session\":%d,\"sessions\":%ld,\"client_cpu_s\":%.3f}\n",
+        "\"per_session\":%d,\"sessions\":%ld,\"client_cpu_s\":%.3f,\"replies_per_msg\":%.2f,"
+        "\"filter_actions\":\"0x%x\",\"filter_protocol\":\"0x%x\"}\n",
         st.messages, secs, secs > 0 ? static_cast<double>(st.messages) / secs : 0.0, pct(st.lat_ms, 50),
         pct(st.lat_ms, 90), pct(st.lat_ms, 99), mx, st.errors, st.signed_, o.connections, o.per_session,
-        st.sessions, cpu);
+        st.sessions, cpu, st.messages ? static_cast<double>(st.replies) / static_cast<double>(st.messages) : 0.0,
+        st.actions, st.pflags);
     return st.errors > 0 ? 1 : 0;
 }

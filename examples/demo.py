@@ -105,14 +105,23 @@ def main() -> int:
         if not sigs:
             print("dkim verify (python3-dkim): FAIL (no DKIM-Signature header)")
             return 1
+        uncovered = set()
+        for sig in sigs:
+            print(f"  signed header fields (h=): {sig.get('h', '')}")
+            signed = {n.strip().lower() for n in sig.get("h", "").split(":")}
+            uncovered |= {"from", "to", "subject", "date", "message-id"} - signed
         results = h.dkim_verify_each(delivered, {key["dns_name"]: txt})
         for r in results:
             verdict = "pass" if r["ok"] else f"fail {r['error'] or ''}".rstrip()
             print(f"  signature d={r['d']} s={r['s']} a={r['a']}: {verdict}")
         ok = h.dkim_verify(delivered, {key["dns_name"]: txt}) and all(r["ok"] for r in results)
         print(f"dkim verify (python3-dkim): {'PASS' if ok else 'FAIL'}", flush=True)
+        if uncovered:
+            print(f"but the signature does not cover: {', '.join(sorted(uncovered))}")
+            ok = False
         return 0 if ok else 1
     except Exception as e:
+        sys.stdout.flush()
         print(f"\ndemo failed: {e}", file=sys.stderr)
         if not isinstance(e, (h.HarnessError, h.SMTPReplyError)):
             traceback.print_exc()
@@ -121,6 +130,7 @@ def main() -> int:
             if comp and text:
                 print(f"--- {name} (last lines)", file=sys.stderr)
                 print(h._tail(text, 20), file=sys.stderr)
+        sys.stderr.flush()
         return 1
     finally:
         for comp in (milter, postfix, sink):

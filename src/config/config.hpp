@@ -20,6 +20,7 @@ enum class OnError { tempfail, accept };
 struct DkimKeyConf {
     std::string selector;
     std::string key;  // path to the private key
+    int line = 0;     // where `key` is written, for start-up errors
 };
 
 struct DomainConf {

@@ -5,6 +5,7 @@
 
 #include "config/config.hpp"
 #include "config/schema.hpp"
+#include "util/strings.hpp"
 
 namespace ses::config {
 namespace {
@@ -32,7 +33,7 @@ std::string_view leaf(std::string_view path) {
     return dot == std::string_view::npos ? path : path.substr(dot + 1);
 }
 
-bool in_section(const KeyDef& k, std::string_view sect) { return section_of(k.path) == sect && k.type != Type::table_list; }
+bool in_section(const KeyDef& k, std::string_view sect) { return section_of(k.path) == sect; }
 
 // Wrap text into "# " comment lines of at most ~78 columns.
 void comment(std::ostream& o, std::string_view text) {
@@ -72,11 +73,11 @@ std::string reference_markdown() {
             std::string type(type_name(k.type));
             if (k.type == Type::choice) {
                 type = "one of ";
-                std::string c(k.choices);
-                for (auto& ch : c)
-                    if (ch == '|') ch = ',';
-                type += "`" + c + "`";
-                for (size_t p; (p = type.find(",")) != std::string::npos;) type.replace(p, 1, "`, `");
+                bool first = true;
+                for (auto& c : str::split(k.choices, '|')) {
+                    type += (first ? "`" : ", `") + c + "`";
+                    first = false;
+                }
             }
             if (k.min != INT64_MIN || k.max != INT64_MAX) {
                 std::string unit = k.type == Type::size ? " bytes" : k.type == Type::duration ? " s" : "";

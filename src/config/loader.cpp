@@ -19,8 +19,9 @@ struct Checker {
     std::string source;
     std::vector<std::string> errors;
 
-    void error(const toml::node& n, std::string_view path, std::string_view msg) {
-        auto& src = n.source();
+    void error(const toml::node& n, std::string_view path, std::string_view msg) { error_at(n.source(), path, msg); }
+
+    void error_at(const toml::source_region& src, std::string_view path, std::string_view msg) {
         std::ostringstream o;
         o << source << ":" << src.begin.line << ":" << src.begin.column << ": " << path << ": " << msg;
         errors.push_back(o.str());
@@ -137,8 +138,10 @@ struct Checker {
                 check_value(*k, node, sp);
             } else if (node.is_table() && has_section(kp)) {
                 check_table(*node.as_table(), kp, sp);
-            } else {
+            } else if (node.is_table()) {
                 error(node, sp, "unknown key");
+            } else {
+                error_at(key.source(), sp, "unknown key");
             }
         }
         // Required keys of this table.
@@ -282,7 +285,9 @@ Result<Config> build(toml::table& root, std::string_view source) {
                     for (auto& ke : *ks) {
                         auto& kt = *ke.as_table();
                         DkimKeyConf k{get_string(kt, "selector", "domain[].dkim[].selector"),
-                                      get_string(kt, "key", "domain[].dkim[].key")};
+                                      get_string(kt, "key", "domain[].dkim[].key"),
+                                      static_cast<int>(kt["key"].node() ? kt["key"].node()->source().begin.line
+                                                                        : kt.source().begin.line)};
                         for (auto& o : d.dkim)
                             if (o.selector == k.selector)
                                 c.error(kt, "domain.dkim", "selector \"" + k.selector + "\" is declared twice for " + d.name);

@@ -24,6 +24,7 @@ int keygen(Context& c) {
     int bits = 2048;
     if (auto b = c.opt("bits")) bits = std::atoi(b->c_str());
     std::string dir = c.opt("out").value_or(".");
+    if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return fail(c, dir + ": " + std::strerror(errno));
     if (char* real = realpath(dir.c_str(), nullptr)) {
         dir = real;  // the config snippet printed below must work from anywhere
         free(real);

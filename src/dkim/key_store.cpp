@@ -91,6 +91,9 @@ Result<KeyStore> KeyStore::load(const config::Config& cfg) {
     for (auto& d : cfg.domains) {
         DomainKeys dk{d.name, {}};
         for (auto& kc : d.dkim) {
+            auto internal_error = [&](const std::string& what) {
+                return ses::internal_error(cfg.path + ":" + std::to_string(kc.line) + ": " + what);
+            };
             struct stat st;
             if (stat(kc.key.c_str(), &st) != 0)
                 return internal_error("domain " + d.name + " selector " + kc.selector + ": key " + kc.key + ": " +
@@ -107,7 +110,7 @@ Result<KeyStore> KeyStore::load(const config::Config& cfg) {
             if (!in.good() && !in.eof())
                 return internal_error("domain " + d.name + ": cannot read key " + kc.key);
             auto key = parse_key(buf.str(), kc.key, cfg.dkim.min_rsa_bits);
-            if (!key) return Error{"domain " + d.name + " selector " + kc.selector + ": " + key.error().what, {}};
+            if (!key) return internal_error("domain " + d.name + " selector " + kc.selector + ": " + key.error().what);
             key->selector = kc.selector;
             dk.keys.push_back(std::move(*key));
         }

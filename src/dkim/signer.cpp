@@ -13,6 +13,10 @@ namespace ses::dkim {
 
 struct Signer::Lib {
     DKIM_LIB* lib = nullptr;
+    // libopendkim keeps pointers into the header lists it is given, so they
+    // live as long as the library handle.
+    std::vector<std::string> sign_names, oversign_names;
+    std::vector<const char*> sign_ptrs, oversign_ptrs;
     ~Lib() {
         if (lib) dkim_close(lib);
     }
@@ -20,13 +24,13 @@ struct Signer::Lib {
 
 namespace {
 
-// libopendkim wants a NULL-terminated array of C strings; it copies them.
-Status set_list(DKIM_LIB* lib, int opt, const std::vector<std::string>& names) {
-    std::vector<const char*> v;
+// libopendkim wants a NULL-terminated array of C strings.
+Status set_list(DKIM_LIB* lib, int opt, const std::vector<std::string>& names, std::vector<const char*>& v) {
+    v.clear();
     for (auto& n : names) v.push_back(n.c_str());
     v.push_back(nullptr);
-    const char** p = v.data();
-    if (dkim_options(lib, DKIM_OP_SETOPT, opt, &p, sizeof p) != DKIM_STAT_OK)
+    // The option value is the array itself; the length is that of a pointer.
+    if (dkim_options(lib, DKIM_OP_SETOPT, opt, v.data(), sizeof(char**)) != DKIM_STAT_OK)
         return internal_error("libopendkim refused a header list option");
     return ok_status();
 }
@@ -62,8 +66,11 @@ Result<std::unique_ptr<Signer>> Signer::create(const config::Config& cfg) {
     if (!s->lib_->lib) return internal_error("dkim_init failed");
     s->header_relaxed_ = cfg.dkim.header_relaxed;
     s->body_relaxed_ = cfg.dkim.body_relaxed;
-    if (auto st = set_list(s->lib_->lib, DKIM_OPTS_SIGNHDRS, cfg.dkim.sign_headers); !st) return st.error();
-    if (auto st = set_list(s->lib_->lib, DKIM_OPTS_OVERSIGNHDRS, cfg.dkim.oversign_headers); !st) return st.error();
+    Lib& l = *s->lib_;
+    l.sign_names = cfg.dkim.sign_headers;
+    l.oversign_names = cfg.dkim.oversign_headers;
+    if (auto st = set_list(l.lib, DKIM_OPTS_SIGNHDRS, l.sign_names, l.sign_ptrs); !st) return st.error();
+    if (auto st = set_list(l.lib, DKIM_OPTS_OVERSIGNHDRS, l.oversign_names, l.oversign_ptrs); !st) return st.error();
     return s;
 }
 

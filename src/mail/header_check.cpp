@@ -35,7 +35,9 @@ Status check_headers(const Message& msg) {
     }
     auto from = msg.value("From");
     if (!from) return malformed("no From: header field");
-    if (mailboxes(*from).empty()) return malformed("From: header field names no mailbox");
+    auto boxes = mailboxes(*from);
+    if (boxes.empty() || domain_of(boxes.front()).empty())
+        return malformed("From: header field names no mailbox with a domain");
     return ok_status();
 }
 

@@ -260,7 +260,7 @@ int main(int argc, char** argv) {
 
     auto rt = milter::Runtime::build(std::move(*cfg));
     if (!rt) {
-        std::fprintf(stderr, "%s: %s\n", path.c_str(), rt.error().what.c_str());
+        std::fprintf(stderr, "%s\n", rt.error().what.c_str());
         return 1;
     }
     if (check) {

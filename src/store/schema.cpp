@@ -16,6 +16,8 @@ constexpr TableDef kTables[] = {
     {table::held, "release_at (u64) + held_at (u64) + queue id",
      "v1: state, identities, recipients, groups, held_at, release_at, charged day, reason"},
     {table::held_qid, "queue id", "the record's key in `held`"},
+    {table::templates, "template name", "v1: the template as JSON (src/template/lmdb_store.hpp)"},
+    {table::template_failures, "time (i64) + queue id + NUL + seq (u32)", "v1: the RenderingFailure as JSON"},
 };
 }  // namespace
 

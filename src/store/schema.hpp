@@ -33,6 +33,8 @@ inline constexpr std::string_view warmup_group_day = "warmup_group_day";
 inline constexpr std::string_view warmup_history = "warmup_history";
 inline constexpr std::string_view held = "held";
 inline constexpr std::string_view held_qid = "held_qid";
+inline constexpr std::string_view templates = "templates";
+inline constexpr std::string_view template_failures = "template_failures";
 }  // namespace table
 
 }  // namespace ses::store

@@ -26,7 +26,6 @@ import json
 import os
 import pwd
 import re
-import shutil
 import signal
 import smtplib
 import socket
@@ -513,7 +512,9 @@ class Delivery:
 class Sink:
     """smtp-sink on 127.0.0.1:port writing one file per message into dir."""
 
-    def __init__(self, dir, port: int, backlog: int = 1000, extra_args=()):
+    def __init__(self, dir, port: int, backlog: int = 1000, extra_args=(), dump: bool = True):
+        """dump=False: no file per message (count with Postfix's maillog)."""
+        self.dump = dump
         self.dir = Path(dir).resolve()
         self.port = port
         self.backlog = backlog
@@ -532,8 +533,9 @@ class Sink:
         self.dir.chmod(0o755)
         check_traversable(self.dir)
         # %H%M%S. plus smtp-sink's random hex suffix: unique enough for benchmarks
-        cmd = ["smtp-sink", "-u", "postfix", *self.extra_args,
-               "-d", f"{self.dir}/%H%M%S.", f"{LOOPBACK}:{self.port}", str(self.backlog)]
+        dump = ["-d", f"{self.dir}/%H%M%S."] if self.dump else []
+        cmd = ["smtp-sink", "-u", "postfix", *self.extra_args, *dump,
+               f"{LOOPBACK}:{self.port}", str(self.backlog)]
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
@@ -580,20 +582,31 @@ class Sink:
         return out
 
     def deliveries(self) -> list[Delivery]:
-        """Completed deliveries, oldest first."""
+        """Completed deliveries, oldest first.
+
+        smtp-sink creates a dump file when a transaction starts and writes to
+        it until the end of DATA.  A file counts once smtp-sink no longer has
+        it open and its size did not change since we read it (so what we read
+        is what it wrote)."""
         if not self.dir.exists():
             return []
+        read = []
+        for p in self.dir.iterdir():
+            try:
+                raw = p.read_bytes()
+            except (FileNotFoundError, IsADirectoryError):
+                continue
+            read.append((p, raw))
         busy = self._open_files()
         items = []
-        for p in self.dir.iterdir():
-            if not p.is_file() or str(p) in busy:
+        for p, raw in read:
+            if not raw or str(p) in busy:
                 continue
             try:
                 st = p.stat()
-                raw = p.read_bytes()
             except FileNotFoundError:
                 continue
-            if not raw:
+            if st.st_size != len(raw):
                 continue
             items.append((st.st_mtime_ns, p.name, p, raw))
         items.sort(key=lambda t: (t[0], t[1]))
@@ -604,20 +617,23 @@ class Sink:
         return [d.message for d in self.deliveries()]
 
     def count(self) -> int:
-        busy = self._open_files()
-        if not self.dir.exists():
-            return 0
-        return sum(1 for p in self.dir.iterdir() if p.is_file() and str(p) not in busy)
+        """Number of completed deliveries."""
+        return len(self.deliveries())
 
     def wait_count(self, n: int, timeout: float = 30.0) -> list[bytes]:
         """Wait until at least n messages arrived; return all messages."""
+        got = []
+
+        def enough():
+            got[:] = self.deliveries()
+            return len(got) >= n
         try:
-            wait_for(lambda: self.count() >= n, timeout, interval=0.05,
+            wait_for(enough, timeout, interval=0.05,
                      what=f"{n} message(s) at smtp-sink")
         except HarnessError:
-            raise HarnessError(f"smtp-sink has {self.count()} of {n} messages after "
+            raise HarnessError(f"smtp-sink has {len(got)} of {n} messages after "
                                f"{timeout}s")
-        return self.messages()
+        return [d.message for d in got]
 
     def clear(self) -> None:
         for p in self.dir.iterdir():
@@ -643,6 +659,7 @@ def _port_open(port: int) -> bool:
 # sesmilter
 
 _SOCKET_RE = re.compile(r'^\s*socket\s*=\s*"([^"]+)"', re.M)
+_SOCKET_OWNER_RE = re.compile(r'^\s*socket_owner\s*=\s*"([^"]*)"', re.M)
 
 
 def socket_path_of(spec: str):
@@ -684,6 +701,13 @@ class Sesmilter:
         os.replace(tmp, self.config_path)
         m = _SOCKET_RE.search(text)
         self.socket_spec = m.group(1) if m else None
+        m = _SOCKET_OWNER_RE.search(text)
+        self.socket_uid = None
+        if m and m.group(1):
+            try:
+                self.socket_uid = pwd.getpwnam(m.group(1).split(":")[0]).pw_uid
+            except KeyError:
+                pass
 
     @property
     def socket_path(self):
@@ -728,7 +752,10 @@ class Sesmilter:
                 st = sock.stat()
             except FileNotFoundError:
                 return False
-            return stat.S_ISSOCK(st.st_mode) and (st.st_ino, st.st_ctime_ns) != before
+            if not stat.S_ISSOCK(st.st_mode) or (st.st_ino, st.st_ctime_ns) == before:
+                return False
+            # ready for Postfix only once handed to socket_owner, if any
+            return self.socket_uid is None or st.st_uid == self.socket_uid
 
         try:
             wait_for(ready, timeout, what=f"sesmilter socket {self.socket_spec}")
@@ -810,12 +837,16 @@ def _inet_port(spec):
 
 def sesmilter_config(socket: str, domains=None, log_level: str = "debug",
                      on_error: str = "tempfail", max_message_size: str = "10MB",
+                     socket_owner: str = "postfix:postfix", socket_mode=None,
                      extra: str = "") -> str:
     """A sesmilter TOML config.
 
     socket: "unix:/abs/path" (a bare absolute path gets "unix:" prepended).
     domains: {"example.com": [("s1", "/path/key.pem"), ...]} or
              {"example.com": [keygen_info_dict, ...]}.
+    socket_owner: sesmilter runs as root here and its socket defaults to mode
+             0660 owned by root, which Postfix's daemons (user postfix)
+             cannot connect to; hand it to postfix.  "" leaves it out.
     extra: TOML text appended verbatim."""
     if socket.startswith("/"):
         socket = "unix:" + socket
@@ -827,8 +858,12 @@ def sesmilter_config(socket: str, domains=None, log_level: str = "debug",
         f'socket = "{socket}"',
         f'on_error = "{on_error}"',
         f'max_message_size = "{max_message_size}"',
-        "",
     ]
+    if socket_owner:
+        out.append(f'socket_owner = "{socket_owner}"')
+    if socket_mode:
+        out.append(f'socket_mode = "{socket_mode}"')
+    out.append("")
     for name, keys in (domains or {}).items():
         entries = []
         for k in keys:
@@ -1068,3 +1103,7 @@ def dkim_verify_each(msg_bytes: bytes, txt_records: dict) -> list[dict]:
         out.append({"index": i, "d": tags.get("d"), "s": tags.get("s"),
                     "a": tags.get("a"), "ok": ok, "error": err})
     return out
+
+
+# public names for helpers other scripts use (bench/run.py)
+register, unregister, tail, port_open = _register, _unregister, _tail, _port_open

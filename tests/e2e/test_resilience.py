@@ -4,7 +4,6 @@ client retries is delivered exactly once, signed."""
 
 import collections
 import threading
-import time
 
 import pytest
 
@@ -75,7 +74,8 @@ def test_milter_down_tempfails_then_resend_delivers_once(mta, keys, how):
     mta.sink.wait_count(5, 20)
 
     if how == "sigterm":
-        milter.stop()
+        rc = milter.stop()
+        assert rc == 0, f"sesmilter exited {rc} on SIGTERM\n{milter.log()}"
     else:
         milter.kill9()
         # the stale socket stays behind: the restart must cope with it

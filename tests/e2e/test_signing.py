@@ -2,6 +2,7 @@
 (python3-dkim), with keys made by `sesctl dkim keygen`."""
 
 import os
+import re
 import stat
 from email.utils import parseaddr
 from pathlib import Path
@@ -20,6 +21,16 @@ def deliver_one(mta, from_addr, subject="test", body="Hello, world.\n", **kw):
     assert len(delivered) == 1
     assert h.message_id(delivered[0]) == h.message_id(msg)
     return msg, delivered[0]
+
+
+def assert_signed_headers(sig):
+    """h= lists real header names and covers the ones every message here has."""
+    names = [n.strip() for n in sig["h"].split(":")]
+    bad = [n for n in names if not re.fullmatch(r"[A-Za-z0-9-]+", n)]
+    assert not bad, f"h= contains garbage: {sig['h']!r}"
+    lower = [n.lower() for n in names]
+    for need in ("from", "to", "subject", "date", "message-id"):
+        assert need in lower, f"{need} not signed: h={sig['h']}"
 
 
 # ---------------------------------------------------------------------------
@@ -50,7 +61,7 @@ def test_rsa_signature_verifies(mta, keys):
     assert sigs[0]["a"] == "rsa-sha256"
     assert sigs[0]["d"] == "example.com"
     assert sigs[0]["s"] == "s1"
-    assert "from" in sigs[0]["h"].lower().split(":")
+    assert_signed_headers(sigs[0])
     assert h.dkim_verify(got, keys.txt), got.decode()
 
 
@@ -62,6 +73,7 @@ def test_ed25519_signature_verifies(mta, keys):
     assert sigs[0]["a"] == "ed25519-sha256"
     assert sigs[0]["d"] == "example.com"
     assert sigs[0]["s"] == "e1"
+    assert_signed_headers(sigs[0])
     assert h.dkim_verify(got, keys.txt), got.decode()
 
 
@@ -73,6 +85,8 @@ def test_dual_signatures_each_verify(mta, keys):
     assert all(r["d"] == "example.com" for r in results), results
     assert sorted(r["s"] for r in results) == ["e1", "s1"], results
     assert all(r["ok"] for r in results), results
+    for sig in h.dkim_signatures(got):
+        assert_signed_headers(sig)
 
 
 def test_subdomain_from_signs_with_parent_domain(mta, keys):

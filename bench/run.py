@@ -1,0 +1,654 @@
+#!/usr/bin/python3
+"""bench/run.py -- sesmilter against OpenDKIM, alone and through Postfix.
+
+    make bench                       # full run (about 5-8 minutes)
+    make bench BENCH_ARGS=--quick    # about 1-2 minutes, fewer messages, 1 run
+    /usr/bin/python3 bench/run.py --only milter --runs 5
+
+(a) Milter alone: OpenDKIM and sesmilter each sign with the same RSA-2048 key,
+    then the same Ed25519 key; build/bench/milter_load drives them over a unix
+    socket with several connections. Each pair is measured twice: sharing both
+    cores with the client, and with the milter pinned to core 0 (client on
+    core 1), because the targets are per core:
+        RSA-2048: sesmilter >= 3000 msg/s and >= 2x OpenDKIM
+        Ed25519:  sesmilter >= 10000 msg/s
+    Also shown: the milter's own CPU time per message (from /proc), which is
+    the per-core cost independent of how busy the client and kernel are.
+
+(b) Through Postfix: smtp-source -> private Postfix on loopback -> smtp-sink,
+    with no milter, OpenDKIM (RSA-2048) and sesmilter (same key). msg/s is N
+    divided by the time until Postfix has delivered all N to the sink
+    (counted from "status=sent" in its maillog). Runs are interleaved and the
+    median is reported. Target: sesmilter/OpenDKIM >= 1.3.
+
+Before timing, each configuration signs a few messages that are checked with
+dkimpy, and every milter_load run must report every message signed and no
+errors; a broken run makes the exit status 1. Missing a performance target
+does not (PASS/MISS is printed).
+
+Uses tests/e2e/harness.py for Postfix, sesmilter and keys. Run with Debian's
+/usr/bin/python3 (it has the dkim module). Root only (Postfix needs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+import harness as h  # noqa: E402
+
+DOMAIN = "example.com"
+SELECTOR = "s1"
+SENDER = "sender@example.com"
+RCPT = "rcpt@example.net"
+MESSAGE = HERE / "data" / "message.eml"
+
+TARGET_RSA_MSGS = 3000
+TARGET_RSA_RATIO = 2.0
+TARGET_ED_MSGS = 10000
+TARGET_POSTFIX_RATIO = 1.3
+
+problems: list[str] = []
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def problem(msg: str) -> None:
+    problems.append(msg)
+    log(f"!! {msg}")
+
+
+# --------------------------------------------------------------------------
+# process CPU time and pinning
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def pin(pid: int, cpus: str) -> None:
+    """Set the CPU affinity of every thread of pid (taskset -a)."""
+    subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def all_cpus() -> str:
+    return ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
+
+
+# --------------------------------------------------------------------------
+# milters
+
+class OpenDKIM:
+    """opendkim -f -x CONF on a unix socket, signing DOMAIN with one key."""
+
+    def __init__(self, workdir: Path, name: str, key_file: str, algorithm: str):
+        self.dir = workdir
+        self.socket = workdir / f"{name}.sock"
+        self.conf = workdir / f"{name}.conf"
+        self.log_path = workdir / f"{name}.log"
+        lines = [
+            f"Socket local:{self.socket}",
+            f"Domain {DOMAIN}",
+            f"Selector {SELECTOR}",
+            f"KeyFile {key_file}",
+            "Mode s",
+            "Syslog no",
+            "UMask 000",                 # Postfix (user postfix) must connect
+            "RequireSafeKeys false",     # the key lives under /tmp
+            "Canonicalization relaxed/simple",
+            "InternalHosts 127.0.0.0/8",  # sign what loopback clients send
+        ]
+        if algorithm == "ed25519":
+            lines.append("SignatureAlgorithm ed25519-sha256")
+        self.conf.write_text("\n".join(lines) + "\n")
+        self.proc = None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def spec(self) -> str:
+        return f"unix:{self.socket}"
+
+    def start(self) -> "OpenDKIM":
+        if self.socket.exists():
+            self.socket.unlink()
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(["opendkim", "-f", "-x", str(self.conf)],
+                                     stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        h.register(self)
+        try:
+            h.wait_for(lambda: self.proc.poll() is not None or self.socket.exists(), 15,
+                       what=f"opendkim socket {self.socket}")
+        except h.HarnessError:
+            self.stop()
+            raise
+        if self.proc.poll() is not None:
+            rc = self.proc.returncode
+            self.stop()
+            raise h.HarnessError(f"opendkim exited with {rc}: {self.log_path.read_text()}")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+        self.proc = None
+        h.unregister(self)
+
+
+class SesmilterProc:
+    """harness.Sesmilter with the benchmark's config."""
+
+    def __init__(self, binary: Path, workdir: Path, name: str, key_file: str):
+        workdir.mkdir(parents=True, exist_ok=True)
+        workdir.chmod(0o755)
+        self.socket = workdir / "sesmilter.sock"
+        cfg = h.sesmilter_config(f"unix:{self.socket}", {DOMAIN: [(SELECTOR, key_file)]},
+                                 log_level="warning")
+        self.m = h.Sesmilter(binary, cfg, workdir)
+
+    @property
+    def pid(self) -> int:
+        return self.m.pid
+
+    @property
+    def spec(self) -> str:
+        return f"unix:{self.socket}"
+
+    def start(self) -> "SesmilterProc":
+        self.m.start()
+        return self
+
+    def stop(self) -> None:
+        self.m.stop()
+
+
+# --------------------------------------------------------------------------
+# (a) milter alone
+
+def milter_load(load_bin: Path, spec: str, messages: int, connections: int,
+                per_session: int, warmup: int = 0, client_cpus: str | None = None,
+                save_signed: Path | None = None) -> dict:
+    cmd = [str(load_bin), "--socket", spec, "--message", str(MESSAGE),
+           "--messages", str(messages), "--connections", str(connections),
+           "--per-session", str(per_session), "--warmup", str(warmup),
+           "--from", SENDER, "--rcpt", RCPT]
+    if save_signed:
+        cmd += ["--save-signed", str(save_signed)]
+    if client_cpus:
+        cmd = ["taskset", "-c", client_cpus] + cmd
+    cp = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                        timeout=600)
+    try:
+        res = json.loads(cp.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise h.HarnessError(f"milter_load printed no JSON (exit {cp.returncode}):\n"
+                             f"{cp.stdout}\n{cp.stderr}")
+    res["stderr"] = cp.stderr.strip()
+    return res
+
+
+FIELD_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 field-name
+
+
+def signature_problem(msg: bytes, txt: dict):
+    """None if msg has a DKIM-Signature that dkimpy verifies and whose h=
+    lists From and only well-formed header names; else what is wrong."""
+    raw = [v for n, v in h.parse_headers(msg) if n.lower() == "dkim-signature"]
+    if not raw:
+        return "no DKIM-Signature"
+    htag = re.search(r"(?:^|;)\s*h\s*=([^;]*)", raw[0])
+    names = [n.strip() for n in htag.group(1).split(":")] if htag else []
+    bad = [n for n in names if not FIELD_NAME.match(n)]
+    if not names or bad:
+        return f"malformed h= tag {htag.group(1) if htag else None!r}"
+    if "from" not in (n.lower() for n in names):
+        return f"h= does not list From: {names}"
+    try:
+        if not h.dkim_verify(msg, txt):
+            return "does not verify (dkimpy)"
+    except Exception as e:  # dkimpy raises on some malformed signatures
+        return f"dkimpy error {e!r}"
+    return None
+
+
+def verify_signed(path: Path, txt: dict, who: str) -> bool:
+    if not path.exists():
+        problem(f"{who}: no signed message was saved")
+        return False
+    why = signature_problem(path.read_bytes(), txt)
+    if why:
+        problem(f"{who}: DKIM-Signature {why}: {path}")
+    return why is None
+
+
+def bench_milters(args, root: Path, keys: dict, load_bin: Path, ses_bin: Path | None) -> dict:
+    out = {}
+    cpus = sorted(os.sched_getaffinity(0))
+    can_pin = len(cpus) >= 2
+    milter_cpu, client_cpu = str(cpus[0]), str(cpus[1] if can_pin else cpus[0])
+    placements = [("shared", None)] + ([("pinned", milter_cpu)] if can_pin else [])
+    for alg, label in (("rsa", "RSA-2048"), ("ed25519", "Ed25519")):
+        key = keys[alg]
+        txt = {key["dns_name"]: key["txt"]}
+        milters = {"opendkim": OpenDKIM(root, f"opendkim-{alg}", key["key_file"], alg)}
+        if ses_bin:
+            milters["sesmilter"] = SesmilterProc(ses_bin, root / f"sesmilter-{alg}", alg,
+                                                 key["key_file"])
+        started = {}
+        for name, m in milters.items():
+            try:
+                started[name] = m.start()
+            except h.HarnessError as e:
+                problem(f"{name} ({label}) did not start: {e}")
+        # correctness: a few messages, every one signed, one checked by dkimpy
+        for name, m in started.items():
+            saved = root / f"signed-{name}-{alg}.eml"
+            r = milter_load(load_bin, m.spec, 20, 2, 5, save_signed=saved)
+            if r["errors"] or r["signed"] != r["messages"]:
+                problem(f"{name} ({label}) check: {r['signed']}/{r['messages']} signed, "
+                        f"{r['errors']} errors: {r['stderr'][:500]}")
+            else:
+                verify_signed(saved, txt, f"{name} ({label})")
+        for place, pcpu in placements:
+            runs = {name: [] for name in started}
+            for name, m in started.items():
+                pin(m.pid, pcpu or all_cpus())
+                milter_load(load_bin, m.spec, args.warmup, args.connections,
+                            args.per_session, client_cpus=client_cpu if pcpu else None)
+                pin(m.pid, pcpu or all_cpus())  # threads made during warm-up
+            for rep in range(args.runs):
+                for name, m in started.items():
+                    c0 = cpu_seconds(m.pid)
+                    r = milter_load(load_bin, m.spec, args.messages, args.connections,
+                                    args.per_session, client_cpus=client_cpu if pcpu else None)
+                    r["milter_cpu_s"] = cpu_seconds(m.pid) - c0
+                    r["milter_cpu_us_per_msg"] = 1e6 * r["milter_cpu_s"] / max(1, r["messages"])
+                    if r["errors"] or r["signed"] != r["messages"]:
+                        problem(f"{name} {label} {place}: {r['errors']} errors, "
+                                f"{r['signed']}/{r['messages']} signed: {r['stderr'][:300]}")
+                    log(f"   {label:8} {place:6} {name:9} run {rep + 1}: "
+                        f"{r['msg_per_s']:8.0f} msg/s  p50 {r['p50_ms']:.2f} ms  "
+                        f"p99 {r['p99_ms']:.2f} ms  milter {r['milter_cpu_us_per_msg']:.0f} us/msg")
+                    runs[name].append(r)
+            for name, rs in runs.items():
+                med = sorted(rs, key=lambda r: r["msg_per_s"])[len(rs) // 2]
+                out[(alg, place, name)] = {
+                    "msg_per_s": med["msg_per_s"], "p50_ms": med["p50_ms"],
+                    "p99_ms": med["p99_ms"],
+                    "milter_cpu_us_per_msg": statistics.median(
+                        r["milter_cpu_us_per_msg"] for r in rs),
+                    "all_msg_per_s": [r["msg_per_s"] for r in rs],
+                    "replies_per_msg": med.get("replies_per_msg", 0),
+                    "filter_protocol": med.get("filter_protocol", ""),
+                }
+            if pcpu:
+                for m in started.values():
+                    pin(m.pid, all_cpus())
+        for m in started.values():
+            m.stop()
+    return out
+
+
+def report_milters(args, res: dict, have_ses: bool) -> list[tuple[str, bool | None]]:
+    print()
+    print(f"== (a) Milter alone: milter_load, {args.connections} connections, "
+          f"{args.per_session} messages per connection, {args.messages} messages, "
+          f"median of {args.runs} ==")
+    print("   shared = milter and client share both cores; "
+          "pinned = milter on core 0 only, client on core 1")
+    print("   cpu us/msg = the milter's own CPU time per message (/proc); "
+          "replies/msg = reply packets the client waited for")
+    hdr = (f"{'key':9}{'placement':10}{'milter':11}{'msg/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+           f"{'cpu us/msg':>12}{'msg/cpu-s':>11}{'replies/msg':>13}")
+    print(hdr)
+    for alg, label in (("rsa", "RSA-2048"), ("ed25519", "Ed25519")):
+        for place in ("shared", "pinned"):
+            for name in ("opendkim", "sesmilter"):
+                r = res.get((alg, place, name))
+                if not r:
+                    continue
+                per_cpu = 1e6 / r["milter_cpu_us_per_msg"] if r["milter_cpu_us_per_msg"] else 0
+                print(f"{label:9}{place:10}{name:11}{r['msg_per_s']:9.0f}{r['p50_ms']:9.2f}"
+                      f"{r['p99_ms']:9.2f}{r['milter_cpu_us_per_msg']:12.0f}{per_cpu:11.0f}"
+                      f"{r['replies_per_msg']:13.1f}")
+            o, s = res.get((alg, place, "opendkim")), res.get((alg, place, "sesmilter"))
+            if o and s:
+                print(f"{'':19}{'ratio sesmilter/OpenDKIM':28}{s['msg_per_s'] / o['msg_per_s']:6.2f}x"
+                      f"   (CPU per message {o['milter_cpu_us_per_msg'] / s['milter_cpu_us_per_msg']:.2f}x less)")
+    verdicts = []
+    print()
+    print("   Targets (milter pinned to one core):")
+    place = "pinned" if ("rsa", "pinned", "opendkim") in res else "shared"
+
+    def verdict(text, value, fmt, ok):
+        print(f"   {text:40} {fmt.format(value) if value is not None else 'n/a':>10}   "
+              f"{'PASS' if ok else ('MISS' if ok is not None else 'n/a')}")
+        verdicts.append((text, ok))
+
+    s_rsa, o_rsa = res.get(("rsa", place, "sesmilter")), res.get(("rsa", place, "opendkim"))
+    s_ed = res.get(("ed25519", place, "sesmilter"))
+    if not have_ses:
+        print("   sesmilter not built: targets not evaluated")
+        return verdicts
+    verdict(f"RSA-2048 sesmilter >= {TARGET_RSA_MSGS} msg/s", s_rsa and s_rsa["msg_per_s"],
+            "{:.0f}", s_rsa and s_rsa["msg_per_s"] >= TARGET_RSA_MSGS)
+    ratio = s_rsa and o_rsa and s_rsa["msg_per_s"] / o_rsa["msg_per_s"]
+    verdict(f"RSA-2048 sesmilter >= {TARGET_RSA_RATIO:g}x OpenDKIM", ratio, "{:.2f}x",
+            ratio and ratio >= TARGET_RSA_RATIO)
+    verdict(f"Ed25519 sesmilter >= {TARGET_ED_MSGS} msg/s", s_ed and s_ed["msg_per_s"],
+            "{:.0f}", s_ed and s_ed["msg_per_s"] >= TARGET_ED_MSGS)
+    return verdicts
+
+
+# --------------------------------------------------------------------------
+# (b) through Postfix
+
+class MaillogCounter:
+    """Counts delivery results in a Postfix maillog, reading only new bytes."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.offset = 0
+        self.partial = b""
+        self.sent = self.deferred = self.bounced = self.milter_rejects = 0
+
+    def poll(self) -> int:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return self.sent
+        self.offset += len(data)
+        data = self.partial + data
+        lines = data.split(b"\n")
+        self.partial = lines.pop()
+        for line in lines:
+            if b" status=sent " in line:
+                self.sent += 1
+            elif b" status=deferred " in line:
+                self.deferred += 1
+            elif b" status=bounced " in line:
+                self.bounced += 1
+            elif b"milter-reject" in line:
+                self.milter_rejects += 1
+        return self.sent
+
+
+class PostfixConfig:
+    def __init__(self, name: str, root: Path, relay_port: int, milter=None):
+        self.name = name
+        self.milter = milter
+        self.pf = h.Postfix(root / f"postfix-{name}", h.free_port(), relay_port,
+                            milter=milter.spec if milter else None,
+                            extra_main_cf={"smtpd_client_connection_count_limit": "0",
+                                           "smtpd_client_connection_rate_limit": "0"})
+        self.counter = MaillogCounter(self.pf.maillog_path)
+
+    def start(self):
+        self.pf.start()
+        return self
+
+    def stop(self):
+        self.pf.stop()
+
+    def source(self, n: int, sessions: int, timeout: float) -> float:
+        """smtp-source N messages; seconds until all N are delivered."""
+        base = self.counter.poll()
+        d0, b0, r0 = self.counter.deferred, self.counter.bounced, self.counter.milter_rejects
+        cmd = ["smtp-source", "-s", str(sessions), "-m", str(n), "-l", "2000",
+               "-f", SENDER, "-t", RCPT, "-M", "client.example.org",
+               f"{h.LOOPBACK}:{self.pf.smtpd_port}"]
+        t0 = time.monotonic()
+        src = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = t0 + timeout
+        while self.counter.poll() < base + n:
+            if time.monotonic() > deadline:
+                src.kill()
+                src.wait()
+                raise h.HarnessError(
+                    f"{self.name}: {self.counter.sent - base}/{n} delivered after {timeout:.0f}s "
+                    f"(deferred {self.counter.deferred - d0}, bounced {self.counter.bounced - b0}, "
+                    f"milter rejects {self.counter.milter_rejects - r0})\n"
+                    f"maillog:\n{h.tail(self.pf.maillog, 15)}")
+            if src.poll() is not None and src.returncode != 0:
+                err = src.stderr.read()
+                raise h.HarnessError(f"{self.name}: smtp-source exited {src.returncode}: {err}\n"
+                                     f"maillog:\n{h.tail(self.pf.maillog, 15)}")
+            time.sleep(0.02)
+        t1 = time.monotonic()
+        src.wait(60)
+        if src.returncode != 0:
+            raise h.HarnessError(f"{self.name}: smtp-source exited {src.returncode}: "
+                                 f"{src.stderr.read()}")
+        return t1 - t0
+
+
+def check_postfix_signing(cfg: PostfixConfig, root: Path, txt: dict) -> None:
+    """Deliver 3 messages to a dumping sink and check their signatures."""
+    sink = h.Sink(root / f"check-{cfg.name}", h.free_port()).start()
+    try:
+        relay = cfg.pf.settings["relayhost"]
+        cfg.pf.postconf(relayhost=f"[{h.LOOPBACK}]:{sink.port}")
+        cfg.pf.reload()
+        time.sleep(0.5)
+        subprocess.run(["smtp-source", "-s", "1", "-m", "3", "-l", "2000", "-f", SENDER,
+                        "-t", RCPT, "-M", "client.example.org",
+                        f"{h.LOOPBACK}:{cfg.pf.smtpd_port}"], check=True, timeout=60,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        msgs = sink.wait_count(3, 60)
+        cfg.counter.poll()
+        for msg in msgs:
+            sigs = h.dkim_signatures(msg)
+            if cfg.milter is None:
+                if sigs:
+                    problem(f"postfix {cfg.name}: unexpected DKIM-Signature")
+                continue
+            why = "has %d signatures" % len(sigs) if len(sigs) != 1 else \
+                signature_problem(msg, txt)
+            if why:
+                problem(f"postfix {cfg.name}: delivered message's DKIM-Signature {why}")
+                break
+        cfg.pf.postconf(relayhost=relay)
+        cfg.pf.reload()
+        time.sleep(0.5)
+    finally:
+        sink.stop()
+
+
+def bench_postfix(args, root: Path, keys: dict, ses_bin: Path | None) -> dict:
+    key = keys["rsa"]
+    txt = {key["dns_name"]: key["txt"]}
+    # the next hop only counts (no file per message); deliveries are
+    # counted from each Postfix's maillog
+    sink = h.Sink(root / "sink", h.free_port(), dump=False).start()
+    configs = [PostfixConfig("none", root, sink.port)]
+    milters = []
+    try:
+        od = OpenDKIM(root, "pf-opendkim", key["key_file"], "rsa").start()
+        milters.append(od)
+        configs.append(PostfixConfig("opendkim", root, sink.port, od))
+        if ses_bin:
+            sm = SesmilterProc(ses_bin, root / "pf-sesmilter", "rsa", key["key_file"]).start()
+            milters.append(sm)
+            configs.append(PostfixConfig("sesmilter", root, sink.port, sm))
+        for c in configs:
+            c.start()
+            check_postfix_signing(c, root, txt)
+            c.source(args.pf_warmup, args.pf_sessions, 300)  # warm-up
+        results = {c.name: [] for c in configs}
+        cpu = {c.name: [] for c in configs}
+        for rep in range(args.runs):
+            for c in configs:
+                c0 = cpu_seconds(c.milter.pid) if c.milter else 0.0
+                try:
+                    secs = c.source(args.pf_messages, args.pf_sessions,
+                                    max(120.0, args.pf_messages / 20))
+                except h.HarnessError as e:
+                    problem(str(e))
+                    continue
+                rate = args.pf_messages / secs
+                results[c.name].append(rate)
+                if c.milter:
+                    cpu[c.name].append(1e6 * (cpu_seconds(c.milter.pid) - c0) / args.pf_messages)
+                log(f"   postfix {c.name:9} run {rep + 1}: {rate:7.0f} msg/s "
+                    f"({args.pf_messages} in {secs:.1f} s)")
+        return {"rates": results, "milter_cpu_us_per_msg": cpu}
+    finally:
+        for c in configs:
+            c.stop()
+        for m in milters:
+            m.stop()
+        sink.stop()
+
+
+def report_postfix(args, res: dict) -> list[tuple[str, bool | None]]:
+    rates, cpu = res["rates"], res["milter_cpu_us_per_msg"]
+    print()
+    print(f"== (b) Through Postfix: smtp-source -s {args.pf_sessions} -m {args.pf_messages} "
+          f"-l 2000 -> Postfix -> smtp-sink, median of {args.runs} ==")
+    print(f"{'milter':11}{'msg/s':>9}{'runs':>28}{'milter cpu us/msg':>20}")
+    med = {}
+    for name, rs in rates.items():
+        if not rs:
+            print(f"{name:11}{'failed':>9}")
+            continue
+        med[name] = statistics.median(rs)
+        c = f"{statistics.median(cpu[name]):.0f}" if cpu.get(name) else "-"
+        print(f"{name:11}{med[name]:9.0f}{' '.join(f'{r:.0f}' for r in rs):>28}{c:>20}")
+    verdicts = []
+    if "sesmilter" in med and "opendkim" in med:
+        r = med["sesmilter"] / med["opendkim"]
+        ok = r >= TARGET_POSTFIX_RATIO
+        print(f"   ratio sesmilter/OpenDKIM   {r:6.2f}x   target >= {TARGET_POSTFIX_RATIO}   "
+              f"{'PASS' if ok else 'MISS'}")
+        verdicts.append((f"Postfix sesmilter/OpenDKIM >= {TARGET_POSTFIX_RATIO}", ok))
+    if "sesmilter" in med and "none" in med:
+        print(f"   ratio sesmilter/no milter  {med['sesmilter'] / med['none']:6.2f}x")
+    if "opendkim" in med and "none" in med:
+        print(f"   ratio OpenDKIM/no milter   {med['opendkim'] / med['none']:6.2f}x")
+    return verdicts
+
+
+# --------------------------------------------------------------------------
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="short run: fewer messages, 1 run")
+    ap.add_argument("--only", choices=("milter", "postfix"), help="run one benchmark")
+    ap.add_argument("--runs", type=int, help="repetitions (median reported; default 3, quick 1)")
+    ap.add_argument("--messages", type=int, help="milter_load messages per run (default 6000)")
+    ap.add_argument("--warmup", type=int, help="milter_load warm-up messages (default 500)")
+    ap.add_argument("--connections", type=int, default=16, help="milter_load connections (default 16)")
+    ap.add_argument("--per-session", type=int, default=10,
+                    help="messages per milter connection (default 10)")
+    ap.add_argument("--pf-messages", type=int, help="smtp-source messages per run (default 5000)")
+    ap.add_argument("--pf-warmup", type=int, help="smtp-source warm-up messages (default 200)")
+    ap.add_argument("--pf-sessions", type=int, default=20, help="smtp-source sessions")
+    ap.add_argument("--sesmilter", default=str(h.DEFAULT_BINARY), help="sesmilter binary")
+    ap.add_argument("--milter-load", default=str(h.BUILD / "bench" / "milter_load"),
+                    help="milter_load binary")
+    ap.add_argument("--json", help="also write the results to this file")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args()
+    q = args.quick
+    args.runs = args.runs or (1 if q else 3)
+    args.messages = args.messages or (1500 if q else 6000)
+    args.warmup = args.warmup if args.warmup is not None else (200 if q else 500)
+    args.pf_messages = args.pf_messages or (1000 if q else 5000)
+    args.pf_warmup = args.pf_warmup if args.pf_warmup is not None else (100 if q else 200)
+
+    if os.geteuid() != 0:
+        print("bench/run.py must run as root (private Postfix instances)", file=sys.stderr)
+        return 2
+    for tool in ("opendkim", "openssl", "taskset", "smtp-source", "smtp-sink", "postfix"):
+        if not shutil.which(tool):
+            print(f"{tool} not found: run `make deps`", file=sys.stderr)
+            return 2
+    load_bin = Path(args.milter_load)
+    if not (args.only == "postfix" or os.access(load_bin, os.X_OK)):
+        print(f"{load_bin} missing: `make bench-bins`", file=sys.stderr)
+        return 2
+    ses_bin = Path(args.sesmilter)
+    if not os.access(ses_bin, os.X_OK):
+        problem(f"{ses_bin} not built: measuring OpenDKIM only")
+        ses_bin = None
+
+    root = h.make_root("sesmilter-bench")
+    log(f"work directory {root}; {os.cpu_count()} CPUs; "
+        f"{'quick' if q else 'full'} run, {args.runs} run(s) each")
+    verdicts = []
+    results: dict = {}
+    try:
+        keydir = root / "keys"
+        keys = {alg: h.keygen_openssl(DOMAIN, SELECTOR, alg, keydir / alg)
+                for alg in ("rsa", "ed25519")}
+        if args.only in (None, "milter"):
+            log("(a) milter alone ...")
+            res = bench_milters(args, root, keys, load_bin, ses_bin)
+            verdicts += report_milters(args, res, ses_bin is not None)
+            results["milter"] = [{"key": k[0], "placement": k[1], "milter": k[2], **v}
+                                 for k, v in res.items()]
+        if args.only in (None, "postfix"):
+            log("(b) through Postfix ...")
+            res = bench_postfix(args, root, keys, ses_bin)
+            verdicts += report_postfix(args, res)
+            results["postfix"] = res
+    except h.HarnessError as e:
+        problem(f"benchmark aborted: {e}")
+    finally:
+        h.stop_all()
+        if args.keep or problems:
+            log(f"work directory kept: {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+    print()
+    if verdicts:
+        npass = sum(1 for _, ok in verdicts if ok)
+        print(f"targets: {npass}/{len(verdicts)} PASS" +
+              "".join(f"\n   MISS {t}" for t, ok in verdicts if not ok))
+    if problems:
+        print(f"problems ({len(problems)}):")
+        for p in problems:
+            print(f"   {p.splitlines()[0]}")
+    if args.json:
+        results["verdicts"] = [{"target": t, "pass": ok} for t, ok in verdicts]
+        results["problems"] = problems
+        Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+// adapter.cpp -- see adapter.hpp.
+#include "mta/adapter.hpp"
+
+#include <cctype>
+
+#include "mta/postfix.hpp"
+#include "mta/sendmail.hpp"
+
+namespace ses::mta {
+
+bool parse_kind(std::string_view s, Kind& out) {
+    if (s == "postfix") out = Kind::postfix;
+    else if (s == "sendmail") out = Kind::sendmail;
+    else return false;
+    return true;
+}
+
+std::string_view kind_name(Kind k) { return k == Kind::sendmail ? "sendmail" : "postfix"; }
+
+bool valid_queue_id(std::string_view qid) {
+    if (qid.size() < 5 || qid.size() > 32 || qid == "ALL") return false;
+    for (char c : qid)
+        if (!std::isalnum(static_cast<unsigned char>(c))) return false;
+    return true;
+}
+
+std::unique_ptr<Adapter> make_adapter(const Settings& s) {
+    if (s.kind == Kind::sendmail) return std::make_unique<SendmailAdapter>(s);
+    return std::make_unique<PostfixAdapter>(s);
+}
+
+}  // namespace ses::mta

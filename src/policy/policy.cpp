@@ -1,0 +1,183 @@
+// policy.cpp -- see policy.hpp.
+#include "policy/policy.hpp"
+
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include "policy/builtin.hpp"
+#include "util/log.hpp"
+
+namespace ses::policy {
+
+namespace {
+constexpr size_t kDailyLimit = 0, kShouldUpgrade = 1, kOnOverQuota = 2;
+
+Result<std::string> read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return internal_error("policy: cannot read " + path);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+Limits limits_of(const Settings& s) { return Limits{s.instruction_limit, s.memory_limit}; }
+
+std::string one_line(std::string_view s) {
+    std::string out;
+    bool space = false;
+    for (char c : s) {
+        bool ws = c == '\r' || c == '\n' || c == '\t';
+        if (ws && !space) out += ' ';
+        if (!ws) out += c;
+        space = ws;
+    }
+    return out;
+}
+}  // namespace
+
+Result<std::shared_ptr<Policy>> Policy::open(const Settings& s) {
+    std::shared_ptr<Policy> p(new Policy(s));
+    if (s.script.empty()) return p;
+    auto src = read_file(s.script);
+    if (!src) return src.error();
+    if (Status st = p->install(std::move(*src), s.script); !st) return st.error();
+    return p;
+}
+
+Result<std::shared_ptr<Policy>> Policy::from_source(std::string source, std::string name, const Settings& s) {
+    std::shared_ptr<Policy> p(new Policy(s));
+    if (Status st = p->install(std::move(source), std::move(name)); !st) return st.error();
+    return p;
+}
+
+Status Policy::reload() {
+    if (settings_.script.empty()) return ok_status();
+    auto src = read_file(settings_.script);
+    if (!src) return src.error();
+    return install(std::move(*src), settings_.script);
+}
+
+Status Policy::replace_source(std::string source, std::string name) { return install(std::move(source), std::move(name)); }
+
+Status Policy::install(std::string source, std::string name) {
+    auto rt = LuaRuntime::load(source, name, limits_of(settings_));
+    if (!rt) return internal_error("policy: " + name + " refused: " + rt.error().what);
+    auto script = std::make_shared<Script>();
+    script->source = std::move(source);
+    script->name = std::move(name);
+    auto hs = hooks();
+    for (size_t i = 0; i < hs.size(); ++i)
+        if ((*rt)->has(hs[i].name)) script->hooks |= 1u << i;
+    std::lock_guard<std::mutex> g(mu_);
+    script->generation = script_ ? script_->generation + 1 : 1;
+    script_ = script;
+    idle_.clear();
+    idle_.push_back(std::move(*rt));
+    return ok_status();
+}
+
+uint64_t Policy::generation() const {
+    std::lock_guard<std::mutex> g(mu_);
+    return script_ ? script_->generation : 0;
+}
+
+std::string Policy::describe() const {
+    std::lock_guard<std::mutex> g(mu_);
+    if (!script_) return "built-in rules";
+    return "script " + script_->name;
+}
+
+bool Policy::script_has(const Script* s, size_t i) const { return s && (s->hooks & (1u << i)); }
+
+bool Policy::has(std::string_view hook) const {
+    std::lock_guard<std::mutex> g(mu_);
+    auto hs = hooks();
+    for (size_t i = 0; i < hs.size(); ++i)
+        if (hs[i].name == hook) return script_has(script_.get(), i);
+    return false;
+}
+
+std::unique_ptr<LuaRuntime> Policy::take(const Script& script) {
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        // Idle states always run the current script.
+        if (script_ && script_->generation == script.generation && !idle_.empty()) {
+            auto rt = std::move(idle_.back());
+            idle_.pop_back();
+            return rt;
+        }
+    }
+    // A new state for this script (it loaded before, so this fails only on
+    // memory or a script that misbehaves at random).
+    auto rt = LuaRuntime::load(script.source, script.name, limits_of(settings_));
+    if (!rt) {
+        log::warn("policy: cannot start a Lua state: " + rt.error().what);
+        return nullptr;
+    }
+    return std::move(*rt);
+}
+
+void Policy::give_back(std::unique_ptr<LuaRuntime> rt, uint64_t generation) {
+    if (!rt || rt->broken()) return;
+    std::lock_guard<std::mutex> g(mu_);
+    if (script_ && script_->generation == generation && idle_.size() < settings_.max_idle_states)
+        idle_.push_back(std::move(rt));
+}
+
+void Policy::fell_back(size_t i, const Error& e) {
+    fallbacks_++;
+    int64_t now = static_cast<int64_t>(std::time(nullptr));
+    int64_t last = last_log_[i].load();
+    if (last == now || !last_log_[i].compare_exchange_strong(last, now)) {
+        suppressed_[i]++;
+        return;
+    }
+    uint64_t more = suppressed_[i].exchange(0);
+    std::string what = one_line(e.what);  // the traceback folded
+    std::string line = "policy: " + what + "; using the built-in rule";
+    if (more) line += " (" + std::to_string(more) + " similar failures not logged)";
+    log::warn(line);
+}
+
+// Borrow a state, call, give it back; fall back on failure.
+template <class R, class Call, class Builtin>
+R Policy::call(size_t index, Call&& call, Builtin&& builtin_rule) {
+    std::shared_ptr<const Script> script;
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        script = script_;
+    }
+    if (!script_has(script.get(), index)) return builtin_rule();
+    auto rt = take(*script);
+    if (!rt) {
+        fell_back(index, internal_error(std::string(hooks()[index].name) + ": no Lua state"));
+        return builtin_rule();
+    }
+    auto r = call(*rt);
+    give_back(std::move(rt), script->generation);
+    if (!r) {
+        fell_back(index, r.error());
+        return builtin_rule();
+    }
+    return *r;
+}
+
+Limit Policy::daily_limit(const IdentityView& id) {
+    return call<Limit>(
+        kDailyLimit, [&](LuaRuntime& rt) { return rt.daily_limit(id); }, [&] { return builtin::daily_limit(id); });
+}
+
+bool Policy::should_upgrade(const IdentityView& id, const DayView& y) {
+    return call<bool>(
+        kShouldUpgrade, [&](LuaRuntime& rt) { return rt.should_upgrade(id, y); },
+        [&] { return builtin::should_upgrade(id, y); });
+}
+
+OverQuota Policy::on_over_quota(const MessageView& m, const IdentityView& id, int64_t hold_seconds) {
+    return call<OverQuota>(
+        kOnOverQuota, [&](LuaRuntime& rt) { return rt.on_over_quota(m, id, hold_seconds); },
+        [&] { return builtin::on_over_quota(m, id, hold_seconds); });
+}
+
+}  // namespace ses::policy

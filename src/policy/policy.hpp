@@ -1,0 +1,87 @@
+// policy.hpp -- the warm-up policy shared by every thread: a script, a pool
+// of Lua states running it, and the built-in fallback.
+//
+// Lua states are not thread-safe, so each call borrows a state from a pool
+// (creating one from the current script when none is idle) and returns it
+// afterwards; a state whose call failed is thrown away.  The calls never
+// fail: when the script does not register a hook the built-in rule answers
+// (builtin.hpp); when a registered hook errors, runs out of its instruction
+// budget or memory, or returns nonsense, the built-in rule answers and one
+// log line says why (at most one line per hook per second, with a count of
+// the ones left out).
+//
+// reload() re-reads the script; a script that fails to load is refused, the
+// old one stays in use and the error is returned.  States of the old script
+// still in use finish their call and are then dropped.
+//
+// Thread safety: all methods may be called from any thread.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "policy/hooks.hpp"
+#include "policy/lua_runtime.hpp"
+#include "util/result.hpp"
+
+namespace ses::policy {
+
+struct Settings {
+    std::string script;                 // path; "" = built-in rules only
+    uint64_t instruction_limit = 1'000'000;
+    uint64_t memory_limit = 16ull << 20;
+    size_t max_idle_states = 32;
+};
+
+class Policy {
+public:
+    // Loads the script once to check it; fails when it does not load.
+    static Result<std::shared_ptr<Policy>> open(const Settings& s);
+    // From text (tests, benchmarks): `name` is used in messages.
+    static Result<std::shared_ptr<Policy>> from_source(std::string source, std::string name, const Settings& s);
+
+    Status reload();  // re-reads Settings::script
+    Status replace_source(std::string source, std::string name);
+
+    Limit daily_limit(const IdentityView& id);
+    bool should_upgrade(const IdentityView& id, const DayView& yesterday);
+    OverQuota on_over_quota(const MessageView& m, const IdentityView& id, int64_t hold_seconds);
+
+    bool has(std::string_view hook) const;  // registered by the current script
+    std::string describe() const;           // "script /etc/sesmilter/warmup.lua" / "built-in rules"
+    uint64_t fallbacks() const { return fallbacks_.load(); }
+    uint64_t generation() const;
+
+private:
+    explicit Policy(Settings s) : settings_(std::move(s)) {}
+
+    struct Script {
+        std::string source;
+        std::string name;
+        uint64_t generation = 0;
+        unsigned hooks = 0;  // bit i = hooks()[i] registered
+    };
+
+    Status install(std::string source, std::string name);
+    std::unique_ptr<LuaRuntime> take(const Script& script);
+    template <class R, class Call, class Builtin>
+    R call(size_t index, Call&& call, Builtin&& builtin_rule);
+    void give_back(std::unique_ptr<LuaRuntime> rt, uint64_t generation);
+    void fell_back(size_t hook_index, const Error& e);
+    bool script_has(const Script* s, size_t hook_index) const;
+
+    Settings settings_;
+    mutable std::mutex mu_;
+    std::shared_ptr<const Script> script_;  // null: built-in only
+    std::vector<std::unique_ptr<LuaRuntime>> idle_;
+    std::atomic<uint64_t> fallbacks_{0};
+    std::array<std::atomic<int64_t>, 3> last_log_{};
+    std::array<std::atomic<uint64_t>, 3> suppressed_{};
+};
+
+}  // namespace ses::policy

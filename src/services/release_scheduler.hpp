@@ -1,0 +1,54 @@
+// release_scheduler.hpp -- the thread in sesmilter that releases held mail.
+//
+// Every `interval` seconds (and at once after wake()) it runs
+// warmup::Engine::release_due() with the configured MTA adapter, and clears
+// stale LMDB reader slots.  `sesctl queue release-due` does the same pass
+// from cron; both may run at the same time (records being released are
+// marked in the store, so nothing is released twice).
+//
+// Errors: a failing pass is logged and retried at the next interval; the
+// thread never stops on its own.
+// Thread safety: start/stop/wake may be called from any thread; stop() (or
+// the destructor) joins the thread.  The engine must outlive the scheduler.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "mta/adapter.hpp"
+#include "warmup/engine.hpp"
+
+namespace ses::services {
+
+class ReleaseScheduler {
+public:
+    ReleaseScheduler(warmup::Engine& engine, std::unique_ptr<mta::Adapter> mta, int64_t interval_seconds);
+    ~ReleaseScheduler();
+    ReleaseScheduler(const ReleaseScheduler&) = delete;
+    ReleaseScheduler& operator=(const ReleaseScheduler&) = delete;
+
+    void start();
+    void stop();
+    void wake();  // run a pass now
+    bool running() const { return thread_.joinable(); }
+    uint64_t passes() const { return passes_.load(); }
+
+private:
+    void loop();
+
+    warmup::Engine& engine_;
+    std::unique_ptr<mta::Adapter> mta_;
+    int64_t interval_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool stop_ = false;
+    bool woken_ = false;
+    std::atomic<uint64_t> passes_{0};
+    std::thread thread_;
+};
+
+}  // namespace ses::services

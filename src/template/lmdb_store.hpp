@@ -1,0 +1,47 @@
+// lmdb_store.hpp -- templates and rendering failures in the LMDB store.
+//
+// Table `templates`: key = the template name (bytes), value = u8 layout
+// version (1) + the template's JSON document (template.hpp to_json).
+// Table `template_failures`: key = time (i64, order-preserving) + queue id
+// + NUL + u32 sequence, value = u8 version (1) + the RenderingFailure as
+// JSON.  Both tables are declared in src/store/schema.cpp.
+//
+// Errors: LMDB failures and undecodable records are internal errors.
+// Thread-safe: every call is one short transaction on the shared Env.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "store/env.hpp"
+#include "store/schema.hpp"
+#include "template/stage.hpp"
+#include "template/store.hpp"
+
+namespace ses::tmpl {
+
+inline constexpr std::string_view kTemplatesTable = store::table::templates;
+inline constexpr std::string_view kFailuresTable = store::table::template_failures;
+
+class LmdbTemplateStore : public TemplateStore {
+public:
+    static Result<std::unique_ptr<LmdbTemplateStore>> open(std::shared_ptr<store::Env> env);
+
+    Result<std::optional<Template>> get(std::string_view name) const override;
+    Status put(const Template& t) override;
+    Result<bool> remove(std::string_view name) override;
+    Result<std::vector<Template>> list() const override;
+
+    // RenderingFailure records, for the statistics.
+    Status record_failure(const RenderingFailure& f);
+    // Newest first, at most `limit`, with time >= `since`.
+    Result<std::vector<RenderingFailure>> failures(int64_t since, size_t limit) const;
+
+private:
+    explicit LmdbTemplateStore(std::shared_ptr<store::Env> env) : env_(std::move(env)) {}
+    std::shared_ptr<store::Env> env_;
+};
+
+}  // namespace ses::tmpl

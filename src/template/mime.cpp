@@ -1,0 +1,201 @@
+// mime.cpp -- see mime.hpp.
+#include "template/mime.hpp"
+
+#include <gmime/gmime.h>
+
+#include "mail/address.hpp"
+
+#include <memory>
+
+namespace ses::tmpl {
+
+namespace {
+
+struct Unref {
+    void operator()(void* p) const {
+        if (p) g_object_unref(p);
+    }
+};
+template <class T>
+using Ref = std::unique_ptr<T, Unref>;
+
+struct FormatOptions {
+    GMimeFormatOptions* fo = g_mime_format_options_new();
+    FormatOptions() { g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_DOS); }
+    ~FormatOptions() { g_mime_format_options_free(fo); }
+    FormatOptions(const FormatOptions&) = delete;
+    FormatOptions& operator=(const FormatOptions&) = delete;
+};
+
+struct GFree {
+    void operator()(void* p) const { g_free(p); }
+};
+using GString_ = std::unique_ptr<char, GFree>;
+
+// A text part, UTF-8, quoted-printable.
+GMimeObject* text_part(const char* subtype, const std::string& content) {
+    GMimeTextPart* part = g_mime_text_part_new_with_subtype(subtype);
+    g_mime_part_set_content_encoding(GMIME_PART(part), GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+    Ref<GMimeStream> s{g_mime_stream_mem_new_with_buffer(content.data(), content.size())};
+    Ref<GMimeDataWrapper> dw{g_mime_data_wrapper_new_with_stream(s.get(), GMIME_CONTENT_ENCODING_DEFAULT)};
+    g_mime_part_set_content(GMIME_PART(part), dw.get());
+    g_mime_object_set_content_type_parameter(GMIME_OBJECT(part), "charset", "utf-8");
+    return GMIME_OBJECT(part);
+}
+
+// The rendered parts as one object (a new reference).
+GMimeObject* new_body(const Rendered& r) {
+    if (r.text && r.html) {
+        GMimeMultipart* alt = g_mime_multipart_new_with_subtype("alternative");
+        Ref<GMimeObject> t{text_part("plain", *r.text)};
+        Ref<GMimeObject> h{text_part("html", *r.html)};
+        g_mime_multipart_add(alt, t.get());
+        g_mime_multipart_add(alt, h.get());
+        return GMIME_OBJECT(alt);
+    }
+    if (r.html) return text_part("html", *r.html);
+    return text_part("plain", r.text ? *r.text : std::string());
+}
+
+bool is_type(GMimeObject* o, const char* type, const char* subtype) {
+    GMimeContentType* ct = g_mime_object_get_content_type(o);
+    return ct && g_mime_content_type_is_type(ct, type, subtype);
+}
+
+// The part a template replaces: the message text, not an attachment.
+bool is_body_part(GMimeObject* o) {
+    if (GMIME_IS_MULTIPART(o)) return is_type(o, "multipart", "alternative");
+    if (!GMIME_IS_PART(o)) return false;
+    if (!is_type(o, "text", "plain") && !is_type(o, "text", "html")) return false;
+    return !g_mime_part_is_attachment(GMIME_PART(o));
+}
+
+// Put `body` first in a mixed/related multipart: replace the textual part
+// or insert before the attachments.  Recurses into a related first part.
+void place(GMimeMultipart* mp, GMimeObject* body) {
+    if (g_mime_multipart_get_count(mp) > 0) {
+        GMimeObject* first = g_mime_multipart_get_part(mp, 0);
+        if (is_body_part(first)) {
+            Ref<GMimeObject> old{g_mime_multipart_replace(mp, 0, body)};
+            return;
+        }
+        if (GMIME_IS_MULTIPART(first) && is_type(first, "multipart", "related")) {
+            place(GMIME_MULTIPART(first), body);
+            return;
+        }
+    }
+    g_mime_multipart_insert(mp, 0, body);
+}
+
+std::string content_of(GMimeObject* o, GMimeFormatOptions* fo) {
+    Ref<GMimeStream> out{g_mime_stream_mem_new()};
+    g_mime_object_write_content_to_stream(o, fo, out.get());
+    GByteArray* ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out.get()));
+    // GMime leaves a bare LF after an epilogue: make every line end CRLF.
+    std::string s;
+    s.reserve(ba->len + ba->len / 50 + 2);
+    for (guint i = 0; i < ba->len; ++i) {
+        char c = static_cast<char>(ba->data[i]);
+        if (c == '\n' && (s.empty() || s.back() != '\r')) s += '\r';
+        s += c;
+    }
+    if (s.size() < 2 || s.compare(s.size() - 2, 2, "\r\n") != 0) s += "\r\n";
+    return s;
+}
+
+}  // namespace
+
+void init() {
+    // One g_mime_init() for the process: src/mail owns it.
+    mail::init();
+}
+
+Result<NewBody> rebuild(std::string_view content_type, std::string_view body, const Rendered& r) {
+    init();
+    FormatOptions fmt;
+    Ref<GMimeObject> fresh{new_body(r)};
+    NewBody out;
+
+    std::string ct(content_type);
+    bool container = false;
+    if (!ct.empty()) {
+        Ref<GMimeContentType> parsed{g_mime_content_type_parse(nullptr, ct.c_str())};
+        container = parsed &&
+                    (g_mime_content_type_is_type(parsed.get(), "multipart", "mixed") ||
+                     g_mime_content_type_is_type(parsed.get(), "multipart", "related")) &&
+                    g_mime_content_type_get_parameter(parsed.get(), "boundary") != nullptr;
+    }
+    if (container) {
+        std::string whole = "Content-Type: " + ct + "\r\n\r\n";
+        whole.append(body);
+        Ref<GMimeStream> in{g_mime_stream_mem_new_with_buffer(whole.data(), whole.size())};
+        Ref<GMimeParser> parser{g_mime_parser_new_with_stream(in.get())};
+        Ref<GMimeObject> top{g_mime_parser_construct_part(parser.get(), nullptr)};
+        if (top && GMIME_IS_MULTIPART(top.get()) && g_mime_multipart_get_count(GMIME_MULTIPART(top.get())) > 0) {
+            place(GMIME_MULTIPART(top.get()), fresh.get());
+            out.body = content_of(top.get(), fmt.fo);
+            out.whole = false;
+            return out;
+        }
+        // No part found under that boundary: replace it all.
+    }
+    out.whole = true;
+    out.body = content_of(fresh.get(), fmt.fo);
+    const char* v = g_mime_object_get_header(fresh.get(), "Content-Type");
+    if (!v) return internal_error("GMime built a part without a Content-Type");
+    out.content_type = v;
+    out.transfer_encoding = GMIME_IS_MULTIPART(fresh.get()) ? "" : "quoted-printable";
+    return out;
+}
+
+std::string encode_subject(const std::string& utf8) {
+    init();
+    FormatOptions fmt;
+    GString_ enc{g_mime_utils_header_encode_text(fmt.fo, utf8.c_str(), "utf-8")};
+    std::string value = enc ? enc.get() : utf8;
+    if (value.size() + 9 <= 998) return value;  // "Subject: " + value fits one line
+    // Longer than a header line may be: fold between encoded words.  The
+    // fold is "\n " as libmilter's header edits take it.
+    std::string line = "Subject: " + value;
+    GString_ folded{g_mime_utils_unstructured_header_fold(nullptr, fmt.fo, line.c_str())};
+    if (!folded) return value;
+    std::string f = folded.get();
+    std::string r;
+    for (char c : f)
+        if (c != '\r') r += c;
+    while (!r.empty() && r.back() == '\n') r.pop_back();
+    if (r.rfind("Subject:", 0) == 0) r.erase(0, 8);
+    while (!r.empty() && r[0] == ' ') r.erase(0, 1);
+    return r;
+}
+
+std::string decode_header(const std::string& value) {
+    if (value.find("=?") == std::string::npos) return value;
+    init();
+    GString_ dec{g_mime_utils_header_decode_text(nullptr, value.c_str())};
+    return dec ? std::string(dec.get()) : value;
+}
+
+std::optional<std::string> base64_decode(std::string_view in) {
+    std::string clean;
+    clean.reserve(in.size());
+    for (char c : in) {
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+                  c == '=';
+        if (!ok) return std::nullopt;
+        clean += c;
+    }
+    if (clean.empty()) return std::string();
+    if (clean.size() % 4 != 0) return std::nullopt;
+    size_t pad = clean.find('=');
+    if (pad != std::string::npos && (pad < clean.size() - 2 || clean.find_first_not_of('=', pad) != std::string::npos))
+        return std::nullopt;
+    gsize len = 0;
+    guchar* raw = g_base64_decode(clean.c_str(), &len);
+    std::string out(reinterpret_cast<char*>(raw), len);
+    g_free(raw);
+    return out;
+}
+
+}  // namespace ses::tmpl

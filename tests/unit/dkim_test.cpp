@@ -1,0 +1,138 @@
+// dkim_test.cpp -- key checks, key selection, signatures.
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "config/config.hpp"
+#include "dkim/key_store.hpp"
+#include "dkim/keygen.hpp"
+#include "dkim/signer.hpp"
+
+using namespace ses;
+
+namespace {
+std::string tmpdir() {
+    char t[] = "/tmp/sesdkimXXXXXX";
+    REQUIRE(mkdtemp(t));
+    return t;
+}
+std::string write_key(const std::string& dir, const std::string& name, const std::string& pem, mode_t mode) {
+    std::string p = dir + "/" + name;
+    std::ofstream(p) << pem;
+    chmod(p.c_str(), mode);
+    return p;
+}
+}  // namespace
+
+TEST_CASE("domain matching prefers exact, then the longest parent", "[dkim]") {
+    std::vector<std::string> d = {"example.com", "mail.example.com", "other.org"};
+    CHECK(dkim::match_domain(d, "example.com", true) == 0);
+    CHECK(dkim::match_domain(d, "EXAMPLE.com", true) == 0);
+    CHECK(dkim::match_domain(d, "news.example.com", true) == 0);
+    CHECK(dkim::match_domain(d, "a.mail.example.com", true) == 1);
+    CHECK(dkim::match_domain(d, "mail.example.com", true) == 1);
+    CHECK(dkim::match_domain(d, "news.example.com", false) == -1);
+    CHECK(dkim::match_domain(d, "badexample.com", true) == -1);
+    CHECK(dkim::match_domain(d, "", true) == -1);
+}
+
+TEST_CASE("key generation gives records in the published form", "[dkim]") {
+    auto rsa = dkim::generate_key("rsa", 1024);
+    REQUIRE(rsa.ok());
+    CHECK(rsa->txt.rfind("v=DKIM1; k=rsa; p=MIGf", 0) == 0);
+    auto ed = dkim::generate_key("ed25519", 0);
+    REQUIRE(ed.ok());
+    CHECK(ed->txt.rfind("v=DKIM1; k=ed25519; p=", 0) == 0);
+    CHECK(ed->txt.size() == std::string("v=DKIM1; k=ed25519; p=").size() + 44);
+    CHECK_FALSE(dkim::generate_key("dsa", 0).ok());
+    CHECK_FALSE(dkim::generate_key("rsa", 512).ok());
+    auto big = dkim::generate_key("rsa", 2048);
+    REQUIRE(big.ok());
+    auto parts = dkim::txt_strings(big->txt);
+    CHECK(parts.size() == 2);
+    for (auto& p : parts) CHECK(p.size() <= 255);
+    CHECK(dkim::zone_line("s1", "example.com", "v=DKIM1") == "s1._domainkey.example.com. IN TXT ( \"v=DKIM1\" )");
+}
+
+TEST_CASE("keys are checked at load: mode, parse, size", "[dkim]") {
+    std::string dir = tmpdir();
+    auto rsa = dkim::generate_key("rsa", 1024);
+    REQUIRE(rsa.ok());
+    auto load = [&](const std::string& path, int min_bits = 1024) {
+        std::string toml = "[dkim]\nmin_rsa_bits = " + std::to_string(min_bits) +
+                           "\n[[domain]]\nname = \"example.com\"\ndkim = [ { selector = \"s1\", key = \"" + path + "\" } ]\n";
+        auto cfg = config::load_string(toml, "t.toml");
+        REQUIRE(cfg.ok());
+        return dkim::KeyStore::load(*cfg);
+    };
+    CHECK(load(write_key(dir, "good.pem", rsa->pem, 0600)).ok());
+    CHECK(load(write_key(dir, "ro.pem", rsa->pem, 0400)).ok());
+    auto loose = load(write_key(dir, "loose.pem", rsa->pem, 0644));
+    REQUIRE_FALSE(loose.ok());
+    CHECK(loose.error().what.find("mode 0644") != std::string::npos);
+    auto junk = load(write_key(dir, "junk.pem", "not a key", 0600));
+    REQUIRE_FALSE(junk.ok());
+    CHECK(junk.error().what.find("not a PEM private key") != std::string::npos);
+    auto small = load(write_key(dir, "small.pem", rsa->pem, 0600), 2048);
+    REQUIRE_FALSE(small.ok());
+    CHECK(small.error().what.find("1024 bits") != std::string::npos);
+    auto missing = load(dir + "/missing.pem");
+    REQUIRE_FALSE(missing.ok());
+    CHECK(missing.error().what.find("No such file") != std::string::npos);
+}
+
+TEST_CASE("every key of the domain signs, over the final message", "[dkim]") {
+    std::string dir = tmpdir();
+    auto rsa = dkim::generate_key("rsa", 2048);
+    auto ed = dkim::generate_key("ed25519", 0);
+    REQUIRE(rsa.ok());
+    REQUIRE(ed.ok());
+    std::string toml = "[[domain]]\nname = \"example.com\"\ndkim = [ { selector = \"s1\", key = \"" +
+                       write_key(dir, "r.pem", rsa->pem, 0600) + "\" }, { selector = \"e1\", key = \"" +
+                       write_key(dir, "e.pem", ed->pem, 0600) + "\" } ]\n";
+    auto cfg = config::load_string(toml, "t.toml");
+    REQUIRE(cfg.ok());
+    auto ks = dkim::KeyStore::load(*cfg);
+    REQUIRE(ks.ok());
+    auto signer = dkim::Signer::create(*cfg);
+    REQUIRE(signer.ok());
+    const dkim::DomainKeys* dk = ks->select("news.example.com", "");
+    REQUIRE(dk);
+    CHECK(ks->select("example.org", "bounce@example.org") == nullptr);
+    CHECK(ks->select("example.org", "example.com") == dk);
+
+    mail::Message m;
+    m.feed_header("From", " a@news.example.com");
+    m.feed_header("To", " b@example.org");
+    m.feed_header("Subject", " test\n\tfolded");
+    m.feed_body("hello\r\n");
+    auto sigs = (*signer)->sign(m, *dk);
+    REQUIRE(sigs.ok());
+    REQUIRE(sigs->size() == 2);
+    CHECK((*sigs)[0].find("a=rsa-sha256") != std::string::npos);
+    CHECK((*sigs)[0].find("s=s1") != std::string::npos);
+    CHECK((*sigs)[0].find("d=example.com") != std::string::npos);
+    CHECK((*sigs)[0].find("c=relaxed/relaxed") != std::string::npos);
+    CHECK((*sigs)[1].find("a=ed25519-sha256") != std::string::npos);
+    CHECK((*sigs)[1].find("s=e1") != std::string::npos);
+    // From is oversigned: named twice in h=.
+    size_t hpos = 0;
+    while ((hpos = (*sigs)[0].find("h=", hpos + 1)) != std::string::npos && (*sigs)[0][hpos - 1] == 'b') {
+    }
+    REQUIRE(hpos != std::string::npos);
+    auto h = (*sigs)[0].substr(hpos);
+    h = h.substr(0, h.find(';'));
+    std::string flat;
+    for (char c : h)
+        if (c != '\n' && c != '\t' && c != ' ') flat += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    INFO(flat);
+    auto first = flat.find("from");
+    REQUIRE(first != std::string::npos);
+    CHECK(flat.find("from", first + 1) != std::string::npos);
+    CHECK(flat.find("subject") != std::string::npos);
+    for (auto& s : *sigs) CHECK(s.find('\r') == std::string::npos);  // libmilter folding: bare LF
+}

@@ -1,0 +1,667 @@
+// warmup_test.cpp -- days and time zones, the decision table, the day change
+// and upgrade rule, release planning, the forecast, and the engine end to
+// end on a real LMDB store (including exact counting under 20 threads).
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "mta/adapter.hpp"
+#include "mta/postfix.hpp"
+#include "mta/sendmail.hpp"
+#include "policy/builtin.hpp"
+#include "services/release_scheduler.hpp"
+#include "util/clock.hpp"
+#include "warmup/engine.hpp"
+#include "warmup/model.hpp"
+#include "warmup/timezone.hpp"
+
+using namespace ses;
+using namespace ses::warmup;
+
+namespace {
+
+int64_t at(const char* rfc3339) { return *clock::parse_rfc3339(rfc3339); }
+
+struct TempDir {
+    std::filesystem::path path;
+    TempDir() {
+        static std::atomic<int> n{0};
+        path = std::filesystem::temp_directory_path() /
+               ("ses-warmup-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+        std::filesystem::remove_all(path);
+    }
+    ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+// An MTA that remembers what it was asked to release.
+struct FakeMta : mta::Adapter {
+    std::mutex mu;
+    std::vector<std::string> released;
+    std::set<std::string> missing;
+    bool fail = false;
+    std::string_view name() const override { return "fake"; }
+    Result<mta::Released> release(std::string_view qid) override {
+        std::lock_guard<std::mutex> g(mu);
+        if (fail) return internal_error("fake failure");
+        if (missing.count(std::string(qid))) return mta::Released::not_held;
+        released.emplace_back(qid);
+        return mta::Released::yes;
+    }
+};
+
+// The small plan of the end-to-end tests: 5, 10, 20 a day.
+const char* kSmallPlan = R"(
+local PLAN = {5, 10, 20}
+ses.on("daily_limit", function(identity) return PLAN[math.min(identity.level, #PLAN)] end)
+ses.on("should_upgrade", function(identity, y)
+  if identity.level >= #PLAN then return false end
+  local sent = math.max(y.sent, 1)
+  return y.bounced / sent < 0.05 and y.complained / sent < 0.001
+end)
+)";
+
+struct Fixture {
+    TempDir dir;
+    std::shared_ptr<store::Env> env;
+    std::unique_ptr<Engine> engine;
+    int next_qid = 1;
+
+    explicit Fixture(const char* script = kSmallPlan, std::string tz = "UTC") {
+        Settings s;
+        s.time_zone = std::move(tz);
+        s.store.path = dir.path.string();
+        s.release_batch = 7;
+        auto e = store::Env::open(s.store);
+        REQUIRE(e);
+        env = *e;
+        auto p = script ? policy::Policy::from_source(script, "test.lua", s.policy) : policy::Policy::open(s.policy);
+        REQUIRE(p);
+        auto eng = Engine::open(s, env, *p);
+        REQUIRE(eng);
+        engine = std::move(*eng);
+    }
+    ~Fixture() { clock::set_override(std::nullopt); }
+
+    mail::Message message(int rcpts = 1, const std::string& rcpt_domain = "example.org") {
+        mail::Message m;
+        m.env.mail_from = "news@example.com";
+        for (int i = 0; i < rcpts; ++i) m.env.rcpts.push_back("user" + std::to_string(i) + "@" + rcpt_domain);
+        char q[16];
+        std::snprintf(q, sizeof q, "QID%05d", next_qid++);
+        m.env.queue_id = q;
+        m.feed_header("Subject", " hi");
+        return m;
+    }
+    Decision::Action admit(int rcpts = 1, const std::string& domain = "example.org") {
+        auto m = message(rcpts, domain);
+        auto d = engine->admit(m, "Example.COM");
+        REQUIRE(d);
+        return d->action;
+    }
+    policy::Counters counters(const char* day) {
+        auto c = engine->counters(IdentityKey::domain("example.com"), *parse_date(day));
+        REQUIRE(c);
+        return *c;
+    }
+};
+
+using A = Decision::Action;
+
+}  // namespace
+
+TEST_CASE("time zones: UTC, fixed offsets, IANA zones with DST", "[warmup]") {
+    auto utc = TimeZone::load("UTC");
+    REQUIRE(utc);
+    CHECK(utc->day_of(0) == 0);
+    CHECK(utc->day_of(-1) == -1);
+    CHECK(utc->day_of(at("2026-11-23T23:59:59Z")) == *parse_date("2026-11-23"));
+    CHECK(utc->day_start(*parse_date("2026-11-24")) == at("2026-11-24T00:00:00Z"));
+
+    auto plus2 = TimeZone::load("+02:00");
+    REQUIRE(plus2);
+    CHECK(plus2->day_of(at("2026-11-23T22:30:00Z")) == *parse_date("2026-11-24"));
+    CHECK(plus2->day_start(*parse_date("2026-11-24")) == at("2026-11-23T22:00:00Z"));
+    auto minus530 = TimeZone::load("UTC-05:30");
+    REQUIRE(minus530);
+    CHECK(minus530->offset_at(0) == -(5 * 3600 + 1800));
+    CHECK(TimeZone::load("-0530")->offset_at(0) == -(5 * 3600 + 1800));
+
+    auto paris = TimeZone::load("Europe/Paris");
+    REQUIRE(paris);
+    CHECK(paris->offset_at(at("2026-01-15T12:00:00Z")) == 3600);
+    CHECK(paris->offset_at(at("2026-07-15T12:00:00Z")) == 7200);
+    CHECK(paris->offset_at(at("2026-03-29T00:59:59Z")) == 3600);  // DST starts 01:00 UTC
+    CHECK(paris->offset_at(at("2026-03-29T01:00:00Z")) == 7200);
+    CHECK(paris->day_start(*parse_date("2026-03-29")) == at("2026-03-28T23:00:00Z"));
+    CHECK(paris->day_start(*parse_date("2026-03-30")) == at("2026-03-29T22:00:00Z"));  // a 23-hour day
+    CHECK(paris->day_of(at("2026-10-24T22:00:00Z")) == *parse_date("2026-10-25"));
+    auto sp = TimeZone::load("America/Sao_Paulo");
+    REQUIRE(sp);
+    CHECK(sp->day_of(at("2026-11-24T02:00:00Z")) == *parse_date("2026-11-23"));
+
+    for (const char* bad : {"Mars/Olympus", "../etc/passwd", "/etc/passwd", "+25:00", "UTC+x"}) {
+        INFO(bad);
+        CHECK_FALSE(TimeZone::load(bad));
+    }
+}
+
+TEST_CASE("civil dates and weekdays", "[warmup]") {
+    CHECK(date_string(0) == "1970-01-01");
+    CHECK(date_string(*parse_date("2026-11-23")) == "2026-11-23");
+    CHECK(iso_weekday(*parse_date("2026-11-23")) == 1);  // a Monday
+    CHECK(iso_weekday(*parse_date("2026-11-29")) == 7);
+    CHECK_FALSE(parse_date("2026-02-30"));
+    CHECK_FALSE(parse_date("2026-1-3"));
+}
+
+TEST_CASE("recipients fall into quota groups", "[warmup]") {
+    policy::Limit lim{100, {{"gmail", 10, {"gmail.com", "googlemail.com"}}, {"ms", 5, {"outlook.com", "hotmail.com"}}}};
+    auto doms = count_domains({"a@Gmail.com", "b@gmail.com", "c@mail.outlook.com", "d@example.org", "e@GMAIL.COM"});
+    REQUIRE(doms.size() == 3);
+    CHECK(doms[0] == std::pair<std::string, uint32_t>{"gmail.com", 3});
+    CHECK(group_of(lim, "mail.outlook.com") == "ms");
+    CHECK(group_of(lim, "notgmail.com") == "");
+    Need n = need_of(lim, doms);
+    CHECK(n.total == 5);
+    CHECK(n.groups["gmail"] == 3);
+    CHECK(n.groups["ms"] == 1);
+}
+
+TEST_CASE("decision table: what fits into today", "[warmup]") {
+    policy::Limit lim{10, {{"gmail", 3, {"gmail.com"}}}};
+    struct {
+        uint64_t sent, gmail_sent;
+        std::vector<std::string> rcpts;
+        bool paused, ok;
+        const char* over;
+    } cases[] = {
+        {0, 0, {"a@x.org"}, false, true, ""},
+        {9, 0, {"a@x.org"}, false, true, ""},
+        {10, 0, {"a@x.org"}, false, false, "daily limit"},
+        {8, 0, {"a@x.org", "b@x.org", "c@x.org"}, false, false, "daily limit"},  // held whole
+        {7, 0, {"a@x.org", "b@x.org", "c@x.org"}, false, true, ""},
+        {0, 2, {"a@gmail.com"}, false, true, ""},
+        {0, 3, {"a@gmail.com"}, false, false, "group gmail"},
+        {0, 3, {"a@x.org"}, false, true, ""},
+        {0, 2, {"a@gmail.com", "b@gmail.com"}, false, false, "group gmail"},
+        {0, 0, {"a@x.org"}, true, false, "paused"},
+    };
+    for (auto& c : cases) {
+        INFO("sent " << c.sent << " gmail " << c.gmail_sent << " rcpts " << c.rcpts.size() << " paused " << c.paused);
+        Usage u;
+        u.sent = c.sent;
+        u.groups["gmail"] = c.gmail_sent;
+        Fit f = fits(lim, u, need_of(lim, count_domains(c.rcpts)), c.paused);
+        CHECK(f.ok == c.ok);
+        CHECK(f.over == c.over);
+    }
+    // A zero limit (e.g. a weekend) fits nothing.
+    CHECK_FALSE(fits(policy::Limit{0, {}}, Usage{}, Need{1, {}}, false).ok);
+}
+
+TEST_CASE("day change: one upgrade question per elapsed day", "[warmup]") {
+    struct {
+        uint32_t level;
+        int32_t day, today;
+        bool paused;
+        std::set<int32_t> good_days;  // days whose question answers yes
+        uint32_t want_level;
+        size_t want_questions;
+    } cases[] = {
+        {1, 100, 100, false, {}, 1, 0},                 // same day: nothing
+        {1, 100, 101, false, {101}, 2, 1},              // one day, good
+        {1, 100, 101, false, {}, 1, 1},                 // one day, bad
+        {1, 100, 104, false, {101, 102, 104}, 4, 4},    // three of four
+        {3, 100, 99, false, {99, 100}, 3, 0},           // clock went back
+        {2, 100, 103, true, {101, 102, 103}, 2, 0},     // paused: no upgrades
+        {1, 0, 1000, false, {}, 1, 366},                // a long sleep: only the last 366 days
+    };
+    for (auto& c : cases) {
+        INFO("level " << c.level << " from " << c.day << " to " << c.today);
+        IdentityState s;
+        s.level = c.level;
+        s.day = c.day;
+        s.paused = c.paused;
+        size_t asked = 0;
+        auto steps = roll(s, c.today, [&](const IdentityState&, int32_t d) {
+            ++asked;
+            return c.good_days.count(d) > 0;
+        });
+        CHECK(s.level == c.want_level);
+        CHECK(asked == c.want_questions);
+        CHECK(steps.size() == c.want_level - c.level);
+        CHECK(s.day == std::max(c.day, c.today));
+    }
+}
+
+TEST_CASE("release planning: oldest first, a blocked identity waits entirely", "[warmup]") {
+    auto quota = [](uint64_t limit, uint64_t used) {
+        Quota q;
+        q.limit.total = limit;
+        q.used.sent = used;
+        return q;
+    };
+    std::map<std::string, Quota> quotas = {{"A", quota(10, 5)}, {"B", quota(3, 0)}, {"IP", quota(100, 0)}};
+    auto cand = [](std::vector<std::string> ids, uint32_t n) { return Candidate{std::move(ids), {{"x.org", n}}}; };
+    std::vector<Candidate> due = {
+        cand({"A"}, 3),        // fits (8)
+        cand({"B"}, 4),        // B: does not fit -> B blocked
+        cand({"A", "IP"}, 2),  // fits (10)
+        cand({"B"}, 1),        // would fit, but an older B message waits
+        cand({"A"}, 1),        // A full
+        cand({"IP"}, 50),      // fits
+    };
+    auto plan = plan_release(due, quotas);
+    CHECK(plan == std::vector<bool>{true, false, true, false, false, true});
+    CHECK(quotas["A"].used.sent == 10);
+    CHECK(quotas["IP"].used.sent == 52);
+    CHECK(quotas["B"].used.sent == 0);
+}
+
+TEST_CASE("forecast under the seed plan", "[warmup]") {
+    auto limit_at = [](uint32_t level, int32_t) { return policy::builtin::plan_limit(level); };
+    auto good = [](uint32_t level, int32_t, uint64_t) { return level < policy::builtin::max_level(); };
+    Forecast f = forecast(1, 1000, 10000, 365, limit_at, good);
+    REQUIRE(f.reached == 4);
+    CHECK(f.days.size() == 5);
+    CHECK(f.days[4].level == 5);
+    CHECK(f.days[4].limit == 10000);
+    CHECK(f.days[4].day == 1004);
+    CHECK(forecast(1, 0, 400, 365, limit_at, good).reached == 0);
+
+    Forecast never = forecast(1, 0, 2000000, 365, limit_at, good);
+    CHECK(never.reached == -1);
+    CHECK(never.days.back().level == 20);
+    CHECK_THAT(never.note, Catch::Contains("stays at 20"));
+
+    auto bad = [](uint32_t, int32_t, uint64_t) { return false; };
+    Forecast stuck = forecast(3, 0, 10000, 365, limit_at, bad);
+    CHECK(stuck.reached == -1);
+    CHECK(stuck.days.size() == 14);
+}
+
+TEST_CASE("engine: day 1 holds the sixth message, day 2 releases it and counts it there", "[warmup][engine]") {
+    Fixture fx;
+    clock::set_override(at("2026-11-23T10:00:00Z"));
+    for (int i = 0; i < 5; ++i) CHECK(fx.admit() == A::accept);
+    auto m = fx.message();
+    auto d = fx.engine->admit(m, "example.com");
+    REQUIRE(d);
+    CHECK(d->action == A::hold);
+    CHECK(d->release_at == at("2026-11-24T10:00:00Z"));
+    CHECK_THAT(d->reason, Catch::Contains("example.com") && Catch::Contains("2026-11-24T10:00:00Z"));
+    CHECK(d->limit == 5);
+    CHECK(d->used == 5);
+    auto c1 = fx.counters("2026-11-23");
+    CHECK(c1.sent == 5);
+    CHECK(c1.held == 1);
+
+    auto held = fx.engine->held();
+    REQUIRE(held);
+    REQUIRE(held->size() == 1);
+    CHECK(held->at(0).queue_id == m.env.queue_id);
+    CHECK(held->at(0).recipients == 1);
+    CHECK(held->at(0).release_at == d->release_at);
+
+    FakeMta mta;
+    auto r = fx.engine->release_due(mta);  // not due yet
+    REQUIRE(r);
+    CHECK(r->released == 0);
+    CHECK(mta.released.empty());
+
+    // The apply() stage quarantines held mail.
+    auto m2 = fx.message();
+    CHECK(apply(*fx.engine, m2, "example.com"));
+    REQUIRE(m2.edits().size() == 1);
+    CHECK(m2.edits()[0].kind == mail::Edit::Kind::quarantine);
+
+    clock::set_override(at("2026-11-24T10:00:00Z"));
+    auto st = fx.engine->status(IdentityKey::domain("example.com"));
+    REQUIRE(st);
+    CHECK(st->state.level == 2);
+    CHECK(st->limit.total == 10);
+    CHECK(st->held_messages == 2);
+
+    r = fx.engine->release_due(mta);
+    REQUIRE(r);
+    CHECK(r->released == 2);  // both were held at 10:00 on day 1
+    CHECK(mta.released == std::vector<std::string>{m.env.queue_id, m2.env.queue_id});
+    auto c2 = fx.counters("2026-11-24");
+    CHECK(c2.sent == 2);
+    CHECK(c2.released == 2);
+    CHECK(fx.counters("2026-11-23").sent == 5);
+    CHECK(fx.engine->held()->empty());
+}
+
+TEST_CASE("engine: a bad-reputation day does not upgrade", "[warmup][engine]") {
+    Fixture fx;
+    clock::set_override(at("2026-11-23T10:00:00Z"));
+    for (int i = 0; i < 5; ++i) fx.admit();
+    REQUIRE(fx.engine->add_feedback(IdentityKey::domain("example.com"), 1, 0));  // 20 % bounces
+    clock::set_override(at("2026-11-24T00:00:01Z"));
+    auto st = fx.engine->status(IdentityKey::domain("example.com"));
+    REQUIRE(st);
+    CHECK(st->state.level == 1);
+    CHECK(st->limit.total == 5);
+    // A clean day afterwards upgrades again.
+    for (int i = 0; i < 5; ++i) CHECK(fx.admit() == A::accept);
+    CHECK(fx.admit() == A::hold);
+    clock::set_override(at("2026-11-25T00:00:01Z"));
+    CHECK(fx.engine->status(IdentityKey::domain("example.com"))->state.level == 2);
+}
+
+TEST_CASE("engine: a multi-recipient message that does not fit is held whole", "[warmup][engine]") {
+    Fixture fx;
+    clock::set_override(at("2026-11-23T10:00:00Z"));
+    CHECK(fx.admit(3) == A::accept);
+    CHECK(fx.admit(3) == A::hold);  // 3 + 3 > 5
+    CHECK(fx.admit(2) == A::accept);
+    auto c = fx.counters("2026-11-23");
+    CHECK(c.sent == 5);
+    CHECK(c.held == 3);
+}
+
+TEST_CASE("engine: on_over_quota decides hold, tempfail, reject or accept", "[warmup][engine]") {
+    std::string script = std::string(kSmallPlan) + R"(
+ses.on("on_over_quota", function(message, identity)
+  local d = message.recipients[1].domain
+  if d == "t.example" then return {action = "tempfail", reply = "452 4.2.2 later"} end
+  if d == "r.example" then return {action = "reject"} end
+  if d == "a.example" then return {action = "accept"} end
+  if d == "bad.example" then return {action = "explode"} end
+  return {action = "hold", release_in = 3600}
+end)
+)";
+    Fixture fx(script.c_str());
+    clock::set_override(at("2026-11-23T10:00:00Z"));
+    for (int i = 0; i < 5; ++i) fx.admit();
+    struct { const char* domain; A action; const char* reply; } cases[] = {
+        {"t.example", A::tempfail, "452 4.2.2 later"},
+        {"r.example", A::reject, "550 5.7.1 daily sending quota exceeded"},
+        {"a.example", A::accept, ""},
+        {"h.example", A::hold, ""},
+        {"bad.example", A::hold, ""},  // nonsense -> built-in rule: hold 24 h
+    };
+    for (auto& c : cases) {
+        INFO(c.domain);
+        auto m = fx.message(1, c.domain);
+        auto d = fx.engine->admit(m, "example.com");
+        REQUIRE(d);
+        CHECK(d->action == c.action);
+        CHECK(d->reply.str() == (c.reply[0] ? std::string(c.reply) : std::string("  ")));
+        if (std::string(c.domain) == "h.example") CHECK(d->release_at == at("2026-11-23T11:00:00Z"));
+        if (std::string(c.domain) == "bad.example") CHECK(d->release_at == at("2026-11-24T10:00:00Z"));
+    }
+    auto c = fx.counters("2026-11-23");
+    CHECK(c.sent == 6);  // the accepted one is counted
+    CHECK(c.held == 2);
+    // tempfail/reject become SMTP replies at the stage.
+    auto m = fx.message(1, "r.example");
+    Status s = apply(*fx.engine, m, "example.com");
+    REQUIRE_FALSE(s);
+    CHECK(s.error().reply.code == "550");
+}
+
+TEST_CASE("engine: without a queue id a hold becomes a tempfail", "[warmup][engine]") {
+    Fixture fx;
+    clock::set_override(at("2026-11-23T10:00:00Z"));
+    for (int i = 0; i < 5; ++i) fx.admit();
+    auto m = fx.message();
+    m.env.queue_id.clear();
+    auto d = fx.engine->admit(m, "example.com");
+    REQUIRE(d);
+    CHECK(d->action == A::tempfail);
+    CHECK(d->reply.code == "451");
+    CHECK(fx.engine->held()->empty());
+}
+
+TEST_CASE("engine: pause holds everything, resume sends again; set-level", "[warmup][engine]") {
+    Fixture fx;
+    auto id = IdentityKey::domain("example.com");
+    clock::set_override(at("2026-11-23T10:00:00Z"));
+    CHECK(fx.admit() == A::accept);
+    REQUIRE(fx.engine->set_paused(id, true));
+    CHECK(fx.admit() == A::hold);
+    clock::set_override(at("2026-11-24T10:00:00Z"));
+    CHECK(fx.engine->status(id)->state.level == 1);  // no upgrade while paused
+    FakeMta mta;
+    auto r = fx.engine->release_due(mta);
+    REQUIRE(r);
+    CHECK(r->released == 0);
+    CHECK(r->deferred == 1);
+    CHECK(fx.engine->held()->at(0).release_at == at("2026-11-25T00:00:00Z"));
+    REQUIRE(fx.engine->set_paused(id, false));
+    CHECK(fx.admit() == A::accept);
+    REQUIRE(fx.engine->set_level(id, 3));
+    auto st = fx.engine->status(id);
+    CHECK(st->state.level == 3);
+    CHECK(st->limit.total == 20);
+    REQUIRE(st->history.size() >= 3);
+    CHECK(st->history.back().reason == "set-level");
+    CHECK(st->history.back().from == 1);
+    CHECK(st->history.back().to == 3);
+}
+
+TEST_CASE("engine: releases wait for quota, oldest first, across days", "[warmup][engine]") {
+    Fixture fx;
+    clock::set_override(at("2026-11-23T10:00:00Z"));
+    for (int i = 0; i < 5; ++i) fx.admit();
+    std::vector<std::string> held;
+    for (int i = 0; i < 25; ++i) {
+        clock::set_override(at("2026-11-23T10:00:00Z") + i);
+        auto m = fx.message();
+        auto d = fx.engine->admit(m, "example.com");
+        REQUIRE(d->action == A::hold);
+        held.push_back(m.env.queue_id);
+    }
+    FakeMta mta;
+    clock::set_override(at("2026-11-24T12:00:00Z"));  // level 2: 10 a day
+    auto r = fx.engine->release_due(mta);
+    REQUIRE(r);
+    CHECK(r->released == 10);
+    CHECK(r->deferred == 15);
+    CHECK(mta.released == std::vector<std::string>(held.begin(), held.begin() + 10));
+    CHECK(fx.counters("2026-11-24").sent == 10);
+    CHECK(fx.admit() == A::hold);  // today's quota went to released mail
+    clock::set_override(at("2026-11-25T00:00:30Z"));  // level 3: 20 a day
+    r = fx.engine->release_due(mta);
+    REQUIRE(r);
+    CHECK(r->released == 15);
+    CHECK(std::vector<std::string>(mta.released.begin() + 10, mta.released.end()) ==
+          std::vector<std::string>(held.begin() + 10, held.end()));
+    CHECK(fx.counters("2026-11-25").released == 15);
+    CHECK(fx.engine->held()->size() == 1);  // the one held on day 2, due on day 3 at 12:00
+}
+
+TEST_CASE("engine: MTA failures are retried without charging twice", "[warmup][engine]") {
+    Fixture fx;
+    clock::set_override(at("2026-11-23T10:00:00Z"));
+    for (int i = 0; i < 5; ++i) fx.admit();
+    auto gone = fx.message();
+    REQUIRE(fx.engine->admit(gone, "example.com")->action == A::hold);
+    auto stuck = fx.message();
+    REQUIRE(fx.engine->admit(stuck, "example.com")->action == A::hold);
+
+    FakeMta mta;
+    mta.missing.insert(gone.env.queue_id);
+    mta.fail = false;
+    clock::set_override(at("2026-11-24T11:00:00Z"));
+    FakeMta failing;
+    failing.fail = true;
+    auto r = fx.engine->release_due(failing);
+    REQUIRE(r);
+    CHECK(r->failed == 2);
+    CHECK(fx.counters("2026-11-24").sent == 2);  // charged when tried
+    r = fx.engine->release_due(mta);             // too early to retry
+    REQUIRE(r);
+    CHECK(r->released == 0);
+    clock::set_override(at("2026-11-24T11:10:00Z"));
+    r = fx.engine->release_due(mta);
+    REQUIRE(r);
+    CHECK(r->released == 1);
+    CHECK(r->not_held == 1);
+    CHECK(mta.released == std::vector<std::string>{stuck.env.queue_id});
+    CHECK(fx.counters("2026-11-24").sent == 2);  // not charged again
+    CHECK(fx.engine->held()->empty());
+}
+
+TEST_CASE("engine: per-provider caps from a script", "[warmup][engine]") {
+    const char* script = R"(
+ses.on("daily_limit", function(identity)
+  return { total = 10, groups = { gmail = { limit = 2, domains = { "gmail.com" } } } }
+end)
+)";
+    Fixture fx(script);
+    clock::set_override(at("2026-11-23T10:00:00Z"));
+    CHECK(fx.admit(2, "gmail.com") == A::accept);
+    CHECK(fx.admit(1, "gmail.com") == A::hold);
+    CHECK(fx.admit(5, "example.org") == A::accept);
+    auto st = fx.engine->status(IdentityKey::domain("example.com"));
+    REQUIRE(st);
+    CHECK(st->usage.groups["gmail"] == 2);
+    CHECK(st->remaining == 3);
+}
+
+TEST_CASE("engine: a broken script falls back to the built-in plan", "[warmup][engine]") {
+    Fixture fx("ses.on('daily_limit', function() while true do end end)");
+    clock::set_override(at("2026-11-23T10:00:00Z"));
+    auto st = fx.engine->status(IdentityKey::domain("x.example"));
+    CHECK_FALSE(st);  // unknown identity
+    CHECK(fx.admit() == A::accept);
+    auto s = fx.engine->status(IdentityKey::domain("example.com"));
+    REQUIRE(s);
+    CHECK(s->limit.total == 500);
+    CHECK(fx.engine->policy().fallbacks() >= 1);
+}
+
+TEST_CASE("engine: the sending IP is a second identity", "[warmup][engine]") {
+    Fixture fx;
+    clock::set_override(at("2026-11-23T10:00:00Z"));
+    for (int i = 0; i < 3; ++i) {
+        auto m = fx.message();
+        CHECK(fx.engine->admit(m, "a.example", "192.0.2.1")->action == A::accept);
+    }
+    for (int i = 0; i < 2; ++i) {
+        auto m = fx.message();
+        CHECK(fx.engine->admit(m, "b.example", "192.0.2.1")->action == A::accept);
+    }
+    auto m = fx.message();
+    auto d = fx.engine->admit(m, "b.example", "192.0.2.1");
+    CHECK(d->action == A::hold);  // the IP's 5 are used, b.example has room
+    CHECK(d->identity == "ip:192.0.2.1");
+    auto all = fx.engine->status_all();
+    REQUIRE(all);
+    CHECK(all->size() == 3);
+}
+
+TEST_CASE("engine: 20 threads against a limit of 50 admit exactly 50", "[warmup][engine][concurrency]") {
+    const char* script = "ses.on('daily_limit', function() return 50 end)";
+    Fixture fx(script);
+    clock::set_override(at("2026-11-23T10:00:00Z"));
+    std::atomic<int> accepted{0}, held{0}, errors{0}, qid{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 20; ++t)
+        ts.emplace_back([&] {
+            for (int i = 0; i < 10; ++i) {
+                mail::Message m;
+                m.env.mail_from = "a@example.com";
+                m.env.rcpts = {"x@example.org"};
+                m.env.queue_id = "Q" + std::to_string(100000 + qid++);
+                auto d = fx.engine->admit(m, "example.com");
+                if (!d) errors++;
+                else if (d->action == A::accept) accepted++;
+                else if (d->action == A::hold) held++;
+            }
+        });
+    for (auto& t : ts) t.join();
+    CHECK(errors == 0);
+    CHECK(accepted == 50);
+    CHECK(held == 150);
+    auto c = fx.counters("2026-11-23");
+    CHECK(c.sent == 50);
+    CHECK(c.held == 150);
+    CHECK(fx.engine->held()->size() == 150);
+}
+
+TEST_CASE("engine: forecast from the store", "[warmup][engine]") {
+    Fixture fx(nullptr);  // built-in rules
+    clock::set_override(at("2026-11-23T10:00:00Z"));
+    fx.admit();
+    auto f = fx.engine->forecast(IdentityKey::domain("example.com"), 100000);
+    REQUIRE(f);
+    REQUIRE(f->reached == 9);
+    CHECK(f->days[9].limit == 100000);
+    CHECK(f->days[0].day == *parse_date("2026-11-23"));
+    // With yesterday's bounce rate at 10 % it never gets there.
+    clock::set_override(at("2026-11-24T10:00:00Z"));
+    REQUIRE(fx.engine->add_feedback(IdentityKey::domain("example.com"), 10, 0, *parse_date("2026-11-23")));
+    f = fx.engine->forecast(IdentityKey::domain("example.com"), 100000);
+    REQUIRE(f);
+    CHECK(f->reached == -1);
+}
+
+TEST_CASE("MTA adapters: queue ids, postsuper output, sendmail commands", "[warmup][mta]") {
+    CHECK(mta::valid_queue_id("4ZxLhB0Qz1z9sXv"));
+    CHECK(mta::valid_queue_id("ABCDEF123"));
+    CHECK_FALSE(mta::valid_queue_id("ALL"));
+    CHECK_FALSE(mta::valid_queue_id("-d ALL"));
+    CHECK_FALSE(mta::valid_queue_id("AB/../C"));
+    CHECK_FALSE(mta::valid_queue_id(""));
+    CHECK(mta::PostfixAdapter::released_count("postsuper: ABC: released from hold\npostsuper: Released from hold: 1 message") == 1);
+    CHECK(mta::PostfixAdapter::released_count("postsuper: Released from hold: 0 messages") == 0);
+    CHECK(mta::PostfixAdapter::released_count("postsuper: fatal: whatever") == -1);
+    mta::Settings s;
+    s.kind = mta::Kind::sendmail;
+    s.config_directory = "/etc/mail";
+    s.command_prefix = {"sudo", "-n"};
+    mta::SendmailAdapter sm(s);
+    CHECK(sm.unquarantine_command("q1ABCDEF012345") ==
+          std::vector<std::string>{"sudo", "-n", "sendmail", "-C/etc/mail/sendmail.cf", "-qQ", "-Q", "-qIq1ABCDEF012345"});
+    CHECK(sm.run_command("q1ABCDEF012345").back() == "-qIq1ABCDEF012345");
+    // A real run through a stand-in postsuper.
+    TempDir d;
+    std::filesystem::create_directories(d.path);
+    auto fake = (d.path / "postsuper").string();
+    {
+        FILE* f = std::fopen(fake.c_str(), "w");
+        std::fputs("#!/bin/sh\necho \"postsuper: Released from hold: $([ \"$4\" = GONE12 ] && echo 0 || echo 1) message\" >&2\n", f);
+        std::fclose(f);
+    }
+    std::filesystem::permissions(fake, std::filesystem::perms::owner_all);
+    mta::Settings p;
+    p.postsuper = fake;
+    p.postqueue = "/bin/true";
+    mta::PostfixAdapter pf(p);
+    auto r = pf.release("ABCDE12");
+    REQUIRE(r);
+    CHECK(*r == mta::Released::yes);
+    r = pf.release("GONE12");
+    REQUIRE(r);
+    CHECK(*r == mta::Released::not_held);
+    CHECK_FALSE(pf.release("ALL"));
+    p.postsuper = (d.path / "missing").string();
+    CHECK_FALSE(mta::PostfixAdapter(p).release("ABCDE12"));
+}
+
+TEST_CASE("the release scheduler releases due mail in its thread", "[warmup][engine]") {
+    Fixture fx;
+    clock::set_override(at("2026-11-23T10:00:00Z"));
+    for (int i = 0; i < 5; ++i) fx.admit();
+    REQUIRE(fx.admit() == A::hold);
+    clock::set_override(at("2026-11-24T10:00:00Z"));
+    auto mta = std::make_unique<FakeMta>();
+    FakeMta* seen = mta.get();
+    services::ReleaseScheduler sched(*fx.engine, std::move(mta), 3600);
+    sched.start();
+    for (int i = 0; i < 500 && sched.passes() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    sched.stop();
+    CHECK_FALSE(sched.running());
+    REQUIRE(sched.passes() >= 1);
+    std::lock_guard<std::mutex> g(seen->mu);
+    CHECK(seen->released.size() == 1);
+}
