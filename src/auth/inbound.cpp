@@ -112,9 +112,17 @@ Inbound::Inbound(VerifySettings settings, std::shared_ptr<const Spf> spf, std::s
     authserv_id_ = s_.authserv_id.empty() ? host_name() : s_.authserv_id;
 }
 
-InboundReport Inbound::verify(const mail::Message& m) const {
+InboundReport Inbound::verify(const mail::Message& m, bool stop_on_temperror) const {
     InboundReport r;
+    auto finish = [&]() -> InboundReport& {
+        r.results = method_results(r);
+        r.header = format_authentication_results(authserv_id_, r.results);
+        return r;
+    };
     r.dkim = dkim_->verify(m);
+    r.spf.result = SpfResult::none;
+    r.spf.comment = "not checked";
+    if (stop_on_temperror && r.dkim.any_temperror()) return finish();
 
     SpfRequest q{m.env.client_addr, m.env.helo, std::string(mail::strip_brackets(m.env.mail_from))};
     if (q.ip.empty()) {
@@ -126,6 +134,7 @@ InboundReport Inbound::verify(const mail::Message& m) const {
     } else {
         r.spf = q.sender.empty() ? spf_->check_helo(q) : spf_->check_mailfrom(q);
     }
+    if (stop_on_temperror && r.spf.result == SpfResult::temperror) return finish();
 
     int n = m.count("From");
     for (int i = 1; i <= n; ++i) {
@@ -150,13 +159,11 @@ InboundReport Inbound::verify(const mail::Message& m) const {
     }
     in.sample = sample_();
     r.dmarc = evaluate(in, dmarc_->org_fn());
-    r.results = method_results(r);
-    r.header = format_authentication_results(authserv_id_, r.results);
-    return r;
+    return finish();
 }
 
 Status Inbound::run(mail::Message& m) const {
-    InboundReport r = verify(m);
+    InboundReport r = verify(m, s_.tempfail_on_dns_error);
 
     // Forged results claiming to be ours go, last first (indexes stay valid).
     for (int k = m.count("Authentication-Results"); k >= 1; --k) {

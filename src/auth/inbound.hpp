@@ -65,8 +65,11 @@ public:
     Inbound(VerifySettings settings, std::shared_ptr<const Spf> spf, std::shared_ptr<const dkim::Verifier> dkim,
             std::shared_ptr<const Dmarc> dmarc, std::function<double()> sample = {});
 
-    // Runs every check; no edits.
-    InboundReport verify(const mail::Message& m) const;
+    // Runs every check; no edits.  stop_on_temperror: once a check fails
+    // for a DNS reason the rest are skipped (the message will be answered
+    // 451 anyway; with the DNS down each further check would wait for the
+    // full timeout).
+    InboundReport verify(const mail::Message& m, bool stop_on_temperror = false) const;
 
     // The pipeline stage: verify, remove forged headers, add ours, act.
     Status run(mail::Message& m) const;

@@ -8,6 +8,7 @@
 #include "dkim/keygen.hpp"
 #include "store/env.hpp"
 #include "store/schema.hpp"
+#include "util/log.hpp"
 #include "util/strings.hpp"
 
 namespace ses::auth {
@@ -241,6 +242,21 @@ IdentityReport verify_identity(const IdentityConf& id, const std::vector<Expecte
             }
     r.pending_since = r.state == VerifyState::verified ? 0 : now;
     return r;
+}
+
+std::vector<IdentityReport> verify_all(const std::vector<IdentityConf>& ids, const dns::Lookup& dns, const Spf& spf,
+                                       const Dmarc& dmarc, VerificationStore* store, int64_t now) {
+    std::vector<IdentityReport> out;
+    for (auto& id : ids) {
+        IdentityReport r = verify_identity(id, expected_keys(id), dns, spf, dmarc, now);
+        if (store) {
+            if (auto st = store->save(r); !st) log::warn("identity " + id.domain + ": result not stored: " + st.error().what);
+        }
+        log::info("identity " + id.domain + ": " + std::string(verify_state_name(r.state)) +
+                  (r.reason.empty() ? "" : " (" + r.reason + ")"));
+        out.push_back(std::move(r));
+    }
+    return out;
 }
 
 // ---- JSON ---------------------------------------------------------------

@@ -81,6 +81,12 @@ bool dkim_record_matches(std::string_view published, std::string_view expected);
 nlohmann::json to_json(const IdentityReport& r);
 std::optional<IdentityReport> report_from_json(const nlohmann::json& j);
 
+class VerificationStore;
+
+// The daemon's periodic check: every identity, stored when a store is given.
+std::vector<IdentityReport> verify_all(const std::vector<IdentityConf>& ids, const dns::Lookup& dns, const Spf& spf,
+                                       const Dmarc& dmarc, VerificationStore* store, int64_t now);
+
 class VerificationStore {
 public:
     explicit VerificationStore(std::shared_ptr<store::Env> env);

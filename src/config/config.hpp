@@ -8,7 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "util/result.hpp"
@@ -59,9 +61,22 @@ struct Config {
 
     std::vector<DomainConf> domains;
 
+    // Typed values of any scalar key of the table by its path
+    // ("warmup.time_zone"): the file's value or the declared default.  Each
+    // module reads its own section through these, so a key is still declared
+    // only once, in schema.cpp.  Asking for an undeclared key is a broken
+    // invariant and aborts.
+    std::string str(std::string_view path) const;
+    int64_t integer(std::string_view path) const;
+    bool boolean(std::string_view path) const;
+    uint64_t size(std::string_view path) const;
+    int64_t duration(std::string_view path) const;
+    std::vector<std::string> list(std::string_view path) const;
+
     // The effective configuration as TOML (file values plus defaults).
     std::string dump() const;
     std::string effective_toml;
+    std::shared_ptr<const void> tree;  // the effective toml::table
 };
 
 Result<Config> load_file(const std::string& path);

@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -307,12 +308,32 @@ Result<Config> build(toml::table& root, std::string_view source) {
     std::ostringstream o;
     o << root;
     cfg.effective_toml = o.str();
+    cfg.tree = std::make_shared<const toml::table>(std::move(root));
     return cfg;
 }
 
 }  // namespace
 
 std::string Config::dump() const { return effective_toml + "\n"; }
+
+namespace {
+const toml::table& tree_of(const Config& c, std::string_view path) {
+    if (!find_key(path)) {
+        std::fprintf(stderr, "sesmilter: internal error: configuration key %.*s is not declared\n",
+                     static_cast<int>(path.size()), path.data());
+        std::abort();
+    }
+    static const toml::table empty;
+    return c.tree ? *static_cast<const toml::table*>(c.tree.get()) : empty;
+}
+}  // namespace
+
+std::string Config::str(std::string_view p) const { return get_string(tree_of(*this, p), p, p); }
+int64_t Config::integer(std::string_view p) const { return get_int(tree_of(*this, p), p, p); }
+bool Config::boolean(std::string_view p) const { return get_bool(tree_of(*this, p), p, p); }
+uint64_t Config::size(std::string_view p) const { return get_size(tree_of(*this, p), p, p); }
+int64_t Config::duration(std::string_view p) const { return get_duration(tree_of(*this, p), p, p); }
+std::vector<std::string> Config::list(std::string_view p) const { return get_list(tree_of(*this, p), p, p); }
 
 Result<Config> load_string(std::string_view text, std::string_view source_name) {
     try {

@@ -17,6 +17,13 @@ const SectionDoc kSections[] = {
      "One `[[domain]]` table per sending identity. Mail whose From: domain (else the envelope "
      "sender's domain) is this domain or a subdomain of it is signed with every key listed."},
     {"domain[].dkim[]", "One entry per DKIM key of the domain; each key adds one DKIM-Signature."},
+    {"warmup",
+     "Automatic warm-up (docs/warmup.md): a daily limit per sending identity that grows along the "
+     "plan while reputation holds; mail over the limit is held in the MTA and released 24 hours "
+     "later, oldest first."},
+    {"policy", "The Lua policy that decides the warm-up (docs/lua.md)."},
+    {"store", "The LMDB environment shared by sesmilter and sesctl."},
+    {"mta", "The MTA whose hold queue keeps over-quota mail, and how to reach its tools."},
 };
 
 const KeyDef kKeys[] = {
@@ -77,6 +84,53 @@ const KeyDef kKeys[] = {
      "Private key file (PEM; RSA >= `dkim.min_rsa_bits` or Ed25519), mode 0600 or stricter. "
      "`sesctl dkim keygen` writes one.",
      {}, INT64_MIN, INT64_MAX, true, R"("/etc/sesmilter/keys/example.com.s1.pem")"},
+
+    // [warmup]
+    {"warmup.enabled", Type::boolean, "false",
+     "Apply warm-up quotas to outbound mail. Off by default, so that adding sesmilter for signing "
+     "never starts holding mail by surprise."},
+    {"warmup.time_zone", Type::string, R"("UTC")",
+     "Time zone of the calendar days that quotas count in: `UTC`, a fixed offset such as `+02:00`, "
+     "or a zone name such as `Europe/Paris`. A change takes effect at restart."},
+    {"warmup.hold_duration", Type::duration, R"("24h")", "How long over-quota mail is held unless the policy says otherwise.",
+     {}, 60, 30 * 86400},
+    {"warmup.release_scheduler", Type::boolean, "true",
+     "Run the release scheduler inside sesmilter. Turn off to release only with `sesctl queue release-due` (cron)."},
+    {"warmup.release_interval", Type::duration, R"("60s")", "Time between two release passes.", {}, 1, 86400},
+    {"warmup.release_batch", Type::integer, "200", "Held messages released per store transaction.", {}, 1, 100000},
+    {"warmup.release_retry", Type::duration, R"("10m")",
+     "Wait before a release that the MTA refused is tried again (it is not charged twice).", {}, 1, 86400},
+    {"warmup.outbound_ips", Type::string_list, "[]",
+     "Sending IP addresses. With exactly one, that address is a warm-up identity too, next to the sender domain."},
+
+    // [policy]
+    {"policy.script", Type::string, R"("")",
+     "Lua policy script (the shipped one is lua/warmup.lua). Empty: the built-in rules, which are the "
+     "same as the shipped script. Reloaded on SIGHUP; a script that does not load is refused and the "
+     "old one kept."},
+    {"policy.instruction_limit", Type::integer, "1000000",
+     "Lua VM instructions one hook call may run; past it the call fails and the built-in rule decides.",
+     {}, 1000, 1000000000},
+    {"policy.memory_limit", Type::size, R"("16MiB")", "Memory one Lua state may allocate.", {}, 1 << 20, 1ll << 32},
+
+    // [store]
+    {"store.path", Type::string, R"("/var/lib/sesmilter")",
+     "Directory of the LMDB environment (created if missing). sesctl must use the same."},
+    {"store.sync", Type::choice, R"("periodic")",
+     "`periodic`: flush to disk every `sync_interval` (a crash of sesmilter loses nothing; a power loss "
+     "may lose the last interval). `full`: fsync at every commit (slower by the disk's flush time per message).",
+     "periodic|full"},
+    {"store.sync_interval", Type::duration, R"("1s")", "Flush interval with `sync = \"periodic\"`.", {}, 1, 3600},
+    {"store.map_size", Type::size, R"("64MiB")", "Initial LMDB map size; it doubles when full.", {}, 1 << 20, 1ll << 40},
+
+    // [mta]
+    {"mta.kind", Type::choice, R"("postfix")", "The MTA: its hold queue keeps over-quota mail.", "postfix|sendmail"},
+    {"mta.config_directory", Type::string, R"("/etc/postfix")",
+     "Given to postsuper/postqueue as `-c` (Postfix) or the directory of sendmail.cf (Sendmail), so a "
+     "private instance works."},
+    {"mta.command_prefix", Type::string_list, "[]",
+     "Words put before the MTA's privileged tools, e.g. `[\"sudo\", \"-n\"]` when sesmilter does not run as root."},
+    {"mta.command_timeout", Type::duration, R"("30s")", "Longest run of one MTA tool.", {}, 1, 3600},
 };
 
 }  // namespace

@@ -22,6 +22,8 @@
 #include "config/config.hpp"
 #include "ctl/command.hpp"
 #include "ctl/dkim_cmd.hpp"
+#include "ctl/queue_cmd.hpp"
+#include "ctl/warmup_cmd.hpp"
 #include "mail/address.hpp"
 #include "util/clock.hpp"
 #include "util/strings.hpp"
@@ -34,7 +36,7 @@ constexpr const char* kDefaultConfig = "/etc/sesmilter/sesmilter.toml";
 
 std::vector<ctl::Command> all_commands() {
     std::vector<ctl::Command> all;
-    for (auto list : {ctl::dkim_commands}) {
+    for (auto list : {ctl::dkim_commands, ctl::warmup_commands, ctl::queue_commands}) {
         auto cmds = list();
         all.insert(all.end(), cmds.begin(), cmds.end());
     }

@@ -42,6 +42,7 @@
 #include "mail/address.hpp"
 #include "milter/callbacks.hpp"
 #include "milter/runtime.hpp"
+#include "services/services.hpp"
 #include "util/log.hpp"
 
 using namespace ses;
@@ -166,6 +167,7 @@ bool daemonize(const std::string& pidfile) {
 
 // ---- reload -------------------------------------------------------------
 
+std::shared_ptr<services::Services> g_services;
 std::mutex g_reload_mu;
 std::condition_variable g_reload_cv;
 bool g_reload_wanted = false;
@@ -181,7 +183,8 @@ void reload_once(const std::string& path) {
     if (old && old->cfg.milter.socket != cfg->milter.socket)
         log::warn("reload: milter.socket changed; the new socket takes effect after a restart");
     log::Level lvl = level_of(*cfg);
-    auto rt = milter::Runtime::build(std::move(*cfg));
+    g_services->reload(*cfg);
+    auto rt = milter::Runtime::build(std::move(*cfg), g_services);
     if (!rt) {
         log::error("reload refused, keeping the running configuration: " + rt.error().what);
         return;
@@ -273,6 +276,20 @@ int main(int argc, char** argv) {
         return 1;
     }
     log::setup("sesmilter", to_syslog ? log::Target::syslog : log::Target::stderr_, level, facility);
+    // The store is opened after daemonizing (an LMDB environment must not
+    // cross fork()) and before any thread starts (time zone set-up).
+    auto svc = services::Services::open(cfg_copy);
+    if (!svc) {
+        log::error(svc.error().what);
+        if (foreground) std::fprintf(stderr, "sesmilter: %s\n", svc.error().what.c_str());
+        return 1;
+    }
+    g_services = *svc;
+    rt = milter::Runtime::build(cfg_copy, g_services);
+    if (!rt) {
+        log::error(rt.error().what);
+        return 1;
+    }
     milter::install(*rt);
 
     // Signals are blocked in every thread and taken by sigwait() in this
@@ -310,6 +327,7 @@ int main(int argc, char** argv) {
     }
     set_nodelay_on_listeners();
 
+    g_services->start();
     std::thread reloader(reload_loop, path);
     std::thread milter_thread([] {
         int rc = smfi_main();
@@ -338,11 +356,14 @@ int main(int argc, char** argv) {
         g_reload_cv.notify_all();
     }
     reloader.join();
+    g_services->stop();
     // smfi_main returns without waiting for sessions; give them a bounded
     // time to finish so their replies reach the MTA.
     for (int i = 0; i < 100 && milter::active_sessions() > 0; ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (!foreground && !pidfile.empty()) unlink(pidfile.c_str());
+    milter::install(nullptr);
+    g_services.reset();
     log::notice("stopped");
     return 0;
 }

@@ -7,13 +7,36 @@
 namespace ses::milter {
 namespace {
 
-// DKIM signing: the last change made to the message.
-Status sign_stage(mail::Message& msg, const Runtime& rt, std::string& log) {
-    std::string from_domain;
+std::string from_domain_of(const mail::Message& msg) {
     if (auto from = msg.value("From")) {
         auto boxes = mail::mailboxes(*from);
-        if (!boxes.empty()) from_domain = mail::domain_of(boxes.front());
+        if (!boxes.empty()) return mail::domain_of(boxes.front());
     }
+    return {};
+}
+
+// Warm-up: the identity is the configured [[domain]] the From: (else the
+// envelope sender) belongs to, or that domain itself when none matches.
+Status warmup_stage(mail::Message& msg, const Runtime& rt, std::string& log) {
+    if (!rt.services || !rt.services->warmup) return ok_status();
+    std::string dom = from_domain_of(msg);
+    if (dom.empty()) dom = mail::domain_of(msg.env.mail_from);
+    std::vector<std::string> names;
+    for (auto& d : rt.cfg.domains) names.push_back(d.name);
+    if (int i = dkim::match_domain(names, dom, rt.cfg.dkim.subdomains); i >= 0) dom = names[static_cast<size_t>(i)];
+    const auto& ips = rt.services->warmup_settings.outbound_ips;
+    size_t edits = msg.edits().size();
+    if (auto st = warmup::apply(*rt.services->warmup, msg, dom, ips.size() == 1 ? ips[0] : std::string()); !st)
+        return st;
+    bool held = false;
+    for (size_t i = edits; i < msg.edits().size(); ++i) held = held || msg.edits()[i].kind == mail::Edit::Kind::quarantine;
+    log += held ? " warmup=held identity=" + dom : " warmup=ok identity=" + dom;
+    return ok_status();
+}
+
+// DKIM signing: the last change made to the message.
+Status sign_stage(mail::Message& msg, const Runtime& rt, std::string& log) {
+    std::string from_domain = from_domain_of(msg);
     std::string sender_domain = mail::domain_of(msg.env.mail_from);
     const dkim::DomainKeys* dk = rt.keys.select(from_domain, sender_domain);
     if (!dk) {
@@ -65,7 +88,8 @@ Verdict end_of_message(mail::Message& msg, const Runtime& rt) {
     auto fail = [&](const Error& e) { return verdict_for(e, rt.cfg.milter.on_error); };
 
     if (auto st = mail::check_headers(msg); !st) return fail(st.error());
-    // Stages to come, in this order: identity, template, tracking, warm-up.
+    // Stages to come before warm-up, in this order: identity, template, tracking.
+    if (auto st = warmup_stage(msg, rt, log); !st) return fail(st.error());
     if (auto st = sign_stage(msg, rt, log); !st) return fail(st.error());
 
     Verdict v;

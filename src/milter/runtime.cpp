@@ -9,8 +9,10 @@ std::mutex g_mu;
 std::shared_ptr<const Runtime> g_current;
 }  // namespace
 
-Result<std::shared_ptr<const Runtime>> Runtime::build(config::Config cfg) {
+Result<std::shared_ptr<const Runtime>> Runtime::build(config::Config cfg,
+                                                      std::shared_ptr<services::Services> services) {
     auto rt = std::make_shared<Runtime>();
+    rt->services = std::move(services);
     auto keys = dkim::KeyStore::load(cfg);
     if (!keys) return keys.error();
     rt->keys = std::move(*keys);

@@ -11,6 +11,7 @@
 #include "config/config.hpp"
 #include "dkim/key_store.hpp"
 #include "dkim/signer.hpp"
+#include "services/services.hpp"
 #include "util/result.hpp"
 
 namespace ses::milter {
@@ -19,8 +20,10 @@ struct Runtime {
     config::Config cfg;
     dkim::KeyStore keys;
     std::unique_ptr<dkim::Signer> signer;
+    std::shared_ptr<services::Services> services;  // outlives every snapshot; may be null in tests
 
-    static Result<std::shared_ptr<const Runtime>> build(config::Config cfg);
+    static Result<std::shared_ptr<const Runtime>> build(config::Config cfg,
+                                                        std::shared_ptr<services::Services> services = nullptr);
 };
 
 // The current snapshot (thread-safe).

@@ -694,7 +694,12 @@ class Sesmilter:
 
     # ---- config
     def write_config(self, text: str) -> None:
-        """Replace the config file (takes effect at start() or hup())."""
+        """Replace the config file (takes effect at start() or hup()).
+
+        A config without a [store] section gets one in the work directory,
+        so no test touches the machine's /var/lib/sesmilter."""
+        if "[store]" not in text:
+            text = text.rstrip("\n") + f'\n\n[store]\npath = "{self.workdir}/store"\n'
         self.config_text = text
         tmp = self.config_path.with_suffix(".tmp")
         tmp.write_text(text)
