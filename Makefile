@@ -56,16 +56,16 @@ $(BUILD)/sesctl: $(BUILD)/src/main/sesctl.o $(BUILD)/libses.a
 $(BUILD)/unit_tests: $(UNIT_OBJ) $(BUILD)/libses.a
 	$(CXX) $(OPT) -o $@ $^ $(PKG_LIBS) -pthread
 
-$(BUILD)/bench/%: bench/%.cpp config.mk
+$(BUILD)/bench/%: bench/%.cpp $(BUILD)/libses.a config.mk
 	@mkdir -p $(dir $@)
-	$(CXX) $(ALL_CXXFLAGS) -o $@ $< -pthread
+	$(CXX) $(ALL_CXXFLAGS) -o $@ $< $(BUILD)/libses.a $(PKG_LIBS) -pthread
 
 # ---- tests -------------------------------------------------------------
 
 unit: $(BUILD)/unit_tests
 	$(BUILD)/unit_tests
 
-e2e: all $(BENCH_BIN)
+e2e: all
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 test: unit docs-check e2e

@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "dkim/key_cache.hpp"
 #include "util/strings.hpp"
 
 namespace ses::dkim {
@@ -112,6 +113,7 @@ Result<KeyStore> KeyStore::load(const config::Config& cfg) {
             auto key = parse_key(buf.str(), kc.key, cfg.dkim.min_rsa_bits);
             if (!key) return internal_error("domain " + d.name + " selector " + kc.selector + ": " + key.error().what);
             key->selector = kc.selector;
+            key->cached = cache_key(key->pem);
             dk.keys.push_back(std::move(*key));
         }
         ks.names_.push_back(dk.domain);

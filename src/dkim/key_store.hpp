@@ -8,6 +8,7 @@
 // by all worker threads.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +29,7 @@ struct SigningKey {
     int bits = 0;       // RSA modulus size; 256 for Ed25519
     std::string pem;    // the file's text; libopendkim wants it NUL-terminated (std::string is)
     std::string public_txt;  // the DNS TXT record value that publishes this key
+    std::shared_ptr<void> cached;  // keeps the parsed key registered (key_cache.hpp)
 };
 
 struct DomainKeys {

@@ -89,12 +89,23 @@ struct Resolver::Impl {
     ub_ctx* ctx = nullptr;
     int64_t timeout = 5;
     std::atomic<bool> stop{false};
+    std::once_flag started;
+    pid_t owner = 0;  // the process whose threads use ctx (0: none yet)
     std::thread pump;
 
     ~Impl() {
         stop = true;
         if (pump.joinable()) pump.join();
         if (ctx) ub_ctx_delete(ctx);
+    }
+
+    // Threads start with the first question, so a resolver made before
+    // daemonizing (to check the configuration) is safe to drop afterwards.
+    void start() {
+        std::call_once(started, [this] {
+            owner = ::getpid();
+            pump = std::thread([this] { run(); });
+        });
     }
 
     // Delivers results: wait on libunbound's fd and let ub_process call
@@ -110,7 +121,12 @@ struct Resolver::Impl {
 };
 
 Resolver::Resolver(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Resolver::~Resolver() = default;
+Resolver::~Resolver() {
+    // Dropped in a fork()ed child of the process that asked questions: the
+    // threads that own the context live only in the parent, so leave it
+    // (and the thread object) untouched.
+    if (impl_ && impl_->owner != 0 && impl_->owner != ::getpid()) (void)impl_.release();
+}
 
 Result<std::shared_ptr<Resolver>> Resolver::create(const Settings& s) {
     auto impl = std::make_unique<Impl>();
@@ -155,9 +171,7 @@ Result<std::shared_ptr<Resolver>> Resolver::create(const Settings& s) {
         if ((rc = ub_ctx_add_ta_file(c, s.trust_anchor.c_str())) != 0)
             return internal_error("dns: trust anchor " + s.trust_anchor + ": " + ub_strerror(rc));
     }
-    Impl* raw = impl.get();
     if (ub_fd(c) < 0) return internal_error("dns: libunbound has no result descriptor");
-    raw->pump = std::thread([raw] { raw->run(); });
     return std::shared_ptr<Resolver>(new Resolver(std::move(impl)));
 }
 
@@ -169,6 +183,7 @@ Answer Resolver::query(std::string_view name_in, uint16_t type) const {
         a.why = "invalid domain name";
         return a;
     }
+    impl_->start();
     auto p = std::make_shared<Pending>();
     auto* holder = new std::shared_ptr<Pending>(p);
     int id = 0;

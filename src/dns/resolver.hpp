@@ -12,8 +12,10 @@
 //
 // Errors: create() fails (Error, no reply) on a bad forwarder address or a
 // missing trust anchor.  Thread safety: query() may be called from any number
-// of threads; one background thread delivers libunbound's results.  Create
-// the resolver after daemonizing (libunbound's threads do not survive fork).
+// of threads; one background thread delivers libunbound's results.  The
+// threads start with the first question: a resolver may be created before
+// fork() (to check the configuration) but must be asked only in the process
+// that will use it; one dropped in a fork()ed child is left alone.
 #pragma once
 
 #include <cstdint>

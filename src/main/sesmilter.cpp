@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -95,6 +96,25 @@ void set_nodelay_on_listeners() {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     closedir(d);
+}
+
+// libmilter's listener notices smfi_stop() only when its poll() times out
+// (5 s); a connection of our own wakes it at once.
+void wake_listener(const std::string& spec) {
+    std::string path;
+    if (spec.rfind("unix:", 0) == 0)
+        path = spec.substr(5);
+    else if (spec.rfind("local:", 0) == 0)
+        path = spec.substr(6);
+    else
+        return;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0) return;
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
+    (void)connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    close(fd);
 }
 
 bool prepare_unix_socket(const config::Config& cfg, std::string& err) {
@@ -349,7 +369,9 @@ int main(int argc, char** argv) {
     }
     log::notice("stopping: draining " + std::to_string(milter::active_sessions()) + " sessions");
     smfi_stop();
+    wake_listener(socket);
     milter_thread.join();
+    log::debug("milter loop returned");
     {
         std::lock_guard lk(g_reload_mu);
         g_stopping = true;

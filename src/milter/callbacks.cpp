@@ -13,6 +13,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <optional>
 
 #include <libmilter/mfapi.h>
 
@@ -33,6 +34,8 @@ struct Session {
     mail::Message msg;
     mail::SizeGuard size;
     bool leadspc = false;  // the MTA passes header values with their leading space
+    unsigned long noreply = 0;  // SMFIP_NR_* steps agreed in negotiate
+    std::optional<Verdict> pending;  // a failure in a no-reply step, answered at the next reply
     bool over = false;     // past max_message_size (rejected at the next reply point)
     // Connection data, kept across transactions.
     std::string client_addr, client_name, helo, daemon_name;
@@ -83,20 +86,37 @@ config::OnError on_error(Session* s) {
 
 // Every callback body runs inside this: an exception anywhere becomes the
 // on_error answer and one log line, never a crash or a silent pass.
+// Every callback body runs inside this: an exception anywhere becomes the
+// on_error answer and one log line, never a crash or a silent pass.  In a
+// step the MTA does not wait on (`nr`), the answer is kept in the session
+// and given at the next step that has a reply.
 template <class F>
-sfsistat guarded(SMFICTX* ctx, const char* stage, F&& f) {
+sfsistat guarded(SMFICTX* ctx, const char* stage, unsigned long nr, F&& f) {
     Session* s = session(ctx);
+    std::string what;
     try {
-        return f(s);
+        sfsistat r = f(s);
+        return (s && (s->noreply & nr)) ? SMFIS_NOREPLY : r;
     } catch (const std::exception& e) {
-        Verdict v = verdict_for(internal_error(std::string(stage) + ": " + e.what()), on_error(s));
-        log::error(qid(s) + ": " + v.log);
-        return answer(ctx, v.reply, v.kind == Verdict::Kind::accept ? SMFIS_ACCEPT : SMFIS_TEMPFAIL);
+        what = std::string(stage) + ": " + e.what();
     } catch (...) {
-        Verdict v = verdict_for(internal_error(std::string(stage) + ": unknown exception"), on_error(s));
-        log::error(qid(s) + ": " + v.log);
-        return answer(ctx, v.reply, v.kind == Verdict::Kind::accept ? SMFIS_ACCEPT : SMFIS_TEMPFAIL);
+        what = std::string(stage) + ": unknown exception";
     }
+    Verdict v = verdict_for(internal_error(what), on_error(s));
+    log::error(qid(s) + ": " + v.log);
+    if (s && (s->noreply & nr)) {
+        s->pending = v;
+        return SMFIS_NOREPLY;
+    }
+    return answer(ctx, v.reply, v.kind == Verdict::Kind::accept ? SMFIS_ACCEPT : SMFIS_TEMPFAIL);
+}
+
+// The answer kept from a no-reply step, if any.
+std::optional<sfsistat> take_pending(SMFICTX* ctx, Session* s) {
+    if (!s || !s->pending) return std::nullopt;
+    Verdict v = *s->pending;
+    s->pending.reset();
+    return answer(ctx, v.reply, v.kind == Verdict::Kind::accept ? SMFIS_ACCEPT : SMFIS_TEMPFAIL);
 }
 
 sfsistat reject_oversize(SMFICTX* ctx, Session* s) {
@@ -162,7 +182,8 @@ sfsistat cb_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
     // needed (an oversize header block is refused at end of headers), which
     // saves a round trip per header.
     unsigned long steps = SMFIP_NOUNKNOWN | SMFIP_NODATA;
-    steps |= (f1 & SMFIP_NR_HDR);
+    const unsigned long nr = f1 & (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR);
+    steps |= nr;
     steps |= (f1 & SMFIP_HDR_LEADSPC);
     *pf1 = steps;
     *pf2 = 0;
@@ -171,6 +192,7 @@ sfsistat cb_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
     if (!session(ctx)) {
         auto s = std::make_unique<Session>();
         s->leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
+        s->noreply = nr;
         smfi_setpriv(ctx, s.release());
         g_sessions.fetch_add(1);
     }
@@ -184,7 +206,7 @@ sfsistat cb_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
 }
 
 sfsistat cb_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* addr) {
-    return guarded(ctx, "connect", [&](Session* s) {
+    return guarded(ctx, "connect", SMFIP_NR_CONN, [&](Session* s) {
         if (!s) {
             s = new Session();
             smfi_setpriv(ctx, s);
@@ -205,15 +227,16 @@ sfsistat cb_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* addr) {
 }
 
 sfsistat cb_helo(SMFICTX* ctx, char* helo) {
-    return guarded(ctx, "helo", [&](Session* s) {
+    return guarded(ctx, "helo", SMFIP_NR_HELO, [&](Session* s) {
         if (s) s->helo = helo ? helo : "";
         return SMFIS_CONTINUE;
     });
 }
 
 sfsistat cb_envfrom(SMFICTX* ctx, char** argv) {
-    return guarded(ctx, "envfrom", [&](Session* s) {
+    return guarded(ctx, "envfrom", 0, [&](Session* s) {
         if (!s) throw std::runtime_error("no session");
+        if (auto p = take_pending(ctx, s)) return *p;
         s->new_transaction();
         if (!s->rt) throw std::runtime_error("no configuration loaded");
         s->msg.env.mail_from = std::string(mail::strip_brackets(argv && argv[0] ? argv[0] : ""));
@@ -224,7 +247,7 @@ sfsistat cb_envfrom(SMFICTX* ctx, char** argv) {
 }
 
 sfsistat cb_envrcpt(SMFICTX* ctx, char** argv) {
-    return guarded(ctx, "envrcpt", [&](Session* s) {
+    return guarded(ctx, "envrcpt", 0, [&](Session* s) {
         std::string raw = argv && argv[0] ? argv[0] : "";
         s->msg.env.rcpts.emplace_back(mail::strip_brackets(raw));
         s->msg.env.rcpt_raw.push_back(std::move(raw));
@@ -233,7 +256,7 @@ sfsistat cb_envrcpt(SMFICTX* ctx, char** argv) {
 }
 
 sfsistat cb_header(SMFICTX* ctx, char* name, char* value) {
-    return guarded(ctx, "header", [&](Session* s) {
+    return guarded(ctx, "header", SMFIP_NR_HDR, [&](Session* s) {
         if (s->over) return SMFIS_CONTINUE;
         std::string v = value ? value : "";
         if (!s->leadspc) v.insert(0, " ");
@@ -247,14 +270,15 @@ sfsistat cb_header(SMFICTX* ctx, char* name, char* value) {
 }
 
 sfsistat cb_eoh(SMFICTX* ctx) {
-    return guarded(ctx, "eoh", [&](Session* s) {
+    return guarded(ctx, "eoh", 0, [&](Session* s) {
+        if (auto p = take_pending(ctx, s)) return *p;
         if (s->over) return reject_oversize(ctx, s);
         return SMFIS_CONTINUE;
     });
 }
 
 sfsistat cb_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
-    return guarded(ctx, "body", [&](Session* s) {
+    return guarded(ctx, "body", 0, [&](Session* s) {
         if (!s->size.add_body(len)) {
             s->over = true;
             return reject_oversize(ctx, s);
@@ -265,7 +289,8 @@ sfsistat cb_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
 }
 
 sfsistat cb_eom(SMFICTX* ctx) {
-    return guarded(ctx, "eom", [&](Session* s) {
+    return guarded(ctx, "eom", 0, [&](Session* s) {
+        if (auto p = take_pending(ctx, s)) return *p;
         if (s->over) return reject_oversize(ctx, s);
         if (std::string q = macro(ctx, "i"); !q.empty()) s->msg.env.queue_id = q;
         Verdict v = end_of_message(s->msg, *s->rt);
@@ -290,7 +315,7 @@ sfsistat cb_eom(SMFICTX* ctx) {
 }
 
 sfsistat cb_abort(SMFICTX* ctx) {
-    return guarded(ctx, "abort", [&](Session* s) {
+    return guarded(ctx, "abort", 0, [&](Session* s) {
         if (s) s->msg = mail::Message{};
         return SMFIS_CONTINUE;
     });

@@ -91,14 +91,17 @@ std::string content_of(GMimeObject* o, GMimeFormatOptions* fo) {
     Ref<GMimeStream> out{g_mime_stream_mem_new()};
     g_mime_object_write_content_to_stream(o, fo, out.get());
     GByteArray* ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out.get()));
+    std::string_view in(reinterpret_cast<const char*>(ba->data), ba->len);
     // GMime leaves a bare LF after an epilogue: make every line end CRLF.
     std::string s;
-    s.reserve(ba->len + ba->len / 50 + 2);
-    for (guint i = 0; i < ba->len; ++i) {
-        char c = static_cast<char>(ba->data[i]);
-        if (c == '\n' && (s.empty() || s.back() != '\r')) s += '\r';
-        s += c;
+    s.reserve(in.size() + 2);
+    size_t pos = 0;
+    for (size_t nl; (nl = in.find('\n', pos)) != std::string_view::npos; pos = nl + 1) {
+        s.append(in, pos, nl - pos);
+        if (nl == 0 || in[nl - 1] != '\r') s += '\r';
+        s += '\n';
     }
+    s.append(in, pos);
     if (s.size() < 2 || s.compare(s.size() - 2, 2, "\r\n") != 0) s += "\r\n";
     return s;
 }

@@ -13,8 +13,10 @@
 // print as JSON writes them (42, 3.5); null is false.
 //
 // Errors: reply-free Error whose `what` is the reason ("missing variable
-// 'name' in html").  Thread-safe: every call builds its own Mustache
-// objects, nothing is shared.
+// 'name' in html").  Thread-safe.  Parsed parts are cached process-wide
+// (keyed by their text, so a changed template is parsed afresh); a parsed
+// Mustache object is leased to one thread at a time, never rendered
+// concurrently.
 #pragma once
 
 #include <cstddef>

@@ -7,7 +7,12 @@
 #include <cstdlib>
 #include <fstream>
 
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include "config/config.hpp"
+#include "dkim/key_cache.hpp"
 #include "dkim/key_store.hpp"
 #include "dkim/keygen.hpp"
 #include "dkim/signer.hpp"
@@ -110,8 +115,11 @@ TEST_CASE("every key of the domain signs, over the final message", "[dkim]") {
     m.feed_header("To", " b@example.org");
     m.feed_header("Subject", " test\n\tfolded");
     m.feed_body("hello\r\n");
+    unsigned long hits = dkim::cache_hits();
     auto sigs = (*signer)->sign(m, *dk);
     REQUIRE(sigs.ok());
+    // libopendkim got both keys from the start-up parse, not a new one.
+    CHECK(dkim::cache_hits() == hits + 2);
     REQUIRE(sigs->size() == 2);
     CHECK((*sigs)[0].find("a=rsa-sha256") != std::string::npos);
     CHECK((*sigs)[0].find("s=s1") != std::string::npos);
@@ -135,4 +143,31 @@ TEST_CASE("every key of the domain signs, over the final message", "[dkim]") {
     CHECK(flat.find("from", first + 1) != std::string::npos);
     CHECK(flat.find("subject") != std::string::npos);
     for (auto& s : *sigs) CHECK(s.find('\r') == std::string::npos);  // libmilter folding: bare LF
+}
+
+TEST_CASE("the key cache serves only exactly registered text", "[dkim]") {
+    auto k = dkim::generate_key("ed25519", 0);
+    REQUIRE(k.ok());
+    unsigned long before = dkim::cache_hits();
+    auto read = [](const std::string& pem) {
+        BIO* b = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+        EVP_PKEY* p = PEM_read_bio_PrivateKey(b, nullptr, nullptr, nullptr);
+        BIO_free(b);
+        bool ok = p != nullptr;
+        EVP_PKEY_free(p);
+        return ok;
+    };
+    CHECK(read(k->pem));  // not registered: a real parse
+    CHECK(dkim::cache_hits() == before);
+    {
+        auto handle = dkim::cache_key(k->pem);
+        REQUIRE(handle);
+        CHECK(read(k->pem));
+        CHECK(dkim::cache_hits() == before + 1);
+        CHECK(read(k->pem + "\n"));  // other bytes: parsed, not served
+        CHECK(dkim::cache_hits() == before + 1);
+    }
+    CHECK(read(k->pem));  // unregistered again
+    CHECK(dkim::cache_hits() == before + 1);
+    CHECK_FALSE(dkim::cache_key("junk"));
 }

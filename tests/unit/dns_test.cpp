@@ -2,7 +2,11 @@
 // zone and the resolver's failure paths.
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <csignal>
 
 #include "dns/answer.hpp"
 #include "dns/resolver.hpp"
@@ -113,4 +117,31 @@ TEST_CASE("the resolver reports a dead server as temperror within its timeout", 
     CHECK(secs < 2.5);
     // An invalid name is never sent.
     CHECK((*r)->a("a..b").rcode == Rcode::nxdomain);
+}
+
+TEST_CASE("a resolver survives fork(): unused ones work in the child, used ones are left alone", "[dns]") {
+    dns::Settings s;
+    s.forwarders = {"127.0.0.1@9"};
+    s.timeout = 1;
+    // Made before fork, first asked in the child (the daemon's start-up).
+    auto fresh = dns::Resolver::create(s);
+    REQUIRE(fresh.ok());
+    // Asked before fork, dropped in the child.
+    auto used = dns::Resolver::create(s);
+    REQUIRE(used.ok());
+    (void)(*used)->a("example.com");
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        dns::Answer a = (*fresh)->a("example.com");
+        used = internal_error("dropped");  // destroys the parent's resolver in the child
+        ::_exit(a.rcode == Rcode::temperror ? 0 : 1);
+    }
+    int status = 0;
+    for (int i = 0; i < 50 && ::waitpid(pid, &status, WNOHANG) == 0; ++i) ::usleep(100000);
+    bool done = ::waitpid(pid, &status, WNOHANG) != 0 || WIFEXITED(status);
+    if (!done) ::kill(pid, SIGKILL), ::waitpid(pid, &status, 0);
+    REQUIRE(done);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
 }

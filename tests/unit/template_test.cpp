@@ -6,10 +6,12 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "mail/message.hpp"
 #include "store/schema.hpp"
@@ -302,6 +304,36 @@ TEST_CASE("rendering is bounded", "[template]") {
     for (int i = 0; i < 40; ++i) deep = json{{"k", deep}};
     Template t2 = make("s", std::nullopt, "x");
     CHECK(render_error(t2, deep).find("nested deeper") != std::string::npos);
+}
+
+TEST_CASE("parsed parts are reused, refreshed when the text changes, safe across threads", "[template]") {
+    Template t = make("s {{n}}", "<p>{{n}}</p>", "{{n}}");
+    CHECK(*must_render(t, {{"n", 1}}).html == "<p>1</p>");
+    CHECK(*must_render(t, {{"n", 2}}).html == "<p>2</p>");
+    t.html = "<b>{{n}}</b>";  // same name, new text
+    CHECK(*must_render(t, {{"n", 3}}).html == "<b>3</b>");
+    // A render stopped by a limit leaves nothing behind for the next one.
+    Template loop = make("s", std::nullopt, "{{#a}}{{#a}}{{#a}}x{{/a}}{{/a}}{{/a}}");
+    json big = {{"a", json::array()}};
+    for (int i = 0; i < 50; ++i) big["a"].push_back(i);
+    Limits l;
+    l.max_output = 1000;
+    CHECK_FALSE(render(loop, big, l).ok());
+    CHECK(*must_render(loop, {{"a", {1, 2}}}).text == "xxxxxxxx");
+
+    std::vector<std::thread> threads;
+    std::atomic<int> bad{0};
+    for (int k = 0; k < 8; ++k)
+        threads.emplace_back([&, k] {
+            for (int i = 0; i < 200; ++i) {
+                int v = k * 1000 + i;
+                auto r = render(t, {{"n", v}});
+                if (!r || *r->html != "<b>" + std::to_string(v) + "</b>" || r->subject != "s " + std::to_string(v))
+                    ++bad;
+            }
+        });
+    for (auto& th : threads) th.join();
+    CHECK(bad == 0);
 }
 
 // ---- Subject and header helpers ---------------------------------------------

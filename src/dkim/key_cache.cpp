@@ -1,0 +1,103 @@
+// key_cache.cpp -- see key_cache.hpp.
+#include "dkim/key_cache.hpp"
+
+#include <dlfcn.h>
+
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+namespace ses::dkim {
+namespace {
+
+using PemReader = EVP_PKEY* (*)(BIO*, EVP_PKEY**, pem_password_cb*, void*);
+
+PemReader real_reader() {
+    static PemReader real = [] {
+        void* p = dlvsym(RTLD_NEXT, "PEM_read_bio_PrivateKey", "OPENSSL_3.0.0");
+        if (!p) p = dlsym(RTLD_NEXT, "PEM_read_bio_PrivateKey");
+        return reinterpret_cast<PemReader>(p);
+    }();
+    return real;
+}
+
+struct Entry {
+    EVP_PKEY* key;
+    int refs;
+};
+
+std::shared_mutex g_mu;
+std::map<std::string, Entry, std::less<>> g_keys;
+std::atomic<unsigned long> g_hits{0};
+
+EVP_PKEY* parse(const std::string& pem) {
+    BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+    if (!bio) return nullptr;
+    EVP_PKEY* k = real_reader()(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    return k;
+}
+
+EVP_PKEY* lookup(BIO* bp) {
+    if (BIO_method_type(bp) != BIO_TYPE_MEM) return nullptr;
+    char* data = nullptr;
+    long len = BIO_get_mem_data(bp, &data);
+    if (len <= 0 || !data) return nullptr;
+    std::shared_lock lk(g_mu);
+    if (g_keys.empty()) return nullptr;
+    auto it = g_keys.find(std::string_view(data, static_cast<size_t>(len)));
+    if (it == g_keys.end()) return nullptr;
+    EVP_PKEY_up_ref(it->second.key);
+    g_hits.fetch_add(1, std::memory_order_relaxed);
+    return it->second.key;
+}
+
+}  // namespace
+
+std::shared_ptr<void> cache_key(const std::string& pem) {
+    {
+        std::unique_lock lk(g_mu);
+        if (auto it = g_keys.find(pem); it != g_keys.end()) {
+            ++it->second.refs;
+        } else {
+            lk.unlock();
+            EVP_PKEY* k = parse(pem);
+            if (!k) return nullptr;
+            lk.lock();
+            auto [ins, fresh] = g_keys.emplace(pem, Entry{k, 0});
+            if (!fresh) EVP_PKEY_free(k);
+            ++ins->second.refs;
+        }
+    }
+    return std::shared_ptr<void>(new std::string(pem), [](void* p) {
+        auto* s = static_cast<std::string*>(p);
+        {
+            std::unique_lock lk(g_mu);
+            auto it = g_keys.find(*s);
+            if (it != g_keys.end() && --it->second.refs == 0) {
+                EVP_PKEY_free(it->second.key);
+                g_keys.erase(it);
+            }
+        }
+        delete s;
+    });
+}
+
+unsigned long cache_hits() { return g_hits.load(); }
+
+}  // namespace ses::dkim
+
+// The interposed entry point.  libopendkim's reference to this symbol binds
+// to the executable's definition; everything else behaves as OpenSSL's.
+extern "C" EVP_PKEY* PEM_read_bio_PrivateKey(BIO* bp, EVP_PKEY** x, pem_password_cb* cb, void* u) {
+    if (!x) {
+        if (EVP_PKEY* k = ses::dkim::lookup(bp)) return k;
+    }
+    return ses::dkim::real_reader()(bp, x, cb, u);
+}

@@ -1,0 +1,25 @@
+// key_cache.hpp -- parsed private keys for libopendkim.
+//
+// libopendkim takes a signing key as PEM text and parses it again for every
+// signature (PEM_read_bio_PrivateKey at dkim_eom).  With OpenSSL 3 that parse
+// costs more than an RSA-2048 signature and ten times an Ed25519 one (see
+// docs/PERFORMANCE.md).  sesmilter parses each key once, when the key store
+// loads, and registers it here; key_cache.cpp interposes
+// PEM_read_bio_PrivateKey so that a memory BIO holding exactly a registered
+// key's text gets that parsed key (one more reference) instead of a new
+// parse.  Any other call goes to OpenSSL unchanged.  Thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace ses::dkim {
+
+// Registers `pem`; the returned handle unregisters it when the last copy is
+// destroyed.  nullptr when the text does not parse.
+std::shared_ptr<void> cache_key(const std::string& pem);
+
+// Keys served from the cache since start (for tests and benchmarks).
+unsigned long cache_hits();
+
+}  // namespace ses::dkim
