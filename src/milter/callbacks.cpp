@@ -116,7 +116,12 @@ std::optional<sfsistat> take_pending(SMFICTX* ctx, Session* s) {
     if (!s || !s->pending) return std::nullopt;
     Verdict v = *s->pending;
     s->pending.reset();
-    return answer(ctx, v.reply, v.kind == Verdict::Kind::accept ? SMFIS_ACCEPT : SMFIS_TEMPFAIL);
+    switch (v.kind) {
+    case Verdict::Kind::accept: return SMFIS_ACCEPT;
+    case Verdict::Kind::reject: return answer(ctx, v.reply, SMFIS_REJECT);
+    case Verdict::Kind::tempfail: break;
+    }
+    return answer(ctx, v.reply, SMFIS_TEMPFAIL);
 }
 
 sfsistat reject_oversize(SMFICTX* ctx, Session* s) {
@@ -182,7 +187,9 @@ sfsistat cb_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
     // needed (an oversize header block is refused at end of headers), which
     // saves a round trip per header.
     unsigned long steps = SMFIP_NOUNKNOWN | SMFIP_NODATA;
-    const unsigned long nr = f1 & (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR);
+    // Steps that never refuse by themselves are not waited on; a failure in
+    // one is answered at the next step that replies (RCPT, body, EOM).
+    const unsigned long nr = f1 & (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_HDR | SMFIP_NR_EOH);
     steps |= nr;
     steps |= (f1 & SMFIP_HDR_LEADSPC);
     *pf1 = steps;
@@ -234,9 +241,8 @@ sfsistat cb_helo(SMFICTX* ctx, char* helo) {
 }
 
 sfsistat cb_envfrom(SMFICTX* ctx, char** argv) {
-    return guarded(ctx, "envfrom", 0, [&](Session* s) {
+    return guarded(ctx, "envfrom", SMFIP_NR_MAIL, [&](Session* s) {
         if (!s) throw std::runtime_error("no session");
-        if (auto p = take_pending(ctx, s)) return *p;
         s->new_transaction();
         if (!s->rt) throw std::runtime_error("no configuration loaded");
         s->msg.env.mail_from = std::string(mail::strip_brackets(argv && argv[0] ? argv[0] : ""));
@@ -248,6 +254,7 @@ sfsistat cb_envfrom(SMFICTX* ctx, char** argv) {
 
 sfsistat cb_envrcpt(SMFICTX* ctx, char** argv) {
     return guarded(ctx, "envrcpt", 0, [&](Session* s) {
+        if (auto p = take_pending(ctx, s)) return *p;
         std::string raw = argv && argv[0] ? argv[0] : "";
         s->msg.env.rcpts.emplace_back(mail::strip_brackets(raw));
         s->msg.env.rcpt_raw.push_back(std::move(raw));
@@ -270,15 +277,26 @@ sfsistat cb_header(SMFICTX* ctx, char* name, char* value) {
 }
 
 sfsistat cb_eoh(SMFICTX* ctx) {
-    return guarded(ctx, "eoh", 0, [&](Session* s) {
-        if (auto p = take_pending(ctx, s)) return *p;
-        if (s->over) return reject_oversize(ctx, s);
+    return guarded(ctx, "eoh", SMFIP_NR_EOH, [&](Session* s) {
+        if (s->over) {
+            if (s->noreply & SMFIP_NR_EOH) {
+                // Answered at the first body chunk (or end of message).
+                Verdict v;
+                v.kind = Verdict::Kind::reject;
+                v.reply = size_reply(s->size.limit());
+                s->pending = v;
+                log::notice(qid(s) + ": reject: " + v.reply.str() + " from=<" + s->msg.env.mail_from + ">");
+                return SMFIS_CONTINUE;
+            }
+            return reject_oversize(ctx, s);
+        }
         return SMFIS_CONTINUE;
     });
 }
 
 sfsistat cb_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
     return guarded(ctx, "body", 0, [&](Session* s) {
+        if (auto p = take_pending(ctx, s)) return *p;
         if (!s->size.add_body(len)) {
             s->over = true;
             return reject_oversize(ctx, s);
