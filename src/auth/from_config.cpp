@@ -1,74 +1,48 @@
-// from_config.cpp -- see from_config.hpp.
+// from_config.cpp -- see from_config.hpp.  The keys are declared in
+// src/config/schema.cpp.
 #include "auth/from_config.hpp"
-
-#include <type_traits>
-
-#include "util/strings.hpp"
 
 namespace ses::auth {
 
-namespace {
-
-// Which members the configuration has (the key table grows over time).
-template <class C> concept HasDns = requires(const C& c) { c.dns; };
-template <class C> concept HasOutbound = requires(const C& c) { c.outbound; };
-template <class C> concept HasVerify = requires(const C& c) { c.verify; };
-template <class D> concept HasSmtpUsers = requires(const D& d) { d.smtp_users; };
-template <class D> concept HasOutboundIps = requires(const D& d) { d.outbound_ips; };
-template <class D> concept HasRequireVerified = requires(const D& d) { d.require_verified; };
-template <class D> concept HasAlignment = requires(const D& d) { d.alignment; };
-
-template <class C>
-dns::Settings dns_of(const C& c) {
-    if constexpr (HasDns<C>)
-        return c.dns;
-    else
-        return dns::Settings();
+dns::Settings dns_settings(const config::Config& c) {
+    dns::Settings s;
+    s.forwarders = c.list("dns.forwarders");
+    s.timeout = c.duration("dns.timeout");
+    s.dnssec = c.boolean("dns.dnssec");
+    return s;
 }
 
-template <class C>
-OutboundSettings outbound_of(const C& c) {
-    if constexpr (HasOutbound<C>)
-        return c.outbound;
-    else
-        return OutboundSettings();
+OutboundSettings outbound_settings(const config::Config& c) {
+    OutboundSettings s;
+    s.authenticated = c.boolean("outbound.authenticated");
+    s.networks = c.list("outbound.networks");
+    s.daemons = c.list("outbound.daemons");
+    return s;
 }
 
-template <class C>
-VerifySettings verify_of(const C& c) {
-    if constexpr (HasVerify<C>)
-        return c.verify;
-    else
-        return VerifySettings();
+VerifySettings verify_settings(const config::Config& c) {
+    VerifySettings s;
+    s.enabled = c.boolean("verify.enabled");
+    s.authserv_id = c.str("verify.authserv_id");
+    s.dmarc_reject = c.boolean("verify.dmarc_reject");
+    s.dmarc_quarantine = c.boolean("verify.dmarc_quarantine");
+    s.tempfail_on_dns_error = c.boolean("verify.tempfail_on_dns_error");
+    s.public_suffix_list = c.str("verify.public_suffix_list");
+    return s;
 }
-
-template <class D>
-IdentityConf identity_of(const D& d) {
-    IdentityConf id;
-    id.domain = str::lower(d.name);
-    for (auto& k : d.dkim) id.dkim.push_back({k.selector, k.key});
-    if constexpr (HasSmtpUsers<D>) id.smtp_users = d.smtp_users;
-    if constexpr (HasOutboundIps<D>) id.outbound_ips = d.outbound_ips;
-    if constexpr (HasRequireVerified<D>) id.require_verified = d.require_verified;
-    if constexpr (HasAlignment<D>) {
-        using A = std::decay_t<decltype(d.alignment)>;
-        if constexpr (std::is_same_v<A, Alignment>)
-            id.alignment = d.alignment;
-        else
-            id.alignment = str::iequals(d.alignment, "strict") ? Alignment::strict : Alignment::relaxed;
-    }
-    return id;
-}
-
-}  // namespace
-
-dns::Settings dns_settings(const config::Config& cfg) { return dns_of(cfg); }
-OutboundSettings outbound_settings(const config::Config& cfg) { return outbound_of(cfg); }
-VerifySettings verify_settings(const config::Config& cfg) { return verify_of(cfg); }
 
 std::vector<IdentityConf> identities(const config::Config& cfg) {
     std::vector<IdentityConf> out;
-    for (auto& d : cfg.domains) out.push_back(identity_of(d));
+    for (auto& d : cfg.domains) {
+        IdentityConf id;
+        id.domain = d.name;
+        for (auto& k : d.dkim) id.dkim.push_back({k.selector, k.key});
+        id.smtp_users = d.smtp_users;
+        id.outbound_ips = d.outbound_ips;
+        id.require_verified = d.require_verified;
+        id.alignment = d.strict_alignment ? Alignment::strict : Alignment::relaxed;
+        out.push_back(std::move(id));
+    }
     return out;
 }
 

@@ -2,11 +2,11 @@
 //
 // The daemon and sesctl both need [dns], [outbound], [verify] and the
 // identity keys of every [[domain]] as the plain structs the auth and dns
-// modules take.  These adapters read them from config::Config: the members
-// config.dns (dns::Settings), config.outbound (auth::OutboundSettings),
-// config.verify (auth::VerifySettings) and, per DomainConf, smtp_users,
-// outbound_ips, require_verified and alignment ("relaxed" / "strict").  A
-// member the configuration does not have yet gives the documented default.
+// modules take.  These adapters read them from config::Config:
+// [dns], [outbound], [verify] and the identity keys of [[domain]]
+// (smtp_users, outbound_ips, require_verified, alignment), read through
+// Config's typed accessors from the keys declared in the key table.
+//
 // Pure; thread-safe.
 #pragma once
 

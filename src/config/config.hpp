@@ -28,6 +28,10 @@ struct DkimKeyConf {
 struct DomainConf {
     std::string name;  // lower case
     std::vector<DkimKeyConf> dkim;
+    std::vector<std::string> smtp_users;
+    std::vector<std::string> outbound_ips;
+    bool require_verified = false;
+    bool strict_alignment = false;
 };
 
 struct Config {

@@ -282,6 +282,10 @@ Result<Config> build(toml::table& root, std::string_view source) {
                 if (d.name.empty() || d.name.find('@') != std::string::npos || d.name.front() == '.' ||
                     d.name.back() == '.')
                     c.error(*dt["name"].node(), "domain.name", "expected a domain name, got \"" + d.name + "\"");
+                d.smtp_users = get_list(dt, "smtp_users", "domain[].smtp_users");
+                d.outbound_ips = get_list(dt, "outbound_ips", "domain[].outbound_ips");
+                d.require_verified = get_bool(dt, "require_verified", "domain[].require_verified");
+                d.strict_alignment = get_string(dt, "alignment", "domain[].alignment") == "strict";
                 if (auto* ks = dt["dkim"].as_array()) {
                     for (auto& ke : *ks) {
                         auto& kt = *ke.as_table();

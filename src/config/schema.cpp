@@ -24,6 +24,11 @@ const SectionDoc kSections[] = {
     {"policy", "The Lua policy that decides the warm-up (docs/lua.md)."},
     {"store", "The LMDB environment shared by sesmilter and sesctl."},
     {"mta", "The MTA whose hold queue keeps over-quota mail, and how to reach its tools."},
+    {"outbound",
+     "Which mail is outbound (submission): it must come from a configured, allowed identity, and it is "
+     "signed and counted. Everything else is inbound. A client is outbound when any rule matches."},
+    {"verify", "Checks on inbound mail: SPF, DKIM and DMARC, reported in one Authentication-Results header (docs/authentication.md)."},
+    {"dns", "The one resolver (libunbound, with its cache) used for SPF, DKIM, DMARC and identity checks."},
 };
 
 const KeyDef kKeys[] = {
@@ -78,6 +83,16 @@ const KeyDef kKeys[] = {
     {"domain[].name", Type::string, "", "The domain, e.g. `example.com`.", {}, INT64_MIN, INT64_MAX, true,
      R"("example.com")"},
     {"domain[].dkim", Type::table_list, "", "DKIM keys of the domain."},
+    {"domain[].smtp_users", Type::string_list, "[]",
+     "SASL user names ({auth_authen}) allowed to send as this domain. Empty: any authenticated user."},
+    {"domain[].outbound_ips", Type::string_list, "[]",
+     "Addresses this MTA sends from for the domain; `sesctl identity verify` checks that the domain's SPF "
+     "record authorizes each."},
+    {"domain[].require_verified", Type::boolean, "false",
+     "Refuse the domain's mail (550 5.7.1) until `sesctl identity verify` (or the daemon's periodic check) "
+     "has found its DKIM, SPF and DMARC records in place."},
+    {"domain[].alignment", Type::choice, R"("relaxed")",
+     "DMARC alignment required between the From: domain and the DKIM signing domain.", "relaxed|strict"},
     {"domain[].dkim[].selector", Type::string, "", "Selector: the key is published at SELECTOR._domainkey.DOMAIN.",
      {}, INT64_MIN, INT64_MAX, true, R"("s1")"},
     {"domain[].dkim[].key", Type::string, "",
@@ -131,6 +146,32 @@ const KeyDef kKeys[] = {
     {"mta.command_prefix", Type::string_list, "[]",
      "Words put before the MTA's privileged tools, e.g. `[\"sudo\", \"-n\"]` when sesmilter does not run as root."},
     {"mta.command_timeout", Type::duration, R"("30s")", "Longest run of one MTA tool.", {}, 1, 3600},
+
+    // [outbound]
+    {"outbound.authenticated", Type::boolean, "true", "SASL-authenticated clients are outbound."},
+    {"outbound.networks", Type::string_list, R"(["127.0.0.0/8", "::1/128"])", "Client addresses (CIDR) that are outbound."},
+    {"outbound.daemons", Type::string_list, R"(["ORIGINATING"])",
+     "Postfix `milter_macro_daemon_name` values (`{daemon_name}`) that are outbound, e.g. the submission service's."},
+
+    // [verify]
+    {"verify.enabled", Type::boolean, "false", "Check SPF, DKIM and DMARC on everything that is not outbound."},
+    {"verify.authserv_id", Type::string, R"("")",
+     "The authserv-id of the Authentication-Results header (RFC 8601). Empty: this host's name. Incoming "
+     "Authentication-Results carrying it are removed as forged."},
+    {"verify.dmarc_reject", Type::boolean, "false", "Refuse (550 5.7.1) mail that fails DMARC when the domain's policy is p=reject."},
+    {"verify.dmarc_quarantine", Type::boolean, "false",
+     "Put mail that fails DMARC under p=quarantine (or p=reject without `dmarc_reject`) in the MTA's hold queue."},
+    {"verify.tempfail_on_dns_error", Type::boolean, "true",
+     "Answer 451 4.4.3 when a check could not be made for a DNS failure, so the sender retries."},
+    {"verify.public_suffix_list", Type::string, R"("/usr/share/publicsuffix/public_suffix_list.dat")",
+     "Public Suffix List for organizational domains (package publicsuffix)."},
+
+    // [dns]
+    {"dns.forwarders", Type::string_list, "[]",
+     "Servers to forward questions to, `ADDR` or `ADDR@PORT` (e.g. `127.0.0.1@5353`). Empty: the nameservers "
+     "of /etc/resolv.conf."},
+    {"dns.timeout", Type::duration, R"("5s")", "Deadline per question; a timeout is a temporary error (451 4.4.3).", {}, 1, 120},
+    {"dns.dnssec", Type::boolean, "false", "Validate answers with DNSSEC (trust anchor /usr/share/dns/root.key, package dns-root-data)."},
 };
 
 }  // namespace

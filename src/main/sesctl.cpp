@@ -21,7 +21,9 @@
 
 #include "config/config.hpp"
 #include "ctl/command.hpp"
+#include "ctl/auth_cmd.hpp"
 #include "ctl/dkim_cmd.hpp"
+#include "ctl/identity_cmd.hpp"
 #include "ctl/queue_cmd.hpp"
 #include "ctl/warmup_cmd.hpp"
 #include "mail/address.hpp"
@@ -36,7 +38,8 @@ constexpr const char* kDefaultConfig = "/etc/sesmilter/sesmilter.toml";
 
 std::vector<ctl::Command> all_commands() {
     std::vector<ctl::Command> all;
-    for (auto list : {ctl::dkim_commands, ctl::warmup_commands, ctl::queue_commands}) {
+    for (auto list : {ctl::dkim_commands, ctl::identity_commands, ctl::auth_commands, ctl::warmup_commands,
+                      ctl::queue_commands}) {
         auto cmds = list();
         all.insert(all.end(), cmds.begin(), cmds.end());
     }

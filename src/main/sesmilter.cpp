@@ -216,10 +216,24 @@ void reload_once(const std::string& path) {
                 " keys)");
 }
 
+// Also re-checks the DNS records of the identities at start and every hour
+// when a domain has `require_verified`, which reads the stored results.
 void reload_loop(std::string path) {
     std::unique_lock lk(g_reload_mu);
+    auto next_check = std::chrono::steady_clock::now();
     for (;;) {
-        g_reload_cv.wait(lk, [] { return g_reload_wanted || g_stopping; });
+        if (!g_reload_cv.wait_until(lk, next_check, [] { return g_reload_wanted || g_stopping; })) {
+            next_check = std::chrono::steady_clock::now() + std::chrono::hours(1);
+            auto rt = milter::current();
+            bool wanted = false;  // only require_verified reads the results
+            for (auto& d : rt ? rt->cfg.domains : std::vector<config::DomainConf>{}) wanted = wanted || d.require_verified;
+            if (wanted && rt->auth) {
+                lk.unlock();
+                rt->auth->verify_identities();
+                lk.lock();
+            }
+            continue;
+        }
         if (g_stopping) return;
         g_reload_wanted = false;
         lk.unlock();

@@ -88,7 +88,24 @@ Verdict end_of_message(mail::Message& msg, const Runtime& rt) {
     auto fail = [&](const Error& e) { return verdict_for(e, rt.cfg.milter.on_error); };
 
     if (auto st = mail::check_headers(msg); !st) return fail(st.error());
-    // Stages to come before warm-up, in this order: identity, template, tracking.
+
+    if (rt.auth && !rt.auth->is_outbound(msg.env)) {
+        // Inbound: checked and annotated, never signed or counted.
+        if (rt.auth->inbound) {
+            if (auto st = rt.auth->inbound->run(msg); !st) return fail(st.error());
+            log += " inbound verified";
+        } else {
+            log += " inbound";
+        }
+        Verdict v;
+        v.log = "accept:" + log;
+        return v;
+    }
+    if (rt.auth) {
+        const dkim::DomainKeys* dk = rt.keys.select(from_domain_of(msg), mail::domain_of(msg.env.mail_from));
+        if (auto st = rt.auth->identity->run(msg, dk ? dk->domain : std::string()); !st) return fail(st.error());
+    }
+    // Stages to come between identity and warm-up: template, tracking.
     if (auto st = warmup_stage(msg, rt, log); !st) return fail(st.error());
     if (auto st = sign_stage(msg, rt, log); !st) return fail(st.error());
 

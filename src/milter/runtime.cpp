@@ -19,6 +19,9 @@ Result<std::shared_ptr<const Runtime>> Runtime::build(config::Config cfg,
     auto signer = dkim::Signer::create(cfg);
     if (!signer) return signer.error();
     rt->signer = std::move(*signer);
+    auto auth = auth::AuthRuntime::create(cfg, rt->services ? rt->services->store : nullptr);
+    if (!auth) return auth.error();
+    rt->auth = std::move(*auth);
     rt->cfg = std::move(cfg);
     return std::shared_ptr<const Runtime>(std::move(rt));
 }

@@ -8,6 +8,7 @@
 
 #include <memory>
 
+#include "auth/runtime.hpp"
 #include "config/config.hpp"
 #include "dkim/key_store.hpp"
 #include "dkim/signer.hpp"
@@ -21,6 +22,7 @@ struct Runtime {
     dkim::KeyStore keys;
     std::unique_ptr<dkim::Signer> signer;
     std::shared_ptr<services::Services> services;  // outlives every snapshot; may be null in tests
+    std::shared_ptr<auth::AuthRuntime> auth;       // identities, inbound checks; null in tests: all mail outbound
 
     static Result<std::shared_ptr<const Runtime>> build(config::Config cfg,
                                                         std::shared_ptr<services::Services> services = nullptr);

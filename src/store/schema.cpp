@@ -18,6 +18,7 @@ constexpr TableDef kTables[] = {
     {table::held_qid, "queue id", "the record's key in `held`"},
     {table::templates, "template name", "v1: the template as JSON (src/template/lmdb_store.hpp)"},
     {table::template_failures, "time (i64) + queue id + NUL + seq (u32)", "v1: the RenderingFailure as JSON"},
+    {table::identity_verification, "lower-case domain", "v1: the identity report as JSON (src/auth/verification.hpp)"},
 };
 }  // namespace
 

@@ -35,6 +35,7 @@ inline constexpr std::string_view held = "held";
 inline constexpr std::string_view held_qid = "held_qid";
 inline constexpr std::string_view templates = "templates";
 inline constexpr std::string_view template_failures = "template_failures";
+inline constexpr std::string_view identity_verification = "identity_verification";
 }  // namespace table
 
 }  // namespace ses::store

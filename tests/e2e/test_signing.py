@@ -133,7 +133,10 @@ def test_modified_message_fails_verification(mta, keys):
 
 
 def test_unknown_domain_passes_unsigned(mta, keys):
-    mta.milter(mta.config({"example.com": [keys.rsa]}))
+    # Sending identities without keys: their mail passes, unsigned, with a
+    # log line.  (A domain that is no identity at all is refused; see
+    # test_auth.py.)
+    milter = mta.milter(mta.config({"example.com": [keys.rsa], "unknown.test": [], "notexample.com": []}))
     sent, got = deliver_one(mta, "bob@unknown.test", body="Not ours.\n")
     assert h.header_values(got, "DKIM-Signature") == [], got.decode()
     assert h.body_of(got) == h.body_of(sent)
@@ -144,3 +147,4 @@ def test_unknown_domain_passes_unsigned(mta, keys):
     got2 = [m for m in msgs if h.message_id(m) == h.message_id(sent2)]
     assert len(got2) == 1
     assert h.header_values(got2[0], "DKIM-Signature") == [], got2[0].decode()
+    assert "dkim=none (no key for unknown.test)" in milter.log()
