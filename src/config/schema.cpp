@@ -28,6 +28,9 @@ const SectionDoc kSections[] = {
      "Which mail is outbound (submission): it must come from a configured, allowed identity, and it is "
      "signed and counted. Everything else is inbound. A client is outbound when any rule matches."},
     {"verify", "Checks on inbound mail: SPF, DKIM and DMARC, reported in one Authentication-Results header (docs/authentication.md)."},
+    {"templates",
+     "Template expansion (docs/templates.md): a message with `X-SES-Template: NAME` and "
+     "`X-SES-Template-Data: {json}` is rendered from the template store before it is signed."},
     {"dns", "The one resolver (libunbound, with its cache) used for SPF, DKIM, DMARC and identity checks."},
 };
 
@@ -165,6 +168,10 @@ const KeyDef kKeys[] = {
      "Answer 451 4.4.3 when a check could not be made for a DNS failure, so the sender retries."},
     {"verify.public_suffix_list", Type::string, R"("/usr/share/publicsuffix/public_suffix_list.dat")",
      "Public Suffix List for organizational domains (package publicsuffix)."},
+
+    // [templates]
+    {"templates.enabled", Type::boolean, "true",
+     "Render messages that carry X-SES-Template. Off: such messages pass unchanged, X-SES headers included."},
 
     // [dns]
     {"dns.forwarders", Type::string_list, "[]",

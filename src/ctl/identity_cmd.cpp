@@ -9,6 +9,8 @@
 //   sesctl identity status [DOMAIN]
 //       The stored results, without asking DNS.
 #include "ctl/identity_cmd.hpp"
+#include "ctl/open_store.hpp"
+#include "warmup/settings.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -32,21 +34,13 @@ using json = nlohmann::json;
 // DNS data is not always UTF-8: never let it break the JSON output.
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-template <class C>
-concept HasStorePath = requires(const C& c) { c.store.path; };
-
-template <class C>
-std::string store_path(const C& cfg) {
-    if constexpr (HasStorePath<C>)
-        return cfg.store.path;
-    else
-        return "/var/lib/sesmilter";
-}
-
 Result<std::shared_ptr<store::Env>> open_store(Context& c) {
-    store::Options o;
-    o.path = c.opt("store").value_or(store_path(c.cfg));
-    return store::Env::open(o);
+    if (auto p = c.opt("store")) {
+        auto o = warmup::from_config(c.cfg).store;
+        o.path = *p;
+        return store::Env::open(o);
+    }
+    return ctl::open_store(c.cfg);
 }
 
 void print_report(Context& c, const auth::IdentityReport& r) {

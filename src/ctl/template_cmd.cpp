@@ -7,6 +7,7 @@
 // storing any.  render prints the full MIME message the milter would
 // produce for the given data, or the 554 reply it would give.
 #include "ctl/template_cmd.hpp"
+#include "ctl/open_store.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -34,18 +35,8 @@ namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-template <class C>
-std::string store_path(const C& cfg) {
-    if constexpr (requires { cfg.store.path; })
-        return cfg.store.path;
-    else
-        return "/var/lib/sesmilter";
-}
-
 Result<std::unique_ptr<tmpl::LmdbTemplateStore>> open_store(Context& c) {
-    store::Options o;
-    o.path = store_path(c.cfg);
-    auto env = store::Env::open(o);
+    auto env = ctl::open_store(c.cfg);
     if (!env) return env.error();
     return tmpl::LmdbTemplateStore::open(*env);
 }

@@ -25,6 +25,7 @@
 #include "ctl/dkim_cmd.hpp"
 #include "ctl/identity_cmd.hpp"
 #include "ctl/queue_cmd.hpp"
+#include "ctl/template_cmd.hpp"
 #include "ctl/warmup_cmd.hpp"
 #include "mail/address.hpp"
 #include "util/clock.hpp"
@@ -39,7 +40,7 @@ constexpr const char* kDefaultConfig = "/etc/sesmilter/sesmilter.toml";
 std::vector<ctl::Command> all_commands() {
     std::vector<ctl::Command> all;
     for (auto list : {ctl::dkim_commands, ctl::identity_commands, ctl::auth_commands, ctl::warmup_commands,
-                      ctl::queue_commands}) {
+                      ctl::queue_commands, ctl::template_commands}) {
         auto cmds = list();
         all.insert(all.end(), cmds.begin(), cmds.end());
     }

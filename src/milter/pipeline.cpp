@@ -3,6 +3,8 @@
 
 #include "mail/address.hpp"
 #include "mail/header_check.hpp"
+#include "template/stage.hpp"
+#include "util/log.hpp"
 
 namespace ses::milter {
 namespace {
@@ -32,6 +34,21 @@ Status warmup_stage(mail::Message& msg, const Runtime& rt, std::string& log) {
     for (size_t i = edits; i < msg.edits().size(); ++i) held = held || msg.edits()[i].kind == mail::Edit::Kind::quarantine;
     log += held ? " warmup=held identity=" + dom : " warmup=ok identity=" + dom;
     return ok_status();
+}
+
+// Templates: render X-SES-Template messages; a RenderingFailure is stored
+// for the statistics.
+Status template_stage(mail::Message& msg, const Runtime& rt, std::string& log) {
+    if (!rt.services || !rt.services->templates || !rt.templates_enabled) return ok_status();
+    tmpl::Settings s;
+    s.max_message_size = rt.cfg.milter.max_message_size;
+    tmpl::RenderingFailure failure;
+    Status st = tmpl::template_stage(msg, *rt.services->templates, s, &failure, &log);
+    if (!st && !st.error().reply.empty()) {
+        if (auto rec = rt.services->templates->record_failure(failure); !rec)
+            log::warn(msg.env.queue_id + ": rendering failure not recorded: " + rec.error().what);
+    }
+    return st;
 }
 
 // DKIM signing: the last change made to the message.
@@ -105,7 +122,8 @@ Verdict end_of_message(mail::Message& msg, const Runtime& rt) {
         const dkim::DomainKeys* dk = rt.keys.select(from_domain_of(msg), mail::domain_of(msg.env.mail_from));
         if (auto st = rt.auth->identity->run(msg, dk ? dk->domain : std::string()); !st) return fail(st.error());
     }
-    // Stages to come between identity and warm-up: template, tracking.
+    if (auto st = template_stage(msg, rt, log); !st) return fail(st.error());
+    // Tracking (open pixel, click rewriting) goes here, before warm-up.
     if (auto st = warmup_stage(msg, rt, log); !st) return fail(st.error());
     if (auto st = sign_stage(msg, rt, log); !st) return fail(st.error());
 

@@ -20,6 +20,9 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
     auto env = store::Env::open(ws.store);
     if (!env) return Error{"store " + ws.store.path + ": " + env.error().what, {}};
     s->store = *env;
+    auto templates = tmpl::LmdbTemplateStore::open(s->store);
+    if (!templates) return Error{"template store: " + templates.error().what, {}};
+    s->templates = std::move(*templates);
     if (ws.enabled) {
         auto pol = policy::Policy::open(ws.policy);
         if (!pol) return Error{"policy.script: " + pol.error().what, {}};

@@ -13,6 +13,7 @@
 #include "policy/policy.hpp"
 #include "services/release_scheduler.hpp"
 #include "store/env.hpp"
+#include "template/lmdb_store.hpp"
 #include "util/result.hpp"
 #include "warmup/engine.hpp"
 #include "warmup/settings.hpp"
@@ -25,8 +26,10 @@ struct Services {
     std::shared_ptr<policy::Policy> policy;
     std::shared_ptr<warmup::Engine> warmup;  // null when warm-up is off
     std::unique_ptr<ReleaseScheduler> scheduler;
+    std::shared_ptr<tmpl::LmdbTemplateStore> templates;
 
-    // Opens the store and, when warm-up is on, the policy and the engine.
+    // Opens the store, the template store and, when warm-up is on, the policy
+    // and the engine.
     static Result<std::shared_ptr<Services>> open(const config::Config& cfg);
     void start();                               // background threads
     void reload(const config::Config& cfg);     // policy script; logs what needs a restart
