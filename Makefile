@@ -11,6 +11,7 @@
 
 BUILD    ?= build
 PYTHON   ?= /usr/bin/python3
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 
 # Goals that must work before configure has run (fresh clone, no packages).
 NOCONF_GOALS := deps clean distclean check demo bench
@@ -72,17 +73,17 @@ test: unit docs-check e2e
 
 check:
 	$(MAKE) deps
-	$(MAKE) all $(BUILD)/unit_tests
+	$(MAKE) -j$(JOBS) all $(BUILD)/unit_tests
 	$(MAKE) test
 
 demo:
 	$(MAKE) deps
-	$(MAKE) all
+	$(MAKE) -j$(JOBS) all
 	$(PYTHON) examples/demo.py
 
 bench:
 	$(MAKE) deps
-	$(MAKE) all bench-bins
+	$(MAKE) -j$(JOBS) all bench-bins
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
 bench-bins: $(BENCH_BIN)
