@@ -7,7 +7,6 @@
 // storing any.  render prints the full MIME message the milter would
 // produce for the given data, or the 554 reply it would give.
 #include "ctl/template_cmd.hpp"
-#include "ctl/open_store.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -21,8 +20,8 @@
 #include <sstream>
 
 #include "config/config.hpp"
+#include "ctl/open_store.hpp"
 #include "mail/message.hpp"
-#include "store/env.hpp"
 #include "template/lmdb_store.hpp"
 #include "template/request.hpp"
 #include "template/stage.hpp"
@@ -35,7 +34,7 @@ namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-Result<std::unique_ptr<tmpl::LmdbTemplateStore>> open_store(Context& c) {
+Result<std::unique_ptr<tmpl::LmdbTemplateStore>> open_templates(Context& c) {
     auto env = ctl::open_store(c.cfg);
     if (!env) return env.error();
     return tmpl::LmdbTemplateStore::open(*env);
@@ -137,7 +136,7 @@ int put(Context& c) {
     t.strict = !c.flag("lenient");
     if (auto st = tmpl::check(t); !st) return fail(c, st.error().what);
 
-    auto st = open_store(c);
+    auto st = open_templates(c);
     if (!st) return fail(c, st.error().what);
     auto r = store_one(**st, t);
     if (!r) return fail(c, r.error().what);
@@ -158,7 +157,7 @@ Result<tmpl::Template> fetch(tmpl::TemplateStore& st, const std::string& name) {
 
 int get(Context& c) {
     if (c.args.size() != 1) return fail(c, "usage: sesctl template get NAME", 2);
-    auto st = open_store(c);
+    auto st = open_templates(c);
     if (!st) return fail(c, st.error().what);
     auto t = fetch(**st, c.args[0]);
     if (!t) return fail(c, t.error().what);
@@ -178,7 +177,7 @@ int get(Context& c) {
 }
 
 int list(Context& c) {
-    auto st = open_store(c);
+    auto st = open_templates(c);
     if (!st) return fail(c, st.error().what);
     auto all = (*st)->list();
     if (!all) return fail(c, all.error().what);
@@ -205,7 +204,7 @@ int list(Context& c) {
 
 int remove(Context& c) {
     if (c.args.size() != 1) return fail(c, "usage: sesctl template delete NAME", 2);
-    auto st = open_store(c);
+    auto st = open_templates(c);
     if (!st) return fail(c, st.error().what);
     auto r = (*st)->remove(c.args[0]);
     if (!r) return fail(c, r.error().what);
@@ -225,7 +224,7 @@ int render(Context& c) {
         if (!s) return fail(c, s.error().what);
         data = *s;
     }
-    auto st = open_store(c);
+    auto st = open_templates(c);
     if (!st) return fail(c, st.error().what);
 
     // The message a client would submit, through the same stage as in the
@@ -266,7 +265,7 @@ int export_dir(Context& c) {
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) return fail(c, dir.string() + ": " + ec.message());
-    auto st = open_store(c);
+    auto st = open_templates(c);
     if (!st) return fail(c, st.error().what);
     auto all = (*st)->list();
     if (!all) return fail(c, all.error().what);
@@ -362,7 +361,7 @@ int import_dir(Context& c) {
                   << ": all valid.\n";
         return 0;
     }
-    auto st = open_store(c);
+    auto st = open_templates(c);
     if (!st) return fail(c, st.error().what);
     for (auto& t : ts) {
         auto r = store_one(**st, t);
@@ -387,7 +386,7 @@ int failures(Context& c) {
     }
     size_t limit = 50;
     if (auto l = c.opt("limit")) limit = std::strtoul(l->c_str(), nullptr, 10);
-    auto st = open_store(c);
+    auto st = open_templates(c);
     if (!st) return fail(c, st.error().what);
     auto fl = (*st)->failures(since, limit);
     if (!fl) return fail(c, fl.error().what);

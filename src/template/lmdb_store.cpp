@@ -48,11 +48,22 @@ Result<std::optional<Template>> LmdbTemplateStore::get(std::string_view name) co
     Status s = env_->view([&](store::Txn& txn) -> Status {
         auto v = txn.get(env_->table(kTemplatesTable), name);
         if (!v) return ok_status();
+        {
+            std::lock_guard lock(cache_mu_);
+            auto it = cache_.find(name);
+            if (it != cache_.end() && it->second.record == *v) {
+                out = it->second.t;
+                return ok_status();
+            }
+        }
         auto j = decode(*v, "template " + std::string(name));
         if (!j) return j.error();
         auto t = from_json(*j);
         if (!t) return t.error();
-        out = std::move(*t);
+        out = *t;
+        std::lock_guard lock(cache_mu_);
+        if (cache_.size() >= 256) cache_.clear();  // a bound, not an LRU: templates are few
+        cache_.insert_or_assign(std::string(name), Cached{std::string(*v), std::move(*t)});
         return ok_status();
     });
     if (!s) return s.error();

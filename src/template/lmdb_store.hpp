@@ -7,11 +7,15 @@
 // JSON.  Both tables are declared in src/store/schema.cpp.
 //
 // Errors: LMDB failures and undecodable records are internal errors.
-// Thread-safe: every call is one short transaction on the shared Env.
+// Thread-safe: every call is one short transaction on the shared Env; the
+// decoded-template cache has its own lock.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -42,6 +46,17 @@ public:
 private:
     explicit LmdbTemplateStore(std::shared_ptr<store::Env> env) : env_(std::move(env)) {}
     std::shared_ptr<store::Env> env_;
+
+    // Decoded templates by name with the record they came from: a get()
+    // whose record is unchanged (a byte comparison) skips the JSON parse
+    // of the whole document.  Any change, by this process or by sesctl,
+    // changes the record and is seen at once.
+    struct Cached {
+        std::string record;
+        Template t;
+    };
+    mutable std::mutex cache_mu_;
+    mutable std::map<std::string, Cached, std::less<>> cache_;
 };
 
 }  // namespace ses::tmpl

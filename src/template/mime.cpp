@@ -175,8 +175,41 @@ std::string encode_subject(const std::string& utf8) {
 std::string decode_header(const std::string& value) {
     if (value.find("=?") == std::string::npos) return value;
     init();
-    GString_ dec{g_mime_utils_header_decode_text(nullptr, value.c_str())};
-    return dec ? std::string(dec.get()) : value;
+    // GMime 3.2.13 joins adjacent B-encoded words before decoding them and
+    // stops at the first one's padding ("=?UTF-8?B?SGVsbG8=?= =?UTF-8?B?IHdvcmxk?="
+    // gives "Hello": jstedfast/gmime#133, fixed after 3.2.13).  So it gets
+    // one whitespace-delimited word at a time; as RFC 2047 section 6.2 asks,
+    // whitespace between two encoded-words is dropped, any other is kept.
+    std::string out;
+    bool prev_encoded = false;
+    size_t i = 0, n = value.size();
+    while (i < n) {
+        size_t j = value.find_first_not_of(" \t", i);
+        if (j == std::string::npos) {
+            out.append(value, i);
+            break;
+        }
+        std::string ws = value.substr(i, j - i);
+        size_t k = value.find_first_of(" \t", j);
+        if (k == std::string::npos) k = n;
+        std::string word = value.substr(j, k - j);
+        i = k;
+        bool encoded = false;
+        if (word.size() >= 8 && word.compare(0, 2, "=?") == 0 && word.compare(word.size() - 2, 2, "?=") == 0) {
+            GString_ dec{g_mime_utils_header_decode_text(nullptr, word.c_str())};
+            if (dec && word != dec.get()) {
+                encoded = true;
+                if (!prev_encoded) out += ws;
+                out += dec.get();
+            }
+        }
+        if (!encoded) {
+            out += ws;
+            out += word;
+        }
+        prev_encoded = encoded;
+    }
+    return out;
 }
 
 std::optional<std::string> base64_decode(std::string_view in) {

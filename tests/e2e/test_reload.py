@@ -54,10 +54,15 @@ def test_hup_with_broken_config_keeps_old(mta, keys, kind):
 
 
 def test_hup_with_new_domain_signs_it_without_restart(mta, keys):
-    milter = mta.milter(mta.config({"example.com": [keys.rsa]}))
+    # example.net starts as an identity without a key (passes unsigned) ...
+    milter = mta.milter(mta.config({"example.com": [keys.rsa], "example.net": []}))
     pid = milter.pid
     got = send_and_get(mta, "carol@example.net")
     assert h.header_values(got, "DKIM-Signature") == []
+    # ... and a domain that is no identity at all is refused.
+    with pytest.raises(h.SMTPReplyError) as e:
+        send_and_get(mta, "mallory@example.org")
+    assert e.value.smtp_code == 550 and "5.7.1" in e.value.text
 
     offset = len(milter.log())
     milter.write_config(mta.config({"example.com": [keys.rsa],

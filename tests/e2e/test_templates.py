@@ -102,6 +102,11 @@ def parse(raw: bytes) -> EmailMessage:
     return email.message_from_bytes(raw, policy=email.policy.default)
 
 
+def content(part) -> str:
+    """A text part's decoded content with LF line ends (the wire has CRLF)."""
+    return part.get_content().replace("\r\n", "\n")
+
+
 def assert_clean_and_signed(raw: bytes, keys):
     names = [n.lower() for n, _ in h.parse_headers(raw)]
     assert "x-ses-template" not in names and "x-ses-template-data" not in names, raw[:2000]
@@ -133,8 +138,8 @@ def test_rendered_message_has_subject_parts_and_a_valid_signature(tpl, keys):
     for p in parts:
         assert p["Content-Transfer-Encoding"] == "quoted-printable"
         assert p.get_content_charset() == "utf-8"
-    text = parts[0].get_content()
-    html = parts[1].get_content()
+    text = content(parts[0])
+    html = content(parts[1])
     assert text == ("Olá Ana <Admin> & Co,\nyour order A-1042 has shipped.\n"
                     "- B-7 x 2\n- C-9 x 1\n")
     assert "<p>Olá Ana &lt;Admin&gt; &amp; Co, your order <b>A-1042</b> has shipped.</p>" in html
@@ -168,8 +173,8 @@ def test_attachments_are_identical_by_sha256(tpl, keys):
     assert got.get_content_type() == "multipart/mixed"
     first = next(got.iter_parts())
     assert first.get_content_type() == "multipart/alternative"
-    assert "your order A-1042 has shipped" in got.get_body(("plain",)).get_content()
-    assert "&lt;Admin&gt;" in got.get_body(("html",)).get_content()
+    assert "your order A-1042 has shipped" in content(got.get_body(("plain",)))
+    assert "&lt;Admin&gt;" in content(got.get_body(("html",)))
     atts = {a.get_filename(): a.get_payload(decode=True) for a in got.iter_attachments()}
     assert set(atts) == {"invoice.pdf", "items.csv"}
     assert sha256(atts["invoice.pdf"]) == sha256(pdf)
@@ -187,7 +192,7 @@ def test_base64_data_and_a_single_part_template(tpl, keys):
     assert msg["Subject"] == "Note for Zoë"
     assert msg.get_content_type() == "text/plain"
     assert msg["Content-Transfer-Encoding"] == "quoted-printable"
-    assert msg.get_content() == "Hello Zoë: naïve café — ✓\n"
+    assert content(msg) == "Hello Zoë: naïve café — ✓\n"
     assert_clean_and_signed(raw, keys)
 
 
@@ -197,7 +202,7 @@ def test_default_data_and_lenient_templates(tpl, keys):
     raw = tpl.deliver(templated("lenient", None))
     msg = parse(raw)
     assert msg["Subject"] == "Hi friend"
-    assert msg.get_content() == "[] Hello friend\n"
+    assert content(msg) == "[] Hello friend\n"
     assert_clean_and_signed(raw, keys)
 
 
@@ -222,14 +227,16 @@ def test_python_smtplib_example_from_the_docs(tpl, keys):
     raw = tpl.mta.sink.wait_count(1, 20)[0]
     got = parse(raw)
     assert got["Subject"] == "Olá João, your order A-1042 has shipped"
-    assert got.get_body(("plain",)).get_content() == "João: A-1042\n"
-    assert got.get_body(("html",)).get_content() == "<p>João: B-7x2 </p>\n"
+    assert content(got.get_body(("plain",))) == "João: A-1042\n"
+    assert content(got.get_body(("html",))) == "<p>João: B-7x2 </p>\n"
     (att,) = list(got.iter_attachments())
     assert sha256(att.get_payload(decode=True)) == sha256(pdf)
     assert_clean_and_signed(raw, keys)
 
 
 def test_long_data_folded_by_the_email_package(tpl, keys):
+    """json.dumps' default ASCII output folds at spaces between tokens: long
+    data arrives intact with every header line under 998 bytes."""
     tpl.put("list", "{{n}} items", None, "{{#items}}{{name}};{{/items}}\n")
     items = [{"name": f"item number {i} — ünïcode"} for i in range(60)]
     msg = EmailMessage()
@@ -237,14 +244,33 @@ def test_long_data_folded_by_the_email_package(tpl, keys):
     msg["To"] = RCPT
     msg["Subject"] = "x"
     msg["X-SES-Template"] = "list"
-    msg["X-SES-Template-Data"] = json.dumps({"n": 60, "items": items}, ensure_ascii=False)
+    msg["X-SES-Template-Data"] = json.dumps({"n": 60, "items": items})
     msg.set_content("x")
     wire = msg.as_bytes(policy=email.policy.SMTP)
     assert max(len(line) for line in wire.split(b"\r\n")) <= 998
+    assert wire.count(b"\r\n ") > 3  # folded
     raw = tpl.deliver(wire)
     got = parse(raw)
     assert got["Subject"] == "60 items"
-    assert got.get_content() == "".join(f"{i['name']};" for i in items) + "\n"
+    assert content(got) == "".join(f"{i['name']};" for i in items) + "\n"
+    assert_clean_and_signed(raw, keys)
+
+
+def test_rfc2047_encoded_data_from_the_email_package(tpl, keys):
+    tpl.put("hello", "Olá {{name}}", None, "{{greeting}}, {{name}}!\n")
+    msg = EmailMessage()
+    msg["From"] = f"<{SENDER}>"
+    msg["To"] = RCPT
+    msg["Subject"] = "x"
+    msg["X-SES-Template"] = "hello"
+    msg["X-SES-Template-Data"] = json.dumps({"name": "Zoë", "greeting": "Grüß dich"}, ensure_ascii=False)
+    msg.set_content("x")
+    wire = msg.as_bytes(policy=email.policy.SMTP)
+    assert b"=?utf-8?" in wire
+    raw = tpl.deliver(wire)
+    got = parse(raw)
+    assert got["Subject"] == "Olá Zoë"
+    assert content(got) == "Grüß dich, Zoë!\n"
     assert_clean_and_signed(raw, keys)
 
 
@@ -269,7 +295,7 @@ def test_swaks_example_from_the_docs(tpl, keys):
     raw = tpl.mta.sink.wait_count(1, 20)[0]
     got = parse(raw)
     assert got["Subject"] == "Olá Ana, your order A-1042 has shipped"
-    assert got.get_body(("plain",)).get_content() == "Ana B-7/2\n"
+    assert content(got.get_body(("plain",))) == "Ana B-7/2\n"
     (att,) = list(got.iter_attachments())
     assert att.get_filename() == "invoice-A-1042.pdf"
     assert sha256(att.get_payload(decode=True)) == sha256(pdf.read_bytes())
@@ -322,7 +348,7 @@ def test_rendered_message_over_the_size_limit_is_refused(mta, keys, sesctl_bin):
     assert "over the limit of 100000" in ei.value.text, str(ei.value)
     # The same template with less data fits and is delivered.
     raw = tpl.deliver(templated("big", {"r": [1, 2, 3], "word": "ok"}))
-    assert parse(raw).get_content().count("<p>ok</p>") == 27
+    assert content(parse(raw)).count("<p>ok</p>") == 27
 
 
 def test_failures_are_recorded_for_sesctl(tpl):
@@ -346,7 +372,7 @@ def test_a_template_change_is_live_without_reload(tpl, keys):
     tpl.put("live", "v2 {{x}}", None, "two {{x}}\n")
     raw = tpl.deliver(templated("live", {"x": "b"}))
     assert parse(raw)["Subject"] == "v2 b"
-    assert parse(raw).get_content() == "two b\n"
+    assert content(parse(raw)) == "two b\n"
 
 
 # ---------------------------------------------------------------------------
@@ -377,11 +403,11 @@ def test_render_prints_the_full_mime_message(ctl_only):
     msg = parse(cp.stdout.encode())
     assert msg["Subject"] == "Olá Ana <Admin> & Co, order A-1042 shipped"
     assert msg.get_content_type() == "multipart/alternative"
-    assert "A-1042" in msg.get_body(("plain",)).get_content()
+    assert "A-1042" in content(msg.get_body(("plain",)))
     assert "X-SES-Template" not in cp.stdout
     cp = ctl_only.ctl("template", "render", "welcome", "--data", "{}", check=False)
     assert cp.returncode == 1
-    assert "554 5.6.0 Template welcome: missing variable 'name'" in cp.stderr
+    assert "554 5.6.0 Template welcome: missing variables 'name', 'order.id' in subject" in cp.stderr
     js = json.loads(ctl_only.ctl("--json", "template", "render", "welcome", "--data",
                                  json.dumps(DATA)).stdout)
     assert parse(js["message"].encode())["Subject"].startswith("Olá Ana")
