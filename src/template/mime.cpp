@@ -32,10 +32,24 @@ struct GFree {
 };
 using GString_ = std::unique_ptr<char, GFree>;
 
-// A text part, UTF-8, quoted-printable.
+// 7bit when the text may travel as it is (ASCII, no NUL, lines of at most
+// 998 bytes: RFC 5322 2.1.1, RFC 2045 2.7); quoted-printable otherwise.
+GMimeContentEncoding encoding_for(const std::string& text) {
+    size_t line = 0;
+    for (unsigned char c : text) {
+        if (c == '\n') {
+            line = 0;
+            continue;
+        }
+        if (c >= 0x80 || c == 0 || c == '\r' || ++line > 998) return GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+    }
+    return GMIME_CONTENT_ENCODING_7BIT;
+}
+
+// A text part, UTF-8, 7bit or quoted-printable.
 GMimeObject* text_part(const char* subtype, const std::string& content) {
     GMimeTextPart* part = g_mime_text_part_new_with_subtype(subtype);
-    g_mime_part_set_content_encoding(GMIME_PART(part), GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+    g_mime_part_set_content_encoding(GMIME_PART(part), encoding_for(content));
     Ref<GMimeStream> s{g_mime_stream_mem_new_with_buffer(content.data(), content.size())};
     Ref<GMimeDataWrapper> dw{g_mime_data_wrapper_new_with_stream(s.get(), GMIME_CONTENT_ENCODING_DEFAULT)};
     g_mime_part_set_content(GMIME_PART(part), dw.get());
@@ -147,7 +161,10 @@ Result<NewBody> rebuild(std::string_view content_type, std::string_view body, co
     const char* v = g_mime_object_get_header(fresh.get(), "Content-Type");
     if (!v) return internal_error("GMime built a part without a Content-Type");
     out.content_type = v;
-    out.transfer_encoding = GMIME_IS_MULTIPART(fresh.get()) ? "" : "quoted-printable";
+    out.transfer_encoding =
+        GMIME_IS_MULTIPART(fresh.get())
+            ? ""
+            : g_mime_content_encoding_to_string(g_mime_part_get_content_encoding(GMIME_PART(fresh.get())));
     return out;
 }
 

@@ -2,7 +2,8 @@
 //
 // rebuild() takes the submitted body (CRLF) and its top-level Content-Type
 // and returns the new body: the template's parts as multipart/alternative
-// (text/plain then text/html, UTF-8, quoted-printable), or the one part when
+// (text/plain then text/html, UTF-8; 7bit when a part is ASCII with lines
+// of at most 998 bytes, quoted-printable otherwise), or the one part when
 // the template has only one.  When the submitted message is multipart/mixed
 // (attachments) or multipart/related (inline images), only its first,
 // textual part is replaced (or the new body inserted first) and every other

@@ -68,7 +68,7 @@ mu::data to_data(const json& j, int depth, int max_depth) {
     switch (j.type()) {
     case json::value_t::object: {
         mu::data d{mu::data::type::object};
-        for (auto& [k, v] : j.items()) d.set(k, to_data(v, depth + 1, max_depth));
+        for (auto it = j.begin(); it != j.end(); ++it) d[it.key()] = to_data(*it, depth + 1, max_depth);
         return d;
     }
     case json::value_t::array: {
@@ -292,7 +292,7 @@ Status check_part(std::string_view part, const std::string& text) {
     return ok_status();
 }
 
-Result<json> merge_data(const Template& t, const json& data) {
+Result<json> merge_data(const Template& t, json data) {
     if (!data.is_object()) return internal_error("template data is not a JSON object");
     if (t.default_data.empty()) return data;
     json base = json::parse(t.default_data, nullptr, false);

@@ -49,7 +49,7 @@ Status check_part(std::string_view part, const std::string& text);
 // The template's default data with `data` merged over it (objects merge
 // key by key, recursively; anything else replaces).  `data` must be an
 // object.
-Result<nlohmann::json> merge_data(const Template& t, const nlohmann::json& data);
+Result<nlohmann::json> merge_data(const Template& t, nlohmann::json data);
 
 Result<Rendered> render(const Template& t, const nlohmann::json& data, const Limits& limits = {});
 

@@ -9,6 +9,21 @@ namespace ses::tmpl {
 
 using json = nlohmann::json;
 
+namespace {
+
+// nlohmann's parser and destructor are iterative; only code that walks the
+// data recursively (rendering) needs the bound.  Recursion here stops at
+// max_depth.
+bool too_deep(const json& j, int depth, int max_depth) {
+    if (!j.is_structured()) return false;
+    if (depth >= max_depth) return true;
+    for (auto& v : j)
+        if (too_deep(v, depth + 1, max_depth)) return true;
+    return false;
+}
+
+}  // namespace
+
 Result<json> parse_data(std::string_view value, int max_depth) {
     std::string text = decode_header(std::string(str::trim(value)));
     std::string_view v = str::trim(text);
@@ -20,24 +35,16 @@ Result<json> parse_data(std::string_view value, int max_depth) {
         v = decoded;
     }
     if (str::trim(v).empty()) return internal_error("X-SES-Template-Data is empty");
-    struct TooDeep {};
+    json j;
     try {
-        // The callback sees every value with its depth: refuse deep nesting
-        // before it is built.
-        json j = json::parse(
-            v.begin(), v.end(),
-            [max_depth](int depth, json::parse_event_t, json&) {
-                if (depth > max_depth) throw TooDeep{};
-                return true;
-            },
-            true);
-        if (!j.is_object()) return internal_error("X-SES-Template-Data is not a JSON object");
-        return j;
-    } catch (const TooDeep&) {
-        return internal_error("X-SES-Template-Data nests deeper than " + std::to_string(max_depth) + " levels");
+        j = json::parse(v.begin(), v.end());
     } catch (const json::exception& e) {
         return internal_error(std::string("X-SES-Template-Data is not valid JSON: ") + e.what());
     }
+    if (!j.is_object()) return internal_error("X-SES-Template-Data is not a JSON object");
+    if (too_deep(j, 0, max_depth))
+        return internal_error("X-SES-Template-Data nests deeper than " + std::to_string(max_depth) + " levels");
+    return j;
 }
 
 Result<std::optional<Request>> parse_request(const mail::Message& m, std::string* name_out, int max_depth) {

@@ -78,8 +78,8 @@ json to_json(const RenderingFailure& f) {
                 {"rcpts", f.rcpts}};
 }
 
-Status apply_template(mail::Message& m, const Template& t, const json& data, const Settings& s) {
-    auto merged = merge_data(t, data);
+Status apply_template(mail::Message& m, const Template& t, json data, const Settings& s) {
+    auto merged = merge_data(t, std::move(data));
     if (!merged) return failure_error(t.name, merged.error().what);
     Limits limits = s.limits;  // rendering never needs more than the message may hold
     limits.max_output = std::min<uint64_t>(limits.max_output, s.max_message_size);
@@ -123,13 +123,13 @@ Status template_stage(mail::Message& m, const TemplateStore& store, const Settin
     auto req = parse_request(m, &name, s.limits.max_data_depth);
     if (!req) return fail(failure_error(name, req.error().what), req.error().what);
     if (!*req) return ok_status();
-    const Request& r = **req;
+    Request r = std::move(**req);
 
     auto t = store.get(r.name);
     if (!t) return internal_error("template " + r.name + ": store: " + t.error().what);
     if (!*t) return fail(failure_error(r.name, "no such template"), "no such template");
 
-    auto st = apply_template(m, **t, r.data, s);
+    auto st = apply_template(m, **t, std::move(r.data), s);
     if (!st) {
         // failure_error() put "Template NAME: reason" in the reply; keep the reason alone.
         const std::string& text = st.error().reply.text;

@@ -55,7 +55,7 @@ Status template_stage(mail::Message& m, const TemplateStore& store, const Settin
 // Render `t` with `data` into `m` as the stage would (no X-SES headers
 // needed).  `name` errors as the stage's.  Used by the stage and by
 // `sesctl template render`.
-Status apply_template(mail::Message& m, const Template& t, const nlohmann::json& data, const Settings& s);
+Status apply_template(mail::Message& m, const Template& t, nlohmann::json data, const Settings& s);
 
 // The message as header lines and body, CRLF: what `sesctl template
 // render` prints.

@@ -459,8 +459,33 @@ TEST_CASE("a template with one part gives a single part", "[template]") {
     REQUIRE(nb.ok());
     CHECK(nb->whole);
     CHECK(nb->content_type == "text/html; charset=utf-8");
-    CHECK(nb->transfer_encoding == "quoted-printable");
+    CHECK(nb->transfer_encoding == "7bit");
     CHECK(nb->body == "<b>hi</b>\r\n");
+}
+
+TEST_CASE("parts travel as 7bit only when they may", "[template]") {
+    struct {
+        std::string text;
+        const char* cte;
+    } cases[] = {
+        {"plain ASCII\nshort lines\n", "7bit"},
+        {std::string(998, 'x') + "\n", "7bit"},
+        {std::string(999, 'x') + "\n", "quoted-printable"},
+        {"caf\xc3\xa9\n", "quoted-printable"},
+        {std::string("nul\0here\n", 9), "quoted-printable"},
+    };
+    for (auto& c : cases) {
+        auto nb = rebuild("", "", Rendered{"s", std::nullopt, c.text});
+        REQUIRE(nb.ok());
+        CHECK(nb->transfer_encoding == c.cte);
+        if (c.text.find('\0') != std::string::npos) continue;  // get_text() stops at NUL
+        auto p = parse_message("Content-Type: " + nb->content_type + "\r\nContent-Transfer-Encoding: " +
+                               nb->transfer_encoding + "\r\n\r\n" + nb->body);
+        std::string back = decoded_text(body_of(*p));
+        std::string want;
+        for (char ch : c.text) want += ch == '\n' ? std::string("\r\n") : std::string(1, ch);
+        CHECK(back == want);
+    }
 }
 
 TEST_CASE("attachments of a multipart/mixed message are kept byte for byte", "[template]") {
