@@ -5,6 +5,8 @@
 
 #include "mail/address.hpp"
 
+#include <cstdint>
+#include <cstring>
 #include <memory>
 
 namespace ses::tmpl {
@@ -34,14 +36,29 @@ using GString_ = std::unique_ptr<char, GFree>;
 
 // 7bit when the text may travel as it is (ASCII, no NUL, lines of at most
 // 998 bytes: RFC 5322 2.1.1, RFC 2045 2.7); quoted-printable otherwise.
+bool has_zero_byte(uint64_t v) { return ((v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL) != 0; }
+
 GMimeContentEncoding encoding_for(const std::string& text) {
-    size_t line = 0;
-    for (unsigned char c : text) {
-        if (c == '\n') {
-            line = 0;
-            continue;
-        }
-        if (c >= 0x80 || c == 0 || c == '\r' || ++line > 998) return GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+    // 8 bytes at a time: any byte >= 0x80, NUL or CR means quoted-printable.
+    const char* p = text.data();
+    size_t n = text.size();
+    uint64_t high = 0;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        std::memcpy(&w, p, 8);
+        high |= w;
+        if (has_zero_byte(w) || has_zero_byte(w ^ 0x0d0d0d0d0d0d0d0dULL)) return GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+    }
+    if (high & 0x8080808080808080ULL) return GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+    for (; n > 0; ++p, --n) {
+        unsigned char c = static_cast<unsigned char>(*p);
+        if (c >= 0x80 || c == 0 || c == '\r') return GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+    }
+    for (size_t pos = 0; pos < text.size();) {
+        size_t nl = text.find('\n', pos);
+        if (nl == std::string::npos) nl = text.size();
+        if (nl - pos > 998) return GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+        pos = nl + 1;
     }
     return GMIME_CONTENT_ENCODING_7BIT;
 }
@@ -249,6 +266,12 @@ std::optional<std::string> base64_decode(std::string_view in) {
     std::string out(reinterpret_cast<char*>(raw), len);
     g_free(raw);
     return out;
+}
+
+size_t utf8_error_offset(std::string_view s) {
+    const gchar* end = nullptr;
+    if (g_utf8_validate_len(s.data(), s.size(), &end)) return std::string_view::npos;
+    return static_cast<size_t>(end - s.data());
 }
 
 }  // namespace ses::tmpl

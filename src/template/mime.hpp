@@ -19,6 +19,7 @@
 // objects are made per call and never shared: thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,5 +47,9 @@ Result<NewBody> rebuild(std::string_view content_type, std::string_view body, co
 std::string encode_subject(const std::string& utf8);
 std::string decode_header(const std::string& value);
 std::optional<std::string> base64_decode(std::string_view in);
+
+// UTF-8 validity (GLib): the offset of the first invalid byte, or npos.
+size_t utf8_error_offset(std::string_view s);
+inline bool valid_utf8(std::string_view s) { return utf8_error_offset(s) == std::string_view::npos; }
 
 }  // namespace ses::tmpl

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "template/mime.hpp"
 #include "template/render.hpp"
 
 namespace ses::tmpl {
@@ -22,10 +23,11 @@ bool valid_name(std::string_view name) {
 std::string position_of(const std::string& text, size_t offset) {
     size_t line = 1, col = 1;
     for (size_t i = 0; i < offset && i < text.size(); ++i) {
-        if (text[i] == '\n') {
+        unsigned char c = static_cast<unsigned char>(text[i]);
+        if (c == '\n') {
             ++line;
             col = 1;
-        } else {
+        } else if ((c & 0xC0) != 0x80) {  // count characters, not UTF-8 continuation bytes
             ++col;
         }
     }
@@ -41,6 +43,16 @@ Status check(const Template& t) {
         return internal_error("template " + t.name + ": the subject contains CR, LF or NUL");
     if (!t.html && !t.text) return internal_error("template " + t.name + ": it needs an HTML part, a text part or both");
     auto prefix = [&](const Error& e) { return internal_error("template " + t.name + ": " + e.what); };
+    // Parts are sent as charset=utf-8: they must be UTF-8.
+    for (auto [part, text] : {std::pair<const char*, const std::string*>{"subject", &t.subject},
+                              {"html", t.html ? &*t.html : nullptr},
+                              {"text", t.text ? &*t.text : nullptr}}) {
+        if (!text) continue;
+        size_t bad = utf8_error_offset(*text);
+        if (bad != std::string::npos)
+            return internal_error("template " + t.name + ": " + part + ": " + position_of(*text, bad) +
+                                  ": not valid UTF-8 (save the file as UTF-8)");
+    }
     if (auto s = check_part("subject", t.subject); !s) return prefix(s.error());
     if (t.html)
         if (auto s = check_part("html", *t.html); !s) return prefix(s.error());

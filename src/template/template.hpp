@@ -46,7 +46,7 @@ Status check(const Template& t);
 // Check one Mustache text; `part` names it in the message.
 Status check_part(std::string_view part, const std::string& text);
 
-// Line and column (1-based) of a byte offset.
+// "line L, column C" (1-based; columns count UTF-8 characters) of a byte offset.
 std::string position_of(const std::string& text, size_t offset);
 
 // JSON form (stored in LMDB, printed by `sesctl template get --json`,

@@ -181,6 +181,7 @@ TEST_CASE("template names", "[template]") {
 TEST_CASE("check refuses unusable templates and gives the position of a parse error", "[template]") {
     CHECK(check(make("Hi {{name}}", "<p>{{name}}</p>", "{{name}}")).ok());
     CHECK(check(make("Hi", std::nullopt, "text only")).ok());
+    CHECK(check(make("Olá {{name}}", "<p>café ✓</p>", std::nullopt)).ok());
 
     struct {
         Template t;
@@ -190,10 +191,13 @@ TEST_CASE("check refuses unusable templates and gives the position of a parse er
         {make("Hi", std::nullopt, "{{#items}}\nx\n"), "text: line 1, column 1: Unclosed section \"items\""},
         {make("Hi", std::nullopt, "a\nb {{/items}}"), "text: line 2, column 3: Unopened section \"items\""},
         {make("Hi {{x", std::nullopt, "t"), "subject: line 1, column 4: Unclosed tag"},
+        {make("Hi", "<p>Olá ✓ {{x</p>", std::nullopt), "html: line 1, column 10: Unclosed tag"},
         {make("Hi", "{{> footer}}", std::nullopt), "partial {{>footer}} is not supported"},
         {make("", "x", std::nullopt), "the subject is empty"},
         {make("a\r\nBcc: x", "x", std::nullopt), "the subject contains CR, LF or NUL"},
         {make("Hi", std::nullopt, std::nullopt), "needs an HTML part, a text part or both"},
+        {make("Hi", "<p>ok</p>\n<p>caf\xe9</p>", std::nullopt), "html: line 2, column 7: not valid UTF-8"},
+        {make("Ol\xe1", std::nullopt, "t"), "subject: line 1, column 3: not valid UTF-8"},
     };
     for (auto& c : cases) {
         auto s = check(c.t);
@@ -473,12 +477,17 @@ TEST_CASE("parts travel as 7bit only when they may", "[template]") {
         {std::string(999, 'x') + "\n", "quoted-printable"},
         {"caf\xc3\xa9\n", "quoted-printable"},
         {std::string("nul\0here\n", 9), "quoted-printable"},
+        {std::string("0123456789abcdef\0", 17), "quoted-printable"},  // NUL in the tail
+        {"0123456\r89abcdef\n", "quoted-printable"},                  // CR in a word
+        {"0123456789abcd\xe9", "quoted-printable"},                    // 8-bit in the tail
+        {"01234567\x80" "abcdef", "quoted-printable"},
     };
     for (auto& c : cases) {
         auto nb = rebuild("", "", Rendered{"s", std::nullopt, c.text});
         REQUIRE(nb.ok());
         CHECK(nb->transfer_encoding == c.cte);
         if (c.text.find('\0') != std::string::npos) continue;  // get_text() stops at NUL
+        if (!valid_utf8(c.text)) continue;                      // get_text() converts from utf-8
         auto p = parse_message("Content-Type: " + nb->content_type + "\r\nContent-Transfer-Encoding: " +
                                nb->transfer_encoding + "\r\n\r\n" + nb->body);
         std::string back = decoded_text(body_of(*p));
