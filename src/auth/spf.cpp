@@ -48,7 +48,9 @@ struct SpfAbort : std::runtime_error {
 // SPF_error / SPF_ASSERT_NOTNULL call this instead of abort().  libspf2 is
 // built with unwind tables, so the exception crosses its C frames (leaking
 // what they hold) and reaches Spf::run, which answers temperror.
-[[noreturn]] void on_spf_error(const char* file, int line, const char* msg) {
+// The GNU attribute (not [[noreturn]]) makes noreturn part of the type, as
+// libspf2's handler pointer declares it; clang checks that.
+__attribute__((noreturn)) void on_spf_error(const char* file, int line, const char* msg) {
     throw SpfAbort(std::string("libspf2: ") + (msg ? msg : "?") + " (" + (file ? file : "?") + ":" +
                    std::to_string(line) + ")");
 }
