@@ -17,4 +17,4 @@ echo "deps: installing$missing"
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -q --no-install-recommends $missing
+apt-get install -y -q $missing
