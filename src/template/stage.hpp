@@ -52,9 +52,9 @@ nlohmann::json to_json(const RenderingFailure& f);
 Status template_stage(mail::Message& m, const TemplateStore& store, const Settings& s,
                       RenderingFailure* failure = nullptr, std::string* log = nullptr);
 
-// Render `t` with `data` into `m` as the stage would (no X-SES headers
-// needed).  `name` errors as the stage's.  Used by the stage and by
-// `sesctl template render`.
+// Render `t` with `data` into `m` as the stage does once it has found the
+// template (it removes X-SES headers if there are any): the same edits,
+// the same 554 errors.  The stage's second half, usable on its own.
 Status apply_template(mail::Message& m, const Template& t, nlohmann::json data, const Settings& s);
 
 // The message as header lines and body, CRLF: what `sesctl template
