@@ -55,7 +55,10 @@ Fit fits(const policy::Limit& limit, const Usage& used, const Need& need, bool p
         f.over = "daily limit";
         return f;
     }
-    for (const auto& [name, n] : need.groups) {
+    for (const auto& entry : need.groups) {
+        // Not a structured binding: clang 14 cannot capture one in the lambda.
+        const auto& name = entry.first;
+        const auto n = entry.second;
         auto g = std::find_if(limit.groups.begin(), limit.groups.end(), [&](const auto& x) { return x.name == name; });
         if (g == limit.groups.end()) continue;
         auto u = used.groups.find(name);
