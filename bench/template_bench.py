@@ -44,22 +44,11 @@ SENDER = "sender@example.com"
 RCPT = "rcpt@example.net"
 TEMPLATE = "bench_newsletter"
 TARGET_RATIO = 0.7
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def pin(pid: int, cpus: str) -> None:
-    subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], check=True,
-                   stdout=subprocess.DEVNULL)
+# The process helpers are the milter benchmark's own.
+sys.path.insert(0, str(HERE))
+from run import cpu_seconds, log, pin  # noqa: E402
 
 
 # --------------------------------------------------------------------------
