@@ -199,17 +199,18 @@ class SesmilterProc:
 
 def milter_load(load_bin: Path, spec: str, messages: int, connections: int,
                 per_session: int, warmup: int = 0, client_cpus: str | None = None,
-                save_signed: Path | None = None) -> dict:
-    cmd = [str(load_bin), "--socket", spec, "--message", str(MESSAGE),
+                save_signed: Path | None = None, message: Path = MESSAGE,
+                sender: str = SENDER, rcpt: str = RCPT, timeout: float = 600) -> dict:
+    cmd = [str(load_bin), "--socket", spec, "--message", str(message),
            "--messages", str(messages), "--connections", str(connections),
            "--per-session", str(per_session), "--warmup", str(warmup),
-           "--from", SENDER, "--rcpt", RCPT]
+           "--from", sender, "--rcpt", rcpt]
     if save_signed:
         cmd += ["--save-signed", str(save_signed)]
     if client_cpus:
         cmd = ["taskset", "-c", client_cpus] + cmd
     cp = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                        timeout=600)
+                        timeout=timeout)
     try:
         res = json.loads(cp.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):

@@ -49,6 +49,7 @@ TARGET_RATIO = 0.7
 # The process helpers are the milter benchmark's own.
 sys.path.insert(0, str(HERE))
 from run import cpu_seconds, log, pin  # noqa: E402
+from run import milter_load as run_milter_load  # noqa: E402
 
 
 # --------------------------------------------------------------------------
@@ -150,20 +151,9 @@ def templated_message() -> bytes:
 
 def milter_load(load_bin, spec, message: Path, messages, connections, per_session,
                 client_cpus=None) -> dict:
-    cmd = [str(load_bin), "--socket", spec, "--message", str(message),
-           "--messages", str(messages), "--connections", str(connections),
-           "--per-session", str(per_session), "--from", SENDER, "--rcpt", RCPT]
-    if client_cpus:
-        cmd = ["taskset", "-c", client_cpus] + cmd
-    cp = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                        timeout=900)
-    try:
-        res = json.loads(cp.stdout.strip().splitlines()[-1])
-    except (IndexError, json.JSONDecodeError):
-        raise h.HarnessError(f"milter_load printed no JSON (exit {cp.returncode}):\n"
-                             f"{cp.stdout}\n{cp.stderr}")
-    res["stderr"] = cp.stderr.strip()
-    return res
+    return run_milter_load(load_bin, spec, messages, connections, per_session,
+                           client_cpus=client_cpus, message=message, sender=SENDER, rcpt=RCPT,
+                           timeout=900)
 
 
 def main() -> int:
