@@ -69,7 +69,7 @@ unit: $(BUILD)/unit_tests
 e2e: all
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
-test: unit docs-check e2e
+test: format-check unit docs-check e2e
 
 check:
 	$(MAKE) deps
@@ -106,7 +106,7 @@ docs-check: $(BUILD)/sesmilter
 	@echo "docs-check: configuration reference is current"
 
 format-check:
-	clang-format --dry-run --Werror $(shell find src tests/unit bench -name '*.cpp' -o -name '*.hpp')
+	@clang-format --dry-run --Werror $(shell find src tests/unit tests/fuzz bench -name '*.cpp' -o -name '*.hpp')
 
 # ---- fuzzing (clang + libFuzzer) ---------------------------------------
 

@@ -168,8 +168,7 @@ Message load_message(const std::string& path) {
         } else {
             size_t colon = line.find(':');
             if (colon == std::string_view::npos) {
-                std::fprintf(stderr, "milter_load: not a header line: %.*s\n", (int)line.size(),
-                             line.data());
+                std::fprintf(stderr, "milter_load: not a header line: %.*s\n", (int)line.size(), line.data());
                 std::exit(2);
             }
             std::string name(line.substr(0, colon));
@@ -363,7 +362,7 @@ struct MsgResult {
     std::string error;
 };
 
-struct Mods {  // header modifications seen at end of message
+struct Mods {                                               // header modifications seen at end of message
     std::vector<std::pair<uint32_t, std::string>> inserts;  // index, "Name: value"
     std::vector<std::string> adds;
     int other = 0;
@@ -416,8 +415,8 @@ public:
             throw ProtoError{"filter asked for protocol flags not offered: 0x" + hex(pflags_ & ~o_.proto_offer)};
         if (actions_ & ~kAllActions) throw ProtoError{"filter asked for unknown actions 0x" + hex(actions_)};
         if (o_.verbose)
-            std::fprintf(stderr, "milter_load: negotiated version %u actions 0x%x protocol 0x%x\n", version_,
-                         actions_, pflags_);
+            std::fprintf(stderr, "milter_load: negotiated version %u actions 0x%x protocol 0x%x\n", version_, actions_,
+                         pflags_);
 
         unsigned long sid = ++g_qid;
         client_port_ = static_cast<uint16_t>(1024 + sid % 60000);
@@ -539,7 +538,13 @@ public:
                     mods.inserts.push_back({ntohl(idx), std::string(n) + ":" + std::string(v)});
                     break;
                 }
-                case 'm': case 'b': case 'e': case '+': case '-': case '2': case 'q':
+                case 'm':
+                case 'b':
+                case 'e':
+                case '+':
+                case '-':
+                case '2':
+                case 'q':
                     ++mods.other;
                     break;
                 case 'p':  // progress: keep waiting
@@ -758,20 +763,34 @@ int main(int argc, char** argv) {
         };
         std::string key = a.substr(0, a.find('='));
         try {
-            if (key == "--socket") o.socket = val();
-            else if (key == "--connections") o.connections = std::stoi(val());
-            else if (key == "--messages") o.messages = std::stol(val());
-            else if (key == "--per-session") o.per_session = std::stoi(val());
-            else if (key == "--warmup") o.warmup = std::stol(val());
-            else if (key == "--message") o.message_file = val();
-            else if (key == "--from") o.from = val();
-            else if (key == "--rcpt") o.rcpt = val();
-            else if (key == "--timeout-ms") o.timeout_ms = std::stoi(val());
-            else if (key == "--proto-flags") o.proto_offer = static_cast<uint32_t>(std::stoul(val(), nullptr, 0));
-            else if (key == "--save-signed") o.save_signed = val();
-            else if (key == "--verbose" || key == "-v") o.verbose = true;
-            else if (key == "--help" || key == "-h") usage(nullptr);
-            else usage(("unknown option " + a).c_str());
+            if (key == "--socket")
+                o.socket = val();
+            else if (key == "--connections")
+                o.connections = std::stoi(val());
+            else if (key == "--messages")
+                o.messages = std::stol(val());
+            else if (key == "--per-session")
+                o.per_session = std::stoi(val());
+            else if (key == "--warmup")
+                o.warmup = std::stol(val());
+            else if (key == "--message")
+                o.message_file = val();
+            else if (key == "--from")
+                o.from = val();
+            else if (key == "--rcpt")
+                o.rcpt = val();
+            else if (key == "--timeout-ms")
+                o.timeout_ms = std::stoi(val());
+            else if (key == "--proto-flags")
+                o.proto_offer = static_cast<uint32_t>(std::stoul(val(), nullptr, 0));
+            else if (key == "--save-signed")
+                o.save_signed = val();
+            else if (key == "--verbose" || key == "-v")
+                o.verbose = true;
+            else if (key == "--help" || key == "-h")
+                usage(nullptr);
+            else
+                usage(("unknown option " + a).c_str());
         } catch (const std::logic_error&) {
             usage(("bad value for " + key).c_str());
         }
@@ -806,8 +825,8 @@ int main(int argc, char** argv) {
         "\"per_session\":%d,\"sessions\":%ld,\"client_cpu_s\":%.3f,\"replies_per_msg\":%.2f,"
         "\"filter_actions\":\"0x%x\",\"filter_protocol\":\"0x%x\"}\n",
         st.messages, secs, secs > 0 ? static_cast<double>(st.messages) / secs : 0.0, pct(st.lat_ms, 50),
-        pct(st.lat_ms, 90), pct(st.lat_ms, 99), mx, st.errors, st.signed_, o.connections, o.per_session,
-        st.sessions, cpu, st.messages ? static_cast<double>(st.replies) / static_cast<double>(st.messages) : 0.0,
-        st.actions, st.pflags);
+        pct(st.lat_ms, 90), pct(st.lat_ms, 99), mx, st.errors, st.signed_, o.connections, o.per_session, st.sessions,
+        cpu, st.messages ? static_cast<double>(st.replies) / static_cast<double>(st.messages) : 0.0, st.actions,
+        st.pflags);
     return st.errors > 0 ? 1 : 0;
 }

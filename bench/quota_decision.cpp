@@ -24,10 +24,17 @@ static void run(const char* label, const std::string& script, store::Sync sync, 
     s.store.path = dir.string();
     s.store.sync = sync;
     auto env = store::Env::open(s.store);
-    auto pol = script.empty() ? policy::Policy::open(s.policy) : policy::Policy::from_source(script, "warmup.lua", s.policy);
-    if (!env || !pol) { std::fprintf(stderr, "setup failed\n"); return; }
+    auto pol =
+        script.empty() ? policy::Policy::open(s.policy) : policy::Policy::from_source(script, "warmup.lua", s.policy);
+    if (!env || !pol) {
+        std::fprintf(stderr, "setup failed\n");
+        return;
+    }
     auto eng = warmup::Engine::open(s, *env, *pol);
-    if (!eng) { std::fprintf(stderr, "%s\n", eng.error().what.c_str()); return; }
+    if (!eng) {
+        std::fprintf(stderr, "%s\n", eng.error().what.c_str());
+        return;
+    }
     mail::Message m;
     m.env.mail_from = "news@example.com";
     m.env.rcpts = {"a@example.org"};
@@ -39,7 +46,10 @@ static void run(const char* label, const std::string& script, store::Sync sync, 
         auto t0 = std::chrono::steady_clock::now();
         auto d = (*eng)->admit(m, "example.com");
         auto t1 = std::chrono::steady_clock::now();
-        if (!d) { std::fprintf(stderr, "%s\n", d.error().what.c_str()); return; }
+        if (!d) {
+            std::fprintf(stderr, "%s\n", d.error().what.c_str());
+            return;
+        }
         us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
     }
     std::sort(us.begin(), us.end());
@@ -52,7 +62,12 @@ int main(int argc, char** argv) {
     log::set_level(log::Level::warning);
     clock::set_override(*clock::parse_rfc3339("2026-11-23T10:00:00Z"));
     std::string script;
-    if (argc > 1) { std::ifstream in(argv[1]); std::ostringstream ss; ss << in.rdbuf(); script = ss.str(); }
+    if (argc > 1) {
+        std::ifstream in(argv[1]);
+        std::ostringstream ss;
+        ss << in.rdbuf();
+        script = ss.str();
+    }
     run("builtin/periodic", "", store::Sync::periodic, 20000);
     if (!script.empty()) run("warmup.lua/periodic", script, store::Sync::periodic, 20000);
     run("builtin/full", "", store::Sync::full, 300);

@@ -26,9 +26,9 @@
 namespace ses::auth {
 
 struct MethodResult {
-    std::string method;   // "dkim", "spf", "dmarc"
-    std::string result;   // "pass", "fail", ...
-    std::string comment;  // free text, written as a (comment); may be empty
+    std::string method;                                      // "dkim", "spf", "dmarc"
+    std::string result;                                      // "pass", "fail", ...
+    std::string comment;                                     // free text, written as a (comment); may be empty
     std::vector<std::pair<std::string, std::string>> props;  // {"header.d", "example.com"}
 };
 

@@ -20,20 +20,28 @@ namespace ses::auth {
 
 std::string_view dmarc_result_name(DmarcResult r) {
     switch (r) {
-    case DmarcResult::none: return "none";
-    case DmarcResult::pass: return "pass";
-    case DmarcResult::fail: return "fail";
-    case DmarcResult::temperror: return "temperror";
-    case DmarcResult::permerror: return "permerror";
+        case DmarcResult::none:
+            return "none";
+        case DmarcResult::pass:
+            return "pass";
+        case DmarcResult::fail:
+            return "fail";
+        case DmarcResult::temperror:
+            return "temperror";
+        case DmarcResult::permerror:
+            return "permerror";
     }
     return "none";
 }
 
 std::string_view policy_name(Policy p) {
     switch (p) {
-    case Policy::none: return "none";
-    case Policy::quarantine: return "quarantine";
-    case Policy::reject: return "reject";
+        case Policy::none:
+            return "none";
+        case Policy::quarantine:
+            return "quarantine";
+        case Policy::reject:
+            return "reject";
     }
     return "none";
 }
@@ -46,9 +54,7 @@ std::string norm(std::string_view d) {
     return s;
 }
 
-Policy milder(Policy p) {
-    return p == Policy::reject ? Policy::quarantine : Policy::none;
-}
+Policy milder(Policy p) { return p == Policy::reject ? Policy::quarantine : Policy::none; }
 
 }  // namespace
 
@@ -70,21 +76,21 @@ DmarcOutcome evaluate(const DmarcInput& in, const OrgDomainFn& org) {
         return out;
     }
     switch (in.lookup.status) {
-    case DmarcResult::temperror:
-        out.result = DmarcResult::temperror;
-        out.reason = "DMARC record lookup failed: " + in.lookup.detail;
-        return out;
-    case DmarcResult::permerror:
-        out.result = DmarcResult::permerror;
-        out.reason = in.lookup.detail;
-        return out;
-    case DmarcResult::none:
-    case DmarcResult::fail:
-        out.result = DmarcResult::none;
-        out.reason = in.lookup.detail.empty() ? "no DMARC record" : in.lookup.detail;
-        return out;
-    case DmarcResult::pass:
-        break;
+        case DmarcResult::temperror:
+            out.result = DmarcResult::temperror;
+            out.reason = "DMARC record lookup failed: " + in.lookup.detail;
+            return out;
+        case DmarcResult::permerror:
+            out.result = DmarcResult::permerror;
+            out.reason = in.lookup.detail;
+            return out;
+        case DmarcResult::none:
+        case DmarcResult::fail:
+            out.result = DmarcResult::none;
+            out.reason = in.lookup.detail.empty() ? "no DMARC record" : in.lookup.detail;
+            return out;
+        case DmarcResult::pass:
+            break;
     }
     if (!in.lookup.record) {
         out.result = DmarcResult::none;
@@ -149,9 +155,12 @@ void init_library(const std::string& psl) {
 
 Policy to_policy(int c) {
     switch (c) {
-    case DMARC_RECORD_P_REJECT: return Policy::reject;
-    case DMARC_RECORD_P_QUARANTINE: return Policy::quarantine;
-    default: return Policy::none;
+        case DMARC_RECORD_P_REJECT:
+            return Policy::reject;
+        case DMARC_RECORD_P_QUARANTINE:
+            return Policy::quarantine;
+        default:
+            return Policy::none;
     }
 }
 
@@ -172,9 +181,7 @@ bool is_dmarc_record(std::string_view t) {
 
 }  // namespace
 
-Dmarc::Dmarc(std::shared_ptr<const dns::Lookup> dns, std::string psl) : dns_(std::move(dns)) {
-    init_library(psl);
-}
+Dmarc::Dmarc(std::shared_ptr<const dns::Lookup> dns, std::string psl) : dns_(std::move(dns)) { init_library(psl); }
 
 std::string Dmarc::org_domain(std::string_view domain) const {
     std::string d = norm(domain);

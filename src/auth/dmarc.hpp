@@ -37,15 +37,15 @@ enum class Policy { none, quarantine, reject };
 std::string_view policy_name(Policy p);  // "none", "quarantine", "reject"
 
 struct DmarcRecord {
-    std::string domain;         // where it was found (_dmarc.<domain>)
-    bool from_org = false;      // found at the organizational domain, not the From domain
+    std::string domain;     // where it was found (_dmarc.<domain>)
+    bool from_org = false;  // found at the organizational domain, not the From domain
     Policy p = Policy::none;
-    std::optional<Policy> sp;   // subdomain policy, when given
+    std::optional<Policy> sp;  // subdomain policy, when given
     bool adkim_strict = false;
     bool aspf_strict = false;
     int pct = 100;
     std::vector<std::string> rua;
-    std::string text;           // the record as published
+    std::string text;  // the record as published
 };
 
 struct DmarcLookup {
@@ -60,13 +60,13 @@ struct DkimPass {
 };
 
 struct DmarcInput {
-    std::string from_domain;   // RFC5322.From domain, lower case
-    DmarcLookup lookup;        // what fetch() found
+    std::string from_domain;  // RFC5322.From domain, lower case
+    DmarcLookup lookup;       // what fetch() found
     SpfResult spf = SpfResult::none;
-    std::string spf_domain;    // the MAIL FROM domain (or HELO domain for the null sender)
+    std::string spf_domain;  // the MAIL FROM domain (or HELO domain for the null sender)
     std::vector<DkimPass> dkim;
     bool dkim_temperror = false;  // some signature could not be checked for a DNS reason
-    double sample = 0.0;       // uniform in [0,1): inside pct when sample*100 < pct
+    double sample = 0.0;          // uniform in [0,1): inside pct when sample*100 < pct
 };
 
 struct DmarcOutcome {
@@ -75,8 +75,8 @@ struct DmarcOutcome {
     Policy applied = Policy::none;  // after pct sampling; none when the result is not fail
     bool spf_aligned = false;
     bool dkim_aligned = false;
-    std::string policy_domain;      // where the record was found
-    std::string reason;             // one line for logs and header comments
+    std::string policy_domain;  // where the record was found
+    std::string reason;         // one line for logs and header comments
 };
 
 using OrgDomainFn = std::function<std::string(std::string_view)>;

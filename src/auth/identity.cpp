@@ -8,9 +8,12 @@ namespace ses::auth {
 
 std::string_view verify_state_name(VerifyState s) {
     switch (s) {
-    case VerifyState::verified: return "verified";
-    case VerifyState::pending: return "pending";
-    case VerifyState::failed: return "failed";
+        case VerifyState::verified:
+            return "verified";
+        case VerifyState::pending:
+            return "pending";
+        case VerifyState::failed:
+            return "failed";
     }
     return "pending";
 }
@@ -43,8 +46,7 @@ const IdentityConf* find_identity(const std::vector<IdentityConf>& ids, std::str
     const IdentityConf* best = nullptr;
     for (auto& id : ids) {
         if (id.domain == domain) return &id;
-        if (subdomains && str::ends_with_label(domain, id.domain) &&
-            (!best || id.domain.size() > best->domain.size()))
+        if (subdomains && str::ends_with_label(domain, id.domain) && (!best || id.domain.size() > best->domain.size()))
             best = &id;
     }
     return best;

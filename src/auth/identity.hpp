@@ -34,7 +34,7 @@ std::string_view verify_state_name(VerifyState s);  // "verified", "pending", "f
 // The last stored verification of an identity.
 struct IdentityStatus {
     VerifyState state = VerifyState::pending;
-    std::string reason;   // first unverified check: "DKIM record s1._domainkey missing"
+    std::string reason;  // first unverified check: "DKIM record s1._domainkey missing"
     int64_t checked_at = 0;
 };
 using StatusFn = std::function<std::optional<IdentityStatus>(std::string_view domain)>;

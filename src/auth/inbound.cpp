@@ -25,8 +25,7 @@ double default_sample() {
 }
 
 bool any_temperror(const InboundReport& r) {
-    return r.spf.result == SpfResult::temperror || r.dkim.any_temperror() ||
-           r.dmarc.result == DmarcResult::temperror;
+    return r.spf.result == SpfResult::temperror || r.dkim.any_temperror() || r.dmarc.result == DmarcResult::temperror;
 }
 
 std::string what_failed(const InboundReport& r) {
@@ -55,8 +54,9 @@ Action decide_action(const InboundReport& r, const VerifySettings& s) {
     if (r.dmarc.result != DmarcResult::fail) return a;
     if (r.dmarc.applied == Policy::reject && s.dmarc_reject) {
         a.kind = Action::Kind::reject;
-        a.reply = Reply{"550", "5.7.1",
-                        "message rejected by the DMARC policy of " + r.dmarc.policy_domain + " (" + r.dmarc.reason + ")"};
+        a.reply =
+            Reply{"550", "5.7.1",
+                  "message rejected by the DMARC policy of " + r.dmarc.policy_domain + " (" + r.dmarc.reason + ")"};
         a.reason = a.reply.text;
         return a;
     }
@@ -176,17 +176,17 @@ Status Inbound::run(mail::Message& m) const {
     for (char& c : summary)
         if (c == '\n' || c == '\t') c = ' ';
     switch (a.kind) {
-    case Action::Kind::tempfail:
-    case Action::Kind::reject: {
-        Error e = reply_error(a.reply.code, a.reply.xcode, a.reply.text);
-        e.what = summary + " -> " + a.reply.str();
-        return e;
-    }
-    case Action::Kind::quarantine:
-        m.quarantine(a.reason);
-        break;
-    case Action::Kind::annotate:
-        break;
+        case Action::Kind::tempfail:
+        case Action::Kind::reject: {
+            Error e = reply_error(a.reply.code, a.reply.xcode, a.reply.text);
+            e.what = summary + " -> " + a.reply.str();
+            return e;
+        }
+        case Action::Kind::quarantine:
+            m.quarantine(a.reason);
+            break;
+        case Action::Kind::annotate:
+            break;
     }
     m.insert_header(0, "Authentication-Results", r.header);
     log::info(summary + (a.kind == Action::Kind::quarantine ? " -> quarantine" : ""));

@@ -37,7 +37,7 @@ namespace ses::auth {
 
 struct InboundReport {
     dkim::VerifyOutcome dkim;
-    SpfOutcome spf;               // MAIL FROM identity, or HELO for the null sender
+    SpfOutcome spf;  // MAIL FROM identity, or HELO for the null sender
     std::vector<std::string> from_addresses;
     std::string from_domain;
     DmarcOutcome dmarc;

@@ -32,7 +32,8 @@ Result<std::unique_ptr<AuthRuntime>> AuthRuntime::create(const config::Config& c
 
     StatusFn status;
     if (rt->store) status = rt->store->status_fn();
-    rt->identity = std::make_unique<IdentityStage>(rt->identities, identity_subdomains(cfg), rt->dmarc->org_fn(), status);
+    rt->identity =
+        std::make_unique<IdentityStage>(rt->identities, identity_subdomains(cfg), rt->dmarc->org_fn(), status);
     if (rt->verify.enabled) rt->inbound = std::make_unique<Inbound>(rt->verify, rt->spf, rt->dkim, rt->dmarc);
     return rt;
 }

@@ -49,7 +49,7 @@ struct AuthRuntime {
     std::vector<IdentityConf> identities;
     std::unique_ptr<VerificationStore> store;  // null without a store
     std::unique_ptr<IdentityStage> identity;
-    std::unique_ptr<Inbound> inbound;          // null when [verify] enabled = false
+    std::unique_ptr<Inbound> inbound;  // null when [verify] enabled = false
 
     // store may be null (no require_verified checks possible then).
     static Result<std::unique_ptr<AuthRuntime>> create(const config::Config& cfg, std::shared_ptr<store::Env> store);

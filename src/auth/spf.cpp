@@ -26,13 +26,20 @@ namespace ses::auth {
 
 std::string_view spf_result_name(SpfResult r) {
     switch (r) {
-    case SpfResult::none: return "none";
-    case SpfResult::neutral: return "neutral";
-    case SpfResult::pass: return "pass";
-    case SpfResult::fail: return "fail";
-    case SpfResult::softfail: return "softfail";
-    case SpfResult::temperror: return "temperror";
-    case SpfResult::permerror: return "permerror";
+        case SpfResult::none:
+            return "none";
+        case SpfResult::neutral:
+            return "neutral";
+        case SpfResult::pass:
+            return "pass";
+        case SpfResult::fail:
+            return "fail";
+        case SpfResult::softfail:
+            return "softfail";
+        case SpfResult::temperror:
+            return "temperror";
+        case SpfResult::permerror:
+            return "permerror";
     }
     return "temperror";
 }
@@ -74,13 +81,13 @@ struct RequestState {
     bool client_ipv6 = false;
     int void_lookups = 0;
     bool void_exceeded = false;
-    int terms = 0;               // DNS-querying terms evaluated (RFC 7208 4.6.4)
+    int terms = 0;  // DNS-querying terms evaluated (RFC 7208 4.6.4)
     bool terms_exceeded = false;
-    bool first_record = true;    // the next TXT question is the top-level record
+    bool first_record = true;         // the next TXT question is the top-level record
     std::set<std::string> sub_names;  // MX / PTR targets: their address look-ups are not terms
-    std::string refused;         // CVE guard reason for a refused record
-    std::string syntax;          // RFC 7208 grammar error of a record
-    std::string dns_error;       // last temperror
+    std::string refused;              // CVE guard reason for a refused record
+    std::string syntax;               // RFC 7208 grammar error of a record
+    std::string dns_error;            // last temperror
 
     bool stopped() const { return void_exceeded || terms_exceeded || !refused.empty() || !syntax.empty(); }
 };
@@ -98,14 +105,17 @@ struct StateScope {
 
 int herrno_of(dns::Rcode r) {
     switch (r) {
-    case dns::Rcode::ok: return NETDB_SUCCESS;
-    case dns::Rcode::nxdomain: return HOST_NOT_FOUND;
-    case dns::Rcode::nodata: return NO_DATA;
-    case dns::Rcode::temperror: return TRY_AGAIN;
+        case dns::Rcode::ok:
+            return NETDB_SUCCESS;
+        case dns::Rcode::nxdomain:
+            return HOST_NOT_FOUND;
+        case dns::Rcode::nodata:
+            return NO_DATA;
+        case dns::Rcode::temperror:
+            return TRY_AGAIN;
     }
     return TRY_AGAIN;
 }
-
 
 SPF_dns_rr_t* make_rr(SPF_dns_server_t* srv, const char* domain, ns_type type, int herrno) {
     SPF_dns_rr_t* rr = SPF_dns_rr_new_init(srv, domain, type, 0, herrno);
@@ -229,46 +239,46 @@ SPF_dns_rr_t* layer_lookup(SPF_dns_server_t* srv, const char* domain, ns_type ty
     for (auto& v : a.values) {
         bool ok = true;
         switch (type) {
-        case ns_t_a: {
-            in_addr x{};
-            if (inet_pton(AF_INET, v.c_str(), &x) != 1) continue;
-            ok = SPF_dns_rr_buf_realloc(rr, n, sizeof x) == SPF_E_SUCCESS;
-            if (ok) std::memcpy(&rr->rr[n]->a, &x, sizeof x);
-            break;
-        }
-        case ns_t_aaaa: {
-            in6_addr x{};
-            if (inet_pton(AF_INET6, v.c_str(), &x) != 1) continue;
-            ok = SPF_dns_rr_buf_realloc(rr, n, sizeof x) == SPF_E_SUCCESS;
-            if (ok) std::memcpy(&rr->rr[n]->aaaa, &x, sizeof x);
-            break;
-        }
-        case ns_t_txt: {
-            std::string text = v;
-            if (spf_guard::is_spf_record(text)) {
-                // RFC 7208 grammar first, then the CVE-2023-42118 guard on
-                // exactly what libspf2 will compile.
-                spf_record::Normalized norm = spf_record::normalize(text, st && st->client_ipv6);
-                if (!norm.ok) {
-                    if (st && st->syntax.empty()) st->syntax = name + ": " + norm.error;
-                    text = std::string(spf_guard::kRefusedRecord);
-                } else if (auto why = spf_guard::check_record(norm.record)) {
-                    log::warn("spf: " + name + ": " + *why);
-                    if (st) st->refused = name + ": " + *why;
-                    text = std::string(spf_guard::kRefusedRecord);
-                } else {
-                    text = norm.record;
-                }
+            case ns_t_a: {
+                in_addr x{};
+                if (inet_pton(AF_INET, v.c_str(), &x) != 1) continue;
+                ok = SPF_dns_rr_buf_realloc(rr, n, sizeof x) == SPF_E_SUCCESS;
+                if (ok) std::memcpy(&rr->rr[n]->a, &x, sizeof x);
+                break;
             }
-            ok = put_text(rr, n, std::move(text));
-            break;
-        }
-        case ns_t_mx:
-        case ns_t_ptr:
-            ok = put_text(rr, n, v);
-            break;
-        default:
-            continue;
+            case ns_t_aaaa: {
+                in6_addr x{};
+                if (inet_pton(AF_INET6, v.c_str(), &x) != 1) continue;
+                ok = SPF_dns_rr_buf_realloc(rr, n, sizeof x) == SPF_E_SUCCESS;
+                if (ok) std::memcpy(&rr->rr[n]->aaaa, &x, sizeof x);
+                break;
+            }
+            case ns_t_txt: {
+                std::string text = v;
+                if (spf_guard::is_spf_record(text)) {
+                    // RFC 7208 grammar first, then the CVE-2023-42118 guard on
+                    // exactly what libspf2 will compile.
+                    spf_record::Normalized norm = spf_record::normalize(text, st && st->client_ipv6);
+                    if (!norm.ok) {
+                        if (st && st->syntax.empty()) st->syntax = name + ": " + norm.error;
+                        text = std::string(spf_guard::kRefusedRecord);
+                    } else if (auto why = spf_guard::check_record(norm.record)) {
+                        log::warn("spf: " + name + ": " + *why);
+                        if (st) st->refused = name + ": " + *why;
+                        text = std::string(spf_guard::kRefusedRecord);
+                    } else {
+                        text = norm.record;
+                    }
+                }
+                ok = put_text(rr, n, std::move(text));
+                break;
+            }
+            case ns_t_mx:
+            case ns_t_ptr:
+                ok = put_text(rr, n, v);
+                break;
+            default:
+                continue;
         }
         if (!ok) {
             SPF_dns_rr_free(rr);
@@ -323,9 +333,12 @@ SPF_errcode_t layer_get_exp(SPF_server_t* server, const char* domain, char** buf
         // macro compiler mangles; spell them as the %_ macro.
         std::string text;
         for (char c : a.values[0]) {
-            if (c == ' ') text += "%_";
-            else if (c == '\0') text += '?';
-            else text += c;
+            if (c == ' ')
+                text += "%_";
+            else if (c == '\0')
+                text += '?';
+            else
+                text += c;
         }
         auto why = spf_guard::check_explanation(text);
         if (why) {
@@ -349,14 +362,22 @@ SPF_errcode_t layer_get_exp(SPF_server_t* server, const char* domain, char** buf
 
 SpfResult map_result(SPF_result_t r) {
     switch (r) {
-    case SPF_RESULT_PASS: return SpfResult::pass;
-    case SPF_RESULT_FAIL: return SpfResult::fail;
-    case SPF_RESULT_SOFTFAIL: return SpfResult::softfail;
-    case SPF_RESULT_NEUTRAL: return SpfResult::neutral;
-    case SPF_RESULT_NONE: return SpfResult::none;
-    case SPF_RESULT_TEMPERROR: return SpfResult::temperror;
-    case SPF_RESULT_PERMERROR: return SpfResult::permerror;
-    case SPF_RESULT_INVALID: return SpfResult::permerror;  // the record did not compile
+        case SPF_RESULT_PASS:
+            return SpfResult::pass;
+        case SPF_RESULT_FAIL:
+            return SpfResult::fail;
+        case SPF_RESULT_SOFTFAIL:
+            return SpfResult::softfail;
+        case SPF_RESULT_NEUTRAL:
+            return SpfResult::neutral;
+        case SPF_RESULT_NONE:
+            return SpfResult::none;
+        case SPF_RESULT_TEMPERROR:
+            return SpfResult::temperror;
+        case SPF_RESULT_PERMERROR:
+            return SpfResult::permerror;
+        case SPF_RESULT_INVALID:
+            return SpfResult::permerror;  // the record did not compile
     }
     return SpfResult::temperror;
 }
@@ -415,7 +436,8 @@ SpfOutcome Spf::run(const SpfRequest& r, bool helo) const {
     out.scope = helo ? "helo" : "mailfrom";
     std::string helo_name(str::trim(r.helo));
     std::string sender(str::trim(r.sender));
-    if (sender.size() >= 2 && sender.front() == '<' && sender.back() == '>') sender = sender.substr(1, sender.size() - 2);
+    if (sender.size() >= 2 && sender.front() == '<' && sender.back() == '>')
+        sender = sender.substr(1, sender.size() - 2);
     if (helo && helo_name.empty()) {
         out.result = SpfResult::none;
         out.comment = "no HELO name";
@@ -465,8 +487,7 @@ SpfOutcome Spf::run(const SpfRequest& r, bool helo) const {
             // 1.2.10 leaves the result unset on a DNS error or a record
             // that does not compile.
             SPF_result_t res = resp->result;
-            if (res == SPF_RESULT_INVALID)
-                res = err == SPF_E_DNS_ERROR ? SPF_RESULT_TEMPERROR : SPF_RESULT_PERMERROR;
+            if (res == SPF_RESULT_INVALID) res = err == SPF_E_DNS_ERROR ? SPF_RESULT_TEMPERROR : SPF_RESULT_PERMERROR;
             SPF_i_done(resp, res, SPF_REASON_FAILURE, err);
         } else {
             resp->spf_record_exp = rec;
@@ -504,8 +525,7 @@ SpfOutcome Spf::run(const SpfRequest& r, bool helo) const {
         out.explanation.clear();
     } else if (st.void_exceeded) {
         out.result = SpfResult::permerror;
-        out.comment = "more than " + std::to_string(kMaxVoidLookups) +
-                      " void DNS lookups (RFC 7208 4.6.4)";
+        out.comment = "more than " + std::to_string(kMaxVoidLookups) + " void DNS lookups (RFC 7208 4.6.4)";
         out.explanation.clear();
     } else if (st.terms_exceeded) {
         out.result = SpfResult::permerror;

@@ -29,9 +29,12 @@ bool toplabel(std::string_view t) {
     if (t.empty()) return false;
     bool has_alpha = false, has_hyphen = false;
     for (char c : t) {
-        if (c == '-') has_hyphen = true;
-        else if (alpha(c)) has_alpha = true;
-        else if (!digit(c)) return false;
+        if (c == '-')
+            has_hyphen = true;
+        else if (alpha(c))
+            has_alpha = true;
+        else if (!digit(c))
+            return false;
     }
     if (!has_hyphen) return has_alpha;
     return alnum(t.front()) && alnum(t.back());
@@ -154,8 +157,8 @@ bool cidr_number(std::string_view n, int max, int* out) {
 }
 
 struct Term {
-    char qualifier = 0;   // 0 = none written
-    std::string text;     // as it will be written, without the qualifier
+    char qualifier = 0;  // 0 = none written
+    std::string text;    // as it will be written, without the qualifier
 };
 
 std::string join(const std::vector<Term>& terms) {
@@ -328,7 +331,8 @@ Normalized normalize(std::string_view rec, bool client_ipv6) {
 std::optional<Marker> marker_query(std::string_view name) {
     std::string n = str::lower(name);
     if (!n.empty() && n.back() == '.') n.pop_back();
-    if (n.size() <= kMarkerSuffix.size() || n.compare(n.size() - kMarkerSuffix.size(), kMarkerSuffix.size(), kMarkerSuffix) != 0)
+    if (n.size() <= kMarkerSuffix.size() ||
+        n.compare(n.size() - kMarkerSuffix.size(), kMarkerSuffix.size(), kMarkerSuffix) != 0)
         return std::nullopt;
     std::string head = n.substr(0, n.size() - kMarkerSuffix.size());
     auto dot = head.rfind('.');

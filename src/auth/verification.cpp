@@ -99,25 +99,25 @@ CheckResult check_spf(const IdentityConf& id, const dns::Lookup& dns, const Spf&
     for (auto& ip : id.outbound_ips) {
         SpfOutcome o = spf.check_mailfrom({ip, "", "postmaster@" + id.domain});
         switch (o.result) {
-        case SpfResult::pass:
-            continue;
-        case SpfResult::none:
-            pending = true;
-            details.push_back("SPF record of " + id.domain + " missing");
-            break;
-        case SpfResult::temperror:
-            pending = true;
-            details.push_back("SPF check of " + id.domain + ": DNS error (" + o.comment + ")");
-            break;
-        case SpfResult::permerror:
-            failed = true;
-            details.push_back("SPF record of " + id.domain + " is broken (" + o.comment + ")");
-            break;
-        default:
-            failed = true;
-            details.push_back("SPF record of " + id.domain + " does not authorize " + ip + " (" +
-                              std::string(spf_result_name(o.result)) + ")");
-            break;
+            case SpfResult::pass:
+                continue;
+            case SpfResult::none:
+                pending = true;
+                details.push_back("SPF record of " + id.domain + " missing");
+                break;
+            case SpfResult::temperror:
+                pending = true;
+                details.push_back("SPF check of " + id.domain + ": DNS error (" + o.comment + ")");
+                break;
+            case SpfResult::permerror:
+                failed = true;
+                details.push_back("SPF record of " + id.domain + " is broken (" + o.comment + ")");
+                break;
+            default:
+                failed = true;
+                details.push_back("SPF record of " + id.domain + " does not authorize " + ip + " (" +
+                                  std::string(spf_result_name(o.result)) + ")");
+                break;
         }
         missing.push_back((ip.find(':') != std::string::npos ? "ip6:" : "ip4:") + ip);
     }
@@ -150,32 +150,32 @@ CheckResult check_dmarc(const IdentityConf& id, const Dmarc& dmarc) {
     DmarcLookup l = dmarc.fetch(id.domain);
     std::string suggest = txt_line(c.name, "v=DMARC1; p=none; rua=mailto:postmaster@" + id.domain);
     switch (l.status) {
-    case DmarcResult::pass: {
-        const DmarcRecord& r = *l.record;
-        c.state = VerifyState::verified;
-        c.found = r.text;
-        c.detail = "DMARC record _dmarc." + r.domain + ": p=" + std::string(policy_name(r.p));
-        if (r.sp) c.detail += " sp=" + std::string(policy_name(*r.sp));
-        if (r.pct != 100) c.detail += " pct=" + std::to_string(r.pct);
-        if (r.from_org) c.detail += " (organizational domain)";
-        return c;
-    }
-    case DmarcResult::temperror:
-        c.state = VerifyState::pending;
-        c.detail = "DMARC record " + c.name + ": DNS error (" + l.detail + ")";
-        c.publish = suggest;
-        return c;
-    case DmarcResult::permerror:
-        c.state = VerifyState::failed;
-        c.detail = "DMARC record does not parse: " + l.detail;
-        c.publish = suggest;
-        return c;
-    default:
-        c.state = VerifyState::pending;
-        c.detail = l.detail.find("several") != std::string::npos ? "DMARC: " + l.detail
-                                                                   : "DMARC record " + c.name + " missing";
-        c.publish = suggest;
-        return c;
+        case DmarcResult::pass: {
+            const DmarcRecord& r = *l.record;
+            c.state = VerifyState::verified;
+            c.found = r.text;
+            c.detail = "DMARC record _dmarc." + r.domain + ": p=" + std::string(policy_name(r.p));
+            if (r.sp) c.detail += " sp=" + std::string(policy_name(*r.sp));
+            if (r.pct != 100) c.detail += " pct=" + std::to_string(r.pct);
+            if (r.from_org) c.detail += " (organizational domain)";
+            return c;
+        }
+        case DmarcResult::temperror:
+            c.state = VerifyState::pending;
+            c.detail = "DMARC record " + c.name + ": DNS error (" + l.detail + ")";
+            c.publish = suggest;
+            return c;
+        case DmarcResult::permerror:
+            c.state = VerifyState::failed;
+            c.detail = "DMARC record does not parse: " + l.detail;
+            c.publish = suggest;
+            return c;
+        default:
+            c.state = VerifyState::pending;
+            c.detail = l.detail.find("several") != std::string::npos ? "DMARC: " + l.detail
+                                                                     : "DMARC record " + c.name + " missing";
+            c.publish = suggest;
+            return c;
     }
 }
 
@@ -250,7 +250,8 @@ std::vector<IdentityReport> verify_all(const std::vector<IdentityConf>& ids, con
     for (auto& id : ids) {
         IdentityReport r = verify_identity(id, expected_keys(id), dns, spf, dmarc, now);
         if (store) {
-            if (auto st = store->save(r); !st) log::warn("identity " + id.domain + ": result not stored: " + st.error().what);
+            if (auto st = store->save(r); !st)
+                log::warn("identity " + id.domain + ": result not stored: " + st.error().what);
         }
         log::info("identity " + id.domain + ": " + std::string(verify_state_name(r.state)) +
                   (r.reason.empty() ? "" : " (" + r.reason + ")"));
@@ -323,9 +324,7 @@ bool table_declared() {
     return false;
 }
 
-Error no_table() {
-    return internal_error("the store has no `identity_verification` table (store schema too old)");
-}
+Error no_table() { return internal_error("the store has no `identity_verification` table (store schema too old)"); }
 
 }  // namespace
 

@@ -45,8 +45,8 @@ class Env;
 namespace ses::auth {
 
 struct CheckResult {
-    std::string kind;     // "dkim", "spf", "dmarc"
-    std::string name;     // the DNS name looked at
+    std::string kind;  // "dkim", "spf", "dmarc"
+    std::string name;  // the DNS name looked at
     VerifyState state = VerifyState::pending;
     std::string detail;   // what was found, one line
     std::string found;    // the record found, if any

@@ -116,7 +116,8 @@ std::string example_toml() {
                 bool first = true;
                 for (auto& kk : keys())
                     if (section_of(kk.path) == sub) {
-                        o << (first ? " " : ", ") << leaf(kk.path) << " = " << (kk.example.empty() ? kk.def : kk.example);
+                        o << (first ? " " : ", ") << leaf(kk.path) << " = "
+                          << (kk.example.empty() ? kk.def : kk.example);
                         first = false;
                     }
                 o << " } ]\n";

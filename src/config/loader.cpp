@@ -59,73 +59,73 @@ struct Checker {
             }
         };
         switch (k.type) {
-        case Type::string:
-            if (!n.is_string()) error(n, path, "expected a string, got " + describe(n));
-            break;
-        case Type::boolean:
-            if (!n.is_boolean()) error(n, path, "expected true or false, got " + describe(n));
-            break;
-        case Type::integer:
-            if (!n.is_integer())
-                error(n, path, "expected an integer, got " + describe(n));
-            else
-                bounds(*n.value<int64_t>(), "");
-            break;
-        case Type::size: {
-            std::optional<uint64_t> v;
-            if (n.is_integer() && *n.value<int64_t>() >= 0) v = static_cast<uint64_t>(*n.value<int64_t>());
-            if (n.is_string()) v = str::parse_size(*n.value<std::string>());
-            if (!v || *v > static_cast<uint64_t>(INT64_MAX))
-                error(n, path, "expected a size such as \"10MB\" or \"512KB\", got " + describe(n));
-            else
-                bounds(static_cast<int64_t>(*v), " bytes");
-            break;
-        }
-        case Type::duration: {
-            std::optional<int64_t> v;
-            if (n.is_integer()) v = *n.value<int64_t>();
-            if (n.is_string()) v = str::parse_duration(*n.value<std::string>());
-            if (!v)
-                error(n, path, "expected a duration such as \"30s\", \"5m\" or \"24h\", got " + describe(n));
-            else
-                bounds(*v, "s");
-            break;
-        }
-        case Type::choice: {
-            bool ok = false;
-            if (n.is_string())
-                for (auto& c : str::split(k.choices, '|')) ok = ok || c == *n.value<std::string>();
-            if (!ok) {
-                std::string choices(k.choices);
-                for (auto& c : choices)
-                    if (c == '|') c = ',';
-                error(n, path, "expected one of " + choices + ", got " + describe(n));
-            }
-            break;
-        }
-        case Type::string_list: {
-            auto* a = n.as_array();
-            bool ok = a != nullptr;
-            if (a)
-                for (auto& e : *a) ok = ok && e.is_string();
-            if (!ok) error(n, path, "expected a list of strings, got " + describe(n));
-            break;
-        }
-        case Type::table_list: {
-            auto* a = n.as_array();
-            if (!a) {
-                error(n, path, "expected an array of tables ([[" + std::string(path) + "]]), got " + describe(n));
+            case Type::string:
+                if (!n.is_string()) error(n, path, "expected a string, got " + describe(n));
+                break;
+            case Type::boolean:
+                if (!n.is_boolean()) error(n, path, "expected true or false, got " + describe(n));
+                break;
+            case Type::integer:
+                if (!n.is_integer())
+                    error(n, path, "expected an integer, got " + describe(n));
+                else
+                    bounds(*n.value<int64_t>(), "");
+                break;
+            case Type::size: {
+                std::optional<uint64_t> v;
+                if (n.is_integer() && *n.value<int64_t>() >= 0) v = static_cast<uint64_t>(*n.value<int64_t>());
+                if (n.is_string()) v = str::parse_size(*n.value<std::string>());
+                if (!v || *v > static_cast<uint64_t>(INT64_MAX))
+                    error(n, path, "expected a size such as \"10MB\" or \"512KB\", got " + describe(n));
+                else
+                    bounds(static_cast<int64_t>(*v), " bytes");
                 break;
             }
-            for (auto& e : *a) {
-                if (!e.is_table()) {
-                    error(e, path, "expected a table, got " + describe(e));
-                    continue;
-                }
-                check_table(*e.as_table(), std::string(k.path) + "[]", std::string(path));
+            case Type::duration: {
+                std::optional<int64_t> v;
+                if (n.is_integer()) v = *n.value<int64_t>();
+                if (n.is_string()) v = str::parse_duration(*n.value<std::string>());
+                if (!v)
+                    error(n, path, "expected a duration such as \"30s\", \"5m\" or \"24h\", got " + describe(n));
+                else
+                    bounds(*v, "s");
+                break;
             }
-            break;
-        }
+            case Type::choice: {
+                bool ok = false;
+                if (n.is_string())
+                    for (auto& c : str::split(k.choices, '|')) ok = ok || c == *n.value<std::string>();
+                if (!ok) {
+                    std::string choices(k.choices);
+                    for (auto& c : choices)
+                        if (c == '|') c = ',';
+                    error(n, path, "expected one of " + choices + ", got " + describe(n));
+                }
+                break;
+            }
+            case Type::string_list: {
+                auto* a = n.as_array();
+                bool ok = a != nullptr;
+                if (a)
+                    for (auto& e : *a) ok = ok && e.is_string();
+                if (!ok) error(n, path, "expected a list of strings, got " + describe(n));
+                break;
+            }
+            case Type::table_list: {
+                auto* a = n.as_array();
+                if (!a) {
+                    error(n, path, "expected an array of tables ([[" + std::string(path) + "]]), got " + describe(n));
+                    break;
+                }
+                for (auto& e : *a) {
+                    if (!e.is_table()) {
+                        error(e, path, "expected a table, got " + describe(e));
+                        continue;
+                    }
+                    check_table(*e.as_table(), std::string(k.path) + "[]", std::string(path));
+                }
+                break;
+            }
         }
     }
 
@@ -133,7 +133,8 @@ struct Checker {
     // `shown` what the user wrote ("domain").
     void check_table(const toml::table& t, const std::string& schema_prefix, const std::string& shown) {
         for (auto& [key, node] : t) {
-            std::string kp = schema_prefix.empty() ? std::string(key.str()) : schema_prefix + "." + std::string(key.str());
+            std::string kp =
+                schema_prefix.empty() ? std::string(key.str()) : schema_prefix + "." + std::string(key.str());
             std::string sp = shown.empty() ? std::string(key.str()) : shown + "." + std::string(key.str());
             if (const KeyDef* k = find_key(kp)) {
                 check_value(*k, node, sp);
@@ -295,7 +296,8 @@ Result<Config> build(toml::table& root, std::string_view source) {
                                                                         : kt.source().begin.line)};
                         for (auto& o : d.dkim)
                             if (o.selector == k.selector)
-                                c.error(kt, "domain.dkim", "selector \"" + k.selector + "\" is declared twice for " + d.name);
+                                c.error(kt, "domain.dkim",
+                                        "selector \"" + k.selector + "\" is declared twice for " + d.name);
                         d.dkim.push_back(std::move(k));
                     }
                 }
@@ -345,8 +347,7 @@ Result<Config> load_string(std::string_view text, std::string_view source_name) 
         return build(root, source_name);
     } catch (const toml::parse_error& e) {
         std::ostringstream o;
-        o << source_name << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
-          << e.description();
+        o << source_name << ":" << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
         return internal_error(o.str());
     }
 }

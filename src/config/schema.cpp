@@ -27,7 +27,9 @@ const SectionDoc kSections[] = {
     {"outbound",
      "Which mail is outbound (submission): it must come from a configured, allowed identity, and it is "
      "signed and counted. Everything else is inbound. A client is outbound when any rule matches."},
-    {"verify", "Checks on inbound mail: SPF, DKIM and DMARC, reported in one Authentication-Results header (docs/authentication.md)."},
+    {"verify",
+     "Checks on inbound mail: SPF, DKIM and DMARC, reported in one Authentication-Results header "
+     "(docs/authentication.md)."},
     {"templates",
      "Template expansion (docs/templates.md): a message with `X-SES-Template: NAME` and "
      "`X-SES-Template-Data: {json}` is rendered from the template store before it is signed."},
@@ -38,8 +40,7 @@ const KeyDef kKeys[] = {
     // [daemon]
     {"daemon.pidfile", Type::string, R"("/run/sesmilter/sesmilter.pid")",
      "Pid file written when sesmilter runs as a daemon (not with -f). Empty: none."},
-    {"daemon.log_level", Type::choice, R"("info")", "Least severe level logged.",
-     "debug|info|notice|warning|error"},
+    {"daemon.log_level", Type::choice, R"("info")", "Least severe level logged.", "debug|info|notice|warning|error"},
     {"daemon.log_target", Type::choice, R"("auto")",
      "Where log lines go. `auto`: stderr in the foreground (-f), syslog as a daemon.", "auto|stderr|syslog"},
     {"daemon.syslog_facility", Type::choice, R"("mail")", "Syslog facility.",
@@ -56,12 +57,21 @@ const KeyDef kKeys[] = {
      "Answer when sesmilter fails internally (a key cannot sign, the store fails, ...). `tempfail` "
      "keeps the mail with the client, which retries; `accept` passes it on unchanged.",
      "tempfail|accept"},
-    {"milter.max_message_size", Type::size, R"("10MB")",
+    {"milter.max_message_size",
+     Type::size,
+     R"("10MB")",
      "Largest message accepted, headers and body. Checked while the message streams in: the "
      "client gets `552 5.3.4` as soon as it is passed.",
-     {}, KB, GB},
-    {"milter.timeout", Type::duration, R"("300s")",
-     "How long libmilter waits on an idle MTA connection.", {}, 1, 86400},
+     {},
+     KB,
+     GB},
+    {"milter.timeout",
+     Type::duration,
+     R"("300s")",
+     "How long libmilter waits on an idle MTA connection.",
+     {},
+     1,
+     86400},
     {"milter.backlog", Type::integer, "128", "Listen backlog of the milter socket.", {}, 1, 65535},
 
     // [dkim]
@@ -83,7 +93,14 @@ const KeyDef kKeys[] = {
 
     // [[domain]]
     {"domain", Type::table_list, "", "Sending identities."},
-    {"domain[].name", Type::string, "", "The domain, e.g. `example.com`.", {}, INT64_MIN, INT64_MAX, true,
+    {"domain[].name",
+     Type::string,
+     "",
+     "The domain, e.g. `example.com`.",
+     {},
+     INT64_MIN,
+     INT64_MAX,
+     true,
      R"("example.com")"},
     {"domain[].dkim", Type::table_list, "", "DKIM keys of the domain."},
     {"domain[].smtp_users", Type::string_list, "[]",
@@ -96,12 +113,25 @@ const KeyDef kKeys[] = {
      "has found its DKIM, SPF and DMARC records in place."},
     {"domain[].alignment", Type::choice, R"("relaxed")",
      "DMARC alignment required between the From: domain and the DKIM signing domain.", "relaxed|strict"},
-    {"domain[].dkim[].selector", Type::string, "", "Selector: the key is published at SELECTOR._domainkey.DOMAIN.",
-     {}, INT64_MIN, INT64_MAX, true, R"("s1")"},
-    {"domain[].dkim[].key", Type::string, "",
+    {"domain[].dkim[].selector",
+     Type::string,
+     "",
+     "Selector: the key is published at SELECTOR._domainkey.DOMAIN.",
+     {},
+     INT64_MIN,
+     INT64_MAX,
+     true,
+     R"("s1")"},
+    {"domain[].dkim[].key",
+     Type::string,
+     "",
      "Private key file (PEM; RSA >= `dkim.min_rsa_bits` or Ed25519), mode 0600 or stricter. "
      "`sesctl dkim keygen` writes one.",
-     {}, INT64_MIN, INT64_MAX, true, R"("/etc/sesmilter/keys/example.com.s1.pem")"},
+     {},
+     INT64_MIN,
+     INT64_MAX,
+     true,
+     R"("/etc/sesmilter/keys/example.com.s1.pem")"},
 
     // [warmup]
     {"warmup.enabled", Type::boolean, "false",
@@ -110,14 +140,24 @@ const KeyDef kKeys[] = {
     {"warmup.time_zone", Type::string, R"("UTC")",
      "Time zone of the calendar days that quotas count in: `UTC`, a fixed offset such as `+02:00`, "
      "or a zone name such as `Europe/Paris`. A change takes effect at restart."},
-    {"warmup.hold_duration", Type::duration, R"("24h")", "How long over-quota mail is held unless the policy says otherwise.",
-     {}, 60, 30 * 86400},
+    {"warmup.hold_duration",
+     Type::duration,
+     R"("24h")",
+     "How long over-quota mail is held unless the policy says otherwise.",
+     {},
+     60,
+     30 * 86400},
     {"warmup.release_scheduler", Type::boolean, "true",
      "Run the release scheduler inside sesmilter. Turn off to release only with `sesctl queue release-due` (cron)."},
     {"warmup.release_interval", Type::duration, R"("60s")", "Time between two release passes.", {}, 1, 86400},
     {"warmup.release_batch", Type::integer, "200", "Held messages released per store transaction.", {}, 1, 100000},
-    {"warmup.release_retry", Type::duration, R"("10m")",
-     "Wait before a release that the MTA refused is tried again (it is not charged twice).", {}, 1, 86400},
+    {"warmup.release_retry",
+     Type::duration,
+     R"("10m")",
+     "Wait before a release that the MTA refused is tried again (it is not charged twice).",
+     {},
+     1,
+     86400},
     {"warmup.outbound_ips", Type::string_list, "[]",
      "Sending IP addresses. With exactly one, that address is a warm-up identity too, next to the sender domain."},
 
@@ -126,9 +166,13 @@ const KeyDef kKeys[] = {
      "Lua policy script (the shipped one is lua/warmup.lua). Empty: the built-in rules, which are the "
      "same as the shipped script. Reloaded on SIGHUP; a script that does not load is refused and the "
      "old one kept."},
-    {"policy.instruction_limit", Type::integer, "1000000",
+    {"policy.instruction_limit",
+     Type::integer,
+     "1000000",
      "Lua VM instructions one hook call may run; past it the call fails and the built-in rule decides.",
-     {}, 1000, 1000000000},
+     {},
+     1000,
+     1000000000},
     {"policy.memory_limit", Type::size, R"("16MiB")", "Memory one Lua state may allocate.", {}, 1 << 20, 1ll << 32},
 
     // [store]
@@ -139,7 +183,13 @@ const KeyDef kKeys[] = {
      "may lose the last interval). `full`: fsync at every commit (slower by the disk's flush time per message).",
      "periodic|full"},
     {"store.sync_interval", Type::duration, R"("1s")", "Flush interval with `sync = \"periodic\"`.", {}, 1, 3600},
-    {"store.map_size", Type::size, R"("64MiB")", "Initial LMDB map size; it doubles when full.", {}, 1 << 20, 1ll << 40},
+    {"store.map_size",
+     Type::size,
+     R"("64MiB")",
+     "Initial LMDB map size; it doubles when full.",
+     {},
+     1 << 20,
+     1ll << 40},
 
     // [mta]
     {"mta.kind", Type::choice, R"("postfix")", "The MTA: its hold queue keeps over-quota mail.", "postfix|sendmail"},
@@ -152,7 +202,8 @@ const KeyDef kKeys[] = {
 
     // [outbound]
     {"outbound.authenticated", Type::boolean, "true", "SASL-authenticated clients are outbound."},
-    {"outbound.networks", Type::string_list, R"(["127.0.0.0/8", "::1/128"])", "Client addresses (CIDR) that are outbound."},
+    {"outbound.networks", Type::string_list, R"(["127.0.0.0/8", "::1/128"])",
+     "Client addresses (CIDR) that are outbound."},
     {"outbound.daemons", Type::string_list, R"(["ORIGINATING"])",
      "Postfix `milter_macro_daemon_name` values (`{daemon_name}`) that are outbound, e.g. the submission service's."},
 
@@ -161,7 +212,8 @@ const KeyDef kKeys[] = {
     {"verify.authserv_id", Type::string, R"("")",
      "The authserv-id of the Authentication-Results header (RFC 8601). Empty: this host's name. Incoming "
      "Authentication-Results carrying it are removed as forged."},
-    {"verify.dmarc_reject", Type::boolean, "false", "Refuse (550 5.7.1) mail that fails DMARC when the domain's policy is p=reject."},
+    {"verify.dmarc_reject", Type::boolean, "false",
+     "Refuse (550 5.7.1) mail that fails DMARC when the domain's policy is p=reject."},
     {"verify.dmarc_quarantine", Type::boolean, "false",
      "Put mail that fails DMARC under p=quarantine (or p=reject without `dmarc_reject`) in the MTA's hold queue."},
     {"verify.tempfail_on_dns_error", Type::boolean, "true",
@@ -177,22 +229,37 @@ const KeyDef kKeys[] = {
     {"dns.forwarders", Type::string_list, "[]",
      "Servers to forward questions to, `ADDR` or `ADDR@PORT` (e.g. `127.0.0.1@5353`). Empty: the nameservers "
      "of /etc/resolv.conf."},
-    {"dns.timeout", Type::duration, R"("5s")", "Deadline per question; a timeout is a temporary error (451 4.4.3).", {}, 1, 120},
-    {"dns.dnssec", Type::boolean, "false", "Validate answers with DNSSEC (trust anchor /usr/share/dns/root.key, package dns-root-data)."},
+    {"dns.timeout",
+     Type::duration,
+     R"("5s")",
+     "Deadline per question; a timeout is a temporary error (451 4.4.3).",
+     {},
+     1,
+     120},
+    {"dns.dnssec", Type::boolean, "false",
+     "Validate answers with DNSSEC (trust anchor /usr/share/dns/root.key, package dns-root-data)."},
 };
 
 }  // namespace
 
 std::string_view type_name(Type t) {
     switch (t) {
-    case Type::string: return "string";
-    case Type::integer: return "integer";
-    case Type::boolean: return "boolean";
-    case Type::size: return "size";
-    case Type::duration: return "duration";
-    case Type::choice: return "choice";
-    case Type::string_list: return "list of strings";
-    case Type::table_list: return "array of tables";
+        case Type::string:
+            return "string";
+        case Type::integer:
+            return "integer";
+        case Type::boolean:
+            return "boolean";
+        case Type::size:
+            return "size";
+        case Type::duration:
+            return "duration";
+        case Type::choice:
+            return "choice";
+        case Type::string_list:
+            return "list of strings";
+        case Type::table_list:
+            return "array of tables";
     }
     return "?";
 }

@@ -18,12 +18,12 @@ enum class Type { string, integer, boolean, size, duration, choice, string_list,
 std::string_view type_name(Type t);
 
 struct KeyDef {
-    std::string_view path;     // "milter.socket"; arrays of tables use "[]": "domain[].dkim[].key"
+    std::string_view path;  // "milter.socket"; arrays of tables use "[]": "domain[].dkim[].key"
     Type type;
-    std::string_view def;      // default as TOML value text ("" = no default)
+    std::string_view def;  // default as TOML value text ("" = no default)
     std::string_view doc;
     std::string_view choices = {};  // "tempfail|accept" for Type::choice
-    int64_t min = INT64_MIN;   // bounds for integer, size (bytes), duration (seconds)
+    int64_t min = INT64_MIN;        // bounds for integer, size (bytes), duration (seconds)
     int64_t max = INT64_MAX;
     bool required = false;
     std::string_view example = {};  // TOML value text used in the generated example

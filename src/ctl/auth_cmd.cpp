@@ -118,7 +118,8 @@ Result<mail::Message> read_message(const std::string& path) {
         }
         auto colon = field.find(':');
         if (colon == std::string::npos || colon == 0)
-            return internal_error(path + ": not a message (line without a header field name: " + field.substr(0, 40) + ")");
+            return internal_error(path + ": not a message (line without a header field name: " + field.substr(0, 40) +
+                                  ")");
         m.feed_header(field.substr(0, colon), field.substr(colon + 1));
         pos = next;
     }

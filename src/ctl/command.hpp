@@ -23,9 +23,9 @@ namespace ses::ctl {
 struct Context {
     const config::Config& cfg;
     bool json = false;
-    std::vector<std::string> args;                // positional words after the command path
-    std::map<std::string, std::string> options;   // --name value  (without the dashes)
-    std::map<std::string, bool> flags;            // --name        (declared in Command::flags)
+    std::vector<std::string> args;               // positional words after the command path
+    std::map<std::string, std::string> options;  // --name value  (without the dashes)
+    std::map<std::string, bool> flags;           // --name        (declared in Command::flags)
     std::ostream& out;
     std::ostream& err;
 
@@ -38,9 +38,9 @@ struct Context {
 };
 
 struct Command {
-    std::string path;                 // "dkim keygen"
-    std::string usage;                // "--domain D --selector S [--algorithm rsa|ed25519]"
-    std::string summary;              // one line for `sesctl --help`
+    std::string path;     // "dkim keygen"
+    std::string usage;    // "--domain D --selector S [--algorithm rsa|ed25519]"
+    std::string summary;  // one line for `sesctl --help`
     std::function<int(Context&)> run;
     std::vector<std::string> flags = {};  // options that take no value, e.g. {"dry-run"}
 };

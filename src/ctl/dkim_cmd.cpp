@@ -43,14 +43,10 @@ int keygen(Context& c) {
 
     std::string name = *selector + "._domainkey." + dom;
     if (c.json) {
-        c.out << nlohmann::json{{"domain", dom},
-                                {"selector", *selector},
-                                {"algorithm", alg},
-                                {"bits", alg == "rsa" ? bits : 256},
-                                {"key_file", path},
-                                {"dns_name", name},
-                                {"txt", key->txt},
-                                {"zone_line", dkim::zone_line(*selector, dom, key->txt)}}
+        c.out << nlohmann::json{{"domain", dom},    {"selector", *selector},
+                                {"algorithm", alg}, {"bits", alg == "rsa" ? bits : 256},
+                                {"key_file", path}, {"dns_name", name},
+                                {"txt", key->txt},  {"zone_line", dkim::zone_line(*selector, dom, key->txt)}}
                      .dump(2)
               << "\n";
         return 0;
@@ -58,7 +54,8 @@ int keygen(Context& c) {
     c.out << "Wrote " << path << " (" << (alg == "rsa" ? "rsa-" + std::to_string(bits) : alg) << ", mode 0600).\n"
           << "Publish this TXT record (zone-file syntax; the strings join into one value):\n\n"
           << dkim::zone_line(*selector, dom, key->txt) << "\n\n"
-          << "Value, for DNS panels that take one string:\n" << key->txt << "\n"
+          << "Value, for DNS panels that take one string:\n"
+          << key->txt << "\n"
           << "Then add to sesmilter.toml under [[domain]] name = \"" << dom << "\":\n"
           << "  dkim = [ { selector = \"" << *selector << "\", key = \"" << path << "\" } ]\n";
     return 0;

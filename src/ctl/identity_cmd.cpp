@@ -53,8 +53,7 @@ void print_report(Context& c, const auth::IdentityReport& r) {
     for (auto& k : r.checks) {
         c.out << "  " << k.kind << "\t" << auth::verify_state_name(k.state) << "\t" << k.name << "\n"
               << "      " << k.detail << "\n";
-        if (!k.found.empty() && k.state != auth::VerifyState::verified)
-            c.out << "      found:   " << k.found << "\n";
+        if (!k.found.empty() && k.state != auth::VerifyState::verified) c.out << "      found:   " << k.found << "\n";
         if (!k.publish.empty()) c.out << "      publish: " << k.publish << "\n";
     }
 }
@@ -66,7 +65,9 @@ int cmd_verify(Context& c) {
     const auth::IdentityConf* id = nullptr;
     for (auto& i : ids)
         if (i.domain == domain) id = &i;
-    if (!id) return fail(c, domain + " is not a configured [[domain]] in " + (c.cfg.path.empty() ? "the configuration" : c.cfg.path));
+    if (!id)
+        return fail(c, domain + " is not a configured [[domain]] in " +
+                           (c.cfg.path.empty() ? "the configuration" : c.cfg.path));
 
     dns::Settings ds = auth::dns_settings(c.cfg);
     if (auto d = c.opt("dns")) ds.forwarders = str::split(*d, ',');
@@ -135,8 +136,11 @@ int cmd_status(Context& c) {
 
 std::vector<Command> identity_commands() {
     return {
-        {"identity verify", "DOMAIN [--dns HOST@PORT] [--timeout SECONDS] [--no-store]",
-         "check an identity's DKIM, SPF and DMARC records in DNS and store the result", cmd_verify, {"no-store"}},
+        {"identity verify",
+         "DOMAIN [--dns HOST@PORT] [--timeout SECONDS] [--no-store]",
+         "check an identity's DKIM, SPF and DMARC records in DNS and store the result",
+         cmd_verify,
+         {"no-store"}},
         {"identity status", "[DOMAIN...]", "the stored verification results", cmd_status},
     };
 }

@@ -65,13 +65,16 @@ int release_due(Context& c) {
     auto r = w->engine->release_due(*mta);
     if (!r) return fail(c, r.error().what);
     if (c.json) {
-        c.out << json{{"released", r->released}, {"deferred", r->deferred}, {"failed", r->failed},
-                      {"not_held", r->not_held}, {"queue_ids", r->queue_ids}}
+        c.out << json{{"released", r->released},
+                      {"deferred", r->deferred},
+                      {"failed", r->failed},
+                      {"not_held", r->not_held},
+                      {"queue_ids", r->queue_ids}}
                      .dump(2)
               << "\n";
     } else {
-        c.out << "released " << r->released << ", deferred to a later day " << r->deferred << ", failed "
-              << r->failed << ", no longer held " << r->not_held << "\n";
+        c.out << "released " << r->released << ", deferred to a later day " << r->deferred << ", failed " << r->failed
+              << ", no longer held " << r->not_held << "\n";
         for (const auto& q : r->queue_ids) c.out << "  " << q << "\n";
     }
     return r->failed ? 1 : 0;
@@ -81,8 +84,8 @@ int release_due(Context& c) {
 
 std::vector<Command> queue_commands() {
     return {
-        {"queue held", "[--identity IDENTITY]", "mail held by the warm-up quota: queue id, identity, recipients, release time",
-         held},
+        {"queue held", "[--identity IDENTITY]",
+         "mail held by the warm-up quota: queue id, identity, recipients, release time", held},
         {"queue release-due", "", "release held mail that is due and fits today's quota (what the scheduler does)",
          release_due},
     };

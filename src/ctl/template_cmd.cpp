@@ -65,17 +65,17 @@ std::string rfc5322_date(int64_t t) {
     static const char* const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     char buf[64];
-    snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday], tm.tm_mday,
-             months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+             tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
     return buf;
 }
 
 std::string when(int64_t t) { return t ? clock::format_rfc3339(t) : "-"; }
 
 json summary(const tmpl::Template& t) {
-    return json{{"name", t.name},           {"subject", t.subject},  {"html", t.html.has_value()},
-                {"text", t.text.has_value()}, {"strict", t.strict},    {"created", when(t.created)},
-                {"updated", when(t.updated)}};
+    return json{
+        {"name", t.name},     {"subject", t.subject},       {"html", t.html.has_value()}, {"text", t.text.has_value()},
+        {"strict", t.strict}, {"created", when(t.created)}, {"updated", when(t.updated)}};
 }
 
 // Normalise default data to compact JSON text ("" stays "").
@@ -108,7 +108,8 @@ Result<Stored> store_one(tmpl::TemplateStore& st, tmpl::Template t) {
 }
 
 int put(Context& c) {
-    if (c.args.size() != 1) return fail(c, "usage: sesctl template put NAME --subject S [--html FILE] [--text FILE]", 2);
+    if (c.args.size() != 1)
+        return fail(c, "usage: sesctl template put NAME --subject S [--html FILE] [--text FILE]", 2);
     tmpl::Template t;
     t.name = c.args[0];
     auto subject = c.opt("subject");
@@ -291,8 +292,8 @@ int export_dir(Context& c) {
     if (c.json)
         c.out << json{{"exported", names}, {"dir", dir.string()}}.dump(2) << "\n";
     else
-        c.out << "Exported " << names.size() << " template" << (names.size() == 1 ? "" : "s") << " to "
-              << dir.string() << ".\n";
+        c.out << "Exported " << names.size() << " template" << (names.size() == 1 ? "" : "s") << " to " << dir.string()
+              << ".\n";
     return 0;
 }
 
@@ -407,16 +408,20 @@ int failures(Context& c) {
 
 std::vector<Command> template_commands() {
     return {
-        {"template put", "NAME --subject S [--html FILE] [--text FILE] [--default-data JSON] [--lenient]",
-         "store a template (checked first; FILE - reads stdin; --lenient renders missing variables empty)", put,
+        {"template put",
+         "NAME --subject S [--html FILE] [--text FILE] [--default-data JSON] [--lenient]",
+         "store a template (checked first; FILE - reads stdin; --lenient renders missing variables empty)",
+         put,
          {"lenient"}},
         {"template get", "NAME", "show a template", get},
         {"template list", "", "list the templates", list},
         {"template delete", "NAME", "delete a template", remove},
         {"template render", "NAME [--data JSON | --data-file FILE] [--from A] [--to A]",
          "print the MIME message the milter would make from the template and data", render},
-        {"template import", "DIR [--dry-run]",
-         "store every DIR/NAME.json (+ NAME.html, NAME.txt); all are checked before any is stored", import_dir,
+        {"template import",
+         "DIR [--dry-run]",
+         "store every DIR/NAME.json (+ NAME.html, NAME.txt); all are checked before any is stored",
+         import_dir,
          {"dry-run"}},
         {"template export", "DIR", "write every template as DIR/NAME.json, NAME.html, NAME.txt", export_dir},
         {"template failures", "[--since TIME] [--limit N]", "recent rendering failures, newest first", failures},

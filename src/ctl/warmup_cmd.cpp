@@ -19,7 +19,10 @@ using nlohmann::json;
 using warmup::IdentityKey;
 
 json counters_json(const policy::Counters& c) {
-    return json{{"sent", c.sent}, {"held", c.held}, {"released", c.released}, {"bounced", c.bounced},
+    return json{{"sent", c.sent},
+                {"held", c.held},
+                {"released", c.released},
+                {"bounced", c.bounced},
                 {"complained", c.complained}};
 }
 
@@ -27,12 +30,16 @@ json status_json(const warmup::IdentityStatus& s) {
     json groups = json::object();
     for (const auto& g : s.limit.groups) {
         auto it = s.usage.groups.find(g.name);
-        groups[g.name] = {{"limit", g.limit}, {"used", it == s.usage.groups.end() ? 0 : it->second}, {"domains", g.domains}};
+        groups[g.name] = {
+            {"limit", g.limit}, {"used", it == s.usage.groups.end() ? 0 : it->second}, {"domains", g.domains}};
     }
     json history = json::array();
     for (const auto& h : s.history)
-        history.push_back({{"at", clock::format_rfc3339(h.at)}, {"day", warmup::date_string(h.day)}, {"from", h.from},
-                           {"to", h.to}, {"reason", h.reason}});
+        history.push_back({{"at", clock::format_rfc3339(h.at)},
+                           {"day", warmup::date_string(h.day)},
+                           {"from", h.from},
+                           {"to", h.to},
+                           {"reason", h.reason}});
     return json{{"identity", s.id.name},
                 {"kind", warmup::kind_name(s.id.kind)},
                 {"level", s.state.level},
@@ -59,17 +66,18 @@ void status_text(std::ostream& out, const warmup::IdentityStatus& s, const std::
         << (s.state.paused ? ", PAUSED" : "") << "\n";
     out << "  today " << warmup::date_string(s.today) << " (" << tz << "): limit " << s.limit.total << ", used "
         << s.usage.sent << ", remaining " << s.remaining << "; sent " << s.counters.sent << " (released "
-        << s.counters.released << "), held " << s.counters.held << ", bounced " << s.counters.bounced
-        << ", complained " << s.counters.complained << "\n";
+        << s.counters.released << "), held " << s.counters.held << ", bounced " << s.counters.bounced << ", complained "
+        << s.counters.complained << "\n";
     for (const auto& g : s.limit.groups) {
         auto it = s.usage.groups.find(g.name);
-        out << "  group " << g.name << ": " << (it == s.usage.groups.end() ? 0 : it->second) << " of " << g.limit << "\n";
+        out << "  group " << g.name << ": " << (it == s.usage.groups.end() ? 0 : it->second) << " of " << g.limit
+            << "\n";
     }
     out << "  waiting in hold: " << s.held_messages << " message(s), " << s.held_recipients << " recipient(s)\n";
     out << "  next upgrade at " << clock::format_rfc3339(s.next_day_at) << ": "
-        << (s.state.paused ? "none while paused"
-                           : s.upgrade_expected ? "to level " + std::to_string(s.state.level + 1) + " if today stays like this"
-                                                : "held back by today's figures so far")
+        << (s.state.paused       ? "none while paused"
+            : s.upgrade_expected ? "to level " + std::to_string(s.state.level + 1) + " if today stays like this"
+                                 : "held back by today's figures so far")
         << "\n";
 }
 
@@ -93,7 +101,10 @@ int status(Context& c) {
         } else {
             json arr = json::array();
             for (const auto& s : list) arr.push_back(status_json(s));
-            c.out << json{{"time_zone", eng.time_zone().name()}, {"policy", eng.policy().describe()}, {"identities", arr}}.dump(2)
+            c.out << json{{"time_zone", eng.time_zone().name()},
+                          {"policy", eng.policy().describe()},
+                          {"identities", arr}}
+                         .dump(2)
                   << "\n";
         }
         return 0;
@@ -114,19 +125,24 @@ int set_level(Context& c) {
     if (Status s = w->engine->set_level(id, static_cast<uint32_t>(level)); !s) return fail(c, s.error().what);
     auto st = w->engine->status(id);
     if (!st) return fail(c, st.error().what);
-    if (c.json) c.out << status_json(*st).dump(2) << "\n";
-    else c.out << id.str() << ": level " << st->state.level << ", limit today " << st->limit.total << "\n";
+    if (c.json)
+        c.out << status_json(*st).dump(2) << "\n";
+    else
+        c.out << id.str() << ": level " << st->state.level << ", limit today " << st->limit.total << "\n";
     return 0;
 }
 
 int pause_resume(Context& c, bool pause) {
-    if (c.args.size() != 1) return fail(c, std::string("usage: warmup ") + (pause ? "pause" : "resume") + " IDENTITY", 2);
+    if (c.args.size() != 1)
+        return fail(c, std::string("usage: warmup ") + (pause ? "pause" : "resume") + " IDENTITY", 2);
     auto w = open_warmup(c);
     if (!w) return fail(c, w.error().what);
     auto id = warmup::parse_identity(c.args[0]);
     if (Status s = w->engine->set_paused(id, pause); !s) return fail(c, s.error().what);
-    if (c.json) c.out << json{{"identity", id.name}, {"kind", warmup::kind_name(id.kind)}, {"paused", pause}}.dump(2) << "\n";
-    else c.out << id.str() << (pause ? ": paused (new mail is held)\n" : ": resumed\n");
+    if (c.json)
+        c.out << json{{"identity", id.name}, {"kind", warmup::kind_name(id.kind)}, {"paused", pause}}.dump(2) << "\n";
+    else
+        c.out << id.str() << (pause ? ": paused (new mail is held)\n" : ": resumed\n");
     return 0;
 }
 
@@ -153,7 +169,8 @@ int forecast(Context& c) {
                  {"volume", volume},
                  {"reached", f->reached >= 0},
                  {"days", f->reached >= 0 ? json(f->reached) : json(nullptr)},
-                 {"date", f->reached >= 0 ? json(warmup::date_string(f->days[static_cast<size_t>(f->reached)].day)) : json(nullptr)},
+                 {"date", f->reached >= 0 ? json(warmup::date_string(f->days[static_cast<size_t>(f->reached)].day))
+                                          : json(nullptr)},
                  {"note", f->note},
                  {"plan", arr}};
         c.out << out.dump(2) << "\n";
@@ -162,15 +179,16 @@ int forecast(Context& c) {
     c.out << "day        level  limit/day\n";
     for (const auto& d : f->days) c.out << warmup::date_string(d.day) << "  " << d.level << "  " << d.limit << "\n";
     if (f->reached >= 0)
-        c.out << volume << "/day flows from " << warmup::date_string(f->days[static_cast<size_t>(f->reached)].day) << " ("
-              << f->reached << " day(s) from today)\n";
+        c.out << volume << "/day flows from " << warmup::date_string(f->days[static_cast<size_t>(f->reached)].day)
+              << " (" << f->reached << " day(s) from today)\n";
     else
         c.out << volume << "/day is not reached: " << f->note << "\n";
     return 0;
 }
 
 int feedback(Context& c) {
-    if (c.args.size() != 1) return fail(c, "usage: warmup feedback IDENTITY [--bounced N] [--complained N] [--date D]", 2);
+    if (c.args.size() != 1)
+        return fail(c, "usage: warmup feedback IDENTITY [--bounced N] [--complained N] [--date D]", 2);
     uint64_t b = std::strtoull(c.opt("bounced").value_or("0").c_str(), nullptr, 10);
     uint64_t k = std::strtoull(c.opt("complained").value_or("0").c_str(), nullptr, 10);
     std::optional<int32_t> day;
@@ -185,9 +203,13 @@ int feedback(Context& c) {
     int32_t d = day ? *day : w->engine->time_zone().day_of(clock::now());
     auto cnt = w->engine->counters(id, d);
     if (!cnt) return fail(c, cnt.error().what);
-    if (c.json) c.out << json{{"identity", id.name}, {"date", warmup::date_string(d)}, {"counters", counters_json(*cnt)}}.dump(2) << "\n";
-    else c.out << id.str() << " " << warmup::date_string(d) << ": sent " << cnt->sent << ", bounced " << cnt->bounced
-               << ", complained " << cnt->complained << "\n";
+    if (c.json)
+        c.out << json{{"identity", id.name}, {"date", warmup::date_string(d)}, {"counters", counters_json(*cnt)}}.dump(
+                     2)
+              << "\n";
+    else
+        c.out << id.str() << " " << warmup::date_string(d) << ": sent " << cnt->sent << ", bounced " << cnt->bounced
+              << ", complained " << cnt->complained << "\n";
     return 0;
 }
 
@@ -210,7 +232,8 @@ Result<WarmupHandle> open_warmup(const Context& c) {
 
 std::vector<Command> warmup_commands() {
     return {
-        {"warmup status", "[IDENTITY]", "level, today's limit, used, remaining, held mail and the next upgrade", status},
+        {"warmup status", "[IDENTITY]", "level, today's limit, used, remaining, held mail and the next upgrade",
+         status},
         {"warmup set-level", "IDENTITY LEVEL", "set an identity's warm-up level (recorded in its history)", set_level},
         {"warmup pause", "IDENTITY", "hold all new mail of an identity until resumed",
          [](Context& c) { return pause_resume(c, true); }},

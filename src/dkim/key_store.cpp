@@ -66,19 +66,19 @@ Result<SigningKey> parse_key(std::string_view pem, std::string_view path, int mi
     sk.path = where;
     sk.pem = std::string(pem);
     switch (EVP_PKEY_get_base_id(k.get())) {
-    case EVP_PKEY_RSA:
-        sk.algorithm = Algorithm::rsa_sha256;
-        sk.bits = EVP_PKEY_get_bits(k.get());
-        if (sk.bits < min_rsa_bits)
-            return internal_error(where + ": RSA key has " + std::to_string(sk.bits) + " bits, fewer than dkim.min_rsa_bits = " +
-                                  std::to_string(min_rsa_bits));
-        break;
-    case EVP_PKEY_ED25519:
-        sk.algorithm = Algorithm::ed25519_sha256;
-        sk.bits = 256;
-        break;
-    default:
-        return internal_error(where + ": unsupported key type (DKIM signs with RSA or Ed25519)");
+        case EVP_PKEY_RSA:
+            sk.algorithm = Algorithm::rsa_sha256;
+            sk.bits = EVP_PKEY_get_bits(k.get());
+            if (sk.bits < min_rsa_bits)
+                return internal_error(where + ": RSA key has " + std::to_string(sk.bits) +
+                                      " bits, fewer than dkim.min_rsa_bits = " + std::to_string(min_rsa_bits));
+            break;
+        case EVP_PKEY_ED25519:
+            sk.algorithm = Algorithm::ed25519_sha256;
+            sk.bits = 256;
+            break;
+        default:
+            return internal_error(where + ": unsupported key type (DKIM signs with RSA or Ed25519)");
     }
     auto txt = public_txt(pem);
     if (!txt) return Error{where + ": " + txt.error().what, {}};
@@ -102,14 +102,13 @@ Result<KeyStore> KeyStore::load(const config::Config& cfg) {
             if (st.st_mode & 077) {
                 char mode[8];
                 std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
-                return internal_error("domain " + d.name + " selector " + kc.selector + ": key " + kc.key + " has mode " +
-                                      mode + "; private keys must be 0600 or stricter");
+                return internal_error("domain " + d.name + " selector " + kc.selector + ": key " + kc.key +
+                                      " has mode " + mode + "; private keys must be 0600 or stricter");
             }
             std::ifstream in(kc.key, std::ios::binary);
             std::stringstream buf;
             buf << in.rdbuf();
-            if (!in.good() && !in.eof())
-                return internal_error("domain " + d.name + ": cannot read key " + kc.key);
+            if (!in.good() && !in.eof()) return internal_error("domain " + d.name + ": cannot read key " + kc.key);
             auto key = parse_key(buf.str(), kc.key, cfg.dkim.min_rsa_bits);
             if (!key) return internal_error("domain " + d.name + " selector " + kc.selector + ": " + key.error().what);
             key->selector = kc.selector;

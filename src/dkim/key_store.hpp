@@ -26,9 +26,9 @@ struct SigningKey {
     std::string selector;
     std::string path;
     Algorithm algorithm;
-    int bits = 0;       // RSA modulus size; 256 for Ed25519
-    std::string pem;    // the file's text; libopendkim wants it NUL-terminated (std::string is)
-    std::string public_txt;  // the DNS TXT record value that publishes this key
+    int bits = 0;                  // RSA modulus size; 256 for Ed25519
+    std::string pem;               // the file's text; libopendkim wants it NUL-terminated (std::string is)
+    std::string public_txt;        // the DNS TXT record value that publishes this key
     std::shared_ptr<void> cached;  // keeps the parsed key registered (key_cache.hpp)
 };
 

@@ -10,8 +10,8 @@
 namespace ses::dkim {
 
 struct NewKey {
-    std::string pem;         // PKCS#8 private key
-    std::string txt;         // "v=DKIM1; k=rsa; p=..."
+    std::string pem;  // PKCS#8 private key
+    std::string txt;  // "v=DKIM1; k=rsa; p=..."
 };
 
 // algorithm "rsa" (bits >= 1024) or "ed25519".

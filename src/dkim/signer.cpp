@@ -83,11 +83,11 @@ Result<std::vector<std::string>> Signer::sign(const mail::Message& msg, const Do
     for (auto& key : dk.keys) {
         DKIM_STAT st = DKIM_STAT_OK;
         dkim_alg_t alg = key.algorithm == Algorithm::ed25519_sha256 ? DKIM_SIGN_ED25519SHA256 : DKIM_SIGN_RSASHA256;
-        std::unique_ptr<DKIM, DkimFree> d(dkim_sign(lib_->lib, reinterpret_cast<const unsigned char*>(id.c_str()), nullptr,
-                                                    reinterpret_cast<dkim_sigkey_t>(const_cast<char*>(key.pem.c_str())),
-                                                    reinterpret_cast<const unsigned char*>(key.selector.c_str()),
-                                                    reinterpret_cast<const unsigned char*>(dk.domain.c_str()), hc, bc, alg,
-                                                    -1, &st));
+        std::unique_ptr<DKIM, DkimFree> d(
+            dkim_sign(lib_->lib, reinterpret_cast<const unsigned char*>(id.c_str()), nullptr,
+                      reinterpret_cast<dkim_sigkey_t>(const_cast<char*>(key.pem.c_str())),
+                      reinterpret_cast<const unsigned char*>(key.selector.c_str()),
+                      reinterpret_cast<const unsigned char*>(dk.domain.c_str()), hc, bc, alg, -1, &st));
         if (!d) return internal_error("dkim_sign(" + dk.domain + ", " + key.selector + "): " + dkim_getresultstr(st));
         for (auto& h : msg.headers()) {
             line.clear();

@@ -97,38 +97,38 @@ std::string result_for(DKIM_SIGINFO* sig, unsigned min_bits, std::string& reason
     const char* es = dkim_sig_geterrorstr(err);
     reason = es ? es : "unknown error";
     switch (err) {
-    case DKIM_SIGERROR_KEYFAIL:
-        reason = "key query failed";
-        return "temperror";
-    case DKIM_SIGERROR_NOKEY:
-        reason = "no key for signature";
-        return "permerror";
-    case DKIM_SIGERROR_KEYREVOKED:
-    case DKIM_SIGERROR_KEYDECODE:
-    case DKIM_SIGERROR_DNSSYNTAX:
-    case DKIM_SIGERROR_MULTIREPLY:
-    case DKIM_SIGERROR_KEYVERSION:
-    case DKIM_SIGERROR_KEYUNKNOWNHASH:
-    case DKIM_SIGERROR_KEYHASHMISMATCH:
-    case DKIM_SIGERROR_NOTEMAILKEY:
-    case DKIM_SIGERROR_KEYTYPEMISSING:
-    case DKIM_SIGERROR_KEYTYPEUNKNOWN:
-    case DKIM_SIGERROR_SUBDOMAIN:
-    case DKIM_SIGERROR_EXPIRED:
-    case DKIM_SIGERROR_FUTURE:
-    case DKIM_SIGERROR_TOOLARGE_L:
-        return "permerror";
-    case DKIM_SIGERROR_KEYTOOSMALL:
-        return "policy";
-    case DKIM_SIGERROR_BADSIG:
-        reason = "signature did not verify";
-        return "fail";
-    case DKIM_SIGERROR_OK:
-        break;
-    default:
-        // v=, a=, c=, d=, s=, b=, bh=, h= missing, empty or corrupt.
-        if (err > 0) return "neutral";
-        break;
+        case DKIM_SIGERROR_KEYFAIL:
+            reason = "key query failed";
+            return "temperror";
+        case DKIM_SIGERROR_NOKEY:
+            reason = "no key for signature";
+            return "permerror";
+        case DKIM_SIGERROR_KEYREVOKED:
+        case DKIM_SIGERROR_KEYDECODE:
+        case DKIM_SIGERROR_DNSSYNTAX:
+        case DKIM_SIGERROR_MULTIREPLY:
+        case DKIM_SIGERROR_KEYVERSION:
+        case DKIM_SIGERROR_KEYUNKNOWNHASH:
+        case DKIM_SIGERROR_KEYHASHMISMATCH:
+        case DKIM_SIGERROR_NOTEMAILKEY:
+        case DKIM_SIGERROR_KEYTYPEMISSING:
+        case DKIM_SIGERROR_KEYTYPEUNKNOWN:
+        case DKIM_SIGERROR_SUBDOMAIN:
+        case DKIM_SIGERROR_EXPIRED:
+        case DKIM_SIGERROR_FUTURE:
+        case DKIM_SIGERROR_TOOLARGE_L:
+            return "permerror";
+        case DKIM_SIGERROR_KEYTOOSMALL:
+            return "policy";
+        case DKIM_SIGERROR_BADSIG:
+            reason = "signature did not verify";
+            return "fail";
+        case DKIM_SIGERROR_OK:
+            break;
+        default:
+            // v=, a=, c=, d=, s=, b=, bh=, h= missing, empty or corrupt.
+            if (err > 0) return "neutral";
+            break;
     }
     if (flags & DKIM_SIGFLAG_PROCESSED) {
         reason = "signature did not verify";

@@ -32,12 +32,12 @@
 namespace ses::dkim {
 
 struct SignatureResult {
-    std::string domain;      // d=
-    std::string selector;    // s=
-    std::string result;      // "pass", "fail", "permerror", "neutral", "policy", "temperror"
-    std::string reason;      // short text: "body hash mismatch", "no key for signature", ...
-    std::string header_b;    // the first 12 characters of b= (RFC 6008 header.b)
-    std::string algorithm;   // "rsa-sha256", "ed25519-sha256"
+    std::string domain;     // d=
+    std::string selector;   // s=
+    std::string result;     // "pass", "fail", "permerror", "neutral", "policy", "temperror"
+    std::string reason;     // short text: "body hash mismatch", "no key for signature", ...
+    std::string header_b;   // the first 12 characters of b= (RFC 6008 header.b)
+    std::string algorithm;  // "rsa-sha256", "ed25519-sha256"
     unsigned key_bits = 0;
 };
 

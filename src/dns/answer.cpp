@@ -12,25 +12,38 @@ namespace ses::dns {
 
 std::string_view rcode_name(Rcode r) {
     switch (r) {
-    case Rcode::ok: return "ok";
-    case Rcode::nxdomain: return "nxdomain";
-    case Rcode::nodata: return "nodata";
-    case Rcode::temperror: return "temperror";
+        case Rcode::ok:
+            return "ok";
+        case Rcode::nxdomain:
+            return "nxdomain";
+        case Rcode::nodata:
+            return "nodata";
+        case Rcode::temperror:
+            return "temperror";
     }
     return "temperror";
 }
 
 std::string_view type_name(uint16_t type) {
     switch (type) {
-    case rr::A: return "A";
-    case rr::NS: return "NS";
-    case rr::CNAME: return "CNAME";
-    case rr::SOA: return "SOA";
-    case rr::PTR: return "PTR";
-    case rr::MX: return "MX";
-    case rr::TXT: return "TXT";
-    case rr::AAAA: return "AAAA";
-    case rr::SPF: return "SPF";
+        case rr::A:
+            return "A";
+        case rr::NS:
+            return "NS";
+        case rr::CNAME:
+            return "CNAME";
+        case rr::SOA:
+            return "SOA";
+        case rr::PTR:
+            return "PTR";
+        case rr::MX:
+            return "MX";
+        case rr::TXT:
+            return "TXT";
+        case rr::AAAA:
+            return "AAAA";
+        case rr::SPF:
+            return "SPF";
     }
     return "TYPE?";
 }
@@ -61,43 +74,43 @@ std::optional<std::string> expand_name(std::string_view rdata, size_t off, size_
 
 std::optional<std::string> decode_rdata(uint16_t type, std::string_view rdata) {
     switch (type) {
-    case rr::A: {
-        if (rdata.size() != 4) return std::nullopt;
-        char buf[INET_ADDRSTRLEN];
-        if (!inet_ntop(AF_INET, rdata.data(), buf, sizeof buf)) return std::nullopt;
-        return std::string(buf);
-    }
-    case rr::AAAA: {
-        if (rdata.size() != 16) return std::nullopt;
-        char buf[INET6_ADDRSTRLEN];
-        if (!inet_ntop(AF_INET6, rdata.data(), buf, sizeof buf)) return std::nullopt;
-        return std::string(buf);
-    }
-    case rr::TXT:
-    case rr::SPF: {
-        // One or more <length><bytes> character-strings, concatenated
-        // (RFC 7208 3.3, RFC 6376 3.6.2.2).
-        std::string out;
-        size_t i = 0;
-        while (i < rdata.size()) {
-            size_t len = static_cast<unsigned char>(rdata[i]);
-            if (i + 1 + len > rdata.size()) return std::nullopt;
-            out.append(rdata.substr(i + 1, len));
-            i += 1 + len;
+        case rr::A: {
+            if (rdata.size() != 4) return std::nullopt;
+            char buf[INET_ADDRSTRLEN];
+            if (!inet_ntop(AF_INET, rdata.data(), buf, sizeof buf)) return std::nullopt;
+            return std::string(buf);
         }
-        return out;
-    }
-    case rr::MX: {
-        if (rdata.size() < 3) return std::nullopt;
-        unsigned pref = (static_cast<unsigned char>(rdata[0]) << 8) | static_cast<unsigned char>(rdata[1]);
-        auto host = expand_name(rdata, 2);
-        if (!host) return std::nullopt;
-        return std::to_string(pref) + " " + *host;
-    }
-    case rr::PTR:
-    case rr::CNAME:
-    case rr::NS:
-        return expand_name(rdata, 0);
+        case rr::AAAA: {
+            if (rdata.size() != 16) return std::nullopt;
+            char buf[INET6_ADDRSTRLEN];
+            if (!inet_ntop(AF_INET6, rdata.data(), buf, sizeof buf)) return std::nullopt;
+            return std::string(buf);
+        }
+        case rr::TXT:
+        case rr::SPF: {
+            // One or more <length><bytes> character-strings, concatenated
+            // (RFC 7208 3.3, RFC 6376 3.6.2.2).
+            std::string out;
+            size_t i = 0;
+            while (i < rdata.size()) {
+                size_t len = static_cast<unsigned char>(rdata[i]);
+                if (i + 1 + len > rdata.size()) return std::nullopt;
+                out.append(rdata.substr(i + 1, len));
+                i += 1 + len;
+            }
+            return out;
+        }
+        case rr::MX: {
+            if (rdata.size() < 3) return std::nullopt;
+            unsigned pref = (static_cast<unsigned char>(rdata[0]) << 8) | static_cast<unsigned char>(rdata[1]);
+            auto host = expand_name(rdata, 2);
+            if (!host) return std::nullopt;
+            return std::to_string(pref) + " " + *host;
+        }
+        case rr::PTR:
+        case rr::CNAME:
+        case rr::NS:
+            return expand_name(rdata, 0);
     }
     return std::nullopt;
 }

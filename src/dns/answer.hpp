@@ -34,10 +34,10 @@ struct Answer {
     //   MX    the exchange host name, records ordered by preference
     //   PTR   the host name    (names without the trailing dot)
     std::vector<std::string> values;
-    std::string packet;  // the whole wire-format reply, when the resolver has one
-    bool secure = false; // DNSSEC-validated
+    std::string packet;   // the whole wire-format reply, when the resolver has one
+    bool secure = false;  // DNSSEC-validated
     uint32_t ttl = 0;
-    std::string why;     // for temperror: what went wrong
+    std::string why;  // for temperror: what went wrong
 
     bool ok() const { return rcode == Rcode::ok; }
     // nxdomain or nodata: the name has no such record (RFC 7208 "void").

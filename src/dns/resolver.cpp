@@ -60,8 +60,10 @@ Answer to_answer(int err, ub_result* r, uint16_t type) {
     a.ttl = r->ttl > 0 ? static_cast<uint32_t>(r->ttl) : 0;
     if (r->answer_packet && r->answer_len > 0)
         a.packet.assign(static_cast<const char*>(r->answer_packet), static_cast<size_t>(r->answer_len));
-    if (r->bogus) a.why = std::string("DNSSEC bogus: ") + (r->why_bogus ? r->why_bogus : "");
-    else if (a.rcode == Rcode::temperror) a.why = "rcode " + std::to_string(r->rcode);
+    if (r->bogus)
+        a.why = std::string("DNSSEC bogus: ") + (r->why_bogus ? r->why_bogus : "");
+    else if (a.rcode == Rcode::temperror)
+        a.why = "rcode " + std::to_string(r->rcode);
     if (a.rcode != Rcode::ok) return a;
 
     std::vector<std::pair<unsigned, std::string>> mx;
@@ -151,15 +153,42 @@ Result<std::shared_ptr<Resolver>> Resolver::create(const Settings& s) {
         // NXDOMAIN zones (RFC 6761 test./invalid., the RFC 5737/3849
         // documentation reverse zones, AS112) would hide what they serve.
         static const char* const zones[] = {
-            "test.", "invalid.", "onion.", "home.arpa.", "resolver.arpa.", "service.arpa.",
-            "10.in-addr.arpa.", "16.172.in-addr.arpa.", "17.172.in-addr.arpa.", "18.172.in-addr.arpa.",
-            "19.172.in-addr.arpa.", "20.172.in-addr.arpa.", "21.172.in-addr.arpa.", "22.172.in-addr.arpa.",
-            "23.172.in-addr.arpa.", "24.172.in-addr.arpa.", "25.172.in-addr.arpa.", "26.172.in-addr.arpa.",
-            "27.172.in-addr.arpa.", "28.172.in-addr.arpa.", "29.172.in-addr.arpa.", "30.172.in-addr.arpa.",
-            "31.172.in-addr.arpa.", "168.192.in-addr.arpa.", "0.in-addr.arpa.", "254.169.in-addr.arpa.",
-            "2.0.192.in-addr.arpa.", "100.51.198.in-addr.arpa.", "113.0.203.in-addr.arpa.",
-            "255.255.255.255.in-addr.arpa.", "d.f.ip6.arpa.", "8.e.f.ip6.arpa.", "9.e.f.ip6.arpa.",
-            "a.e.f.ip6.arpa.", "b.e.f.ip6.arpa.", "8.b.d.0.1.0.0.2.ip6.arpa.",
+            "test.",
+            "invalid.",
+            "onion.",
+            "home.arpa.",
+            "resolver.arpa.",
+            "service.arpa.",
+            "10.in-addr.arpa.",
+            "16.172.in-addr.arpa.",
+            "17.172.in-addr.arpa.",
+            "18.172.in-addr.arpa.",
+            "19.172.in-addr.arpa.",
+            "20.172.in-addr.arpa.",
+            "21.172.in-addr.arpa.",
+            "22.172.in-addr.arpa.",
+            "23.172.in-addr.arpa.",
+            "24.172.in-addr.arpa.",
+            "25.172.in-addr.arpa.",
+            "26.172.in-addr.arpa.",
+            "27.172.in-addr.arpa.",
+            "28.172.in-addr.arpa.",
+            "29.172.in-addr.arpa.",
+            "30.172.in-addr.arpa.",
+            "31.172.in-addr.arpa.",
+            "168.192.in-addr.arpa.",
+            "0.in-addr.arpa.",
+            "254.169.in-addr.arpa.",
+            "2.0.192.in-addr.arpa.",
+            "100.51.198.in-addr.arpa.",
+            "113.0.203.in-addr.arpa.",
+            "255.255.255.255.in-addr.arpa.",
+            "d.f.ip6.arpa.",
+            "8.e.f.ip6.arpa.",
+            "9.e.f.ip6.arpa.",
+            "a.e.f.ip6.arpa.",
+            "b.e.f.ip6.arpa.",
+            "8.b.d.0.1.0.0.2.ip6.arpa.",
             "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.",
         };
         for (const char* z : zones) ub_ctx_set_option(c, "local-zone:", (std::string(z) + " transparent").c_str());

@@ -9,9 +9,8 @@ namespace {
 Error malformed(const std::string& why) { return reply_error("554", "5.6.0", "malformed message: " + why); }
 
 // RFC 5322 section 3.6: fields that may occur at most once.
-constexpr std::string_view kSingletons[] = {"From",       "Sender",      "Reply-To",   "To",
-                                            "Cc",         "Bcc",         "Message-ID", "In-Reply-To",
-                                            "References", "Subject",     "Date"};
+constexpr std::string_view kSingletons[] = {"From",       "Sender",      "Reply-To",   "To",      "Cc",  "Bcc",
+                                            "Message-ID", "In-Reply-To", "References", "Subject", "Date"};
 
 }  // namespace
 
@@ -31,7 +30,8 @@ Status check_headers(const Message& msg) {
     }
     for (auto name : kSingletons) {
         int n = msg.count(name);
-        if (n > 1) return malformed(std::to_string(n) + " " + std::string(name) + ": header fields (at most one allowed)");
+        if (n > 1)
+            return malformed(std::to_string(n) + " " + std::string(name) + ": header fields (at most one allowed)");
     }
     auto from = msg.value("From");
     if (!from) return malformed("no From: header field");

@@ -74,9 +74,7 @@ void Message::replace_body(std::string body) {
     edits_.push_back({Edit::Kind::replace_body, {}, {}, 0});
 }
 
-void Message::quarantine(std::string reason) {
-    edits_.push_back({Edit::Kind::quarantine, {}, std::move(reason), 0});
-}
+void Message::quarantine(std::string reason) { edits_.push_back({Edit::Kind::quarantine, {}, std::move(reason), 0}); }
 
 void Message::change_from(std::string sender) {
     env.mail_from = sender;

@@ -17,15 +17,15 @@
 namespace ses::mail {
 
 struct Envelope {
-    std::string client_addr;   // "127.0.0.1" / "::1", empty if unknown
+    std::string client_addr;  // "127.0.0.1" / "::1", empty if unknown
     std::string client_name;
     std::string helo;
-    std::string mail_from;     // without <>, "" for the null sender
-    std::vector<std::string> rcpts;  // without <>, as given at RCPT
+    std::string mail_from;              // without <>, "" for the null sender
+    std::vector<std::string> rcpts;     // without <>, as given at RCPT
     std::vector<std::string> rcpt_raw;  // exactly as received (for smfi_delrcpt)
-    std::string queue_id;      // {i}
-    std::string auth_user;     // {auth_authen}
-    std::string daemon_name;   // {daemon_name}
+    std::string queue_id;               // {i}
+    std::string auth_user;              // {auth_authen}
+    std::string daemon_name;            // {daemon_name}
 };
 
 struct Header {

@@ -12,7 +12,10 @@ namespace ses::mail {
 class SizeGuard {
 public:
     explicit SizeGuard(uint64_t limit = 0) : limit_(limit) {}
-    void reset(uint64_t limit) { limit_ = limit; used_ = 0; }
+    void reset(uint64_t limit) {
+        limit_ = limit;
+        used_ = 0;
+    }
     bool add_header(std::string_view name, std::string_view value) { return add(name.size() + value.size() + 4); }
     bool add_body(size_t n) { return add(n); }
     bool over() const { return used_ > limit_; }

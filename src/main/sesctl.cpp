@@ -144,9 +144,8 @@ int main(int argc, char** argv) {
             } else if (i + 1 < rest.size()) {
                 ctx.options[name] = rest[++i];
             } else {
-                return ctl::fail(ctx, "option --" + name + " needs a value (usage: sesctl " + cmd->path + " " +
-                                          cmd->usage + ")",
-                                 2);
+                return ctl::fail(
+                    ctx, "option --" + name + " needs a value (usage: sesctl " + cmd->path + " " + cmd->usage + ")", 2);
             }
         } else {
             ctx.args.push_back(a);

@@ -226,7 +226,8 @@ void reload_loop(std::string path) {
             next_check = std::chrono::steady_clock::now() + std::chrono::hours(1);
             auto rt = milter::current();
             bool wanted = false;  // only require_verified reads the results
-            for (auto& d : rt ? rt->cfg.domains : std::vector<config::DomainConf>{}) wanted = wanted || d.require_verified;
+            for (auto& d : rt ? rt->cfg.domains : std::vector<config::DomainConf>{})
+                wanted = wanted || d.require_verified;
             if (wanted && rt->auth) {
                 lk.unlock();
                 rt->auth->verify_identities();
@@ -301,7 +302,8 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (check) {
-        std::printf("%s: OK (%zu domains, %zu keys)\n", path.c_str(), (*rt)->cfg.domains.size(), (*rt)->keys.key_count());
+        std::printf("%s: OK (%zu domains, %zu keys)\n", path.c_str(), (*rt)->cfg.domains.size(),
+                    (*rt)->keys.key_count());
         return 0;
     }
 

@@ -33,10 +33,10 @@ struct Session {
     std::shared_ptr<const Runtime> rt;  // taken at MAIL FROM
     mail::Message msg;
     mail::SizeGuard size;
-    bool leadspc = false;  // the MTA passes header values with their leading space
-    unsigned long noreply = 0;  // SMFIP_NR_* steps agreed in negotiate
+    bool leadspc = false;            // the MTA passes header values with their leading space
+    unsigned long noreply = 0;       // SMFIP_NR_* steps agreed in negotiate
     std::optional<Verdict> pending;  // a failure in a no-reply step, answered at the next reply
-    bool over = false;     // past max_message_size (rejected at the next reply point)
+    bool over = false;               // past max_message_size (rejected at the next reply point)
     // Connection data, kept across transactions.
     std::string client_addr, client_name, helo, daemon_name;
 
@@ -117,9 +117,12 @@ std::optional<sfsistat> take_pending(SMFICTX* ctx, Session* s) {
     Verdict v = *s->pending;
     s->pending.reset();
     switch (v.kind) {
-    case Verdict::Kind::accept: return SMFIS_ACCEPT;
-    case Verdict::Kind::reject: return answer(ctx, v.reply, SMFIS_REJECT);
-    case Verdict::Kind::tempfail: break;
+        case Verdict::Kind::accept:
+            return SMFIS_ACCEPT;
+        case Verdict::Kind::reject:
+            return answer(ctx, v.reply, SMFIS_REJECT);
+        case Verdict::Kind::tempfail:
+            break;
     }
     return answer(ctx, v.reply, SMFIS_TEMPFAIL);
 }
@@ -139,25 +142,27 @@ Status apply_edits(SMFICTX* ctx, Session* s) {
         int rc = MI_SUCCESS;
         std::string v;
         switch (e.kind) {
-        case mail::Edit::Kind::insert_header:
-            v = value(e.value);
-            rc = smfi_insheader(ctx, e.index, const_cast<char*>(e.name.c_str()), const_cast<char*>(v.c_str()));
-            break;
-        case mail::Edit::Kind::change_header:
-            v = value(e.value);
-            rc = smfi_chgheader(ctx, const_cast<char*>(e.name.c_str()), e.index, const_cast<char*>(v.c_str()));
-            break;
-        case mail::Edit::Kind::delete_header:
-            rc = smfi_chgheader(ctx, const_cast<char*>(e.name.c_str()), e.index, nullptr);
-            break;
-        case mail::Edit::Kind::replace_body: body = true; break;
-        case mail::Edit::Kind::quarantine:
-            rc = smfi_quarantine(ctx, const_cast<char*>(e.value.c_str()));
-            break;
-        case mail::Edit::Kind::change_from:
-            v = "<" + e.name + ">";
-            rc = smfi_chgfrom(ctx, const_cast<char*>(v.c_str()), nullptr);
-            break;
+            case mail::Edit::Kind::insert_header:
+                v = value(e.value);
+                rc = smfi_insheader(ctx, e.index, const_cast<char*>(e.name.c_str()), const_cast<char*>(v.c_str()));
+                break;
+            case mail::Edit::Kind::change_header:
+                v = value(e.value);
+                rc = smfi_chgheader(ctx, const_cast<char*>(e.name.c_str()), e.index, const_cast<char*>(v.c_str()));
+                break;
+            case mail::Edit::Kind::delete_header:
+                rc = smfi_chgheader(ctx, const_cast<char*>(e.name.c_str()), e.index, nullptr);
+                break;
+            case mail::Edit::Kind::replace_body:
+                body = true;
+                break;
+            case mail::Edit::Kind::quarantine:
+                rc = smfi_quarantine(ctx, const_cast<char*>(e.value.c_str()));
+                break;
+            case mail::Edit::Kind::change_from:
+                v = "<" + e.name + ">";
+                rc = smfi_chgfrom(ctx, const_cast<char*>(v.c_str()), nullptr);
+                break;
         }
         if (rc != MI_SUCCESS) return internal_error("the MTA refused a message change (" + e.name + ")");
     }
@@ -315,18 +320,19 @@ sfsistat cb_eom(SMFICTX* ctx) {
         if (v.kind == Verdict::Kind::accept && v.apply_edits) {
             if (auto st = apply_edits(ctx, s); !st) v = verdict_for(st.error(), s->rt->cfg.milter.on_error);
         }
-        std::string line = qid(s) + ": " + v.log + " from=<" + s->msg.env.mail_from + "> nrcpt=" +
-                           std::to_string(s->msg.env.rcpts.size()) + " size=" + std::to_string(s->size.used());
+        std::string line = qid(s) + ": " + v.log + " from=<" + s->msg.env.mail_from +
+                           "> nrcpt=" + std::to_string(s->msg.env.rcpts.size()) +
+                           " size=" + std::to_string(s->size.used());
         switch (v.kind) {
-        case Verdict::Kind::accept:
-            log::info(line);
-            return SMFIS_ACCEPT;
-        case Verdict::Kind::reject:
-            log::notice(line);
-            return answer(ctx, v.reply, SMFIS_REJECT);
-        case Verdict::Kind::tempfail:
-            (v.reply.code == "451" && v.reply.xcode == "4.3.0" ? log::error(line) : log::notice(line));
-            return answer(ctx, v.reply, SMFIS_TEMPFAIL);
+            case Verdict::Kind::accept:
+                log::info(line);
+                return SMFIS_ACCEPT;
+            case Verdict::Kind::reject:
+                log::notice(line);
+                return answer(ctx, v.reply, SMFIS_REJECT);
+            case Verdict::Kind::tempfail:
+                (v.reply.code == "451" && v.reply.xcode == "4.3.0" ? log::error(line) : log::notice(line));
+                return answer(ctx, v.reply, SMFIS_TEMPFAIL);
         }
         return SMFIS_TEMPFAIL;
     });
@@ -352,8 +358,8 @@ sfsistat cb_close(SMFICTX* ctx) {
 struct smfiDesc g_desc = {
     const_cast<char*>("sesmilter"),
     SMFI_VERSION,
-    SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_QUARANTINE | SMFIF_CHGFROM | SMFIF_ADDRCPT |
-        SMFIF_DELRCPT | SMFIF_SETSYMLIST,
+    SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_QUARANTINE | SMFIF_CHGFROM | SMFIF_ADDRCPT | SMFIF_DELRCPT |
+        SMFIF_SETSYMLIST,
     cb_connect,
     cb_helo,
     cb_envfrom,

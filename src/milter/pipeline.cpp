@@ -31,7 +31,8 @@ Status warmup_stage(mail::Message& msg, const Runtime& rt, std::string& log) {
     if (auto st = warmup::apply(*rt.services->warmup, msg, dom, ips.size() == 1 ? ips[0] : std::string()); !st)
         return st;
     bool held = false;
-    for (size_t i = edits; i < msg.edits().size(); ++i) held = held || msg.edits()[i].kind == mail::Edit::Kind::quarantine;
+    for (size_t i = edits; i < msg.edits().size(); ++i)
+        held = held || msg.edits()[i].kind == mail::Edit::Kind::quarantine;
     log += held ? " warmup=held identity=" + dom : " warmup=ok identity=" + dom;
     return ok_status();
 }
@@ -76,7 +77,8 @@ Status sign_stage(mail::Message& msg, const Runtime& rt, std::string& log) {
 }  // namespace
 
 Reply size_reply(uint64_t limit) {
-    return Reply{"552", "5.3.4", "message size exceeds fixed maximum message size of " + std::to_string(limit) + " bytes"};
+    return Reply{"552", "5.3.4",
+                 "message size exceeds fixed maximum message size of " + std::to_string(limit) + " bytes"};
 }
 
 Verdict verdict_for(const Error& e, config::OnError on_error) {

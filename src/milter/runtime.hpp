@@ -23,7 +23,8 @@ struct Runtime {
     std::unique_ptr<dkim::Signer> signer;
     std::shared_ptr<services::Services> services;  // outlives every snapshot; may be null in tests
     std::shared_ptr<auth::AuthRuntime> auth;
-    bool templates_enabled = true;  // templates.enabled, read once per snapshot       // identities, inbound checks; null in tests: all mail outbound
+    bool templates_enabled = true;  // templates.enabled, read once per snapshot       // identities, inbound checks;
+                                    // null in tests: all mail outbound
 
     static Result<std::shared_ptr<const Runtime>> build(config::Config cfg,
                                                         std::shared_ptr<services::Services> services = nullptr);

@@ -9,9 +9,12 @@
 namespace ses::mta {
 
 bool parse_kind(std::string_view s, Kind& out) {
-    if (s == "postfix") out = Kind::postfix;
-    else if (s == "sendmail") out = Kind::sendmail;
-    else return false;
+    if (s == "postfix")
+        out = Kind::postfix;
+    else if (s == "sendmail")
+        out = Kind::sendmail;
+    else
+        return false;
     return true;
 }
 

@@ -38,12 +38,12 @@ struct Settings {
     std::string postsuper = "postsuper";
     std::string postqueue = "postqueue";
     std::string sendmail = "sendmail";
-    int64_t command_timeout = 30;                   // seconds
+    int64_t command_timeout = 30;  // seconds
 };
 
 enum class Released {
-    yes,        // back in the delivery queue
-    not_held,   // the MTA has no such held message (released or deleted by hand)
+    yes,       // back in the delivery queue
+    not_held,  // the MTA has no such held message (released or deleted by hand)
 };
 
 class Adapter {

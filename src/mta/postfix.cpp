@@ -24,7 +24,8 @@ Result<Released> PostfixAdapter::release(std::string_view qid) {
     if (!r) return r.error();
     std::string out(str::trim(r->output));
     if (r->timed_out) return internal_error(command_line(argv) + ": timed out");
-    if (r->exit_code != 0) return internal_error(command_line(argv) + ": exit " + std::to_string(r->exit_code) + ": " + out);
+    if (r->exit_code != 0)
+        return internal_error(command_line(argv) + ": exit " + std::to_string(r->exit_code) + ": " + out);
     int n = released_count(out);
     if (n < 0) return internal_error(command_line(argv) + ": unexpected output: " + out);
     if (n == 0) return Released::not_held;

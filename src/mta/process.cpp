@@ -62,9 +62,8 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, int64_t 
     args.push_back(nullptr);
 
     pid_t pid = -1;
-    int rc = argv[0].find('/') == std::string::npos
-                 ? posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ)
-                 : posix_spawn(&pid, args[0], &fa, &attr, args.data(), environ);
+    int rc = argv[0].find('/') == std::string::npos ? posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ)
+                                                    : posix_spawn(&pid, args[0], &fa, &attr, args.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     close(out[1]);
@@ -83,7 +82,9 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, int64_t 
             kill(pid, SIGKILL);
             break;
         }
-        struct pollfd p{out[0], POLLIN, 0};
+        struct pollfd p {
+            out[0], POLLIN, 0
+        };
         int n = poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1000)));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) continue;
@@ -91,7 +92,8 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, int64_t 
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) break;  // EOF: the child closed its output (usually: exited)
         if (res.output.size() < kMaxOutput)
-            res.output.append(buf, static_cast<size_t>(std::min<ssize_t>(got, static_cast<ssize_t>(kMaxOutput - res.output.size()))));
+            res.output.append(
+                buf, static_cast<size_t>(std::min<ssize_t>(got, static_cast<ssize_t>(kMaxOutput - res.output.size()))));
     }
     close(out[0]);
     int status = 0;

@@ -22,9 +22,9 @@
 namespace ses::mta {
 
 struct ProcessResult {
-    int exit_code = -1;     // -1 when killed by a signal
+    int exit_code = -1;  // -1 when killed by a signal
     bool timed_out = false;
-    std::string output;     // stdout and stderr, interleaved
+    std::string output;  // stdout and stderr, interleaved
 };
 
 Result<ProcessResult> run_process(const std::vector<std::string>& argv, int64_t timeout_seconds);

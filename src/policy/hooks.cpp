@@ -7,7 +7,8 @@ namespace ses::policy {
 
 namespace {
 constexpr HookDef kHooks[] = {
-    {"daily_limit", "daily_limit(identity)", "number | {total = number, groups = {NAME = {limit = number, domains = {...}}}}",
+    {"daily_limit", "daily_limit(identity)",
+     "number | {total = number, groups = {NAME = {limit = number, domains = {...}}}}",
      "The number of messages (recipients) the identity may send today. Called at every decision and "
      "release. A table adds per-group caps: recipients whose domain is in a group's list count "
      "against that group's limit as well as against the total.",
@@ -43,10 +44,14 @@ const HookDef* find_hook(std::string_view name) {
 
 std::string_view action_name(Action a) {
     switch (a) {
-    case Action::hold: return "hold";
-    case Action::tempfail: return "tempfail";
-    case Action::reject: return "reject";
-    case Action::accept: return "accept";
+        case Action::hold:
+            return "hold";
+        case Action::tempfail:
+            return "tempfail";
+        case Action::reject:
+            return "reject";
+        case Action::accept:
+            return "accept";
     }
     return "hold";
 }
@@ -68,7 +73,8 @@ Result<Reply> parse_reply(std::string_view s, Action a) {
         // Optional enhanced status code "x.y.z".
         size_t sp = s.find(' ');
         std::string_view first = s.substr(0, sp);
-        if (first.size() >= 5 && first[0] == want && first[1] == '.' && first.find_first_not_of("0123456789.") == std::string_view::npos) {
+        if (first.size() >= 5 && first[0] == want && first[1] == '.' &&
+            first.find_first_not_of("0123456789.") == std::string_view::npos) {
             r.xcode = std::string(first);
             s = sp == std::string_view::npos ? std::string_view{} : s.substr(sp + 1);
         }

@@ -27,7 +27,7 @@ struct HookDef {
     std::string_view signature;  // "daily_limit(identity)"
     std::string_view returns;    // "number | {total = n, groups = {...}}"
     std::string_view summary;
-    std::string_view example;    // Lua
+    std::string_view example;  // Lua
 };
 
 std::span<const HookDef> hooks();
@@ -35,9 +35,9 @@ const HookDef* find_hook(std::string_view name);
 
 // Per-day counters of one identity.  Each recipient counts as one message.
 struct Counters {
-    uint64_t sent = 0;        // accepted for delivery (including released mail)
-    uint64_t held = 0;        // put on hold by the warm-up quota
-    uint64_t released = 0;    // released from hold (also counted in sent)
+    uint64_t sent = 0;      // accepted for delivery (including released mail)
+    uint64_t held = 0;      // put on hold by the warm-up quota
+    uint64_t released = 0;  // released from hold (also counted in sent)
     uint64_t bounced = 0;
     uint64_t complained = 0;
 };
@@ -49,15 +49,15 @@ struct GroupUse {
 
 // An identity as a hook sees it: `identity` in Lua.
 struct IdentityView {
-    std::string name;          // "example.com" / "192.0.2.10"
-    std::string kind;          // "domain" | "ip"
-    uint32_t level = 1;        // warm-up level, 1 = first day of the plan
-    std::string started;       // "YYYY-MM-DD", first day seen
-    uint32_t day = 1;          // calendar days since started, 1 on the first day
-    std::string date;          // today, "YYYY-MM-DD" in the warm-up time zone
-    int weekday = 1;           // ISO 8601: 1 = Monday .. 7 = Sunday
-    int64_t now = 0;           // seconds since the epoch
-    int64_t day_ends_in = 0;   // seconds until the next day starts
+    std::string name;         // "example.com" / "192.0.2.10"
+    std::string kind;         // "domain" | "ip"
+    uint32_t level = 1;       // warm-up level, 1 = first day of the plan
+    std::string started;      // "YYYY-MM-DD", first day seen
+    uint32_t day = 1;         // calendar days since started, 1 on the first day
+    std::string date;         // today, "YYYY-MM-DD" in the warm-up time zone
+    int weekday = 1;          // ISO 8601: 1 = Monday .. 7 = Sunday
+    int64_t now = 0;          // seconds since the epoch
+    int64_t day_ends_in = 0;  // seconds until the next day starts
     bool paused = false;
     Counters today;
     std::vector<GroupUse> groups;  // today's use of each quota group

@@ -241,8 +241,7 @@ std::string read_domains(lua_State* L, int idx, std::vector<std::string>& out) {
 
 std::string read_limit(lua_State* L, int idx, Limit& out) {
     if (to_count(L, idx, out.total)) return "";
-    if (lua_type(L, idx) != LUA_TTABLE)
-        return "returned " + type_of(L, idx) + ", expected a number >= 0 or a table";
+    if (lua_type(L, idx) != LUA_TTABLE) return "returned " + type_of(L, idx) + ", expected a number >= 0 or a table";
     lua_getfield(L, idx, "total");
     bool ok = to_count(L, -1, out.total);
     lua_pop(L, 1);
@@ -280,11 +279,16 @@ std::string read_over_quota(lua_State* L, int idx, int64_t default_hold, OverQuo
     if (lua_getfield(L, idx, "action") != LUA_TSTRING) return "`action` must be a string";
     std::string a = lua_tostring(L, -1);
     lua_pop(L, 1);
-    if (a == "hold") out.action = Action::hold;
-    else if (a == "tempfail") out.action = Action::tempfail;
-    else if (a == "reject") out.action = Action::reject;
-    else if (a == "accept") out.action = Action::accept;
-    else return "unknown action \"" + a + "\"";
+    if (a == "hold")
+        out.action = Action::hold;
+    else if (a == "tempfail")
+        out.action = Action::tempfail;
+    else if (a == "reject")
+        out.action = Action::reject;
+    else if (a == "accept")
+        out.action = Action::accept;
+    else
+        return "unknown action \"" + a + "\"";
     out.release_in = default_hold;
     if (lua_getfield(L, idx, "release_in") != LUA_TNIL) {
         uint64_t s = 0;
@@ -296,8 +300,10 @@ std::string read_over_quota(lua_State* L, int idx, int64_t default_hold, OverQuo
         std::string text = out.action == Action::reject ? "daily sending quota exceeded"
                                                         : "daily sending quota exceeded, try again later";
         int t = lua_getfield(L, idx, "reply");
-        if (t == LUA_TSTRING) text = lua_tostring(L, -1);
-        else if (t != LUA_TNIL) return "`reply` must be a string";
+        if (t == LUA_TSTRING)
+            text = lua_tostring(L, -1);
+        else if (t != LUA_TNIL)
+            return "`reply` must be a string";
         lua_pop(L, 1);
         auto r = parse_reply(text, out.action);
         if (!r) return "reply: " + r.error().what;
@@ -360,11 +366,12 @@ Result<std::unique_ptr<LuaRuntime>> LuaRuntime::load(std::string_view source, st
     lua_State* L = rt->L_;
     lua_atpanic(L, on_panic);
 
-    if (Status s = rt->run("setup", [](lua_State* L) {
-            lua_pushcfunction(L, setup);
-            lua_call(L, 0, 0);
-            return std::string();
-        });
+    if (Status s = rt->run("setup",
+                           [](lua_State* L) {
+                               lua_pushcfunction(L, setup);
+                               lua_call(L, 0, 0);
+                               return std::string();
+                           });
         !s)
         return s.error();
 

@@ -45,7 +45,7 @@ class LuaRuntime {
 public:
     // `name` appears in error messages and tracebacks (usually the path).
     static Result<std::unique_ptr<LuaRuntime>> load(std::string_view source, std::string_view name,
-                                                     const Limits& limits);
+                                                    const Limits& limits);
     ~LuaRuntime();
     LuaRuntime(const LuaRuntime&) = delete;
     LuaRuntime& operator=(const LuaRuntime&) = delete;

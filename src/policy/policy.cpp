@@ -58,7 +58,9 @@ Status Policy::reload() {
     return install(std::move(*src), settings_.script);
 }
 
-Status Policy::replace_source(std::string source, std::string name) { return install(std::move(source), std::move(name)); }
+Status Policy::replace_source(std::string source, std::string name) {
+    return install(std::move(source), std::move(name));
+}
 
 Status Policy::install(std::string source, std::string name) {
     auto rt = LuaRuntime::load(source, name, limits_of(settings_));

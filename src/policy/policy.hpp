@@ -32,7 +32,7 @@
 namespace ses::policy {
 
 struct Settings {
-    std::string script;                 // path; "" = built-in rules only
+    std::string script;  // path; "" = built-in rules only
     uint64_t instruction_limit = 1'000'000;
     uint64_t memory_limit = 16ull << 20;
     size_t max_idle_states = 32;

@@ -44,7 +44,8 @@ void ReleaseScheduler::loop() {
         lk.unlock();
         try {
             auto r = engine_.release_due(*mta_);
-            if (!r) log::warn("release scheduler: " + r.error().what);
+            if (!r)
+                log::warn("release scheduler: " + r.error().what);
             else if (r->released || r->deferred || r->failed || r->not_held)
                 log::info("release scheduler: released " + std::to_string(r->released) + ", deferred " +
                           std::to_string(r->deferred) + ", failed " + std::to_string(r->failed) + ", gone " +

@@ -31,7 +31,8 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
         if (!eng) return Error{"warm-up: " + eng.error().what, {}};
         s->warmup = std::shared_ptr<warmup::Engine>(std::move(*eng));
         if (ws.release_scheduler)
-            s->scheduler = std::make_unique<ReleaseScheduler>(*s->warmup, mta::make_adapter(ws.mta), ws.release_interval);
+            s->scheduler =
+                std::make_unique<ReleaseScheduler>(*s->warmup, mta::make_adapter(ws.mta), ws.release_interval);
     }
     return s;
 }

@@ -31,8 +31,8 @@ struct Services {
     // Opens the store, the template store and, when warm-up is on, the policy
     // and the engine.
     static Result<std::shared_ptr<Services>> open(const config::Config& cfg);
-    void start();                               // background threads
-    void reload(const config::Config& cfg);     // policy script; logs what needs a restart
+    void start();                            // background threads
+    void reload(const config::Config& cfg);  // policy script; logs what needs a restart
     void stop();
     ~Services();
 };

@@ -33,13 +33,29 @@ inline int32_t i32_unkey(uint32_t v) { return static_cast<int32_t>(v ^ (uint32_t
 // a NUL (text0) so that "a" + day sorts apart from "ab" + day.
 class KeyBuilder {
 public:
-    KeyBuilder& u8(uint8_t v) { s_.push_back(static_cast<char>(v)); return *this; }
-    KeyBuilder& u32(uint32_t v) { put_u32be(s_, v); return *this; }
-    KeyBuilder& u64(uint64_t v) { put_u64be(s_, v); return *this; }
+    KeyBuilder& u8(uint8_t v) {
+        s_.push_back(static_cast<char>(v));
+        return *this;
+    }
+    KeyBuilder& u32(uint32_t v) {
+        put_u32be(s_, v);
+        return *this;
+    }
+    KeyBuilder& u64(uint64_t v) {
+        put_u64be(s_, v);
+        return *this;
+    }
     KeyBuilder& i32(int32_t v) { return u32(i32_key(v)); }
     KeyBuilder& i64(int64_t v) { return u64(i64_key(v)); }
-    KeyBuilder& text(std::string_view v) { s_.append(v); return *this; }
-    KeyBuilder& text0(std::string_view v) { s_.append(v); s_.push_back('\0'); return *this; }
+    KeyBuilder& text(std::string_view v) {
+        s_.append(v);
+        return *this;
+    }
+    KeyBuilder& text0(std::string_view v) {
+        s_.append(v);
+        s_.push_back('\0');
+        return *this;
+    }
     const std::string& str() const { return s_; }
     std::string take() { return std::move(s_); }
 
@@ -49,9 +65,18 @@ private:
 
 class Writer {
 public:
-    Writer& u8(uint8_t v) { s_.push_back(static_cast<char>(v)); return *this; }
-    Writer& u32(uint32_t v) { put_u32be(s_, v); return *this; }
-    Writer& u64(uint64_t v) { put_u64be(s_, v); return *this; }
+    Writer& u8(uint8_t v) {
+        s_.push_back(static_cast<char>(v));
+        return *this;
+    }
+    Writer& u32(uint32_t v) {
+        put_u32be(s_, v);
+        return *this;
+    }
+    Writer& u64(uint64_t v) {
+        put_u64be(s_, v);
+        return *this;
+    }
     Writer& i64(int64_t v) { return u64(static_cast<uint64_t>(v)); }
     Writer& str(std::string_view v);  // u32 length + bytes
     const std::string& bytes() const { return s_; }

@@ -22,7 +22,9 @@ namespace {
 MDB_val val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 std::string_view view(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
 
-Error lmdb_error(const char* op, int rc) { return internal_error(std::string("store: ") + op + ": " + mdb_strerror(rc)); }
+Error lmdb_error(const char* op, int rc) {
+    return internal_error(std::string("store: ") + op + ": " + mdb_strerror(rc));
+}
 
 // Open environments of this process, by canonical path.
 std::mutex g_open_mu;
@@ -34,9 +36,12 @@ std::map<std::string, std::weak_ptr<Env>>& open_envs() {
 }  // namespace
 
 bool parse_sync(std::string_view s, Sync& out) {
-    if (s == "full") out = Sync::full;
-    else if (s == "periodic") out = Sync::periodic;
-    else return false;
+    if (s == "full")
+        out = Sync::full;
+    else if (s == "periodic")
+        out = Sync::periodic;
+    else
+        return false;
     return true;
 }
 
@@ -46,7 +51,11 @@ Txn::Txn(Env* env, MDB_txn* txn, bool write, std::shared_lock<std::shared_mutex>
     : env_(env), txn_(txn), write_(write), lock_(std::move(lock)) {}
 
 Txn::Txn(Txn&& o) noexcept
-    : env_(o.env_), txn_(o.txn_), write_(o.write_), map_full_(o.map_full_), error_(std::move(o.error_)),
+    : env_(o.env_),
+      txn_(o.txn_),
+      write_(o.write_),
+      map_full_(o.map_full_),
+      error_(std::move(o.error_)),
       lock_(std::move(o.lock_)) {
     // Cursors are never created before a Txn reaches its final place.
     o.txn_ = nullptr;

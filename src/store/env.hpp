@@ -58,12 +58,12 @@ enum class Sync {
 };
 
 struct Options {
-    std::string path = "/var/lib/sesmilter";   // a directory
-    uint64_t map_size = 64ull << 20;           // initial map; grows on MDB_MAP_FULL
-    uint64_t max_map_size = 64ull << 30;       // growth stops here (error "store full")
+    std::string path = "/var/lib/sesmilter";  // a directory
+    uint64_t map_size = 64ull << 20;          // initial map; grows on MDB_MAP_FULL
+    uint64_t max_map_size = 64ull << 30;      // growth stops here (error "store full")
     unsigned max_readers = 126;
     Sync sync = Sync::periodic;
-    int64_t sync_interval = 1;                 // seconds, with Sync::periodic
+    int64_t sync_interval = 1;  // seconds, with Sync::periodic
 };
 
 bool parse_sync(std::string_view s, Sync& out);  // "full" | "periodic"

@@ -24,8 +24,7 @@ bool declared(std::string_view name) {
 }
 
 Result<json> decode(std::string_view v, std::string_view what) {
-    if (v.empty() || v[0] != kVersion)
-        return internal_error("store: " + std::string(what) + ": unknown record layout");
+    if (v.empty() || v[0] != kVersion) return internal_error("store: " + std::string(what) + ": unknown record layout");
     json j = json::parse(v.substr(1), nullptr, false);
     if (j.is_discarded()) return internal_error("store: " + std::string(what) + ": record is not JSON");
     return j;
@@ -39,7 +38,8 @@ Result<std::unique_ptr<LmdbTemplateStore>> LmdbTemplateStore::open(std::shared_p
     if (!env) return internal_error("template store: no store environment");
     for (auto name : {kTemplatesTable, kFailuresTable})
         if (!declared(name))
-            return internal_error("template store: table " + std::string(name) + " is not declared in the store schema");
+            return internal_error("template store: table " + std::string(name) +
+                                  " is not declared in the store schema");
     return std::unique_ptr<LmdbTemplateStore>(new LmdbTemplateStore(std::move(env)));
 }
 

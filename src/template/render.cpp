@@ -52,8 +52,7 @@ Tags scan(std::string_view part, const std::string& text) {
     }
     root.walk_children([&](mu::component<std::string>& c) {
         using T = mu::tag_type;
-        if (c.tag.type == T::section_begin || c.tag.type == T::section_begin_inverted)
-            tags.sections.insert(c.tag.name);
+        if (c.tag.type == T::section_begin || c.tag.type == T::section_begin_inverted) tags.sections.insert(c.tag.name);
         if (c.tag.type == T::partial && tags.error.empty())
             tags.error = std::string(part) + ": " + position_of(text, c.position) + ": partial {{>" + c.tag.name +
                          "}} is not supported";
@@ -66,26 +65,26 @@ Tags scan(std::string_view part, const std::string& text) {
 mu::data to_data(const json& j, int depth, int max_depth) {
     if (depth > max_depth) throw LimitExceeded{"data nested deeper than " + std::to_string(max_depth) + " levels"};
     switch (j.type()) {
-    case json::value_t::object: {
-        mu::data d{mu::data::type::object};
-        for (auto it = j.begin(); it != j.end(); ++it) d[it.key()] = to_data(*it, depth + 1, max_depth);
-        return d;
-    }
-    case json::value_t::array: {
-        mu::data d{mu::data::type::list};
-        for (auto& v : j) d.push_back(to_data(v, depth + 1, max_depth));
-        return d;
-    }
-    case json::value_t::string:
-        return mu::data{j.get_ref<const std::string&>()};
-    case json::value_t::boolean:
-        return mu::data{j.get<bool>()};
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned:
-    case json::value_t::number_float:
-        return mu::data{j.dump()};
-    default:  // null, binary, discarded
-        return mu::data{false};
+        case json::value_t::object: {
+            mu::data d{mu::data::type::object};
+            for (auto it = j.begin(); it != j.end(); ++it) d[it.key()] = to_data(*it, depth + 1, max_depth);
+            return d;
+        }
+        case json::value_t::array: {
+            mu::data d{mu::data::type::list};
+            for (auto& v : j) d.push_back(to_data(v, depth + 1, max_depth));
+            return d;
+        }
+        case json::value_t::string:
+            return mu::data{j.get_ref<const std::string&>()};
+        case json::value_t::boolean:
+            return mu::data{j.get<bool>()};
+        case json::value_t::number_integer:
+        case json::value_t::number_unsigned:
+        case json::value_t::number_float:
+            return mu::data{j.dump()};
+        default:  // null, binary, discarded
+            return mu::data{false};
     }
 }
 
@@ -95,7 +94,11 @@ class CheckingContext : public mu::context<std::string> {
 public:
     CheckingContext(const mu::data* root, const Tags& tags, bool strict, bool header, size_t& lookups,
                     size_t max_lookups)
-        : mu::context<std::string>(root), tags_(tags), strict_(strict), header_(header), lookups_(lookups),
+        : mu::context<std::string>(root),
+          tags_(tags),
+          strict_(strict),
+          header_(header),
+          lookups_(lookups),
           max_lookups_(max_lookups) {}
 
     const mu::data* get(const std::string& name) const override {

@@ -31,15 +31,15 @@
 namespace ses::tmpl {
 
 struct Rendered {
-    std::string subject;             // decoded UTF-8, one line
+    std::string subject;              // decoded UTF-8, one line
     std::optional<std::string> html;  // LF line ends
     std::optional<std::string> text;
 };
 
 struct Limits {
-    size_t max_output = 10'000'000;    // bytes over all parts
-    size_t max_lookups = 1'000'000;    // variable/section look-ups
-    int max_data_depth = 32;           // nesting of the JSON data
+    size_t max_output = 10'000'000;  // bytes over all parts
+    size_t max_lookups = 1'000'000;  // variable/section look-ups
+    int max_data_depth = 32;         // nesting of the JSON data
 };
 
 // Check that `text` parses and uses no partials; `part` names it in errors

@@ -47,7 +47,7 @@ void set_header(mail::Message& m, std::string_view name, const std::string& valu
 }
 
 const char* const kStaleContentFields[] = {"Content-Disposition", "Content-Description", "Content-ID",
-                                           "Content-Location", "Content-MD5", "Content-Base"};
+                                           "Content-Location",    "Content-MD5",         "Content-Base"};
 
 void edit_headers(mail::Message& m, const std::string& subject, const NewBody& b) {
     m.delete_all(kTemplateHeader);
@@ -68,14 +68,10 @@ void edit_headers(mail::Message& m, const std::string& subject, const NewBody& b
 }  // namespace
 
 json to_json(const RenderingFailure& f) {
-    return json{{"type", "RenderingFailure"},
-                {"time", clock::format_rfc3339(f.time)},
-                {"template", f.template_name},
-                {"reason", f.reason},
-                {"queue_id", f.queue_id},
-                {"message_id", f.message_id},
-                {"mail_from", f.mail_from},
-                {"rcpts", f.rcpts}};
+    return json{{"type", "RenderingFailure"},  {"time", clock::format_rfc3339(f.time)},
+                {"template", f.template_name}, {"reason", f.reason},
+                {"queue_id", f.queue_id},      {"message_id", f.message_id},
+                {"mail_from", f.mail_from},    {"rcpts", f.rcpts}};
 }
 
 Status apply_template(mail::Message& m, const Template& t, json data, const Settings& s) {

@@ -30,9 +30,9 @@
 namespace ses::tmpl {
 
 struct Settings {
-    bool enabled = true;                      // templates.enabled
-    uint64_t max_message_size = 10'000'000;   // milter.max_message_size
-    Limits limits;                            // templates.max_lookups, ...
+    bool enabled = true;                     // templates.enabled
+    uint64_t max_message_size = 10'000'000;  // milter.max_message_size
+    Limits limits;                           // templates.max_lookups, ...
 };
 
 struct RenderingFailure {

@@ -41,7 +41,8 @@ Status check(const Template& t) {
     if (t.subject.empty()) return internal_error("template " + t.name + ": the subject is empty");
     if (t.subject.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
         return internal_error("template " + t.name + ": the subject contains CR, LF or NUL");
-    if (!t.html && !t.text) return internal_error("template " + t.name + ": it needs an HTML part, a text part or both");
+    if (!t.html && !t.text)
+        return internal_error("template " + t.name + ": it needs an HTML part, a text part or both");
     auto prefix = [&](const Error& e) { return internal_error("template " + t.name + ": " + e.what); };
     // Parts are sent as charset=utf-8: they must be UTF-8.
     for (auto [part, text] : {std::pair<const char*, const std::string*>{"subject", &t.subject},

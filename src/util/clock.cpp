@@ -43,8 +43,7 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
     if (pos < str.size()) {
         if (str[pos] != 'T' && str[pos] != 't' && str[pos] != ' ') return std::nullopt;
         int m = 0;
-        if (std::sscanf(str.c_str() + pos + 1, "%2d:%2d:%2d%n", &h, &mi, &se, &m) != 3 || m != 8)
-            return std::nullopt;
+        if (std::sscanf(str.c_str() + pos + 1, "%2d:%2d:%2d%n", &h, &mi, &se, &m) != 3 || m != 8) return std::nullopt;
         pos += 1 + m;
         if (pos < str.size() && str[pos] == '.') {  // fractional seconds: ignored
             ++pos;

@@ -19,21 +19,28 @@ std::string g_ident = "sesmilter";
 
 int syslog_priority(Level l) {
     switch (l) {
-    case Level::debug: return LOG_DEBUG;
-    case Level::info: return LOG_INFO;
-    case Level::notice: return LOG_NOTICE;
-    case Level::warning: return LOG_WARNING;
-    case Level::error: return LOG_ERR;
+        case Level::debug:
+            return LOG_DEBUG;
+        case Level::info:
+            return LOG_INFO;
+        case Level::notice:
+            return LOG_NOTICE;
+        case Level::warning:
+            return LOG_WARNING;
+        case Level::error:
+            return LOG_ERR;
     }
     return LOG_INFO;
 }
 
 int facility_code(std::string_view f) {
-    struct { std::string_view n; int c; } table[] = {
-        {"mail", LOG_MAIL},     {"daemon", LOG_DAEMON}, {"local0", LOG_LOCAL0},
-        {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3},
-        {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6},
-        {"local7", LOG_LOCAL7}, {"user", LOG_USER},
+    struct {
+        std::string_view n;
+        int c;
+    } table[] = {
+        {"mail", LOG_MAIL},     {"daemon", LOG_DAEMON}, {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},
+        {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
+        {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}, {"user", LOG_USER},
     };
     for (auto& t : table)
         if (t.n == f) return t.c;
@@ -52,11 +59,16 @@ bool parse_level(std::string_view s, Level& out) {
 
 std::string_view level_name(Level l) {
     switch (l) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::notice: return "notice";
-    case Level::warning: return "warning";
-    case Level::error: return "error";
+        case Level::debug:
+            return "debug";
+        case Level::info:
+            return "info";
+        case Level::notice:
+            return "notice";
+        case Level::warning:
+            return "warning";
+        case Level::error:
+            return "error";
     }
     return "info";
 }

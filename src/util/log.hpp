@@ -22,7 +22,9 @@ void set_level(Level level);
 bool enabled(Level level);
 void write(Level level, std::string_view line);
 
-inline void debug(std::string_view s) { if (enabled(Level::debug)) write(Level::debug, s); }
+inline void debug(std::string_view s) {
+    if (enabled(Level::debug)) write(Level::debug, s);
+}
 inline void info(std::string_view s) { write(Level::info, s); }
 inline void notice(std::string_view s) { write(Level::notice, s); }
 inline void warn(std::string_view s) { write(Level::warning, s); }

@@ -66,9 +66,17 @@ std::optional<uint64_t> parse_scaled(std::string_view s, const std::pair<std::st
 
 std::optional<uint64_t> parse_size(std::string_view s) {
     static const std::pair<std::string_view, uint64_t> units[] = {
-        {"", 1},           {"b", 1},          {"kb", 1000},         {"mb", 1000000},
-        {"gb", 1000000000}, {"kib", 1024},    {"mib", 1024 * 1024}, {"gib", 1024ull * 1024 * 1024},
-        {"k", 1000},       {"m", 1000000},    {"g", 1000000000},
+        {"", 1},
+        {"b", 1},
+        {"kb", 1000},
+        {"mb", 1000000},
+        {"gb", 1000000000},
+        {"kib", 1024},
+        {"mib", 1024 * 1024},
+        {"gib", 1024ull * 1024 * 1024},
+        {"k", 1000},
+        {"m", 1000000},
+        {"g", 1000000000},
     };
     return parse_scaled(s, units, std::size(units));
 }

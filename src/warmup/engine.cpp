@@ -39,10 +39,14 @@ std::string describe_limit(const Fit& f) {
 
 std::string_view action_name(Decision::Action a) {
     switch (a) {
-    case Decision::Action::accept: return "accept";
-    case Decision::Action::hold: return "hold";
-    case Decision::Action::tempfail: return "tempfail";
-    case Decision::Action::reject: return "reject";
+        case Decision::Action::accept:
+            return "accept";
+        case Decision::Action::hold:
+            return "hold";
+        case Decision::Action::tempfail:
+            return "tempfail";
+        case Decision::Action::reject:
+            return "reject";
     }
     return "accept";
 }
@@ -231,48 +235,48 @@ Result<Decision> Engine::admit(const mail::Message& m, const std::vector<Identit
         d.over = over_fit.over;
         d.limit = over_fit.limit;
         d.used = over_fit.used;
-        policy::OverQuota oq = policy_->on_over_quota(message_view(m), view(l.id, l.state, today, now, l.counters, l.usage),
-                                                      settings_.hold_duration);
+        policy::OverQuota oq = policy_->on_over_quota(
+            message_view(m), view(l.id, l.state, today, now, l.counters, l.usage), settings_.hold_duration);
         switch (oq.action) {
-        case policy::Action::accept:
-            d.action = Decision::Action::accept;
-            d.reason = d.identity + " over " + describe_limit(over_fit) + ": accepted by policy";
-            charge_all(false);
-            break;
-        case policy::Action::tempfail:
-        case policy::Action::reject:
-            d.action = oq.action == policy::Action::reject ? Decision::Action::reject : Decision::Action::tempfail;
-            d.reply = oq.reply;
-            d.reason = d.identity + " over " + describe_limit(over_fit);
-            break;
-        case policy::Action::hold: {
-            if (!mta::valid_queue_id(m.env.queue_id)) {
-                // Without the MTA's queue id the message could never be
-                // released: let the client retry instead.
-                d.action = Decision::Action::tempfail;
-                d.reply = Reply{"451", "4.7.1", "Daily sending quota reached, try again later"};
-                d.reason = d.identity + " over " + describe_limit(over_fit) + "; no queue id to hold it by";
+            case policy::Action::accept:
+                d.action = Decision::Action::accept;
+                d.reason = d.identity + " over " + describe_limit(over_fit) + ": accepted by policy";
+                charge_all(false);
+                break;
+            case policy::Action::tempfail:
+            case policy::Action::reject:
+                d.action = oq.action == policy::Action::reject ? Decision::Action::reject : Decision::Action::tempfail;
+                d.reply = oq.reply;
+                d.reason = d.identity + " over " + describe_limit(over_fit);
+                break;
+            case policy::Action::hold: {
+                if (!mta::valid_queue_id(m.env.queue_id)) {
+                    // Without the MTA's queue id the message could never be
+                    // released: let the client retry instead.
+                    d.action = Decision::Action::tempfail;
+                    d.reply = Reply{"451", "4.7.1", "Daily sending quota reached, try again later"};
+                    d.reason = d.identity + " over " + describe_limit(over_fit) + "; no queue id to hold it by";
+                    break;
+                }
+                d.action = Decision::Action::hold;
+                d.release_at = now + oq.release_in;
+                d.reason = "sesmilter warm-up: " + d.identity + " over " + describe_limit(over_fit) + ", release at " +
+                           clock::format_rfc3339(d.release_at);
+                HeldMail h;
+                h.queue_id = m.env.queue_id;
+                h.sender = m.env.mail_from;
+                h.identities = ids;
+                h.recipients = d.recipients;
+                h.domains = domains;
+                h.held_at = now;
+                h.release_at = d.release_at;
+                if (auto old = txn.get(t_held_qid_, h.queue_id)) txn.del(t_held_, std::string(*old));
+                std::string key = held_key(h.release_at, h.held_at, h.queue_id);
+                txn.put(t_held_, key, encode(h));
+                txn.put(t_held_qid_, h.queue_id, key);
+                charge_all(true);
                 break;
             }
-            d.action = Decision::Action::hold;
-            d.release_at = now + oq.release_in;
-            d.reason = "sesmilter warm-up: " + d.identity + " over " + describe_limit(over_fit) + ", release at " +
-                       clock::format_rfc3339(d.release_at);
-            HeldMail h;
-            h.queue_id = m.env.queue_id;
-            h.sender = m.env.mail_from;
-            h.identities = ids;
-            h.recipients = d.recipients;
-            h.domains = domains;
-            h.held_at = now;
-            h.release_at = d.release_at;
-            if (auto old = txn.get(t_held_qid_, h.queue_id)) txn.del(t_held_, std::string(*old));
-            std::string key = held_key(h.release_at, h.held_at, h.queue_id);
-            txn.put(t_held_, key, encode(h));
-            txn.put(t_held_qid_, h.queue_id, key);
-            charge_all(true);
-            break;
-        }
         }
         return txn.status();
     });
@@ -285,17 +289,17 @@ ses::Status apply(Engine& engine, mail::Message& msg, std::string_view identity_
     if (!d) return d.error();
     const std::string qid = msg.env.queue_id.empty() ? "-" : msg.env.queue_id;
     switch (d->action) {
-    case Decision::Action::accept:
-        if (!d->reason.empty()) log::info(qid + ": warm-up: " + d->reason);
-        return ok_status();
-    case Decision::Action::hold:
-        msg.quarantine(d->reason);
-        log::info(qid + ": warm-up: hold " + std::to_string(d->recipients) + " recipient(s): " + d->reason);
-        return ok_status();
-    case Decision::Action::tempfail:
-    case Decision::Action::reject:
-        log::info(qid + ": warm-up: " + std::string(action_name(d->action)) + ": " + d->reason);
-        return Error{"warm-up: " + d->reason, d->reply};
+        case Decision::Action::accept:
+            if (!d->reason.empty()) log::info(qid + ": warm-up: " + d->reason);
+            return ok_status();
+        case Decision::Action::hold:
+            msg.quarantine(d->reason);
+            log::info(qid + ": warm-up: hold " + std::to_string(d->recipients) + " recipient(s): " + d->reason);
+            return ok_status();
+        case Decision::Action::tempfail:
+        case Decision::Action::reject:
+            log::info(qid + ": warm-up: " + std::string(action_name(d->action)) + ": " + d->reason);
+            return Error{"warm-up: " + d->reason, d->reply};
     }
     return ok_status();
 }
@@ -479,8 +483,8 @@ Result<std::vector<IdentityStatus>> Engine::status_all() {
             }
             s.next_day_at = tz_.day_start(today + 1);
             policy::DayView y{date_string(today), l.counters};
-            s.upgrade_expected = !l.state.paused &&
-                                 policy_->should_upgrade(view(id, l.state, today + 1, s.next_day_at, {}, {}), y);
+            s.upgrade_expected =
+                !l.state.paused && policy_->should_upgrade(view(id, l.state, today + 1, s.next_day_at, {}, {}), y);
             std::string ik = id.key();
             store::Cursor c(txn, t_history_);
             for (bool ok = c.seek(ik); ok && starts_with(c.key(), ik); ok = c.next())

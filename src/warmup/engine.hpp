@@ -60,24 +60,24 @@ std::string_view action_name(Decision::Action a);
 
 struct IdentityStatus {
     IdentityKey id;
-    IdentityState state;         // rolled to today (not written by status)
+    IdentityState state;  // rolled to today (not written by status)
     int32_t today = 0;
     policy::Limit limit;
-    policy::Counters counters;   // today
-    Usage usage;                 // today, with groups
+    policy::Counters counters;  // today
+    Usage usage;                // today, with groups
     uint64_t remaining = 0;
     uint32_t held_messages = 0;  // waiting in the hold queue now
     uint64_t held_recipients = 0;
-    int64_t next_day_at = 0;     // when the next level decision happens
-    bool upgrade_expected = false;  // should_upgrade with today's counters so far
+    int64_t next_day_at = 0;           // when the next level decision happens
+    bool upgrade_expected = false;     // should_upgrade with today's counters so far
     std::vector<LevelChange> history;  // newest last
 };
 
 struct ReleaseReport {
     size_t released = 0;
-    size_t not_held = 0;   // gone from the MTA's hold queue: record dropped
-    size_t failed = 0;     // the MTA tool failed: retried later
-    size_t deferred = 0;   // did not fit today's quota: moved to the next day
+    size_t not_held = 0;                 // gone from the MTA's hold queue: record dropped
+    size_t failed = 0;                   // the MTA tool failed: retried later
+    size_t deferred = 0;                 // did not fit today's quota: moved to the next day
     std::vector<std::string> queue_ids;  // released
 };
 

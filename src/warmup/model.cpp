@@ -14,8 +14,10 @@ DomainCounts count_domains(const std::vector<std::string>& recipients) {
         std::string d = str::lower(at == std::string::npos ? std::string_view{} : std::string_view(r).substr(at + 1));
         while (!d.empty() && d.back() == '>') d.pop_back();
         auto it = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.first == d; });
-        if (it == out.end()) out.emplace_back(std::move(d), 1);
-        else it->second++;
+        if (it == out.end())
+            out.emplace_back(std::move(d), 1);
+        else
+            it->second++;
     }
     return out;
 }
@@ -132,8 +134,8 @@ Forecast forecast(uint32_t level, int32_t today, uint64_t volume, int max_days, 
                 level++;
                 still = 0;
             } else if (++still >= 14) {
-                f.note = "the level stays at " + std::to_string(level) +
-                         ": the plan or the upgrade rule goes no further";
+                f.note =
+                    "the level stays at " + std::to_string(level) + ": the plan or the upgrade rule goes no further";
                 break;
             }
         }

@@ -55,9 +55,9 @@ Need need_of(const policy::Limit& limit, const DomainCounts& domains);
 
 struct Fit {
     bool ok = true;
-    std::string over;     // why not: "paused", "daily limit", "group NAME"
-    uint64_t limit = 0;   // of what is exceeded (or the total)
-    uint64_t used = 0;    // before this message
+    std::string over;    // why not: "paused", "daily limit", "group NAME"
+    uint64_t limit = 0;  // of what is exceeded (or the total)
+    uint64_t used = 0;   // before this message
 };
 
 Fit fits(const policy::Limit& limit, const Usage& used, const Need& need, bool paused);

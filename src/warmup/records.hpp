@@ -73,7 +73,7 @@ struct HeldMail {
     std::vector<std::pair<std::string, uint32_t>> domains;  // recipient domain -> count
     int64_t held_at = 0;
     int64_t release_at = 0;
-    int32_t charged_day = 0;      // while releasing: the day its recipients were charged to
+    int32_t charged_day = 0;  // while releasing: the day its recipients were charged to
     int64_t releasing_since = 0;
     uint32_t attempts = 0;
 };

@@ -74,8 +74,10 @@ Result<std::vector<std::pair<int64_t, int32_t>>> sample_zone(const std::string& 
         out.push_back({hi, o});
         cur = o;
     }
-    if (saved) ::setenv("TZ", saved->c_str(), 1);
-    else ::unsetenv("TZ");
+    if (saved)
+        ::setenv("TZ", saved->c_str(), 1);
+    else
+        ::unsetenv("TZ");
     ::tzset();
     return out;
 }

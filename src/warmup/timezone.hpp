@@ -31,9 +31,9 @@ public:
     static Result<TimeZone> load(std::string_view name);
 
     const std::string& name() const { return name_; }
-    int32_t offset_at(int64_t t) const;   // seconds east of UTC in force at t
-    int32_t day_of(int64_t t) const;      // local calendar day of t
-    int64_t day_start(int32_t day) const; // first second of that local day
+    int32_t offset_at(int64_t t) const;    // seconds east of UTC in force at t
+    int32_t day_of(int64_t t) const;       // local calendar day of t
+    int64_t day_start(int32_t day) const;  // first second of that local day
 
 private:
     std::string name_;
@@ -43,8 +43,8 @@ private:
 };
 
 // Civil dates (proleptic Gregorian), independent of any zone.
-std::string date_string(int32_t day);                    // "2026-11-23"
-std::optional<int32_t> parse_date(std::string_view s);   // "2026-11-23" -> day
-int iso_weekday(int32_t day);                            // 1 = Monday .. 7 = Sunday
+std::string date_string(int32_t day);                   // "2026-11-23"
+std::optional<int32_t> parse_date(std::string_view s);  // "2026-11-23" -> day
+int iso_weekday(int32_t day);                           // 1 = Monday .. 7 = Sunday
 
 }  // namespace ses::warmup

@@ -89,7 +89,7 @@ void run_stage(const std::string& name, const std::string& data, const std::stri
     } else if (!st.error().reply.empty()) {
         for (unsigned char c : st.error().reply.text)
             if (c < 0x20 || c >= 0x7f) abort();  // replies are one printable line
-        if (!m.edits().empty()) abort();       // nothing half-rendered
+        if (!m.edits().empty()) abort();         // nothing half-rendered
     }
 }
 

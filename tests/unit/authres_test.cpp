@@ -13,7 +13,10 @@ using auth::MethodResult;
 TEST_CASE("Authentication-Results values are formatted per RFC 8601", "[authres]") {
     std::vector<MethodResult> r = {
         {"dkim", "pass", "", {{"header.d", "example.com"}, {"header.s", "s1"}, {"header.b", "DQPvUjlz"}}},
-        {"spf", "fail", "mx: domain of example.com does not designate 192.0.2.1", {{"smtp.mailfrom", "alice@example.com"}}},
+        {"spf",
+         "fail",
+         "mx: domain of example.com does not designate 192.0.2.1",
+         {{"smtp.mailfrom", "alice@example.com"}}},
         {"dmarc", "fail", "p=reject dis=quarantine", {{"header.from", "example.com"}}},
     };
     CHECK(auth::format_authentication_results("mx.example.com", r) ==
@@ -105,8 +108,8 @@ TEST_CASE("inbound action table", "[authres]") {
         std::string reply;
     } rows[] = {
         {"pass annotates", report(SpfResult::pass, DmarcResult::pass, Policy::none), act, K::annotate, ""},
-        {"reject policy, default settings annotate", report(SpfResult::fail, DmarcResult::fail, Policy::reject), annotate,
-         K::annotate, ""},
+        {"reject policy, default settings annotate", report(SpfResult::fail, DmarcResult::fail, Policy::reject),
+         annotate, K::annotate, ""},
         {"reject policy with dmarc_reject", report(SpfResult::fail, DmarcResult::fail, Policy::reject), act, K::reject,
          "550 5.7.1 message rejected by the DMARC policy of example.com (no aligned SPF or DKIM pass)"},
         {"reject policy, only quarantine enabled", report(SpfResult::fail, DmarcResult::fail, Policy::reject),

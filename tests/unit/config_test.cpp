@@ -69,7 +69,8 @@ TEST_CASE("errors name file, line, key and what was expected", "[config]") {
     CHECK(error_of("[milter]\nsocket = \"unix:/x\"\nsockett = 1\n") == "t.toml:3:1: milter.sockett: unknown key");
     CHECK(error_of("[milter]\non_error = \"drop\"\n") ==
           "t.toml:2:12: milter.on_error: expected one of tempfail,accept, got \"drop\"");
-    CHECK(error_of("[milter]\nmax_message_size = \"ten\"\n").find("t.toml:2:20: milter.max_message_size: expected a size") == 0);
+    CHECK(error_of("[milter]\nmax_message_size = \"ten\"\n")
+              .find("t.toml:2:20: milter.max_message_size: expected a size") == 0);
     CHECK(error_of("[milter]\nmax_message_size = \"5GB\"\n").find("expected a value between") != std::string::npos);
     CHECK(error_of("[milter]\nbacklog = \"x\"\n") == "t.toml:2:11: milter.backlog: expected an integer, got \"x\"");
     CHECK(error_of("[milter]\nsocket = \"/tmp/x\"\n").find("milter.socket: expected unix:PATH") != std::string::npos);

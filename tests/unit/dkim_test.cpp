@@ -69,7 +69,8 @@ TEST_CASE("keys are checked at load: mode, parse, size", "[dkim]") {
     REQUIRE(rsa.ok());
     auto load = [&](const std::string& path, int min_bits = 1024) {
         std::string toml = "[dkim]\nmin_rsa_bits = " + std::to_string(min_bits) +
-                           "\n[[domain]]\nname = \"example.com\"\ndkim = [ { selector = \"s1\", key = \"" + path + "\" } ]\n";
+                           "\n[[domain]]\nname = \"example.com\"\ndkim = [ { selector = \"s1\", key = \"" + path +
+                           "\" } ]\n";
         auto cfg = config::load_string(toml, "t.toml");
         REQUIRE(cfg.ok());
         return dkim::KeyStore::load(*cfg);

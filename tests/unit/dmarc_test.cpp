@@ -59,43 +59,58 @@ TEST_CASE("DMARC decision table", "[dmarc]") {
         return x;
     };
     std::vector<Row> rows = {
-        {"aligned SPF passes", in("example.com", found("example.com", Policy::reject), SpfResult::pass, "example.com", {}),
+        {"aligned SPF passes",
+         in("example.com", found("example.com", Policy::reject), SpfResult::pass, "example.com", {}), DmarcResult::pass,
+         Policy::none},
+        {"aligned DKIM passes",
+         in("example.com", found("example.com", Policy::reject), SpfResult::fail, "other.net", {"example.com"}),
          DmarcResult::pass, Policy::none},
-        {"aligned DKIM passes", in("example.com", found("example.com", Policy::reject), SpfResult::fail, "other.net", {"example.com"}),
-         DmarcResult::pass, Policy::none},
-        {"relaxed: subdomain SPF aligns", in("example.com", found("example.com", Policy::reject), SpfResult::pass, "bounce.example.com", {}),
+        {"relaxed: subdomain SPF aligns",
+         in("example.com", found("example.com", Policy::reject), SpfResult::pass, "bounce.example.com", {}),
          DmarcResult::pass, Policy::none},
         {"strict SPF: subdomain does not align",
-         in("example.com", found("example.com", Policy::reject, false, 100, {}, false, true), SpfResult::pass, "bounce.example.com", {}),
+         in("example.com", found("example.com", Policy::reject, false, 100, {}, false, true), SpfResult::pass,
+            "bounce.example.com", {}),
          DmarcResult::fail, Policy::reject},
         {"strict DKIM: subdomain does not align",
-         in("example.com", found("example.com", Policy::quarantine, false, 100, {}, true, false), SpfResult::none, "", {"mail.example.com"}),
+         in("example.com", found("example.com", Policy::quarantine, false, 100, {}, true, false), SpfResult::none, "",
+            {"mail.example.com"}),
          DmarcResult::fail, Policy::quarantine},
-        {"unaligned pass is a fail, p=none", in("example.com", found("example.com", Policy::none), SpfResult::pass, "other.net", {"other.net"}),
+        {"unaligned pass is a fail, p=none",
+         in("example.com", found("example.com", Policy::none), SpfResult::pass, "other.net", {"other.net"}),
          DmarcResult::fail, Policy::none},
-        {"fail p=quarantine", in("example.com", found("example.com", Policy::quarantine), SpfResult::fail, "example.com", {}),
+        {"fail p=quarantine",
+         in("example.com", found("example.com", Policy::quarantine), SpfResult::fail, "example.com", {}),
          DmarcResult::fail, Policy::quarantine},
-        {"fail p=reject", in("example.com", found("example.com", Policy::reject), SpfResult::softfail, "example.com", {}),
+        {"fail p=reject",
+         in("example.com", found("example.com", Policy::reject), SpfResult::softfail, "example.com", {}),
          DmarcResult::fail, Policy::reject},
         {"pct: outside the sample, reject becomes quarantine",
          in("example.com", found("example.com", Policy::reject, false, 20), SpfResult::fail, "example.com", {}, 0.5),
          DmarcResult::fail, Policy::quarantine},
-        {"pct: inside the sample", in("example.com", found("example.com", Policy::reject, false, 20), SpfResult::fail, "example.com", {}, 0.1),
+        {"pct: inside the sample",
+         in("example.com", found("example.com", Policy::reject, false, 20), SpfResult::fail, "example.com", {}, 0.1),
          DmarcResult::fail, Policy::reject},
         {"pct: quarantine outside becomes none",
          in("example.com", found("example.com", Policy::quarantine, false, 0), SpfResult::fail, "example.com", {}, 0.0),
          DmarcResult::fail, Policy::none},
         {"sp applies to a record found at the organizational domain",
-         in("mail.example.com", found("example.com", Policy::reject, true, 100, Policy::none), SpfResult::fail, "x.net", {}),
+         in("mail.example.com", found("example.com", Policy::reject, true, 100, Policy::none), SpfResult::fail, "x.net",
+            {}),
          DmarcResult::fail, Policy::none},
         {"p applies when the subdomain has its own record",
-         in("mail.example.com", found("mail.example.com", Policy::reject, false, 100, Policy::none), SpfResult::fail, "x.net", {}),
+         in("mail.example.com", found("mail.example.com", Policy::reject, false, 100, Policy::none), SpfResult::fail,
+            "x.net", {}),
          DmarcResult::fail, Policy::reject},
-        {"no record", in("example.com", auth::DmarcLookup{}, SpfResult::fail, "x.net", {}), DmarcResult::none, Policy::none},
-        {"no From domain", in("", found("example.com", Policy::reject), SpfResult::fail, "x.net", {}), DmarcResult::none, Policy::none},
-        {"SPF temperror and nothing aligned", in("example.com", found("example.com", Policy::reject), SpfResult::temperror, "example.com", {}),
+        {"no record", in("example.com", auth::DmarcLookup{}, SpfResult::fail, "x.net", {}), DmarcResult::none,
+         Policy::none},
+        {"no From domain", in("", found("example.com", Policy::reject), SpfResult::fail, "x.net", {}),
+         DmarcResult::none, Policy::none},
+        {"SPF temperror and nothing aligned",
+         in("example.com", found("example.com", Policy::reject), SpfResult::temperror, "example.com", {}),
          DmarcResult::temperror, Policy::none},
-        {"SPF temperror but DKIM aligned", in("example.com", found("example.com", Policy::reject), SpfResult::temperror, "example.com", {"example.com"}),
+        {"SPF temperror but DKIM aligned",
+         in("example.com", found("example.com", Policy::reject), SpfResult::temperror, "example.com", {"example.com"}),
          DmarcResult::pass, Policy::none},
     };
     auth::DmarcInput dns_down;
@@ -107,7 +122,8 @@ TEST_CASE("DMARC decision table", "[dmarc]") {
     broken.lookup.status = DmarcResult::permerror;
     broken.lookup.detail = "bad p=";
     rows.push_back({"unparsable record", broken, DmarcResult::permerror, Policy::none});
-    auth::DmarcInput dkim_tmp = in("example.com", found("example.com", Policy::reject), SpfResult::fail, "example.com", {});
+    auth::DmarcInput dkim_tmp =
+        in("example.com", found("example.com", Policy::reject), SpfResult::fail, "example.com", {});
     dkim_tmp.dkim_temperror = true;
     rows.push_back({"DKIM temperror and nothing aligned", dkim_tmp, DmarcResult::temperror, Policy::none});
 
@@ -136,7 +152,8 @@ TEST_CASE("alignment compares organizational domains from the PSL", "[dmarc]") {
 }
 
 TEST_CASE("DMARC records parse with libopendmarc", "[dmarc]") {
-    auto r = auth::Dmarc::parse("v=DMARC1; p=quarantine; sp=reject; pct=50; adkim=s; rua=mailto:d@example.com", "Example.com");
+    auto r = auth::Dmarc::parse("v=DMARC1; p=quarantine; sp=reject; pct=50; adkim=s; rua=mailto:d@example.com",
+                                "Example.com");
     REQUIRE(r.ok());
     CHECK(r->domain == "example.com");
     CHECK(r->p == Policy::quarantine);
@@ -154,7 +171,7 @@ TEST_CASE("DMARC records parse with libopendmarc", "[dmarc]") {
 
     CHECK_FALSE(auth::Dmarc::parse("v=DMARC1; p=bogus", "example.com").ok());
     CHECK_FALSE(auth::Dmarc::parse("v=DMARC1; rua=mailto:x@example.com", "example.com").ok());  // no p=
-    CHECK_FALSE(auth::Dmarc::parse("p=reject; v=DMARC1", "example.com").ok());                 // v= first
+    CHECK_FALSE(auth::Dmarc::parse("p=reject; v=DMARC1", "example.com").ok());                  // v= first
     CHECK_FALSE(auth::Dmarc::parse("v=spf1 -all", "example.com").ok());
 }
 

@@ -48,13 +48,24 @@ TEST_CASE("RDATA decodes to text", "[dns]") {
         {dns::rr::A, "\xc0\x00\x02\x01"s, "192.0.2.1"},
         {dns::rr::A, "\xc0\x00\x02"s, std::nullopt},
         {dns::rr::AAAA, "\x20\x01\x0d\xb8"s + std::string(11, '\0') + "\x01"s, "2001:db8::1"},
-        {dns::rr::TXT, "\x06v=spf1\x05 -all"s, "v=spf1 -all"},          // strings concatenate
+        {dns::rr::TXT, "\x06v=spf1\x05 -all"s, "v=spf1 -all"},  // strings concatenate
         {dns::rr::TXT, "\x00"s, ""},
-        {dns::rr::TXT, "\x03" "a\0b"s, "a\0b"s},                       // binary-safe
-        {dns::rr::TXT, "\x09short"s, std::nullopt},                   // length past the end
-        {dns::rr::MX, "\x00\x0a\x04mail\x07" "example\x03" "com\x00"s, "10 mail.example.com"},
-        {dns::rr::MX, "\x00\x00\x00"s, "0 "},                          // null MX (RFC 7505)
-        {dns::rr::PTR, "\x04mail\x07" "example\x03" "com\x00"s, "mail.example.com"},
+        {dns::rr::TXT,
+         "\x03"
+         "a\0b"s,
+         "a\0b"s},                                   // binary-safe
+        {dns::rr::TXT, "\x09short"s, std::nullopt},  // length past the end
+        {dns::rr::MX,
+         "\x00\x0a\x04mail\x07"
+         "example\x03"
+         "com\x00"s,
+         "10 mail.example.com"},
+        {dns::rr::MX, "\x00\x00\x00"s, "0 "},  // null MX (RFC 7505)
+        {dns::rr::PTR,
+         "\x04mail\x07"
+         "example\x03"
+         "com\x00"s,
+         "mail.example.com"},
         {dns::rr::PTR, "\x04ma"s, std::nullopt},
     };
     for (auto& r : rows) {

@@ -30,7 +30,9 @@ TEST_CASE("header block checks", "[mail]") {
         {with_headers({{"From", " undisclosed"}}), "From: header field names no mailbox"},
         {with_headers({{"From", " a@example.com"}, {"Bad Name", " x"}}), "invalid character"},
         {with_headers({{"From", " a@example.com"}, {"X-Long", std::string(1200, 'a').c_str()}}), "longer than 998"},
-        {with_headers({{"From", " a@example.com"}, {"X-Folded", (std::string(900, 'a') + "\n\t" + std::string(900, 'b')).c_str()}}), ""},
+        {with_headers({{"From", " a@example.com"},
+                       {"X-Folded", (std::string(900, 'a') + "\n\t" + std::string(900, 'b')).c_str()}}),
+         ""},
     };
     for (auto& c : cases) {
         auto st = mail::check_headers(c.msg);
@@ -50,7 +52,7 @@ TEST_CASE("size guard trips on the first byte past the limit", "[mail]") {
     mail::SizeGuard g(100);
     CHECK(g.add_header("From", " a@b"));  // 4 + 4 + 4 = 12
     CHECK(g.used() == 12);
-    CHECK(g.add_body(88));                // exactly 100
+    CHECK(g.add_body(88));  // exactly 100
     CHECK_FALSE(g.over());
     CHECK_FALSE(g.add_body(1));
     CHECK(g.over());

@@ -61,11 +61,14 @@ std::string hook_script(const std::string& body) {
 }  // namespace
 
 TEST_CASE("built-in plan: seed table, clamped at both ends", "[policy]") {
-    struct { uint32_t level; uint64_t limit; } cases[] = {
-        {0, 500},       {1, 500},       {2, 1000},      {3, 2000},      {4, 5000},     {5, 10000},
-        {6, 20000},     {7, 40000},     {8, 60000},     {9, 80000},     {10, 100000},  {11, 150000},
-        {12, 200000},   {13, 300000},   {14, 400000},   {15, 500000},   {16, 600000},  {17, 700000},
-        {18, 800000},   {19, 900000},   {20, 1000000},  {21, 1000000},  {1000, 1000000},
+    struct {
+        uint32_t level;
+        uint64_t limit;
+    } cases[] = {
+        {0, 500},     {1, 500},     {2, 1000},     {3, 2000},     {4, 5000},       {5, 10000},
+        {6, 20000},   {7, 40000},   {8, 60000},    {9, 80000},    {10, 100000},    {11, 150000},
+        {12, 200000}, {13, 300000}, {14, 400000},  {15, 500000},  {16, 600000},    {17, 700000},
+        {18, 800000}, {19, 900000}, {20, 1000000}, {21, 1000000}, {1000, 1000000},
     };
     for (auto& c : cases) {
         INFO("level " << c.level);
@@ -76,11 +79,15 @@ TEST_CASE("built-in plan: seed table, clamped at both ends", "[policy]") {
 }
 
 TEST_CASE("built-in upgrade rule: bounce >= 5 % or complaints >= 0.1 % block it", "[policy]") {
-    struct { uint32_t level; uint64_t sent, bounced, complained; bool up; } cases[] = {
-        {1, 500, 0, 0, true},    {1, 500, 24, 0, true},    {1, 500, 25, 0, false},  // 4.8 % / 5 %
-        {1, 1000, 0, 0, true},   {1, 1000, 0, 1, false},   {1, 10000, 0, 9, true},  // 0.1 % / 0.09 %
-        {1, 0, 0, 0, true},      {1, 0, 1, 0, false},      {19, 10, 0, 0, true},
-        {20, 10, 0, 0, false},   {25, 10, 0, 0, false},
+    struct {
+        uint32_t level;
+        uint64_t sent, bounced, complained;
+        bool up;
+    } cases[] = {
+        {1, 500, 0, 0, true},  {1, 500, 24, 0, true},  {1, 500, 25, 0, false},  // 4.8 % / 5 %
+        {1, 1000, 0, 0, true}, {1, 1000, 0, 1, false}, {1, 10000, 0, 9, true},  // 0.1 % / 0.09 %
+        {1, 0, 0, 0, true},    {1, 0, 1, 0, false},    {19, 10, 0, 0, true},
+        {20, 10, 0, 0, false}, {25, 10, 0, 0, false},
     };
     for (auto& c : cases) {
         INFO("level " << c.level << " sent " << c.sent << " bounced " << c.bounced << " complained " << c.complained);
@@ -136,8 +143,11 @@ TEST_CASE("the shipped lua/warmup.lua reproduces the built-in rules", "[policy]"
         CHECK(l->total == builtin::plan_limit(level));
         CHECK(l->groups.empty());
     }
-    struct { uint32_t level; uint64_t sent, bounced, complained; } cases[] = {
-        {1, 500, 0, 0}, {1, 500, 25, 0}, {1, 500, 24, 0}, {3, 1000, 0, 1}, {3, 10000, 0, 9},
+    struct {
+        uint32_t level;
+        uint64_t sent, bounced, complained;
+    } cases[] = {
+        {1, 500, 0, 0}, {1, 500, 25, 0}, {1, 500, 24, 0}, {3, 1000, 0, 1},   {3, 10000, 0, 9},
         {5, 0, 0, 0},   {19, 1, 0, 0},   {20, 1, 0, 0},   {4, 2000, 100, 0},
     };
     for (auto& c : cases) {
@@ -176,10 +186,9 @@ TEST_CASE("sandbox: loops, allocation, os.execute, errors and wrong types fail t
         CHECK_THAT(r.error().what, Catch::Contains("memory limit"));
     }
     SECTION("os, io, require, load, debug and package are absent") {
-        for (const char* expr : {"os.execute('touch /tmp/sesmilter-pwned')", "io.open('/etc/passwd')",
-                                 "require('os')", "load('return 1')()", "debug.sethook()", "package.loaded.os",
-                                 "dofile('/etc/passwd')", "loadfile('/etc/passwd')", "string.dump(print)",
-                                 "collectgarbage('stop')"}) {
+        for (const char* expr : {"os.execute('touch /tmp/sesmilter-pwned')", "io.open('/etc/passwd')", "require('os')",
+                                 "load('return 1')()", "debug.sethook()", "package.loaded.os", "dofile('/etc/passwd')",
+                                 "loadfile('/etc/passwd')", "string.dump(print)", "collectgarbage('stop')"}) {
             INFO(expr);
             auto rt = load_ok(hook_script("local _ = " + std::string(expr) + " return 1"));
             auto r = rt->daily_limit(identity(1));
@@ -204,9 +213,10 @@ TEST_CASE("sandbox: loops, allocation, os.execute, errors and wrong types fail t
         }
         auto rt = load_ok("ses.on('should_upgrade', function() return 1 end)");
         CHECK_FALSE(rt->should_upgrade(identity(1), day(1, 0, 0)));
-        for (const char* ret : {"return 'hold'", "return {action = 'drop'}", "return {action = 'hold', release_in = -5}",
-                                "return {action = 'tempfail', reply = '550 5.7.1 no'}",
-                                "return {action = 'reject', reply = 'a\\r\\nb'}"}) {
+        for (const char* ret :
+             {"return 'hold'", "return {action = 'drop'}", "return {action = 'hold', release_in = -5}",
+              "return {action = 'tempfail', reply = '550 5.7.1 no'}",
+              "return {action = 'reject', reply = 'a\\r\\nb'}"}) {
             INFO(ret);
             auto r2 = load_ok(std::string("ses.on('on_over_quota', function() ") + ret + " end)");
             CHECK_FALSE(r2->on_over_quota(MessageView{}, identity(1), 86400));
@@ -226,7 +236,10 @@ TEST_CASE("sandbox: loops, allocation, os.execute, errors and wrong types fail t
 }
 
 TEST_CASE("scripts that cannot load are refused", "[policy][sandbox]") {
-    struct { const char* src; const char* why; } cases[] = {
+    struct {
+        const char* src;
+        const char* why;
+    } cases[] = {
         {"ses.on('daily_limt', function() return 1 end)", "unknown hook 'daily_limt'"},
         {"ses.on('daily_limit', 5)", "function expected"},
         {"ses.on('daily_limit', function() end) ses.on('daily_limit', function() end)", "registered twice"},
@@ -335,8 +348,9 @@ TEST_CASE("Policy is safe to call from many threads", "[policy]") {
             for (int i = 0; i < 500; ++i) {
                 uint32_t level = static_cast<uint32_t>(1 + (i + t) % 20);
                 if ((*p)->daily_limit(identity(level)).total != level * 10) wrong++;
-                if (i == 250 && t == 0) (void)(*p)->replace_source(
-                    "ses.on('daily_limit', function(id) return id.level * 10 end)", "t2.lua");
+                if (i == 250 && t == 0)
+                    (void)(*p)->replace_source("ses.on('daily_limit', function(id) return id.level * 10 end)",
+                                               "t2.lua");
             }
         });
     for (auto& t : ts) t.join();

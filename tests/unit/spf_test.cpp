@@ -70,7 +70,7 @@ TEST_CASE("SPF results over a static zone", "[spf]") {
         {"192.0.2.5", "h.test", "a@example.com", SpfResult::pass},
         {"198.51.100.7", "h.test", "a@example.com", SpfResult::pass},
         {"10.0.0.1", "h.test", "a@example.com", SpfResult::fail},
-        {"127.0.0.1", "h.test", "a@example.com", SpfResult::fail},  // no loopback free ride
+        {"127.0.0.1", "h.test", "a@example.com", SpfResult::fail},         // no loopback free ride
         {"::ffff:192.0.2.9", "h.test", "a@example.com", SpfResult::pass},  // IPv4-mapped
         {"2001:db8::5", "h.test", "a@v6.example", SpfResult::pass},
         {"2001:db9::5", "h.test", "a@v6.example", SpfResult::fail},
@@ -84,7 +84,7 @@ TEST_CASE("SPF results over a static zone", "[spf]") {
         {"10.0.0.1", "h.test", "a@tmpmech.example", SpfResult::temperror},
         {"203.0.113.9", "helo.example", "", SpfResult::pass},  // null sender: postmaster@helo
         {"10.0.0.1", "helo.example", "", SpfResult::fail},
-        {"10.9.9.9", "h.test", "a@redir.example", SpfResult::pass},   // redirect after mechanisms
+        {"10.9.9.9", "h.test", "a@redir.example", SpfResult::pass},  // redirect after mechanisms
         {"10.0.0.1", "h.test", "a@redir.example", SpfResult::fail},
         {"203.0.113.1", "h.test", "a@cidr0.example", SpfResult::pass},  // /0, which libspf2 refuses
         {"203.0.113.1", "h.test", "a@a0.example", SpfResult::pass},
@@ -185,9 +185,9 @@ TEST_CASE("the guard's bound covers what libspf2 compiles", "[spf]") {
         {"v=spf1 exists:%{ir}.%{l1r+-}._spf.%{d} -all", false},
         {"v=spf1 a:" + std::string(240, 'a') + ".com -all", false},
         {hostile_record(), true},
-        {"v=spf1 -all foo=" + repeat("%{d}", 30), true},            // modifiers too
+        {"v=spf1 -all foo=" + repeat("%{d}", 30), true},             // modifiers too
         {"v=spf1 " + repeat("ip4:192.0.2.1 ", 60) + "-all", false},  // long records are fine
-        {"not spf at all " + repeat("%{d}", 90), false},            // not compiled as a record
+        {"not spf at all " + repeat("%{d}", 90), false},             // not compiled as a record
     };
     for (auto& r : rows) {
         INFO(r.record.substr(0, 60));
@@ -238,7 +238,9 @@ TEST_CASE("SPF records are checked against the RFC 7208 grammar and normalised",
         {"v=spf1 exists:foo%(ir).sbl.example.com ?all", false, ""},
         {"v=spf1 a:%{d0}.example.com", false, ""},
         {"v=spf1 redirect:t2.example.com", false, ""},
-        {"v=spf1 \x80" "a:example.net -all", false, ""},
+        {"v=spf1 \x80"
+         "a:example.net -all",
+         false, ""},
         {"v=spf1 a:ctrl.example.com\rptr -all", false, ""},
         {"v=spf1 1up=foo", false, ""},
         {"v=spf1 =all", false, ""},

@@ -47,7 +47,8 @@ TEST_CASE("big-endian keys sort numerically, signed values too", "[store]") {
         CHECK(i64_unkey(i64_key(times[i])) == times[i]);
     }
     std::vector<int32_t> days = {-3, -1, 0, 1, 20000, 20001, 70000};
-    for (size_t i = 1; i < days.size(); ++i) CHECK(KeyBuilder().i32(days[i - 1]).str() < KeyBuilder().i32(days[i]).str());
+    for (size_t i = 1; i < days.size(); ++i)
+        CHECK(KeyBuilder().i32(days[i - 1]).str() < KeyBuilder().i32(days[i]).str());
     // A NUL after text keeps "a"+day apart from "ab"+day.
     CHECK(KeyBuilder().text0("a").i32(99999).str() < KeyBuilder().text0("ab").i32(0).str());
     CHECK(get_u32be(KeyBuilder().u32(0x01020304).str()) == 0x01020304u);

@@ -167,9 +167,12 @@ TEST_CASE("template names", "[template]") {
     struct {
         const char* name;
         bool ok;
-    } cases[] = {{"welcome", true},  {"order_shipped-v2.1", true}, {"A9", true},     {"", false},
-                 {".hidden", false}, {"-x", false},                {"a b", false},   {"a/b", false},
-                 {"ümlaut", false},  {"x\r\n", false},             {"{{x}}", false}};
+    } cases[] = {{"welcome", true},  {"order_shipped-v2.1", true},
+                 {"A9", true},       {"", false},
+                 {".hidden", false}, {"-x", false},
+                 {"a b", false},     {"a/b", false},
+                 {"ümlaut", false},  {"x\r\n", false},
+                 {"{{x}}", false}};
     for (auto& c : cases) {
         INFO(c.name);
         CHECK(valid_name(c.name) == c.ok);
@@ -373,7 +376,8 @@ TEST_CASE("X-SES-Template-Data: JSON, base64:, RFC 2047; objects only", "[templa
     CHECK(decode_header("=?UTF-8?B?SGVsbG8=?= =?UTF-8?B?IHdvcmxk?=") == "Hello world");
     CHECK(decode_header("a =?utf-8?q?=C3=A9?= b  =?utf-8?q?x?=\t=?utf-8?q?y?= =?bogus c") == "a é b  xy =?bogus c");
     auto py = parse_data(
-        "{\"n\": 2, \"items\": [{\"name\": \"item number 0 =?utf-8?q?" "?= "
+        "{\"n\": 2, \"items\": [{\"name\": \"item number 0 =?utf-8?q?"
+        "?= "
         "=?utf-8?b?4oCUIMO8bsOvY29kZSJ9LCB7Im5hbWUiOiAiaXRlbSBudW1iZXIgMSA=?= "
         "=?utf-8?b?4oCUIMO8bsOvY29kZSJ9XX0=?=");
     REQUIRE(py.ok());
@@ -410,7 +414,8 @@ TEST_CASE("X-SES headers are read from the message", "[template]") {
     REQUIRE(none.ok());
     CHECK_FALSE(none->has_value());
 
-    auto one = parse_request(make_message({{"X-SES-Template", " welcome "}, {"x-ses-template-data", R"({"a":"b"})"}}, ""));
+    auto one =
+        parse_request(make_message({{"X-SES-Template", " welcome "}, {"x-ses-template-data", R"({"a":"b"})"}}, ""));
     REQUIRE(one.ok());
     CHECK((*one)->name == "welcome");
     CHECK((*one)->data["a"] == "b");
@@ -479,17 +484,19 @@ TEST_CASE("parts travel as 7bit only when they may", "[template]") {
         {std::string("nul\0here\n", 9), "quoted-printable"},
         {std::string("0123456789abcdef\0", 17), "quoted-printable"},  // NUL in the tail
         {"0123456\r89abcdef\n", "quoted-printable"},                  // CR in a word
-        {"0123456789abcd\xe9", "quoted-printable"},                    // 8-bit in the tail
-        {"01234567\x80" "abcdef", "quoted-printable"},
+        {"0123456789abcd\xe9", "quoted-printable"},                   // 8-bit in the tail
+        {"01234567\x80"
+         "abcdef",
+         "quoted-printable"},
     };
     for (auto& c : cases) {
         auto nb = rebuild("", "", Rendered{"s", std::nullopt, c.text});
         REQUIRE(nb.ok());
         CHECK(nb->transfer_encoding == c.cte);
         if (c.text.find('\0') != std::string::npos) continue;  // get_text() stops at NUL
-        if (!valid_utf8(c.text)) continue;                      // get_text() converts from utf-8
-        auto p = parse_message("Content-Type: " + nb->content_type + "\r\nContent-Transfer-Encoding: " +
-                               nb->transfer_encoding + "\r\n\r\n" + nb->body);
+        if (!valid_utf8(c.text)) continue;                     // get_text() converts from utf-8
+        auto p = parse_message("Content-Type: " + nb->content_type +
+                               "\r\nContent-Transfer-Encoding: " + nb->transfer_encoding + "\r\n\r\n" + nb->body);
         std::string back = decoded_text(body_of(*p));
         std::string want;
         for (char ch : c.text) want += ch == '\n' ? std::string("\r\n") : std::string(1, ch);
@@ -631,7 +638,8 @@ TEST_CASE("rendering failures answer 554 5.6.0 with the name and the reason", "[
         {{{"X-SES-Template", "welcome"}, {"X-SES-Template-Data", R"({"name": "a\r\nBcc: x"})"}},
          "Template welcome: value of 'name' in subject contains CR, LF or NUL",
          "value of 'name' in subject contains CR, LF or NUL"},
-        {{{"X-SES-Template-Data", "{}"}}, "Template (none): X-SES-Template-Data without X-SES-Template",
+        {{{"X-SES-Template-Data", "{}"}},
+         "Template (none): X-SES-Template-Data without X-SES-Template",
          "X-SES-Template-Data without X-SES-Template"},
     };
     for (auto& c : cases) {

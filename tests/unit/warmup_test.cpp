@@ -213,13 +213,13 @@ TEST_CASE("day change: one upgrade question per elapsed day", "[warmup]") {
         uint32_t want_level;
         size_t want_questions;
     } cases[] = {
-        {1, 100, 100, false, {}, 1, 0},                 // same day: nothing
-        {1, 100, 101, false, {101}, 2, 1},              // one day, good
-        {1, 100, 101, false, {}, 1, 1},                 // one day, bad
-        {1, 100, 104, false, {101, 102, 104}, 4, 4},    // three of four
-        {3, 100, 99, false, {99, 100}, 3, 0},           // clock went back
-        {2, 100, 103, true, {101, 102, 103}, 2, 0},     // paused: no upgrades
-        {1, 0, 1000, false, {}, 1, 366},                // a long sleep: only the last 366 days
+        {1, 100, 100, false, {}, 1, 0},               // same day: nothing
+        {1, 100, 101, false, {101}, 2, 1},            // one day, good
+        {1, 100, 101, false, {}, 1, 1},               // one day, bad
+        {1, 100, 104, false, {101, 102, 104}, 4, 4},  // three of four
+        {3, 100, 99, false, {99, 100}, 3, 0},         // clock went back
+        {2, 100, 103, true, {101, 102, 103}, 2, 0},   // paused: no upgrades
+        {1, 0, 1000, false, {}, 1, 366},              // a long sleep: only the last 366 days
     };
     for (auto& c : cases) {
         INFO("level " << c.level << " from " << c.day << " to " << c.today);
@@ -380,7 +380,11 @@ end)
     Fixture fx(script.c_str());
     clock::set_override(at("2026-11-23T10:00:00Z"));
     for (int i = 0; i < 5; ++i) fx.admit();
-    struct { const char* domain; A action; const char* reply; } cases[] = {
+    struct {
+        const char* domain;
+        A action;
+        const char* reply;
+    } cases[] = {
         {"t.example", A::tempfail, "452 4.2.2 later"},
         {"r.example", A::reject, "550 5.7.1 daily sending quota exceeded"},
         {"a.example", A::accept, ""},
@@ -467,7 +471,7 @@ TEST_CASE("engine: releases wait for quota, oldest first, across days", "[warmup
     CHECK(r->deferred == 15);
     CHECK(mta.released == std::vector<std::string>(held.begin(), held.begin() + 10));
     CHECK(fx.counters("2026-11-24").sent == 10);
-    CHECK(fx.admit() == A::hold);  // today's quota went to released mail
+    CHECK(fx.admit() == A::hold);                     // today's quota went to released mail
     clock::set_override(at("2026-11-25T00:00:30Z"));  // level 3: 20 a day
     r = fx.engine->release_due(mta);
     REQUIRE(r);
@@ -573,9 +577,12 @@ TEST_CASE("engine: 20 threads against a limit of 50 admit exactly 50", "[warmup]
                 m.env.rcpts = {"x@example.org"};
                 m.env.queue_id = "Q" + std::to_string(100000 + qid++);
                 auto d = fx.engine->admit(m, "example.com");
-                if (!d) errors++;
-                else if (d->action == A::accept) accepted++;
-                else if (d->action == A::hold) held++;
+                if (!d)
+                    errors++;
+                else if (d->action == A::accept)
+                    accepted++;
+                else if (d->action == A::hold)
+                    held++;
             }
         });
     for (auto& t : ts) t.join();
@@ -612,7 +619,8 @@ TEST_CASE("MTA adapters: queue ids, postsuper output, sendmail commands", "[warm
     CHECK_FALSE(mta::valid_queue_id("-d ALL"));
     CHECK_FALSE(mta::valid_queue_id("AB/../C"));
     CHECK_FALSE(mta::valid_queue_id(""));
-    CHECK(mta::PostfixAdapter::released_count("postsuper: ABC: released from hold\npostsuper: Released from hold: 1 message") == 1);
+    CHECK(mta::PostfixAdapter::released_count(
+              "postsuper: ABC: released from hold\npostsuper: Released from hold: 1 message") == 1);
     CHECK(mta::PostfixAdapter::released_count("postsuper: Released from hold: 0 messages") == 0);
     CHECK(mta::PostfixAdapter::released_count("postsuper: fatal: whatever") == -1);
     mta::Settings s;
@@ -620,8 +628,9 @@ TEST_CASE("MTA adapters: queue ids, postsuper output, sendmail commands", "[warm
     s.config_directory = "/etc/mail";
     s.command_prefix = {"sudo", "-n"};
     mta::SendmailAdapter sm(s);
-    CHECK(sm.unquarantine_command("q1ABCDEF012345") ==
-          std::vector<std::string>{"sudo", "-n", "sendmail", "-C/etc/mail/sendmail.cf", "-qQ", "-Q", "-qIq1ABCDEF012345"});
+    CHECK(sm.unquarantine_command("q1ABCDEF012345") == std::vector<std::string>{"sudo", "-n", "sendmail",
+                                                                                "-C/etc/mail/sendmail.cf", "-qQ", "-Q",
+                                                                                "-qIq1ABCDEF012345"});
     CHECK(sm.run_command("q1ABCDEF012345").back() == "-qIq1ABCDEF012345");
     // A real run through a stand-in postsuper.
     TempDir d;
@@ -629,7 +638,10 @@ TEST_CASE("MTA adapters: queue ids, postsuper output, sendmail commands", "[warm
     auto fake = (d.path / "postsuper").string();
     {
         FILE* f = std::fopen(fake.c_str(), "w");
-        std::fputs("#!/bin/sh\necho \"postsuper: Released from hold: $([ \"$4\" = GONE12 ] && echo 0 || echo 1) message\" >&2\n", f);
+        std::fputs(
+            "#!/bin/sh\necho \"postsuper: Released from hold: $([ \"$4\" = GONE12 ] && echo 0 || echo 1) message\" "
+            ">&2\n",
+            f);
         std::fclose(f);
     }
     std::filesystem::permissions(fake, std::filesystem::perms::owner_all);
