@@ -254,7 +254,8 @@ def verify_signed(path: Path, txt: dict, who: str) -> bool:
     return why is None
 
 
-def bench_milters(args, root: Path, keys: dict, load_bin: Path, ses_bin: Path | None) -> dict:
+def bench_milters(args, root: Path, keys: dict, load_bin: Path, ses_bin: Path | None,
+                  base_bin: Path | None = None) -> dict:
     out = {}
     cpus = sorted(os.sched_getaffinity(0))
     can_pin = len(cpus) >= 2
@@ -267,6 +268,9 @@ def bench_milters(args, root: Path, keys: dict, load_bin: Path, ses_bin: Path | 
         if ses_bin:
             milters["sesmilter"] = SesmilterProc(ses_bin, root / f"sesmilter-{alg}", alg,
                                                  key["key_file"])
+        if base_bin:
+            milters["baseline"] = SesmilterProc(base_bin, root / f"baseline-{alg}", alg,
+                                                key["key_file"])
         started = {}
         for name, m in milters.items():
             try:
@@ -336,7 +340,7 @@ def report_milters(args, res: dict, have_ses: bool) -> list[tuple[str, bool | No
     print(hdr)
     for alg, label in (("rsa", "RSA-2048"), ("ed25519", "Ed25519")):
         for place in ("shared", "pinned"):
-            for name in ("opendkim", "sesmilter"):
+            for name in ("opendkim", "baseline", "sesmilter"):
                 r = res.get((alg, place, name))
                 if not r:
                     continue
@@ -348,6 +352,11 @@ def report_milters(args, res: dict, have_ses: bool) -> list[tuple[str, bool | No
             if o and s:
                 print(f"{'':19}{'ratio sesmilter/OpenDKIM':28}{s['msg_per_s'] / o['msg_per_s']:6.2f}x"
                       f"   (CPU per message {o['milter_cpu_us_per_msg'] / s['milter_cpu_us_per_msg']:.2f}x less)")
+            b = res.get((alg, place, "baseline"))
+            if b and s:
+                print(f"{'':19}{'ratio sesmilter/baseline':28}{s['msg_per_s'] / b['msg_per_s']:6.2f}x"
+                      f"   (CPU per message {s['milter_cpu_us_per_msg'] / b['milter_cpu_us_per_msg']:.2f}x "
+                      f"of the baseline's)")
     verdicts = []
     print()
     print("   Targets (milter pinned to one core):")
@@ -489,7 +498,8 @@ def check_postfix_signing(cfg: PostfixConfig, root: Path, txt: dict) -> None:
         sink.stop()
 
 
-def bench_postfix(args, root: Path, keys: dict, ses_bin: Path | None) -> dict:
+def bench_postfix(args, root: Path, keys: dict, ses_bin: Path | None,
+                  base_bin: Path | None = None) -> dict:
     key = keys["rsa"]
     txt = {key["dns_name"]: key["txt"]}
     # the next hop only counts (no file per message); deliveries are
@@ -505,6 +515,10 @@ def bench_postfix(args, root: Path, keys: dict, ses_bin: Path | None) -> dict:
             sm = SesmilterProc(ses_bin, root / "pf-sesmilter", "rsa", key["key_file"]).start()
             milters.append(sm)
             configs.append(PostfixConfig("sesmilter", root, sink.port, sm))
+            if base_bin:
+                bm = SesmilterProc(base_bin, root / "pf-baseline", "rsa", key["key_file"]).start()
+                milters.append(bm)
+                configs.append(PostfixConfig("baseline", root, sink.port, bm))
             # The same with warm-up on: every message takes the quota
             # decision (Lua policy, LMDB write transaction) but none is held,
             # so the two rows differ only by the decision's cost.
@@ -572,6 +586,8 @@ def report_postfix(args, res: dict) -> list[tuple[str, bool | None]]:
         print(f"   ratio sesmilter/no milter  {med['sesmilter'] / med['none']:6.2f}x")
     if "opendkim" in med and "none" in med:
         print(f"   ratio OpenDKIM/no milter   {med['opendkim'] / med['none']:6.2f}x")
+    if "baseline" in med and "sesmilter" in med:
+        print(f"   ratio sesmilter/baseline   {med['sesmilter'] / med['baseline']:6.2f}x")
     if "warmup-on" in med and "sesmilter" in med:
         r = med["warmup-on"] / med["sesmilter"]
         ok = r >= TARGET_WARMUP_RATIO
@@ -599,6 +615,8 @@ def main() -> int:
     ap.add_argument("--sesmilter", default=str(h.DEFAULT_BINARY), help="sesmilter binary")
     ap.add_argument("--milter-load", default=str(h.BUILD / "bench" / "milter_load"),
                     help="milter_load binary")
+    ap.add_argument("--baseline", help="another sesmilter binary (e.g. a build of an earlier "
+                    "commit) measured in the same runs, with the ratio against it")
     ap.add_argument("--json", help="also write the results to this file")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
@@ -625,6 +643,11 @@ def main() -> int:
         problem(f"{ses_bin} not built: measuring OpenDKIM only")
         ses_bin = None
 
+    base_bin = Path(args.baseline) if args.baseline else None
+    if base_bin and not os.access(base_bin, os.X_OK):
+        print(f"--baseline {base_bin}: not an executable", file=sys.stderr)
+        return 2
+
     root = h.make_root("sesmilter-bench")
     log(f"work directory {root}; {os.cpu_count()} CPUs; "
         f"{'quick' if q else 'full'} run, {args.runs} run(s) each")
@@ -636,13 +659,13 @@ def main() -> int:
                 for alg in ("rsa", "ed25519")}
         if args.only in (None, "milter"):
             log("(a) milter alone ...")
-            res = bench_milters(args, root, keys, load_bin, ses_bin)
+            res = bench_milters(args, root, keys, load_bin, ses_bin, base_bin)
             verdicts += report_milters(args, res, ses_bin is not None)
             results["milter"] = [{"key": k[0], "placement": k[1], "milter": k[2], **v}
                                  for k, v in res.items()]
         if args.only in (None, "postfix"):
             log("(b) through Postfix ...")
-            res = bench_postfix(args, root, keys, ses_bin)
+            res = bench_postfix(args, root, keys, ses_bin, base_bin)
             verdicts += report_postfix(args, res)
             results["postfix"] = res
     except h.HarnessError as e:
