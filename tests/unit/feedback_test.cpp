@@ -1,0 +1,104 @@
+// feedback_test.cpp -- DSNs, complaints and auto-replies from tests/data/feedback/.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "mail/address.hpp"
+#include "mail/feedback.hpp"
+
+using namespace ses::mail;
+
+namespace {
+std::string corpus(const std::string& name) {
+    auto p = std::filesystem::path(__FILE__).parent_path() / ".." / "data" / "feedback" / name;
+    std::ifstream in(p, std::ios::binary);
+    REQUIRE(in);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+}  // namespace
+
+TEST_CASE("Standard DSNs: recipient, action, status, diagnostic, original ids") {
+    struct Row {
+        const char* file;
+        const char* address;
+        const char* action;
+        const char* status;
+        const char* diag_start;
+        const char* ses_id;
+        const char* msgid;
+    };
+    const Row rows[] = {
+        {"postfix-failed.eml", "nobody@example.net", "failed", "5.1.1", "550 5.1.1 <nobody@example.net>: Recipient",
+         "01jb5x8k2m9q3c4d5e6f7g8h9j", "20261127152444.abc@example.com"},
+        {"gmail-failed.eml", "missing.person@gmail.com", "failed", "5.1.1", "550-5.1.1 The email account",
+         "01jb5x8k2m9q3c4d5e6f7g8h9k", "20261127152444.def@example.com"},
+        {"outlook-failed.eml", "gone@outlook.com", "failed", "5.1.10", "550 5.1.10 RESOLVER.ADR.RecipientNotFound",
+         "01jb5x8k2m9q3c4d5e6f7g8h9m", "20261127152444.ghi@example.com"},
+        {"delayed.eml", "slow@example.org", "delayed", "4.4.1", "connect to mx.example.org", "",
+         "20261127152444.jkl@example.com"},
+    };
+    for (const auto& r : rows) {
+        CAPTURE(r.file);
+        Feedback fb = parse_feedback(corpus(r.file), true);
+        CHECK(fb.kind == Feedback::Kind::dsn);
+        CHECK(fb.standard);
+        REQUIRE(fb.recipients.size() == 1);
+        CHECK(fb.recipients[0].address == r.address);
+        CHECK(fb.recipients[0].action == r.action);
+        CHECK(fb.recipients[0].status == r.status);
+        CHECK(fb.recipients[0].diagnostic.rfind(r.diag_start, 0) == 0);
+        CHECK(fb.ses_message_id == r.ses_id);
+        CHECK(fb.original_message_id == r.msgid);
+    }
+    Feedback pf = parse_feedback(corpus("postfix-failed.eml"), true);
+    CHECK(pf.reporting_mta == "mx.example.net");
+    CHECK(pf.recipients[0].original == "nobody@example.net");
+    // Folded Diagnostic-Code lines come back as one line.
+    CHECK(pf.recipients[0].diagnostic.find('\n') == std::string::npos);
+    CHECK(pf.recipients[0].diagnostic.find("rejected: User unknown") != std::string::npos);
+}
+
+TEST_CASE("ARF complaints: type, reporter, redacted recipient, original ids") {
+    Feedback fb = parse_feedback(corpus("arf-abuse.eml"));
+    CHECK(fb.kind == Feedback::Kind::complaint);
+    CHECK(fb.feedback_type == "abuse");
+    CHECK(fb.reporting_mta == "mail.example.net");
+    REQUIRE(fb.recipients.size() == 1);
+    CHECK(fb.recipients[0].address == "user@mail.example.net");
+    CHECK(fb.ses_message_id == "01jb5x8k2m9q3c4d5e6f7g8h9n");
+
+    fb = parse_feedback(corpus("arf-redacted-headers.eml"));
+    CHECK(fb.kind == Feedback::Kind::complaint);
+    CHECK(fb.reporting_mta == "FBL/2.0");
+    CHECK(fb.ses_message_id == "01jb5x8k2m9q3c4d5e6f7g8h9p");
+    CHECK(fb.original_message_id == "20261127152444.pqr@example.com");
+}
+
+TEST_CASE("A plain-text bounce from a mailer daemon names its recipient and code") {
+    Feedback fb = parse_feedback(corpus("exim-plain.eml"), true);
+    CHECK(fb.kind == Feedback::Kind::dsn);
+    CHECK_FALSE(fb.standard);
+    REQUIRE(fb.recipients.size() == 1);
+    CHECK(fb.recipients[0].address == "olduser@old.example.org");
+    CHECK(fb.recipients[0].action == "failed");
+    CHECK(fb.recipients[0].status == "5.1.1");
+}
+
+TEST_CASE("Auto-replies and people's replies are never bounces") {
+    CHECK(parse_feedback(corpus("out-of-office.eml")).kind == Feedback::Kind::auto_reply);
+    // A person quoting an error: no mailer daemon, no bounce subject.
+    Feedback fb = parse_feedback(corpus("human-reply.eml"));
+    CHECK(fb.kind == Feedback::Kind::none);
+    CHECK(fb.recipients.empty());
+    // Even from the null sender, a non-bounce subject is not enough.
+    CHECK(parse_feedback(corpus("human-reply.eml"), true).kind == Feedback::Kind::none);
+}
+
+TEST_CASE("Garbage is Kind::none, never a crash") {
+    CHECK(parse_feedback("").kind == Feedback::Kind::none);
+    CHECK(parse_feedback("\r\n\r\n").kind == Feedback::Kind::none);
+    CHECK(parse_feedback("Content-Type: multipart/report; report-type=delivery-status; boundary=x\n\n--x\n"
+                         "Content-Type: message/delivery-status\n\n\n--x--\n")
+              .recipients.empty());
+}
