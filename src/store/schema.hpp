@@ -36,6 +36,13 @@ inline constexpr std::string_view held_qid = "held_qid";
 inline constexpr std::string_view templates = "templates";
 inline constexpr std::string_view template_failures = "template_failures";
 inline constexpr std::string_view identity_verification = "identity_verification";
+inline constexpr std::string_view records = "records";
+inline constexpr std::string_view records_qid = "records_qid";
+inline constexpr std::string_view records_rcpt_day = "records_rcpt_day";
+inline constexpr std::string_view records_time = "records_time";
+inline constexpr std::string_view events = "events";
+inline constexpr std::string_view stats_day = "stats_day";
+inline constexpr std::string_view follower = "follower";
 }  // namespace table
 
 }  // namespace ses::store

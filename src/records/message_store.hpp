@@ -1,0 +1,156 @@
+// message_store.hpp -- message records, their events and the daily
+// statistics, in the LMDB store.
+//
+// Every outbound message sesmilter accepts gets a record: its id (also the
+// X-SES-Message-ID header), queue id, identity, envelope sender, From,
+// Subject (bounded), template, size, request time, and per recipient the
+// status of status.hpp.  Every change of a recipient's status is an event
+// row, and the day's counters per identity and receiving mailbox group
+// change in the SAME write transaction as the status: a change is counted
+// exactly once, whatever crashes or restarts around it.
+//
+// Tables (layouts in docs/store-layout.md):
+//   records           message id                      -> the record (v1)
+//   records_qid       queue id + NUL + request time    -> message id
+//   records_rcpt_day  address + NUL + day + message id -> ""
+//   records_time      request time + message id        -> "" (retention)
+//   events            time + seq                       -> the event (v1)
+//   stats_day         day + identity + NUL + group + NUL + simulated u8 -> counters (v1)
+//
+// Short Postfix queue ids are reused after a while: by_queue_id() takes the
+// newest record with that id that is not older than `window` seconds.
+//
+// Errors: store failures come back as Status / Result; a record that cannot
+// be decoded reads as absent (and is logged by the caller).
+// Thread safety: the functions take the caller's transaction; the store
+// object itself is immutable after open and shared by all threads.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "records/status.hpp"
+#include "store/env.hpp"
+#include "util/result.hpp"
+
+namespace ses::records {
+
+struct RecipientRecord {
+    std::string address;  // as given at RCPT (without <>)
+    RecipientState state;
+};
+
+struct MessageRecord {
+    std::string id;        // sesmilter's message id
+    std::string queue_id;  // the MTA's
+    std::string identity;  // the sending identity (domain)
+    std::string sender;    // envelope sender
+    std::string from;      // From: address
+    std::string subject;   // bounded (kMaxSubject)
+    std::string template_name;
+    uint64_t size = 0;
+    int64_t request_time = 0;
+    bool simulated = false;  // mailbox simulator: kept out of the real funnel
+    std::vector<RecipientRecord> recipients;
+
+    RecipientRecord* recipient(std::string_view address);  // case-insensitive
+};
+inline constexpr size_t kMaxSubject = 256;
+
+struct Event {
+    int64_t time = 0;
+    uint64_t seq = 0;
+    std::string message_id;
+    std::string recipient;
+    EventType type = EventType::processed;
+    BounceType bounce = BounceType::none;
+    std::string dsn;
+    std::string text;
+    bool simulated = false;
+};
+
+// The day's funnel for one identity and one receiving mailbox group.
+enum Counter : size_t {
+    requests,       // RequestCount: recipients submitted
+    accepted,       // AcceptedCount: recipients accepted by sesmilter
+    delivered,      // DeliveredCount
+    deferred,       // DeferredCount: recipients deferred at least once
+    bounces,        // BounceCount
+    hard_bounces,   // HardBounceCount
+    soft_bounces,   // SoftBounceCount
+    complaints,     // ComplaintCount
+    opens,          // OpenedCount (all opens)
+    unique_opens,   // recipients who opened
+    clicks,         // all clicks
+    unique_clicks,  // ClickedCount: recipients who clicked
+    unsubscribes,   // UnsubscribeCount
+    dropped,        // dropped by sesmilter (suppressed)
+    held,           // held by warm-up
+    kCounters
+};
+std::string_view counter_name(Counter c);  // the product's field names ("DeliveredCount", ...)
+using Counters = std::array<uint64_t, kCounters>;
+
+struct StatsRow {
+    int32_t day = 0;
+    std::string identity;
+    std::string mailbox_group;
+    bool simulated = false;
+    Counters counters{};
+};
+
+struct StoreSettings {
+    std::vector<std::string> mailbox_groups = {"gmail.com",  "outlook.com", "hotmail.com", "yahoo.com",
+                                               "icloud.com", "qq.com",      "163.com"};
+    int64_t queue_id_window = 30 * 86400;  // how old a record a queue id may still name
+    // The statistics day of a time (default: UTC days since 1970-01-01).
+    std::function<int32_t(int64_t)> day_of;
+};
+
+class MessageStore {
+public:
+    static Result<std::shared_ptr<MessageStore>> open(std::shared_ptr<store::Env> env, StoreSettings s);
+
+    // A new record: its recipients' RequestCount/AcceptedCount and a
+    // `processed` event each (or `dropped` for those already dropped).
+    Status add(store::Txn& txn, const MessageRecord& rec);
+    std::optional<MessageRecord> get(store::Txn& txn, std::string_view id);
+    std::optional<std::string> by_queue_id(store::Txn& txn, std::string_view queue_id, int64_t now);
+
+    // Applies an outcome to one recipient (or to every recipient still open
+    // when `address` is empty: an expiry); writes the state, the events and
+    // the counters.  Returns the events written (none: nothing changed).
+    Result<std::vector<Event>> apply(store::Txn& txn, std::string_view id, std::string_view address, const Outcome& o);
+
+    // Ids of the messages to a recipient on a day (newest last).
+    std::vector<std::string> by_recipient(store::Txn& txn, std::string_view address, int32_t day);
+    std::vector<StatsRow> stats(store::Txn& txn, int32_t from_day, int32_t to_day);
+    std::vector<Event> events(store::Txn& txn, int64_t since, size_t limit);
+
+    // Deletes records requested before `before` (at most `limit` per call,
+    // so that one short transaction never blocks the milter for long);
+    // returns how many went.
+    Result<size_t> purge(store::Txn& txn, int64_t before, size_t limit);
+
+    int32_t day_of(int64_t t) const { return settings_.day_of(t); }
+    std::string mailbox_group(std::string_view address) const;
+    void count(store::Txn& txn, int64_t time, const std::string& identity, std::string_view address, bool simulated,
+               Counter c, uint64_t n = 1);
+
+private:
+    MessageStore(std::shared_ptr<store::Env> env, StoreSettings s);
+    Status write_event(store::Txn& txn, Event& e);
+    std::shared_ptr<store::Env> env_;
+    StoreSettings settings_;
+    store::Table records_, qid_, rcpt_day_, time_, events_, stats_;
+};
+
+std::string encode(const MessageRecord& r);
+std::optional<MessageRecord> decode_record(std::string_view v);
+
+}  // namespace ses::records
