@@ -9,6 +9,10 @@
 #   make install    prefix=/usr/local DESTDIR=
 #   make fuzz       libFuzzer targets (clang)
 
+# `all` is the default goal even though config.mk's rule comes first: in a
+# fresh clone a plain `make` must configure and then build.
+.DEFAULT_GOAL := all
+
 BUILD    ?= build
 PYTHON   ?= /usr/bin/python3
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
