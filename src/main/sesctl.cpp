@@ -4,7 +4,7 @@
 //   sesctl - inspect and steer sesmilter
 // SUMMARY
 //   sesctl [-c FILE] [--json] [--now TIME] COMMAND [ARGS]
-//   sesctl --version
+//   sesctl --version | --store-layout
 // DESCRIPTION
 //   Commands come from each area's <area>_commands() list (src/ctl/).  They
 //   share the daemon's configuration file and LMDB environment.  --json
@@ -37,6 +37,7 @@
 #include "ctl/template_cmd.hpp"
 #include "ctl/warmup_cmd.hpp"
 #include "mail/address.hpp"
+#include "store/layout_doc.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
 #include "util/strings.hpp"
@@ -65,7 +66,8 @@ void help(std::ostream& o, const std::vector<ctl::Command>& cmds) {
       << ")\n"
          "  --json      print one JSON document\n"
          "  --now TIME  pin the clock (RFC 3339), like SESMILTER_NOW\n"
-         "  --version   print the version\n\n"
+         "  --version   print the version\n"
+         "  --store-layout  print the LMDB tables and their layouts (Markdown)\n\n"
          "commands:\n";
     for (auto& c : cmds) o << "  " << c.path << " " << c.usage << "\n      " << c.summary << "\n";
 }
@@ -126,6 +128,10 @@ int main(int argc, char** argv) {
         } else if (a == "--json") {
         } else if (a == "-V" || a == "--version") {
             want_version = true;
+        } else if (a == "--store-layout") {
+            // docs/store-layout.md, written by `make docs` from the table list.
+            std::cout << store::layout_markdown();
+            return 0;
         } else if (a == "-h" || a == "--help" || a == "help") {
             want_help = true;
         } else {
