@@ -287,9 +287,9 @@ Result<Config> build(toml::table& root, std::string_view source) {
         cfg.milter.timeout = read(root, key::milter::timeout);
         cfg.milter.backlog = static_cast<int>(read(root, key::milter::backlog));
         if (auto why = socket_problem(cfg.milter.socket); !why.empty())
-            c.error(*lookup(root, "milter.socket", "milter.socket").as_string(), "milter.socket",
-                    "expected unix:PATH, inet:PORT@ADDR or inet6:PORT@ADDR, got " + quoted(cfg.milter.socket) + ": " +
-                        why);
+            c.error(
+                *lookup(root, "milter.socket", "milter.socket").as_string(), "milter.socket",
+                "expected unix:PATH, inet:PORT@ADDR or inet6:PORT@ADDR, got " + quoted(cfg.milter.socket) + ": " + why);
 
         std::string canon = read(root, key::dkim::canonicalization);
         cfg.dkim.header_relaxed = canon.rfind("relaxed/", 0) == 0;
