@@ -7,7 +7,7 @@
 #   make bench      benchmarks (see docs/PERFORMANCE.md)
 #   make docs       regenerate docs/configuration.md, examples/sesmilter.toml and
 #                   docs/store-layout.md
-#   make install    prefix=/usr/local DESTDIR=
+#   make install    DESTDIR= (paths from ./configure: prefix /usr, sysconfdir /etc)
 #   make fuzz       libFuzzer targets (clang)
 
 # `all` is the default goal even though config.mk's rule comes first: in a
@@ -33,6 +33,9 @@ CXXSTD   := -std=c++20
 WARN     := -Wall -Wextra -Wno-unused-parameter
 OPT      ?= -O2 -g
 CPPFLAGS += -Isrc -D_GNU_SOURCE
+# The default configuration file is $(sysconfdir)/sesmilter/sesmilter.toml,
+# the same directory `make install` creates (src/config/paths.hpp).
+PATH_FLAGS = -DSES_SYSCONFDIR='"$(sysconfdir)"'
 CXXFLAGS ?=
 ALL_CXXFLAGS = $(CXXSTD) $(OPT) $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(CXXFLAGS) -MMD -MP
 
@@ -48,6 +51,11 @@ all: $(BUILD)/sesmilter $(BUILD)/sesctl
 $(BUILD)/%.o: %.cpp config.mk
 	@mkdir -p $(dir $@)
 	$(CXX) $(ALL_CXXFLAGS) -c $< -o $@
+
+# Only the entry points see the install paths, so overriding them rebuilds two files.
+$(BUILD)/src/main/%.o: src/main/%.cpp config.mk
+	@mkdir -p $(dir $@)
+	$(CXX) $(ALL_CXXFLAGS) $(PATH_FLAGS) -c $< -o $@
 
 $(BUILD)/libses.a: $(LIB_OBJ)
 	@rm -f $@
@@ -143,9 +151,16 @@ $(BUILD)/fuzz/%: tests/fuzz/%.cpp $(BUILD)/fuzz-obj/libses.a config.mk
 
 # ---- install -----------------------------------------------------------
 
+# The programs' compiled-in configuration path must be the directory made
+# here: refuse to install binaries built for another sysconfdir.
 install: all
+	@$(BUILD)/sesctl --help | grep -qF "(default $(sysconfdir)/sesmilter/sesmilter.toml)" || { \
+	  echo "install: the programs were built to read another configuration path than" \
+	       "$(sysconfdir)/sesmilter/sesmilter.toml; run ./configure --sysconfdir=$(sysconfdir) and make again" >&2; \
+	  exit 1; }
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) $(DESTDIR)$(datadir)/sesmilter/lua \
 	  $(DESTDIR)$(sysconfdir)/sesmilter
+	install -d -m 0700 $(DESTDIR)$(sysconfdir)/sesmilter/keys
 	install -m 0755 $(BUILD)/sesmilter $(DESTDIR)$(sbindir)/sesmilter
 	install -m 0755 $(BUILD)/sesctl $(DESTDIR)$(bindir)/sesctl
 	install -m 0644 lua/*.lua $(DESTDIR)$(datadir)/sesmilter/lua/

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "config/paths.hpp"
 #include "ctl/command.hpp"
 #include "ctl/auth_cmd.hpp"
 #include "ctl/dkim_cmd.hpp"
@@ -47,7 +48,7 @@ using namespace ses;
 
 namespace {
 
-constexpr const char* kDefaultConfig = "/etc/sesmilter/sesmilter.toml";
+constexpr const char* kDefaultConfig = config::kDefaultConfigFile;
 
 std::vector<ctl::Command> all_commands() {
     std::vector<ctl::Command> all;

@@ -122,3 +122,23 @@ def test_declared_options_still_accepted(sesctl_bin, tmp_path):
     cp = run(sesctl_bin, "-c", cfg, "template", "put", "t1", "--subject", "Hi",
              "--default-data-file", "/nonexistent.json", "--text", "-")
     assert "unknown option" not in cp.stderr, cp.stderr
+
+
+def test_install_puts_the_config_dir_where_the_programs_look(sesctl_bin, tmp_path):
+    """`make install` with configure's defaults creates the directory of the
+    programs' compiled-in configuration file."""
+    repo = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+    stage = tmp_path / "stage"
+    cp = subprocess.run(["make", "-s", "-C", repo, "install", f"DESTDIR={stage}"],
+                        capture_output=True, text=True, timeout=1200)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    help_text = run(sesctl_bin, "--help").stdout
+    default = help_text.split("(default ", 1)[1].split(")", 1)[0]
+    assert default.endswith("/sesmilter/sesmilter.toml"), help_text
+    assert (stage / default.lstrip("/")).parent.is_dir(), sorted(str(p) for p in stage.rglob("*"))
+    keys = stage / default.lstrip("/").rsplit("/", 1)[0] / "keys"
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o700
+    installed = [p for p in stage.rglob("sesctl") if p.is_file()]
+    assert installed, "sesctl not installed"
+    cp = subprocess.run([str(installed[0]), "--help"], capture_output=True, text=True)
+    assert f"(default {default})" in cp.stdout
