@@ -1,8 +1,7 @@
 // version.hpp -- the release version both programs print with --version.
 //
 // Kept equal to AC_INIT in configure.ac (tests/e2e/test_sesctl.py compares
-// them).  No
-// errors, no state: safe from any thread.
+// them).  No errors, no state: safe from any thread.
 #pragma once
 
 #include <string_view>
