@@ -5,16 +5,21 @@
 #   make check      deps + build + unit tests + end-to-end tests through Postfix
 #   make demo       deps + build + one signed message through a private Postfix
 #   make bench      benchmarks (see docs/PERFORMANCE.md)
-#   make docs       regenerate docs/configuration.md and examples/sesmilter.toml
-#   make install    prefix=/usr/local DESTDIR=
+#   make docs       regenerate docs/configuration.md, examples/sesmilter.toml and
+#                   docs/store-layout.md
+#   make install    DESTDIR= (paths from ./configure: prefix /usr, sysconfdir /etc)
 #   make fuzz       libFuzzer targets (clang)
+
+# `all` is the default goal even though config.mk's rule comes first: in a
+# fresh clone a plain `make` must configure and then build.
+.DEFAULT_GOAL := all
 
 BUILD    ?= build
 PYTHON   ?= /usr/bin/python3
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 
 # Goals that must work before configure has run (fresh clone, no packages).
-NOCONF_GOALS := deps clean distclean check demo bench
+NOCONF_GOALS := deps deps-check clean distclean check demo bench
 ifneq ($(filter-out $(NOCONF_GOALS),$(or $(MAKECMDGOALS),all)),)
 include config.mk
 endif
@@ -28,6 +33,9 @@ CXXSTD   := -std=c++20
 WARN     := -Wall -Wextra -Wno-unused-parameter
 OPT      ?= -O2 -g
 CPPFLAGS += -Isrc -D_GNU_SOURCE
+# The default configuration file is $(sysconfdir)/sesmilter/sesmilter.toml,
+# the same directory `make install` creates (src/config/paths.hpp).
+PATH_FLAGS = -DSES_SYSCONFDIR='"$(sysconfdir)"'
 CXXFLAGS ?=
 ALL_CXXFLAGS = $(CXXSTD) $(OPT) $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(CXXFLAGS) -MMD -MP
 
@@ -43,6 +51,11 @@ all: $(BUILD)/sesmilter $(BUILD)/sesctl
 $(BUILD)/%.o: %.cpp config.mk
 	@mkdir -p $(dir $@)
 	$(CXX) $(ALL_CXXFLAGS) -c $< -o $@
+
+# Only the entry points see the install paths, so overriding them rebuilds two files.
+$(BUILD)/src/main/%.o: src/main/%.cpp config.mk
+	@mkdir -p $(dir $@)
+	$(CXX) $(ALL_CXXFLAGS) $(PATH_FLAGS) -c $< -o $@
 
 $(BUILD)/libses.a: $(LIB_OBJ)
 	@rm -f $@
@@ -69,7 +82,7 @@ unit: $(BUILD)/unit_tests
 e2e: all
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
-test: format-check unit docs-check e2e
+test: format-check deps-check unit docs-check e2e
 
 check:
 	$(MAKE) deps
@@ -93,34 +106,61 @@ deps:
 
 # ---- generated docs ----------------------------------------------------
 
-docs: $(BUILD)/sesmilter
+docs: $(BUILD)/sesmilter $(BUILD)/sesctl
 	$(BUILD)/sesmilter --config-reference > docs/configuration.md
 	$(BUILD)/sesmilter --config-example > examples/sesmilter.toml
+	$(BUILD)/sesctl --store-layout > docs/store-layout.md
 
 # Fails when the committed reference no longer matches the key table.
-docs-check: $(BUILD)/sesmilter
+docs-check: $(BUILD)/sesmilter $(BUILD)/sesctl
 	@$(BUILD)/sesmilter --config-reference | diff -u docs/configuration.md - \
 	  || { echo "docs/configuration.md is stale: run 'make docs'" >&2; exit 1; }
 	@$(BUILD)/sesmilter --config-example | diff -u examples/sesmilter.toml - \
 	  || { echo "examples/sesmilter.toml is stale: run 'make docs'" >&2; exit 1; }
-	@echo "docs-check: configuration reference is current"
+	@$(BUILD)/sesctl --store-layout | diff -u docs/store-layout.md - \
+	  || { echo "docs/store-layout.md is stale: run 'make docs'" >&2; exit 1; }
+	@echo "docs-check: configuration reference and store layout are current"
+
+# Layering (docs/ARCHITECTURE.md, "Layers"): folder order and C library owners.
+deps-check:
+	@$(PYTHON) scripts/check-deps.py
 
 format-check:
 	@clang-format --dry-run --Werror $(shell find src tests/unit tests/fuzz bench -name '*.cpp' -o -name '*.hpp')
 
 # ---- fuzzing (clang + libFuzzer) ---------------------------------------
+# One target per tests/fuzz/*.cpp, built with AddressSanitizer and
+# UndefinedBehaviorSanitizer (any UB report aborts: a finding).  The library
+# is compiled once, instrumented, into $(BUILD)/fuzz-obj/; only the targets
+# go to $(BUILD)/fuzz/, which .ci/run runs one by one.
 
-FUZZ_SRC := $(wildcard tests/fuzz/*.cpp)
+FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/*.cpp))
+FUZZ_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/fuzz-obj/%.o)
 fuzz: $(FUZZ_SRC:tests/fuzz/%.cpp=$(BUILD)/fuzz/%)
-$(BUILD)/fuzz/%: tests/fuzz/%.cpp $(LIB_SRC) config.mk
+$(BUILD)/fuzz-obj/%.o: %.cpp config.mk
 	@mkdir -p $(dir $@)
-	clang++ $(CXXSTD) -g -O1 -fsanitize=fuzzer,address $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS)
+	clang++ $(CXXSTD) -g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN) $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/fuzz-obj/libses.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/fuzz/%: tests/fuzz/%.cpp $(BUILD)/fuzz-obj/libses.a config.mk
+	@mkdir -p $(dir $@)
+	clang++ $(CXXSTD) -g -O1 -fsanitize=fuzzer $(FUZZ_SAN) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $< \
+	  $(BUILD)/fuzz-obj/libses.a $(PKG_LIBS)
 
 # ---- install -----------------------------------------------------------
 
+# The programs' compiled-in configuration path must be the directory made
+# here: refuse to install binaries built for another sysconfdir.
 install: all
+	@$(BUILD)/sesctl --help | grep -qF "(default $(sysconfdir)/sesmilter/sesmilter.toml)" || { \
+	  echo "install: the programs were built to read another configuration path than" \
+	       "$(sysconfdir)/sesmilter/sesmilter.toml; run ./configure --sysconfdir=$(sysconfdir) and make again" >&2; \
+	  exit 1; }
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) $(DESTDIR)$(datadir)/sesmilter/lua \
 	  $(DESTDIR)$(sysconfdir)/sesmilter
+	install -d -m 0700 $(DESTDIR)$(sysconfdir)/sesmilter/keys
 	install -m 0755 $(BUILD)/sesmilter $(DESTDIR)$(sbindir)/sesmilter
 	install -m 0755 $(BUILD)/sesctl $(DESTDIR)$(bindir)/sesctl
 	install -m 0644 lua/*.lua $(DESTDIR)$(datadir)/sesmilter/lua/
@@ -132,6 +172,6 @@ clean:
 distclean: clean
 	rm -rf config.mk config.log config.status autom4te.cache configure aclocal.m4
 
-.PHONY: all unit e2e test check demo bench bench-bins deps docs docs-check format-check fuzz install clean distclean
+.PHONY: all unit e2e test check demo bench bench-bins deps docs docs-check deps-check format-check fuzz install clean distclean
 
--include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/src/main/sesmilter.d $(BUILD)/src/main/sesctl.d
+-include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d) $(BUILD)/src/main/sesmilter.d $(BUILD)/src/main/sesctl.d

@@ -6,28 +6,28 @@ namespace ses::auth {
 
 dns::Settings dns_settings(const config::Config& c) {
     dns::Settings s;
-    s.forwarders = c.list("dns.forwarders");
-    s.timeout = c.duration("dns.timeout");
-    s.dnssec = c.boolean("dns.dnssec");
+    s.forwarders = c.get(config::key::dns::forwarders);
+    s.timeout = c.get(config::key::dns::timeout);
+    s.dnssec = c.get(config::key::dns::dnssec);
     return s;
 }
 
 OutboundSettings outbound_settings(const config::Config& c) {
     OutboundSettings s;
-    s.authenticated = c.boolean("outbound.authenticated");
-    s.networks = c.list("outbound.networks");
-    s.daemons = c.list("outbound.daemons");
+    s.authenticated = c.get(config::key::outbound::authenticated);
+    s.networks = c.get(config::key::outbound::networks);
+    s.daemons = c.get(config::key::outbound::daemons);
     return s;
 }
 
 VerifySettings verify_settings(const config::Config& c) {
     VerifySettings s;
-    s.enabled = c.boolean("verify.enabled");
-    s.authserv_id = c.str("verify.authserv_id");
-    s.dmarc_reject = c.boolean("verify.dmarc_reject");
-    s.dmarc_quarantine = c.boolean("verify.dmarc_quarantine");
-    s.tempfail_on_dns_error = c.boolean("verify.tempfail_on_dns_error");
-    s.public_suffix_list = c.str("verify.public_suffix_list");
+    s.enabled = c.get(config::key::verify::enabled);
+    s.authserv_id = c.get(config::key::verify::authserv_id);
+    s.dmarc_reject = c.get(config::key::verify::dmarc_reject);
+    s.dmarc_quarantine = c.get(config::key::verify::dmarc_quarantine);
+    s.tempfail_on_dns_error = c.get(config::key::verify::tempfail_on_dns_error);
+    s.public_suffix_list = c.get(config::key::verify::public_suffix_list);
     return s;
 }
 

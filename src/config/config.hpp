@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/keys.hpp"
 #include "util/result.hpp"
 
 namespace ses::config {
@@ -65,17 +66,12 @@ struct Config {
 
     std::vector<DomainConf> domains;
 
-    // Typed values of any scalar key of the table by its path
-    // ("warmup.time_zone"): the file's value or the declared default.  Each
-    // module reads its own section through these, so a key is still declared
-    // only once, in schema.cpp.  Asking for an undeclared key is a broken
-    // invariant and aborts.
-    std::string str(std::string_view path) const;
-    int64_t integer(std::string_view path) const;
-    bool boolean(std::string_view path) const;
-    uint64_t size(std::string_view path) const;
-    int64_t duration(std::string_view path) const;
-    std::vector<std::string> list(std::string_view path) const;
+    // The value of a scalar key (config/keys.hpp): the file's value or the
+    // declared default, as the key's C++ type.  Each module reads its own
+    // section this way, so a key is declared once, in schema.cpp, and a
+    // misspelt key name does not compile.
+    template <Type T>
+    typename ValueOf<T>::type get(Key<T> key) const;
 
     // The effective configuration as TOML (file values plus defaults).
     std::string dump() const;

@@ -61,7 +61,8 @@ std::string reference_markdown() {
          "Unknown keys are errors. `sesmilter --check-config -c FILE` checks a file and reports "
          "`FILE:LINE:COLUMN: key: problem`; `sesmilter --dump-config -c FILE` prints the effective "
          "configuration, defaults included. SIGHUP re-reads the file; a file that does not check is "
-         "refused and the running configuration kept.\n\n"
+         "refused and the running configuration kept. Error messages quote at most 80 bytes of a "
+         "value.\n\n"
          "Sizes are written `\"10MB\"` (decimal: 1 MB = 1 000 000 bytes), `\"64KiB\"` (binary) or as "
          "a number of bytes; durations `\"30s\"`, `\"5m\"`, `\"24h\"`, `\"2d\"` or a number of seconds.\n";
     for (auto& s : sections()) {

@@ -7,10 +7,13 @@
 #include <cstring>
 
 #include <sstream>
+#include <unordered_map>
+#include <unordered_set>
 #include <toml++/toml.h>
 
 #include "config/config.hpp"
 #include "config/schema.hpp"
+#include "config/syntax.hpp"
 #include "util/strings.hpp"
 
 namespace ses::config {
@@ -24,14 +27,20 @@ struct Checker {
 
     void error_at(const toml::source_region& src, std::string_view path, std::string_view msg) {
         std::ostringstream o;
-        o << source << ":" << src.begin.line << ":" << src.begin.column << ": " << path << ": " << msg;
+        o << source << ":" << src.begin.line << ":" << src.begin.column << ": ";
+        // A key name is user input too: never echo it whole.
+        if (path.size() > 80)
+            o << path.substr(0, 80) << "...";
+        else
+            o << path;
+        o << ": " << msg;
         errors.push_back(o.str());
     }
 
     static std::string describe(const toml::node& n) {
         std::ostringstream o;
         if (n.is_string())
-            o << '"' << *n.value<std::string>() << '"';
+            o << quoted(*n.value<std::string>());
         else if (n.is_table())
             o << "a table";
         else if (n.is_array())
@@ -160,13 +169,14 @@ struct Checker {
 
 const toml::table& defaults_for(std::string_view path) {
     // Parsed lazily per key; defaults are literal TOML text in the table.
-    static thread_local std::vector<std::pair<std::string, toml::table>> cache;
-    for (auto& [p, t] : cache)
-        if (p == path) return t;
+    // Looked up once per key of every [[domain]]: a hash map keeps loading
+    // linear in the number of domains.
+    static thread_local std::unordered_map<std::string, toml::table> cache;
+    std::string key(path);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
     const KeyDef* k = find_key(path);
     std::string text = "v = " + std::string(k && !k->def.empty() ? k->def : "\"\"");
-    cache.emplace_back(std::string(path), toml::parse(text, std::string_view("<default>")));
-    return cache.back().second;
+    return cache.emplace(std::move(key), toml::parse(text, std::string_view("<default>"))).first->second;
 }
 
 const toml::node& lookup(const toml::table& t, std::string_view local, std::string_view schema_path) {
@@ -199,7 +209,25 @@ std::vector<std::string> get_list(const toml::table& t, std::string_view local, 
         for (auto& e : *a) out.push_back(e.value_or(std::string()));
     return out;
 }
-#define GET(kind, tbl, path) get_##kind(tbl, path, path)
+template <Type T>
+typename ValueOf<T>::type read(const toml::table& t, std::string_view local, std::string_view sp) {
+    if constexpr (T == Type::string || T == Type::choice)
+        return get_string(t, local, sp);
+    else if constexpr (T == Type::integer)
+        return get_int(t, local, sp);
+    else if constexpr (T == Type::boolean)
+        return get_bool(t, local, sp);
+    else if constexpr (T == Type::size)
+        return get_size(t, local, sp);
+    else if constexpr (T == Type::duration)
+        return get_duration(t, local, sp);
+    else
+        return get_list(t, local, sp);
+}
+template <Type T>
+typename ValueOf<T>::type read(const toml::table& t, Key<T> k) {
+    return read<T>(t, k.path, k.path);
+}
 
 // Fill in every default so --dump-config shows the effective configuration.
 void add_defaults(toml::table& t, const std::string& schema_prefix) {
@@ -240,49 +268,50 @@ Result<Config> build(toml::table& root, std::string_view source) {
     Config cfg;
     cfg.path = std::string(source);
     if (c.errors.empty()) {
-        cfg.daemon.pidfile = GET(string, root, "daemon.pidfile");
-        cfg.daemon.log_level = GET(string, root, "daemon.log_level");
-        cfg.daemon.log_target = GET(string, root, "daemon.log_target");
-        cfg.daemon.syslog_facility = GET(string, root, "daemon.syslog_facility");
+        cfg.daemon.pidfile = read(root, key::daemon::pidfile);
+        cfg.daemon.log_level = read(root, key::daemon::log_level);
+        cfg.daemon.log_target = read(root, key::daemon::log_target);
+        cfg.daemon.syslog_facility = read(root, key::daemon::syslog_facility);
 
-        cfg.milter.socket = GET(string, root, "milter.socket");
-        std::string mode = GET(string, root, "milter.socket_mode");
+        cfg.milter.socket = read(root, key::milter::socket);
+        std::string mode = read(root, key::milter::socket_mode);
         char* end = nullptr;
         unsigned long m = std::strtoul(mode.c_str(), &end, 8);
         if (mode.empty() || *end || m > 07777)
             c.error(*lookup(root, "milter.socket_mode", "milter.socket_mode").as_string(), "milter.socket_mode",
-                    "expected an octal mode such as \"0660\", got \"" + mode + "\"");
+                    "expected an octal mode such as \"0660\", got " + quoted(mode));
         cfg.milter.socket_mode = static_cast<unsigned>(m);
-        cfg.milter.socket_owner = GET(string, root, "milter.socket_owner");
-        cfg.milter.on_error = GET(string, root, "milter.on_error") == "accept" ? OnError::accept : OnError::tempfail;
-        cfg.milter.max_message_size = GET(size, root, "milter.max_message_size");
-        cfg.milter.timeout = GET(duration, root, "milter.timeout");
-        cfg.milter.backlog = static_cast<int>(GET(int, root, "milter.backlog"));
-        const std::string& s = cfg.milter.socket;
-        if (!(s.rfind("unix:", 0) == 0 || s.rfind("local:", 0) == 0 || s.rfind("inet:", 0) == 0 ||
-              s.rfind("inet6:", 0) == 0) ||
-            s.find(':') + 1 == s.size())
-            c.error(*lookup(root, "milter.socket", "milter.socket").as_string(), "milter.socket",
-                    "expected unix:PATH, inet:PORT@ADDR or inet6:PORT@ADDR, got \"" + s + "\"");
+        cfg.milter.socket_owner = read(root, key::milter::socket_owner);
+        cfg.milter.on_error = read(root, key::milter::on_error) == "accept" ? OnError::accept : OnError::tempfail;
+        cfg.milter.max_message_size = read(root, key::milter::max_message_size);
+        cfg.milter.timeout = read(root, key::milter::timeout);
+        cfg.milter.backlog = static_cast<int>(read(root, key::milter::backlog));
+        if (auto why = socket_problem(cfg.milter.socket); !why.empty())
+            c.error(
+                *lookup(root, "milter.socket", "milter.socket").as_string(), "milter.socket",
+                "expected unix:PATH, inet:PORT@ADDR or inet6:PORT@ADDR, got " + quoted(cfg.milter.socket) + ": " + why);
 
-        std::string canon = GET(string, root, "dkim.canonicalization");
+        std::string canon = read(root, key::dkim::canonicalization);
         cfg.dkim.header_relaxed = canon.rfind("relaxed/", 0) == 0;
         cfg.dkim.body_relaxed = canon.size() > 8 && canon.substr(canon.size() - 7) == "relaxed";
-        cfg.dkim.sign_headers = GET(list, root, "dkim.sign_headers");
-        cfg.dkim.oversign_headers = GET(list, root, "dkim.oversign_headers");
-        cfg.dkim.min_rsa_bits = static_cast<int>(GET(int, root, "dkim.min_rsa_bits"));
-        cfg.dkim.subdomains = GET(bool, root, "dkim.subdomains");
+        cfg.dkim.sign_headers = read(root, key::dkim::sign_headers);
+        cfg.dkim.oversign_headers = read(root, key::dkim::oversign_headers);
+        cfg.dkim.min_rsa_bits = static_cast<int>(read(root, key::dkim::min_rsa_bits));
+        cfg.dkim.subdomains = read(root, key::dkim::subdomains);
 
         if (auto* doms = root["domain"].as_array()) {
+            std::unordered_set<std::string> seen;  // a linear scan made 200 000 domains take a minute
+            seen.reserve(doms->size());
+            cfg.domains.reserve(doms->size());
             for (auto& e : *doms) {
                 auto& dt = *e.as_table();
                 DomainConf d;
                 d.name = str::lower(get_string(dt, "name", "domain[].name"));
-                for (auto& other : cfg.domains)
-                    if (other.name == d.name) c.error(dt, "domain", "domain \"" + d.name + "\" is declared twice");
-                if (d.name.empty() || d.name.find('@') != std::string::npos || d.name.front() == '.' ||
-                    d.name.back() == '.')
-                    c.error(*dt["name"].node(), "domain.name", "expected a domain name, got \"" + d.name + "\"");
+                if (auto why = dns_name_problem(d.name); !why.empty())
+                    c.error(*dt["name"].node(), "domain.name",
+                            "expected a domain name, got " + quoted(d.name) + ": " + why);
+                else if (!seen.insert(d.name).second)
+                    c.error(dt, "domain", "domain " + quoted(d.name) + " is declared twice");
                 d.smtp_users = get_list(dt, "smtp_users", "domain[].smtp_users");
                 d.outbound_ips = get_list(dt, "outbound_ips", "domain[].outbound_ips");
                 d.require_verified = get_bool(dt, "require_verified", "domain[].require_verified");
@@ -294,10 +323,13 @@ Result<Config> build(toml::table& root, std::string_view source) {
                                       get_string(kt, "key", "domain[].dkim[].key"),
                                       static_cast<int>(kt["key"].node() ? kt["key"].node()->source().begin.line
                                                                         : kt.source().begin.line)};
+                        if (auto why = dns_name_problem(k.selector); !why.empty())
+                            c.error(*kt["selector"].node(), "domain.dkim.selector",
+                                    "expected a selector (DNS labels), got " + quoted(k.selector) + ": " + why);
                         for (auto& o : d.dkim)
                             if (o.selector == k.selector)
                                 c.error(kt, "domain.dkim",
-                                        "selector \"" + k.selector + "\" is declared twice for " + d.name);
+                                        "selector " + quoted(k.selector) + " is declared twice for " + quoted(d.name));
                         d.dkim.push_back(std::move(k));
                     }
                 }
@@ -314,6 +346,9 @@ Result<Config> build(toml::table& root, std::string_view source) {
     std::ostringstream o;
     o << root;
     cfg.effective_toml = o.str();
+    // get() reads scalar keys only; the [[domain]] entries live on in
+    // cfg.domains, and their nodes (about 1 KB each in toml++) need not.
+    root.erase("domain");
     cfg.tree = std::make_shared<const toml::table>(std::move(root));
     return cfg;
 }
@@ -334,12 +369,17 @@ const toml::table& tree_of(const Config& c, std::string_view path) {
 }
 }  // namespace
 
-std::string Config::str(std::string_view p) const { return get_string(tree_of(*this, p), p, p); }
-int64_t Config::integer(std::string_view p) const { return get_int(tree_of(*this, p), p, p); }
-bool Config::boolean(std::string_view p) const { return get_bool(tree_of(*this, p), p, p); }
-uint64_t Config::size(std::string_view p) const { return get_size(tree_of(*this, p), p, p); }
-int64_t Config::duration(std::string_view p) const { return get_duration(tree_of(*this, p), p, p); }
-std::vector<std::string> Config::list(std::string_view p) const { return get_list(tree_of(*this, p), p, p); }
+template <Type T>
+typename ValueOf<T>::type Config::get(Key<T> key) const {
+    return read<T>(tree_of(*this, key.path), key.path, key.path);
+}
+template std::string Config::get(Key<Type::string>) const;
+template std::string Config::get(Key<Type::choice>) const;
+template int64_t Config::get(Key<Type::integer>) const;
+template bool Config::get(Key<Type::boolean>) const;
+template uint64_t Config::get(Key<Type::size>) const;
+template int64_t Config::get(Key<Type::duration>) const;
+template std::vector<std::string> Config::get(Key<Type::string_list>) const;
 
 Result<Config> load_string(std::string_view text, std::string_view source_name) {
     try {

@@ -48,8 +48,8 @@ const KeyDef kKeys[] = {
 
     // [milter]
     {"milter.socket", Type::string, R"("unix:/run/sesmilter/milter.sock")",
-     "Where the MTA connects: `unix:PATH`, `inet:PORT@ADDR` or `inet6:PORT@ADDR`. TCP sockets get "
-     "TCP_NODELAY; prefer a unix socket on the same host."},
+     "Where the MTA connects: `unix:/PATH` (absolute), `inet:PORT@ADDR` or `inet6:PORT@ADDR` (PORT 1..65535; "
+     "without `@ADDR` every address). TCP sockets get TCP_NODELAY; prefer a unix socket on the same host."},
     {"milter.socket_mode", Type::string, R"("0660")", "Permissions of a unix socket (octal)."},
     {"milter.socket_owner", Type::string, R"("")",
      "`user[:group]` owning a unix socket, e.g. `postfix:postfix`. Empty: the daemon's user."},
@@ -96,7 +96,8 @@ const KeyDef kKeys[] = {
     {"domain[].name",
      Type::string,
      "",
-     "The domain, e.g. `example.com`.",
+     "The domain, e.g. `example.com`: labels of letters, digits and `-` (an internationalized name in its "
+     "`xn--` form). Each domain may appear once.",
      {},
      INT64_MIN,
      INT64_MAX,
@@ -116,7 +117,8 @@ const KeyDef kKeys[] = {
     {"domain[].dkim[].selector",
      Type::string,
      "",
-     "Selector: the key is published at SELECTOR._domainkey.DOMAIN.",
+     "Selector: the key is published at SELECTOR._domainkey.DOMAIN. Letters, digits, `-` and dots "
+     "(DNS labels).",
      {},
      INT64_MIN,
      INT64_MAX,

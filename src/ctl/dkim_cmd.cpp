@@ -12,10 +12,25 @@
 #include <ostream>
 
 #include "dkim/keygen.hpp"
+#include "util/result.hpp"
 #include "util/strings.hpp"
 
 namespace ses::ctl {
 namespace {
+
+// mkdir -p with mode 0700 for every directory it creates: keys are secrets,
+// and a missing --out directory is the usual case on a fresh host.
+Status make_dirs(const std::string& dir) {
+    for (size_t pos = 1; pos <= dir.size(); ++pos) {
+        if (pos != dir.size() && dir[pos] != '/') continue;
+        std::string prefix = dir.substr(0, pos);
+        if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST)
+            return internal_error(prefix + ": cannot create directory: " + std::strerror(errno));
+    }
+    struct stat st;
+    if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return internal_error(dir + ": not a directory");
+    return ok_status();
+}
 
 int keygen(Context& c) {
     auto domain = c.opt("domain"), selector = c.opt("selector");
@@ -24,7 +39,7 @@ int keygen(Context& c) {
     int bits = 2048;
     if (auto b = c.opt("bits")) bits = std::atoi(b->c_str());
     std::string dir = c.opt("out").value_or(".");
-    if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return fail(c, dir + ": " + std::strerror(errno));
+    if (auto made = make_dirs(dir); !made) return fail(c, made.error().what);
     if (char* real = realpath(dir.c_str(), nullptr)) {
         dir = real;  // the config snippet printed below must work from anywhere
         free(real);

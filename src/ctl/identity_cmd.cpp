@@ -137,7 +137,7 @@ int cmd_status(Context& c) {
 std::vector<Command> identity_commands() {
     return {
         {"identity verify",
-         "DOMAIN [--dns HOST@PORT] [--timeout SECONDS] [--no-store]",
+         "DOMAIN [--dns HOST@PORT] [--timeout SECONDS] [--no-store] [--store DIR]",
          "check an identity's DKIM, SPF and DMARC records in DNS and store the result",
          cmd_verify,
          {"no-store"}},

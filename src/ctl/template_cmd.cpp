@@ -409,7 +409,7 @@ int failures(Context& c) {
 std::vector<Command> template_commands() {
     return {
         {"template put",
-         "NAME --subject S [--html FILE] [--text FILE] [--default-data JSON] [--lenient]",
+         "NAME --subject S [--html FILE] [--text FILE] [--default-data JSON | --default-data-file FILE] [--lenient]",
          "store a template (checked first; FILE - reads stdin; --lenient renders missing variables empty)",
          put,
          {"lenient"}},

@@ -40,6 +40,7 @@
 #include <libmilter/mfapi.h>
 
 #include "config/config.hpp"
+#include "config/paths.hpp"
 #include "mail/address.hpp"
 #include "milter/callbacks.hpp"
 #include "milter/runtime.hpp"
@@ -50,7 +51,7 @@ using namespace ses;
 
 namespace {
 
-constexpr const char* kDefaultConfig = "/etc/sesmilter/sesmilter.toml";
+constexpr const char* kDefaultConfig = config::kDefaultConfigFile;
 
 void usage(std::FILE* f) {
     std::fprintf(f,

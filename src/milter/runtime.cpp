@@ -22,7 +22,7 @@ Result<std::shared_ptr<const Runtime>> Runtime::build(config::Config cfg,
     auto auth = auth::AuthRuntime::create(cfg, rt->services ? rt->services->store : nullptr);
     if (!auth) return auth.error();
     rt->auth = std::move(*auth);
-    rt->templates_enabled = cfg.boolean("templates.enabled");
+    rt->templates_enabled = cfg.get(config::key::templates::enabled);
     rt->cfg = std::move(cfg);
     return std::shared_ptr<const Runtime>(std::move(rt));
 }

@@ -4,33 +4,35 @@
 namespace ses::store {
 
 namespace {
-// Identity key ("IK" below): kind byte ('d' domain, 'i' ip) + name + NUL.
-// Day: u32 big-endian day number (days since 1970-01-01 in the warm-up time
-// zone, sign bit flipped).  Times: u64 big-endian seconds since the epoch.
+// Layouts in words, in the notation of docs/store-layout.md (generated from
+// this table by `make docs`): IK = identity key, day = u32 day number,
+// time = u64 seconds since the epoch, all big-endian.
 constexpr TableDef kTables[] = {
-    {table::meta, "text name (\"schema_version\", \"events_seq\")", "u32 version; u64 last event sequence number"},
-    {table::warmup_identity, "IK", "v1: level u32, started day, last rolled day, paused u8, updated_at u64"},
-    {table::warmup_day, "IK + day", "v1: sent, held, released, bounced, complained (u64 each)"},
-    {table::warmup_group_day, "IK + day + group name", "v1: sent u64"},
-    {table::warmup_history, "IK + at (u64) + seq (u32)", "v1: from level, to level, reason text"},
-    {table::held, "release_at (u64) + held_at (u64) + queue id",
-     "v1: state, identities, recipients, groups, held_at, release_at, charged day, reason"},
+    {table::meta, "text (`schema_version`, `events_seq`)", "u32 schema version; u64 last event sequence number"},
+    {table::warmup_identity, "IK", "level u32, started day, last rolled day, paused u8, updated_at time"},
+    {table::warmup_day, "IK + day", "sent, held, released, bounced, complained (u64 each)"},
+    {table::warmup_group_day, "IK + day + group name", "sent u64 (quota groups of `daily_limit`)"},
+    {table::warmup_history, "IK + time + seq u32",
+     "day, from level, to level, reason (`upgrade`, `set-level`, `paused`, `resumed`)"},
+    {table::held, "release_at time + held_at time + queue id",
+     "state (held / releasing), queue id, sender, identities (IKs), recipients, recipient domains with counts, "
+     "held_at, release_at, charged day, releasing since, attempts"},
     {table::held_qid, "queue id", "the record's key in `held`"},
-    {table::templates, "template name", "v1: the template as JSON (src/template/lmdb_store.hpp)"},
-    {table::template_failures, "time (i64) + queue id + NUL + seq (u32)", "v1: the RenderingFailure as JSON"},
-    {table::identity_verification, "lower-case domain", "v1: the identity report as JSON (src/auth/verification.hpp)"},
+    {table::templates, "template name", "the template as JSON (`src/template/lmdb_store.hpp`)"},
+    {table::template_failures, "time + queue id + NUL + seq u32", "the RenderingFailure as JSON"},
+    {table::identity_verification, "lower-case domain",
+     "the last identity report (DKIM, SPF, DMARC checks) as JSON (`src/auth/verification.hpp`)"},
     {table::records, "message id",
-     "v1: queue id, identity, sender, From, Subject, template, size u64, request time i64, simulated u8, "
+     "queue id, identity, sender, From, Subject, template, size u64, request time, simulated u8, "
      "recipients (address, SendStatus u32, DeliverStatus u8, bounce type u8, DeliverMessage, request time, "
      "deliver time, flags u8)"},
-    {table::records_qid, "queue id + NUL + request time (i64)", "message id"},
-    {table::records_rcpt_day, "lower-case address + NUL + day (i32) + message id", "empty"},
-    {table::records_time, "request time (i64) + message id", "empty (retention order)"},
-    {table::events, "time (i64) + seq (u64)",
-     "v1: message id, recipient, type u8, bounce type u8, dsn, text, simulated u8"},
-    {table::stats_day, "day (i32) + identity + NUL + mailbox group + NUL + simulated u8",
-     "v1: n u32, then n u64 counters in the order of records::Counter"},
-    {table::follower, "log file path", "v1: inode u64, fingerprint, offset u64"},
+    {table::records_qid, "queue id + NUL + request time", "message id"},
+    {table::records_rcpt_day, "lower-case address + NUL + day + message id", "empty"},
+    {table::records_time, "request time + message id", "empty (retention order)"},
+    {table::events, "time + seq u64", "message id, recipient, type u8, bounce type u8, dsn, text, simulated u8"},
+    {table::stats_day, "day + identity + NUL + mailbox group + NUL + simulated u8",
+     "n u32, then n u64 counters in the order of `records::Counter`"},
+    {table::follower, "log file path", "inode u64, fingerprint, offset u64 (the delivery follower's position)"},
 };
 }  // namespace
 

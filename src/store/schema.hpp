@@ -1,7 +1,8 @@
 // schema.hpp -- the named databases of the one LMDB environment.
 //
 // Every table any module uses is declared here once, with its key and value
-// layout in words (docs/store-layout.md has the full description).  Env::open
+// layout in words; docs/store-layout.md is generated from that table
+// (layout_doc.hpp, `make docs`).  Env::open
 // creates them all and checks the schema version stored in `meta`; a store
 // written by a different schema version is refused rather than misread.
 // Pure data; thread-safe.

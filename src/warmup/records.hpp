@@ -4,8 +4,8 @@
 // lower-case name, a NUL.  Days are local day numbers (timezone.hpp) stored
 // as order-preserving u32; times are u64 seconds, both big-endian, so a
 // cursor walks one identity's days, or the held mail by release time, in
-// order.  Layouts are in docs/store-layout.md; every value begins with a
-// version byte.
+// order.  docs/store-layout.md (generated from src/store/schema.cpp) has
+// the layouts; every value begins with a version byte.
 //
 //   warmup_identity   IK                          -> IdentityState
 //   warmup_day        IK + day                    -> Counters

@@ -67,3 +67,48 @@ def test_bad_config_reports_file_and_line(sesmilter_bin, keys, e2e_root, name, e
     ctx = f"exit {cp.returncode}, output:\n{out}\nconfig:\n{numbered(text)}"
     assert cp.returncode != 0, ctx
     assert f"{path}:{line}" in out, ctx
+
+
+# wp4: values the TOML types cannot check (#9).
+SYNTAX_CASES = [
+    ("port_out_of_range",
+     lambda t, d: t.replace(f'socket = "unix:{d}/milter.sock"', 'socket = "inet:99999@127.0.0.1"'),
+     'socket = "inet:99999@127.0.0.1"', "not between 1 and 65535"),
+    ("selector_not_a_label",
+     lambda t, d: t.replace('selector = "s1"', 'selector = "s1; x=y"', 1),
+     'selector = "s1; x=y"', "expected a selector"),
+    ("domain_not_a_name",
+     lambda t, d: t.replace('name = "example.com"', 'name = "exa mple..com"', 1),
+     'name = "exa mple..com"', "expected a domain name"),
+]
+
+
+@pytest.mark.parametrize("name,edit,bad_line,why", SYNTAX_CASES, ids=[c[0] for c in SYNTAX_CASES])
+def test_value_syntax_is_checked(sesmilter_bin, keys, e2e_root, name, edit, bad_line, why):
+    d = e2e_root / "check_config_syntax"
+    d.mkdir(exist_ok=True)
+    good = good_config(d, keys)
+    text = edit(good, d)
+    assert text != good, f"edit {name} did not apply:\n{numbered(good)}"
+    path = d / f"{name}.toml"
+    path.write_text(text)
+    cp = h.check_config(sesmilter_bin, path)
+    out = cp.stdout + cp.stderr
+    ctx = f"exit {cp.returncode}, output:\n{out}\nconfig:\n{numbered(text)}"
+    assert cp.returncode != 0, ctx
+    assert f"{path}:{line_of(text, bad_line)}" in out, ctx
+    assert why in out, ctx
+
+
+def test_huge_value_is_not_echoed_whole(sesmilter_bin, keys, e2e_root):
+    d = e2e_root / "check_config_huge"
+    d.mkdir(exist_ok=True)
+    huge = "x" * 5_000_000
+    text = good_config(d, keys).replace('on_error = "tempfail"', f'on_error = "{huge}"')
+    path = d / "huge.toml"
+    path.write_text(text)
+    cp = h.check_config(sesmilter_bin, path)
+    out = cp.stdout + cp.stderr
+    assert cp.returncode != 0
+    assert "milter.on_error" in out
+    assert len(out) < 2000, f"{len(out)} bytes of output"

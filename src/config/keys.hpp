@@ -1,0 +1,131 @@
+// keys.hpp -- every scalar configuration key as a typed C++ constant.
+//
+// A module reads its settings as `cfg.get(config::key::warmup::time_zone)`;
+// the constant carries the key's path and its type, so a misspelt key does
+// not compile and the value comes back as the key's C++ type.  The list
+// below is the only place the constants are written; a unit test checks it
+// against the key table in schema.cpp in both directions (every constant is
+// declared there with the same type, every scalar key outside `[[...]]`
+// tables has a constant).  Keys of array-of-tables entries (`domain[]...`)
+// are read by the loader into DomainConf instead.
+//
+// No errors at run time; constants only, safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/schema.hpp"
+
+namespace ses::config {
+
+// The C++ type a key of each table type is read as.  Durations are seconds.
+template <Type T>
+struct ValueOf;
+template <>
+struct ValueOf<Type::string> {
+    using type = std::string;
+};
+template <>
+struct ValueOf<Type::choice> {
+    using type = std::string;
+};
+template <>
+struct ValueOf<Type::integer> {
+    using type = int64_t;
+};
+template <>
+struct ValueOf<Type::boolean> {
+    using type = bool;
+};
+template <>
+struct ValueOf<Type::size> {
+    using type = uint64_t;  // bytes
+};
+template <>
+struct ValueOf<Type::duration> {
+    using type = int64_t;  // seconds
+};
+template <>
+struct ValueOf<Type::string_list> {
+    using type = std::vector<std::string>;
+};
+
+template <Type T>
+struct Key {
+    using value_type = typename ValueOf<T>::type;
+    static constexpr Type type = T;
+    std::string_view path;
+};
+
+// X(section, name, Type) for every scalar key of schema.cpp.
+#define SES_CONFIG_KEYS(X)                    \
+    X(daemon, pidfile, string)                \
+    X(daemon, log_level, choice)              \
+    X(daemon, log_target, choice)             \
+    X(daemon, syslog_facility, choice)        \
+    X(milter, socket, string)                 \
+    X(milter, socket_mode, string)            \
+    X(milter, socket_owner, string)           \
+    X(milter, on_error, choice)               \
+    X(milter, max_message_size, size)         \
+    X(milter, timeout, duration)              \
+    X(milter, backlog, integer)               \
+    X(dkim, canonicalization, choice)         \
+    X(dkim, sign_headers, string_list)        \
+    X(dkim, oversign_headers, string_list)    \
+    X(dkim, min_rsa_bits, integer)            \
+    X(dkim, subdomains, boolean)              \
+    X(warmup, enabled, boolean)               \
+    X(warmup, time_zone, string)              \
+    X(warmup, hold_duration, duration)        \
+    X(warmup, release_scheduler, boolean)     \
+    X(warmup, release_interval, duration)     \
+    X(warmup, release_batch, integer)         \
+    X(warmup, release_retry, duration)        \
+    X(warmup, outbound_ips, string_list)      \
+    X(policy, script, string)                 \
+    X(policy, instruction_limit, integer)     \
+    X(policy, memory_limit, size)             \
+    X(store, path, string)                    \
+    X(store, sync, choice)                    \
+    X(store, sync_interval, duration)         \
+    X(store, map_size, size)                  \
+    X(mta, kind, choice)                      \
+    X(mta, config_directory, string)          \
+    X(mta, command_prefix, string_list)       \
+    X(mta, command_timeout, duration)         \
+    X(outbound, authenticated, boolean)       \
+    X(outbound, networks, string_list)        \
+    X(outbound, daemons, string_list)         \
+    X(verify, enabled, boolean)               \
+    X(verify, authserv_id, string)            \
+    X(verify, dmarc_reject, boolean)          \
+    X(verify, dmarc_quarantine, boolean)      \
+    X(verify, tempfail_on_dns_error, boolean) \
+    X(verify, public_suffix_list, string)     \
+    X(templates, enabled, boolean)            \
+    X(dns, forwarders, string_list)           \
+    X(dns, timeout, duration)                 \
+    X(dns, dnssec, boolean)
+
+namespace key {
+#define SES_CONFIG_KEY_CONSTANT(section, name, type)           \
+    namespace section {                                        \
+    inline constexpr Key<Type::type> name{#section "." #name}; \
+    }
+SES_CONFIG_KEYS(SES_CONFIG_KEY_CONSTANT)
+#undef SES_CONFIG_KEY_CONSTANT
+}  // namespace key
+
+// Every constant above, for the test that checks them against the table.
+struct KeyRef {
+    std::string_view path;
+    Type type;
+};
+std::span<const KeyRef> key_constants();
+
+}  // namespace ses::config
