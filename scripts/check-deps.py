@@ -25,7 +25,7 @@ LAYERS = [
     ["dns", "dkim", "auth", "store", "template"],
     ["policy"],
     ["mta"],
-    ["warmup"],
+    ["warmup", "records"],
     ["services"],
     ["milter"],
     ["ctl"],
