@@ -221,13 +221,21 @@ void Server::stop() {
     stop_accepting();
     listen_fd_ = -1;  // libmilter closes it; the number may be reused
     if (!thread_.joinable()) return;
+    // smfi_stop() sets the stop flag, then waits for the listener's lock,
+    // which the listener holds through its poll(): the listener is
+    // interrupted until it has returned (repeatedly, because a signal that
+    // lands just before poll() is lost).
+    std::atomic<bool> stopped{false};
+    std::thread waker([this, &stopped] {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (!returned_ && !(stopped && std::chrono::steady_clock::now() >= deadline)) {
+            interrupt_listener();
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    });
     smfi_stop();
-    // Repeated, because a signal that lands just before poll() is lost.
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!returned_ && std::chrono::steady_clock::now() < deadline) {
-        interrupt_listener();
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    stopped = true;
+    waker.join();
     if (returned_)
         thread_.join();
     else
