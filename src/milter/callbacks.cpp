@@ -258,8 +258,14 @@ sfsistat cb_helo(SMFICTX* ctx, char* helo) {
 sfsistat cb_envfrom(SMFICTX* ctx, char** argv) {
     return guarded(ctx, "envfrom", SMFIP_NR_MAIL, [&](Session* s) {
         if (!s) throw std::runtime_error("no session");
-        if (g_draining)
-            return answer(ctx, Reply{"421", "4.3.2", "sesmilter is shutting down, try again later"}, SMFIS_TEMPFAIL);
+        if (g_draining) {  // a stop is waiting for the messages in progress
+            Verdict v;
+            v.kind = Verdict::Kind::tempfail;
+            v.reply = Reply{"421", "4.3.2", "sesmilter is shutting down, try again later"};
+            if (!(s->noreply & SMFIP_NR_MAIL)) return answer(ctx, v.reply, SMFIS_TEMPFAIL);
+            s->pending = v;  // answered at RCPT TO
+            return SMFIS_CONTINUE;
+        }
         if (!s->in_transaction) g_transactions.fetch_add(1);
         s->in_transaction = true;
         s->new_transaction();

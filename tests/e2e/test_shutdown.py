@@ -88,3 +88,22 @@ def test_drain_time_bounds_the_wait(mta, keys):
         assert "drain_time passed with 1 messages in progress" in milter.log()
     finally:
         s.close()
+
+
+def test_new_transaction_during_drain_gets_421(mta, keys):
+    milter = mta.milter(mta.config({"example.com": [keys.rsa]}))
+    busy_msg = h.make_message(FROM, RCPT, "busy", "keeps the drain going\n")
+    busy, rest = open_data(mta.port, busy_msg)
+    idle = smtplib.SMTP(h.LOOPBACK, mta.port, timeout=60)
+    idle.ehlo("idle.test")  # its milter connection is open, no transaction yet
+    offset = len(milter.log())
+    milter.proc.send_signal(15)
+    milter.wait_log(r"stopping: 1 messages in progress", timeout=10, start=offset)
+    # Postfix does not wait for the answer to MAIL (a no-reply step): it
+    # comes at RCPT
+    assert idle.mail(FROM)[0] == 250
+    code, text = idle.rcpt(RCPT)
+    assert code == 421 and b"4.3.2" in text, (code, text)
+    code, text = finish_data(busy, rest)
+    assert code == 250, (code, text)
+    assert milter.proc.wait(15) == 0
