@@ -54,8 +54,9 @@ bool socket_in_use(const std::string& path) {
     return in_use;
 }
 
-// The checks shared by open() and check().  With `create`, a missing
-// directory is made; without, it must be creatable.
+// The checks shared by open() and check().  With `create` (start-up) a
+// missing directory is made and a socket in use is refused; without
+// (--check-config) the directory must be creatable and nothing changes.
 Status check_unix_socket(const config::Config& cfg, const std::string& path, bool create,
                          std::vector<std::string>& warnings) {
     if (path.size() >= sizeof(sockaddr_un{}.sun_path))
@@ -91,7 +92,8 @@ Status check_unix_socket(const config::Config& cfg, const std::string& path, boo
     }
     if (lstat(path.c_str(), &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) return internal_error("milter.socket: " + path + " exists and is not a socket");
-        if (socket_in_use(path))
+        // --check-config runs beside the daemon it checks: only start-up refuses.
+        if (create && socket_in_use(path))
             return internal_error("milter.socket: another process listens on " + path +
                                   " (is sesmilter already running?)");
     }

@@ -165,6 +165,9 @@ def test_second_instance_is_refused_foreground(sesmilter_bin, keys, e2e_root):
         assert "already running" in cp.stderr, cp.stderr
         assert first.running()
         assert (d / "milter.sock").stat().st_ino == before, "the first instance keeps its socket"
+        # --check-config is run beside the daemon it checks: not an error
+        cp = h.check_config(sesmilter_bin, path)
+        assert cp.returncode == 0, cp.stdout + cp.stderr
     finally:
         assert first.stop() == 0
 
