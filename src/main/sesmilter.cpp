@@ -130,8 +130,9 @@ int check_config(const std::string& path, const config::Config& cfg) {
 // Start-up up to "ready", then signals until a stop.
 int run(const std::string& path, const config::Config& cfg, bool foreground) {
     std::optional<daemon::Detach> detached;
+    bool to_syslog = cfg.daemon.log_target == "syslog" || (cfg.daemon.log_target == "auto" && !foreground);
     auto fail = [&](const std::string& why) {
-        log::error(why);
+        if (to_syslog) log::error(why);  // on stderr it would be said twice
         if (detached)
             detached->fail("sesmilter: " + why);
         else
@@ -143,7 +144,6 @@ int run(const std::string& path, const config::Config& cfg, bool foreground) {
         if (!d) return 1;  // the waiting process has printed why
         detached.emplace(std::move(*d));
     }
-    bool to_syslog = cfg.daemon.log_target == "syslog" || (cfg.daemon.log_target == "auto" && !foreground);
     log::setup("sesmilter", to_syslog ? log::Target::syslog : log::Target::stderr_, level_of(cfg),
                cfg.daemon.syslog_facility);
 

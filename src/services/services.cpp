@@ -1,10 +1,6 @@
 // services.cpp -- see services.hpp.
 #include "services/services.hpp"
 
-#include <sys/stat.h>
-
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 

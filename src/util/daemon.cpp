@@ -160,7 +160,7 @@ Result<PidFile> PidFile::lock(const std::string& path) {
         if (err == EWOULDBLOCK) {
             std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
             while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
-            return internal_error("sesmilter is already running (pid " + (pid.empty() ? "unknown" : pid) +
+            return internal_error("another sesmilter is already running (pid " + (pid.empty() ? "unknown" : pid) +
                                   ", it holds " + path + ")");
         }
         errno = err;
