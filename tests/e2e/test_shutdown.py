@@ -104,6 +104,20 @@ def test_new_transaction_during_drain_gets_421(mta, keys):
     assert idle.mail(FROM)[0] == 250
     code, text = idle.rcpt(RCPT)
     assert code == 421 and b"4.3.2" in text, (code, text)
+    # no new connections while draining: the socket is gone
+    assert not mta.socket.exists()
     code, text = finish_data(busy, rest)
     assert code == 250, (code, text)
     assert milter.proc.wait(15) == 0
+
+
+def test_idle_stop_is_quick_on_tcp(sesmilter_bin, e2e_root):
+    port = h.free_port()
+    m = h.Sesmilter(sesmilter_bin, h.sesmilter_config(f"inet:{port}@127.0.0.1", {}, socket_owner=""),
+                    e2e_root / "stop_tcp")
+    m.start()
+    t0 = time.monotonic()
+    rc = m.stop()
+    took = time.monotonic() - t0
+    assert rc == 0, m.log()
+    assert took < 1.5, f"an idle stop took {took:.2f}s"
