@@ -20,11 +20,13 @@
 //   2 on a usage error.  --check-config prints warnings on stdout and
 //   problems on stderr, and exits 1 when there is a problem.
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <climits>
 #include <cstdio>
@@ -127,6 +129,42 @@ int check_config(const std::string& path, const config::Config& cfg) {
     return 0;
 }
 
+// Signals.  libmilter's smfi_main() starts a thread that sigwait()s for
+// SIGHUP, SIGTERM and SIGINT and stops the milter at once (no drain, and on
+// SIGHUP too) when it gets one.  The kernel gives a process-directed signal
+// to the main thread whenever that thread does not block it, so the three
+// signals are left unblocked here, in every thread sesmilter creates, with a
+// handler that only writes the signal number into a pipe read by run().
+// libmilter blocks them in its own threads.
+int g_signal_pipe[2] = {-1, -1};
+
+extern "C" void on_signal(int sig) {
+    int saved = errno;
+    unsigned char c = static_cast<unsigned char>(sig);
+    ssize_t n = write(g_signal_pipe[1], &c, 1);
+    (void)n;  // a full pipe already holds a wake-up
+    errno = saved;
+}
+
+void wake_main() { on_signal(0); }
+
+Status install_signal_handlers() {
+    if (pipe2(g_signal_pipe, O_CLOEXEC) != 0) return internal_error(std::string("pipe: ") + std::strerror(errno));
+    fcntl(g_signal_pipe[1], F_SETFL, O_NONBLOCK);
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGHUP, SIGTERM, SIGINT}) {
+        sigaction(sig, &sa, nullptr);
+        sigaddset(&set, sig);
+    }
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    return ok_status();
+}
+
 // Start-up up to "ready", then signals until a stop.
 int run(const std::string& path, const config::Config& cfg, bool foreground) {
     std::optional<daemon::Detach> detached;
@@ -144,6 +182,7 @@ int run(const std::string& path, const config::Config& cfg, bool foreground) {
         if (!d) return 1;  // the waiting process has printed why
         detached.emplace(std::move(*d));
     }
+    if (auto st = install_signal_handlers(); !st) return fail(st.error().what);
     log::setup("sesmilter", to_syslog ? log::Target::syslog : log::Target::stderr_, level_of(cfg),
                cfg.daemon.syslog_facility);
 
@@ -178,21 +217,20 @@ int run(const std::string& path, const config::Config& cfg, bool foreground) {
                 std::to_string((*rt)->keys.key_count()) + " keys");
     if (detached) detached->ready();
 
-    // The stop runs in a thread of its own so that this thread stays in
-    // sigtimedwait(): a signal that no thread waits for could be taken by
-    // libmilter's signal thread, which stops at once without draining.
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
+    // The stop runs in a thread of its own; this thread stays ready for
+    // signals (see install_signal_handlers()).
     std::atomic<bool> stopped{false};
     std::thread stopper;
     auto drain = std::chrono::milliseconds(cfg.duration("milter.drain_time") * 1000);
     while (!stopped) {
-        timespec tick{0, 100 * 1000 * 1000};
-        int sig = sigtimedwait(&set, nullptr, &tick);
-        if (sig < 0) continue;
+        unsigned char sig = 0;
+        ssize_t n = read(g_signal_pipe[0], &sig, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n != 1) {
+            log::error("signal pipe: " + std::string(n < 0 ? std::strerror(errno) : "closed"));
+            sig = SIGTERM;
+        }
+        if (sig == 0) continue;  // the stopper is done
         if (sig == SIGHUP) {
             if (!stopper.joinable()) reloader->request();
             continue;
@@ -210,6 +248,7 @@ int run(const std::string& path, const config::Config& cfg, bool foreground) {
                 log::warn("milter.drain_time passed with " + std::to_string(left) +
                           " messages in progress; the MTA answers them per milter_default_action");
             stopped = true;
+            wake_main();
         });
     }
     stopper.join();
@@ -254,12 +293,12 @@ int main(int argc, char** argv) {
         }
     }
 
-    // Blocked here, before any thread exists, so every thread inherits the
-    // mask: the signals are taken by sigtimedwait() in run().
-    sigset_t set;
-    sigemptyset(&set);
-    for (int sig : {SIGHUP, SIGTERM, SIGINT, SIGUSR2}) sigaddset(&set, sig);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    // Blocked before any thread exists, so that every thread inherits it:
+    // only libmilter's listener thread takes it (milter/server.cpp).
+    sigset_t wake;
+    sigemptyset(&wake);
+    sigaddset(&wake, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &wake, nullptr);
 
     mail::init();
     auto cfg = config::load_file(path);

@@ -26,8 +26,8 @@
 namespace ses::milter {
 namespace {
 
-// The signal that interrupts libmilter's listener poll(); it is blocked in
-// every thread but the listener's (see block_wake_signal()).
+// The signal that interrupts libmilter's listener poll(); main() blocks it
+// before any thread exists, the listener thread unblocks it.
 constexpr int kWakeSignal = SIGUSR2;
 
 void on_wake_signal(int) {}
@@ -183,7 +183,11 @@ Result<std::unique_ptr<Server>> Server::open(const config::Config& cfg, std::vec
 
 void Server::start() {
     struct sigaction sa {};
-    sa.sa_handler = on_wake_signal;  // no SA_RESTART: poll() returns EINTR
+    // poll() returns EINTR whatever SA_RESTART says; SA_RESTART spares the
+    // threads libmilter creates from the listener (they inherit its mask)
+    // an EINTR elsewhere should anyone else send this signal.
+    sa.sa_handler = on_wake_signal;
+    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(kWakeSignal, &sa, nullptr);
     thread_ = std::thread([this] {

@@ -121,3 +121,27 @@ def test_idle_stop_is_quick_on_tcp(sesmilter_bin, e2e_root):
     took = time.monotonic() - t0
     assert rc == 0, m.log()
     assert took < 1.5, f"an idle stop took {took:.2f}s"
+
+
+def test_signals_right_after_start_are_ours(sesmilter_bin, e2e_root):
+    """libmilter's own signal thread stops the milter, without draining, on
+    any SIGHUP or SIGTERM it gets; sesmilter must get every one instead (a
+    SIGTERM just after start-up used to leave a daemon that never stopped,
+    a SIGHUP one that stopped)."""
+    port = h.free_port()
+    m = h.Sesmilter(sesmilter_bin, h.sesmilter_config(f"inet:{port}@127.0.0.1", {}, socket_owner=""),
+                    e2e_root / "signals_at_start")
+    for i in range(25):
+        m.start()
+        t0 = time.monotonic()
+        rc = m.stop()
+        took = time.monotonic() - t0
+        assert rc == 0 and took < 2, (i, rc, took, h._tail(m.log(), 8))
+    for i in range(5):
+        offset = len(m.log())
+        m.start()
+        m.hup()
+        m.wait_log(r"reload: configuration and keys reloaded", timeout=10, start=offset)
+        time.sleep(0.2)
+        assert m.running(), h._tail(m.log(), 8)
+        assert m.stop() == 0
