@@ -73,6 +73,15 @@ const KeyDef kKeys[] = {
      1,
      86400},
     {"milter.backlog", Type::integer, "128", "Listen backlog of the milter socket.", {}, 1, 65535},
+    {"milter.drain_time",
+     Type::duration,
+     R"("30s")",
+     "On SIGTERM, how long open messages may take to reach their end of message and get their "
+     "answer. New connections are refused and new transactions get `421 4.3.2` meanwhile; an idle "
+     "daemon stops at once.",
+     {},
+     0,
+     3600},
 
     // [dkim]
     {"dkim.canonicalization", Type::choice, R"("relaxed/relaxed")", "Header/body canonicalization.",

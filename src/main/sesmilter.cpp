@@ -1,50 +1,53 @@
-// sesmilter.cpp -- the daemon's entry point.
+// sesmilter.cpp -- the daemon's entry point: arguments and the order of
+// start-up.
 //
 // NAME
 //   sesmilter - turns Postfix or Sendmail into a Simple Email Service
 // SUMMARY
 //   sesmilter [-c FILE] [-f] | --check-config | --dump-config
 // DESCRIPTION
-//   Loads the configuration and keys (failing at start-up, with the reason,
-//   rather than at the first message), opens the milter socket, then runs
-//   libmilter's worker pool in one thread while the main thread waits for
-//   signals: SIGHUP reloads configuration and keys without dropping a
-//   connection (a file that does not check is refused and the running one
-//   kept); SIGTERM and SIGINT stop after open sessions drain.
+//   Everything that can fail is opened and checked before the daemon reports
+//   ready: the pid file (locked: a second instance is refused), the store,
+//   the Lua policy script, the keys, the milter socket and its directory.
+//   Without -f the process forks and waits for the daemon's verdict, so the
+//   exit status tells whether sesmilter came up.  Then libmilter runs in a
+//   thread of its own and this thread waits for signals: SIGHUP reloads
+//   configuration, keys and policy script, all or nothing; SIGTERM and
+//   SIGINT stop accepting connections, let every message in progress get
+//   its answer (at most milter.drain_time) and exit.
 // DIAGNOSTICS
 //   Exit 0 on a clean stop, 1 on a start-up failure (printed on stderr),
-//   2 on a usage error.
+//   2 on a usage error.  --check-config prints warnings on stdout and
+//   problems on stderr, and exits 1 when there is a problem.
 
 #include <fcntl.h>
-#include <grp.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <pwd.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <chrono>
-#include <condition_variable>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
-#include <dirent.h>
-#include <fstream>
 #include <iostream>
-#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
-
-#include <libmilter/mfapi.h>
+#include <vector>
 
 #include "config/config.hpp"
 #include "config/paths.hpp"
 #include "mail/address.hpp"
 #include "milter/callbacks.hpp"
 #include "milter/runtime.hpp"
+#include "milter/server.hpp"
+#include "services/identity_recheck.hpp"
+#include "services/reloader.hpp"
 #include "services/services.hpp"
+#include "util/daemon.hpp"
 #include "util/log.hpp"
 
 using namespace ses;
@@ -75,173 +78,186 @@ log::Level level_of(const config::Config& cfg) {
     return l;
 }
 
-// libmilter keeps the listening socket to itself; TCP_NODELAY on it is
-// inherited by accepted sockets on Linux, which avoids the ~40 ms
-// Nagle/delayed-ACK stall per milter round trip.
-void set_nodelay_on_listeners() {
-    DIR* d = opendir("/proc/self/fd");
-    if (!d) return;
-    while (dirent* e = readdir(d)) {
-        int fd = std::atoi(e->d_name);
-        if (fd <= 2) continue;
-        int type = 0, listening = 0;
-        socklen_t len = sizeof type;
-        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) continue;
-        len = sizeof listening;
-        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) continue;
-        sockaddr_storage ss;
-        len = sizeof ss;
-        if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) continue;
-        if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) continue;
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
-    closedir(d);
+// The reload thread re-reads the file after the daemon has left its
+// working directory.
+std::string absolute(const std::string& path) {
+    char buf[PATH_MAX];
+    if (realpath(path.c_str(), buf)) return buf;
+    return path;
 }
 
-// libmilter's listener notices smfi_stop() only when its poll() times out
-// (5 s); a connection of our own wakes it at once.
-void wake_listener(const std::string& spec) {
-    std::string path;
-    if (spec.rfind("unix:", 0) == 0)
-        path = spec.substr(5);
-    else if (spec.rfind("local:", 0) == 0)
-        path = spec.substr(6);
+size_t signing_domains(const config::Config& cfg) {
+    size_t n = 0;
+    for (const auto& d : cfg.domains) n += d.dkim.empty() ? 0 : 1;
+    return n;
+}
+
+const char* kSignsNothing = "no [[domain]] has a DKIM key: sesmilter signs nothing";
+
+// Can `dir` be created (its nearest existing ancestor is writable)?
+bool creatable(std::string dir) {
+    struct stat st;
+    while (stat(dir.c_str(), &st) != 0 && dir != "/" && dir != ".") dir = daemon::dirname_of(dir);
+    return S_ISDIR(st.st_mode) && access(dir.c_str(), W_OK) == 0;
+}
+
+// --check-config: the checks of a start-up, changing nothing.
+int check_config(const std::string& path, const config::Config& cfg) {
+    std::vector<std::string> problems, warnings;
+    auto rt = milter::Runtime::build(cfg);
+    if (!rt) problems.push_back(rt.error().what);
+    if (auto pol = services::Services::check_policy(cfg); !pol)
+        problems.push_back(pol.error().what);
     else
-        return;
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0) return;
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
-    (void)connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-    close(fd);
+        std::printf("%s: policy: %s\n", path.c_str(), pol->c_str());
+    if (auto st = milter::Server::check(cfg, warnings); !st) problems.push_back(st.error().what);
+    std::string store = cfg.str("store.path");
+    struct stat st;
+    if (stat(store.c_str(), &st) == 0) {
+        if (!S_ISDIR(st.st_mode) || access(store.c_str(), R_OK | W_OK | X_OK) != 0)
+            problems.push_back("store.path: " + store + " is not a writable directory");
+    } else if (!creatable(store)) {
+        problems.push_back("store.path: " + store + " does not exist and cannot be created");
+    }
+    if (!cfg.daemon.pidfile.empty() && !creatable(daemon::dirname_of(cfg.daemon.pidfile)))
+        problems.push_back("daemon.pidfile: directory " + daemon::dirname_of(cfg.daemon.pidfile) +
+                           " does not exist and cannot be created");
+    if (signing_domains(cfg) == 0) warnings.push_back(kSignsNothing);
+    for (const auto& w : warnings) std::printf("%s: warning: %s\n", path.c_str(), w.c_str());
+    for (const auto& p : problems) std::fprintf(stderr, "%s\n", p.c_str());
+    if (!problems.empty()) return 1;
+    std::printf("%s: OK (%zu domains, %zu keys)\n", path.c_str(), cfg.domains.size(), (*rt)->keys.key_count());
+    return 0;
 }
 
-bool prepare_unix_socket(const config::Config& cfg, std::string& err) {
-    const std::string& s = cfg.milter.socket;
-    std::string path;
-    if (s.rfind("unix:", 0) == 0)
-        path = s.substr(5);
-    else if (s.rfind("local:", 0) == 0)
-        path = s.substr(6);
-    else
-        return true;
-    if (chmod(path.c_str(), cfg.milter.socket_mode) != 0) {
-        err = "chmod " + path + ": " + std::strerror(errno);
-        return false;
-    }
-    if (!cfg.milter.socket_owner.empty()) {
-        std::string user = cfg.milter.socket_owner, group;
-        if (auto c = user.find(':'); c != std::string::npos) {
-            group = user.substr(c + 1);
-            user.resize(c);
-        }
-        uid_t uid = static_cast<uid_t>(-1);
-        gid_t gid = static_cast<gid_t>(-1);
-        if (!user.empty()) {
-            struct passwd* pw = getpwnam(user.c_str());
-            if (!pw) {
-                err = "milter.socket_owner: no user " + user;
-                return false;
-            }
-            uid = pw->pw_uid;
-            if (group.empty()) gid = pw->pw_gid;
-        }
-        if (!group.empty()) {
-            struct group* gr = getgrnam(group.c_str());
-            if (!gr) {
-                err = "milter.socket_owner: no group " + group;
-                return false;
-            }
-            gid = gr->gr_gid;
-        }
-        if (chown(path.c_str(), uid, gid) != 0) {
-            err = "chown " + path + ": " + std::strerror(errno);
-            return false;
-        }
-    }
-    return true;
+// Signals.  libmilter's smfi_main() starts a thread that sigwait()s for
+// SIGHUP, SIGTERM and SIGINT and stops the milter at once (no drain, and on
+// SIGHUP too) when it gets one.  The kernel gives a process-directed signal
+// to the main thread whenever that thread does not block it, so the three
+// signals are left unblocked here, in every thread sesmilter creates, with a
+// handler that only writes the signal number into a pipe read by run().
+// libmilter blocks them in its own threads.
+int g_signal_pipe[2] = {-1, -1};
+
+extern "C" void on_signal(int sig) {
+    int saved = errno;
+    unsigned char c = static_cast<unsigned char>(sig);
+    ssize_t n = write(g_signal_pipe[1], &c, 1);
+    (void)n;  // a full pipe already holds a wake-up
+    errno = saved;
 }
 
-bool daemonize(const std::string& pidfile) {
-    pid_t pid = fork();
-    if (pid < 0) return false;
-    if (pid > 0) _exit(0);
-    setsid();
-    pid = fork();
-    if (pid < 0) return false;
-    if (pid > 0) _exit(0);
-    if (chdir("/") != 0) return false;
-    int fd = open("/dev/null", O_RDWR);
-    if (fd >= 0) {
-        dup2(fd, 0);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        if (fd > 2) close(fd);
+void wake_main() { on_signal(0); }
+
+Status install_signal_handlers() {
+    if (pipe2(g_signal_pipe, O_CLOEXEC) != 0) return internal_error(std::string("pipe: ") + std::strerror(errno));
+    fcntl(g_signal_pipe[1], F_SETFL, O_NONBLOCK);
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGHUP, SIGTERM, SIGINT}) {
+        sigaction(sig, &sa, nullptr);
+        sigaddset(&set, sig);
     }
-    if (!pidfile.empty()) {
-        std::ofstream(pidfile) << getpid() << "\n";
-    }
-    return true;
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    return ok_status();
 }
 
-// ---- reload -------------------------------------------------------------
-
-std::shared_ptr<services::Services> g_services;
-std::mutex g_reload_mu;
-std::condition_variable g_reload_cv;
-bool g_reload_wanted = false;
-bool g_stopping = false;
-
-void reload_once(const std::string& path) {
-    auto cfg = config::load_file(path);
-    if (!cfg) {
-        log::error("reload refused, keeping the running configuration: " + cfg.error().what);
-        return;
+// Start-up up to "ready", then signals until a stop.
+int run(const std::string& path, const config::Config& cfg, bool foreground) {
+    std::optional<daemon::Detach> detached;
+    bool to_syslog = cfg.daemon.log_target == "syslog" || (cfg.daemon.log_target == "auto" && !foreground);
+    auto fail = [&](const std::string& why) {
+        if (to_syslog) log::error(why);  // on stderr it would be said twice
+        if (detached)
+            detached->fail("sesmilter: " + why);
+        else
+            std::fprintf(stderr, "sesmilter: %s\n", why.c_str());
+        return 1;
+    };
+    if (!foreground) {
+        auto d = daemon::Detach::start();
+        if (!d) return 1;  // the waiting process has printed why
+        detached.emplace(std::move(*d));
     }
-    auto old = milter::current();
-    if (old && old->cfg.milter.socket != cfg->milter.socket)
-        log::warn("reload: milter.socket changed; the new socket takes effect after a restart");
-    log::Level lvl = level_of(*cfg);
-    g_services->reload(*cfg);
-    auto rt = milter::Runtime::build(std::move(*cfg), g_services);
-    if (!rt) {
-        log::error("reload refused, keeping the running configuration: " + rt.error().what);
-        return;
+    if (auto st = install_signal_handlers(); !st) return fail(st.error().what);
+    log::setup("sesmilter", to_syslog ? log::Target::syslog : log::Target::stderr_, level_of(cfg),
+               cfg.daemon.syslog_facility);
+
+    std::optional<daemon::PidFile> pidfile;
+    if (!foreground && !cfg.daemon.pidfile.empty()) {
+        auto pf = daemon::PidFile::lock(cfg.daemon.pidfile);
+        if (!pf) return fail(pf.error().what);
+        if (auto st = pf->write(getpid()); !st) return fail(st.error().what);
+        pidfile.emplace(std::move(*pf));
     }
+    // The store is opened here, in the daemon (an LMDB environment must not
+    // cross fork()), and before any thread starts (time zone set-up).
+    auto svc = services::Services::open(cfg);
+    if (!svc) return fail(svc.error().what);
+    std::shared_ptr<services::Services> services = *svc;
+    auto rt = milter::Runtime::build(cfg, services);
+    if (!rt) return fail(rt.error().what);
     milter::install(*rt);
-    log::set_level(lvl);
-    log::notice("reload: configuration and keys reloaded from " + path + " (" +
-                std::to_string((*rt)->cfg.domains.size()) + " domains, " + std::to_string((*rt)->keys.key_count()) +
-                " keys)");
-}
+    std::vector<std::string> warnings;
+    auto server = milter::Server::open(cfg, warnings);
+    if (!server) return fail(server.error().what);
+    if (signing_domains(cfg) == 0) warnings.push_back(kSignsNothing);
+    for (const auto& w : warnings) log::warn(w);
 
-// Also re-checks the DNS records of the identities at start and every hour
-// when a domain has `require_verified`, which reads the stored results.
-void reload_loop(std::string path) {
-    std::unique_lock lk(g_reload_mu);
-    auto next_check = std::chrono::steady_clock::now();
-    for (;;) {
-        if (!g_reload_cv.wait_until(lk, next_check, [] { return g_reload_wanted || g_stopping; })) {
-            next_check = std::chrono::steady_clock::now() + std::chrono::hours(1);
-            auto rt = milter::current();
-            bool wanted = false;  // only require_verified reads the results
-            for (auto& d : rt ? rt->cfg.domains : std::vector<config::DomainConf>{})
-                wanted = wanted || d.require_verified;
-            if (wanted && rt->auth) {
-                lk.unlock();
-                rt->auth->verify_identities();
-                lk.lock();
-            }
+    services->add(std::make_unique<services::IdentityRecheck>());
+    auto reloader_owned = std::make_unique<services::Reloader>(path, services);
+    services::Reloader* reloader = reloader_owned.get();
+    services->add(std::move(reloader_owned));
+    services->start();
+    (*server)->start();
+    log::notice("started: socket " + cfg.milter.socket + ", " + std::to_string(cfg.domains.size()) + " domains, " +
+                std::to_string((*rt)->keys.key_count()) + " keys");
+    if (detached) detached->ready();
+
+    // The stop runs in a thread of its own; this thread stays ready for
+    // signals (see install_signal_handlers()).
+    std::atomic<bool> stopped{false};
+    std::thread stopper;
+    auto drain = std::chrono::milliseconds(cfg.duration("milter.drain_time") * 1000);
+    while (!stopped) {
+        unsigned char sig = 0;
+        ssize_t n = read(g_signal_pipe[0], &sig, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n != 1) {
+            log::error("signal pipe: " + std::string(n < 0 ? std::strerror(errno) : "closed"));
+            sig = SIGTERM;
+        }
+        if (sig == 0) continue;  // the stopper is done
+        if (sig == SIGHUP) {
+            if (!stopper.joinable()) reloader->request();
             continue;
         }
-        if (g_stopping) return;
-        g_reload_wanted = false;
-        lk.unlock();
-        reload_once(path);
-        lk.lock();
+        if (stopper.joinable()) {
+            log::notice("stopping already, waiting for messages in progress");
+            continue;
+        }
+        log::notice("stopping: " + std::to_string(milter::transactions_in_progress()) + " messages in progress, " +
+                    std::to_string(milter::active_sessions()) + " sessions open; waiting up to " +
+                    std::to_string(drain.count() / 1000) + "s");
+        stopper = std::thread([&] {
+            int left = (*server)->shutdown(drain);
+            if (left > 0)
+                log::warn("milter.drain_time passed with " + std::to_string(left) +
+                          " messages in progress; the MTA answers them per milter_default_action");
+            stopped = true;
+            wake_main();
+        });
     }
+    stopper.join();
+    services->stop();
+    milter::install(nullptr);
+    server->reset();
+    log::notice("stopped");
+    return 0;
 }
 
 }  // namespace
@@ -278,6 +294,13 @@ int main(int argc, char** argv) {
         }
     }
 
+    // Blocked before any thread exists, so that every thread inherits it:
+    // only libmilter's listener thread takes it (milter/server.cpp).
+    sigset_t wake;
+    sigemptyset(&wake);
+    sigaddset(&wake, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &wake, nullptr);
+
     mail::init();
     auto cfg = config::load_file(path);
     if (!cfg) {
@@ -288,121 +311,6 @@ int main(int argc, char** argv) {
         std::cout << cfg->dump();
         return 0;
     }
-    log::Level level = level_of(*cfg);
-    std::string pidfile = cfg->daemon.pidfile;
-    bool to_syslog = cfg->daemon.log_target == "syslog" || (cfg->daemon.log_target == "auto" && !foreground);
-    std::string facility = cfg->daemon.syslog_facility;
-    std::string socket = cfg->milter.socket;
-    int timeout = static_cast<int>(cfg->milter.timeout);
-    int backlog = cfg->milter.backlog;
-    config::Config cfg_copy = *cfg;
-
-    auto rt = milter::Runtime::build(std::move(*cfg));
-    if (!rt) {
-        std::fprintf(stderr, "%s\n", rt.error().what.c_str());
-        return 1;
-    }
-    if (check) {
-        std::printf("%s: OK (%zu domains, %zu keys)\n", path.c_str(), (*rt)->cfg.domains.size(),
-                    (*rt)->keys.key_count());
-        return 0;
-    }
-
-    if (!foreground && !daemonize(pidfile)) {
-        std::fprintf(stderr, "sesmilter: cannot daemonize: %s\n", std::strerror(errno));
-        return 1;
-    }
-    log::setup("sesmilter", to_syslog ? log::Target::syslog : log::Target::stderr_, level, facility);
-    // The store is opened after daemonizing (an LMDB environment must not
-    // cross fork()) and before any thread starts (time zone set-up).
-    auto svc = services::Services::open(cfg_copy);
-    if (!svc) {
-        log::error(svc.error().what);
-        if (foreground) std::fprintf(stderr, "sesmilter: %s\n", svc.error().what.c_str());
-        return 1;
-    }
-    g_services = *svc;
-    rt = milter::Runtime::build(cfg_copy, g_services);
-    if (!rt) {
-        log::error(rt.error().what);
-        return 1;
-    }
-    milter::install(*rt);
-
-    // Signals are blocked in every thread and taken by sigwait() in this
-    // one.  libmilter's own signal thread also waits for them; Linux hands
-    // a process signal to the main thread first when it is waiting, so
-    // SIGHUP reaches the reload path and not libmilter's stop.
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
-
-    if (auto st = milter::register_filter(); !st) {
-        log::error(st.error().what);
-        return 1;
-    }
-    if (smfi_setconn(const_cast<char*>(socket.c_str())) != MI_SUCCESS || smfi_settimeout(timeout) != MI_SUCCESS ||
-        smfi_setbacklog(backlog) != MI_SUCCESS) {
-        log::error("cannot configure milter socket " + socket);
-        return 1;
-    }
-    mode_t old_umask = umask(0177);
-    if (smfi_opensocket(true) != MI_SUCCESS) {
-        umask(old_umask);
-        log::error("cannot open milter socket " + socket + ": " + std::strerror(errno));
-        std::fprintf(stderr, "sesmilter: cannot open milter socket %s\n", socket.c_str());
-        return 1;
-    }
-    umask(old_umask);
-    std::string err;
-    if (!prepare_unix_socket(cfg_copy, err)) {
-        log::error(err);
-        return 1;
-    }
-    set_nodelay_on_listeners();
-
-    g_services->start();
-    std::thread reloader(reload_loop, path);
-    std::thread milter_thread([] {
-        int rc = smfi_main();
-        if (rc != MI_SUCCESS) log::error("smfi_main returned failure");
-    });
-    log::notice("started: socket " + socket + ", " + std::to_string((*rt)->cfg.domains.size()) + " domains, " +
-                std::to_string((*rt)->keys.key_count()) + " keys");
-
-    for (;;) {
-        int sig = 0;
-        if (sigwait(&set, &sig) != 0) continue;
-        if (sig == SIGHUP) {
-            std::lock_guard lk(g_reload_mu);
-            g_reload_wanted = true;
-            g_reload_cv.notify_all();
-            continue;
-        }
-        break;
-    }
-    log::notice("stopping: draining " + std::to_string(milter::active_sessions()) + " sessions");
-    smfi_stop();
-    wake_listener(socket);
-    milter_thread.join();
-    log::debug("milter loop returned");
-    {
-        std::lock_guard lk(g_reload_mu);
-        g_stopping = true;
-        g_reload_cv.notify_all();
-    }
-    reloader.join();
-    g_services->stop();
-    // smfi_main returns without waiting for sessions; give them a bounded
-    // time to finish so their replies reach the MTA.
-    for (int i = 0; i < 100 && milter::active_sessions() > 0; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (!foreground && !pidfile.empty()) unlink(pidfile.c_str());
-    milter::install(nullptr);
-    g_services.reset();
-    log::notice("stopped");
-    return 0;
+    if (check) return check_config(path, *cfg);
+    return run(absolute(path), *cfg, foreground);
 }

@@ -28,6 +28,8 @@ namespace ses::milter {
 namespace {
 
 std::atomic<int> g_sessions{0};
+std::atomic<int> g_transactions{0};
+std::atomic<bool> g_draining{false};
 
 struct Session {
     std::shared_ptr<const Runtime> rt;  // taken at MAIL FROM
@@ -37,6 +39,7 @@ struct Session {
     unsigned long noreply = 0;       // SMFIP_NR_* steps agreed in negotiate
     std::optional<Verdict> pending;  // a failure in a no-reply step, answered at the next reply
     bool over = false;               // past max_message_size (rejected at the next reply point)
+    bool in_transaction = false;     // counted in g_transactions
     // Connection data, kept across transactions.
     std::string client_addr, client_name, helo, daemon_name;
 
@@ -53,6 +56,13 @@ struct Session {
 };
 
 Session* session(SMFICTX* ctx) { return static_cast<Session*>(smfi_getpriv(ctx)); }
+
+void end_transaction(Session* s) {
+    if (s && s->in_transaction) {
+        s->in_transaction = false;
+        g_transactions.fetch_sub(1);
+    }
+}
 
 std::string macro(SMFICTX* ctx, const char* name) {
     const char* v = smfi_getsymval(ctx, const_cast<char*>(name));
@@ -248,6 +258,16 @@ sfsistat cb_helo(SMFICTX* ctx, char* helo) {
 sfsistat cb_envfrom(SMFICTX* ctx, char** argv) {
     return guarded(ctx, "envfrom", SMFIP_NR_MAIL, [&](Session* s) {
         if (!s) throw std::runtime_error("no session");
+        if (g_draining) {  // a stop is waiting for the messages in progress
+            Verdict v;
+            v.kind = Verdict::Kind::tempfail;
+            v.reply = Reply{"421", "4.3.2", "sesmilter is shutting down, try again later"};
+            if (!(s->noreply & SMFIP_NR_MAIL)) return answer(ctx, v.reply, SMFIS_TEMPFAIL);
+            s->pending = v;  // answered at RCPT TO
+            return SMFIS_CONTINUE;
+        }
+        if (!s->in_transaction) g_transactions.fetch_add(1);
+        s->in_transaction = true;
         s->new_transaction();
         if (!s->rt) throw std::runtime_error("no configuration loaded");
         s->msg.env.mail_from = std::string(mail::strip_brackets(argv && argv[0] ? argv[0] : ""));
@@ -312,6 +332,10 @@ sfsistat cb_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
 }
 
 sfsistat cb_eom(SMFICTX* ctx) {
+    struct Ended {
+        SMFICTX* ctx;
+        ~Ended() { end_transaction(session(ctx)); }
+    } ended{ctx};
     return guarded(ctx, "eom", 0, [&](Session* s) {
         if (auto p = take_pending(ctx, s)) return *p;
         if (s->over) return reject_oversize(ctx, s);
@@ -340,6 +364,7 @@ sfsistat cb_eom(SMFICTX* ctx) {
 
 sfsistat cb_abort(SMFICTX* ctx) {
     return guarded(ctx, "abort", 0, [&](Session* s) {
+        end_transaction(s);
         if (s) s->msg = mail::Message{};
         return SMFIS_CONTINUE;
     });
@@ -348,6 +373,7 @@ sfsistat cb_abort(SMFICTX* ctx) {
 sfsistat cb_close(SMFICTX* ctx) {
     Session* s = session(ctx);
     if (s) {
+        end_transaction(s);
         smfi_setpriv(ctx, nullptr);
         delete s;
         g_sessions.fetch_sub(1);
@@ -383,5 +409,7 @@ Status register_filter() {
 }
 
 int active_sessions() { return g_sessions.load(); }
+int transactions_in_progress() { return g_transactions.load(); }
+void set_draining(bool on) { g_draining = on; }
 
 }  // namespace ses::milter

@@ -18,4 +18,10 @@ Status register_filter();
 // Sessions currently open (for draining at shutdown).
 int active_sessions();
 
+// Sessions between MAIL FROM and the end of that message (or its abort):
+// a stop waits for these so that every message it started gets an answer.
+int transactions_in_progress();
+// While draining, a new MAIL FROM is answered 421 4.3.2 (shutting down).
+void set_draining(bool on);
+
 }  // namespace ses::milter

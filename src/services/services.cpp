@@ -1,22 +1,36 @@
 // services.cpp -- see services.hpp.
 #include "services/services.hpp"
 
-#include <sys/stat.h>
-
-#include <cerrno>
-#include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "mta/adapter.hpp"
+#include "util/daemon.hpp"
 #include "util/log.hpp"
 
 namespace ses::services {
+namespace {
+
+// The release scheduler as a Service; it stays a member of Services.
+class SchedulerService : public Service {
+public:
+    explicit SchedulerService(ReleaseScheduler& s) : s_(s) {}
+    std::string_view name() const override { return "release scheduler"; }
+    void start() override { s_.start(); }
+    void stop() override { s_.stop(); }
+
+private:
+    ReleaseScheduler& s_;
+};
+
+}  // namespace
 
 Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
     auto s = std::make_shared<Services>();
     s->warmup_settings = warmup::from_config(cfg);
     const auto& ws = s->warmup_settings;
-    if (mkdir(ws.store.path.c_str(), 0750) != 0 && errno != EEXIST)
-        return internal_error("store.path " + ws.store.path + ": " + std::strerror(errno));
+    if (auto st = daemon::make_directories(ws.store.path, 0750); !st)
+        return internal_error("store.path: " + st.error().what);
     auto env = store::Env::open(ws.store);
     if (!env) return Error{"store " + ws.store.path + ": " + env.error().what, {}};
     s->store = *env;
@@ -33,30 +47,71 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
         if (ws.release_scheduler)
             s->scheduler =
                 std::make_unique<ReleaseScheduler>(*s->warmup, mta::make_adapter(ws.mta), ws.release_interval);
+    } else if (auto checked = check_policy(cfg); !checked) {
+        // Not used while warm-up is off, but a script that is named and does
+        // not load is a mistake to report now, not when warm-up is turned on.
+        return checked.error();
     }
+    if (s->scheduler) s->add(std::make_unique<SchedulerService>(*s->scheduler));
     return s;
 }
 
-void Services::start() {
-    if (scheduler) scheduler->start();
+Result<std::string> Services::check_policy(const config::Config& cfg) {
+    policy::Settings ps = warmup::from_config(cfg).policy;
+    auto pol = policy::Policy::open(ps);
+    if (!pol) return Error{"policy.script: " + pol.error().what, {}};
+    std::string hooks;
+    for (const auto& h : policy::hooks())
+        if ((*pol)->has(h.name)) hooks += (hooks.empty() ? "" : ", ") + std::string(h.name);
+    return (*pol)->describe() + (ps.script.empty() ? "" : " (hooks: " + (hooks.empty() ? "none" : hooks) + ")");
 }
 
-void Services::reload(const config::Config& cfg) {
+void Services::add(std::unique_ptr<Service> s) { list_.push_back(std::move(s)); }
+
+void Services::start() {
+    started_ = true;
+    for (auto& s : list_) {
+        s->start();
+        log::debug("started: " + std::string(s->name()));
+    }
+}
+
+Result<StagedReload> Services::stage_reload(const config::Config& cfg) const {
     warmup::Settings next = warmup::from_config(cfg);
     if (next.enabled != warmup_settings.enabled || next.store.path != warmup_settings.store.path ||
         next.time_zone != warmup_settings.time_zone || next.policy.script != warmup_settings.policy.script ||
         next.mta.kind != warmup_settings.mta.kind || next.mta.config_directory != warmup_settings.mta.config_directory)
         log::warn("reload: [warmup], [policy] script, [store] and [mta] changes take effect after a restart");
-    if (policy) {
-        if (auto st = policy->reload(); !st)
-            log::error("reload: policy script refused, keeping the running one: " + st.error().what);
-        else
-            log::notice("reload: policy script reloaded");
-    }
+    StagedReload staged;
+    const std::string& path = warmup_settings.policy.script;
+    if (!policy || path.empty()) return staged;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return internal_error("policy.script: cannot read " + path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    // Loaded into a Policy of its own: the running one is not touched.
+    auto trial = policy::Policy::from_source(text.str(), path, warmup_settings.policy);
+    if (!trial) return Error{"policy.script: " + trial.error().what, {}};
+    staged.has_script = true;
+    staged.script_source = text.str();
+    staged.script_name = path;
+    return staged;
+}
+
+Status Services::commit_reload(StagedReload staged) {
+    if (!staged.has_script || !policy) return ok_status();
+    if (auto st = policy->replace_source(std::move(staged.script_source), std::move(staged.script_name)); !st)
+        return Error{"policy.script: " + st.error().what, {}};
+    return ok_status();
 }
 
 void Services::stop() {
-    if (scheduler) scheduler->stop();
+    if (!started_) return;
+    started_ = false;
+    for (auto it = list_.rbegin(); it != list_.rend(); ++it) {
+        (*it)->stop();
+        log::debug("stopped: " + std::string((*it)->name()));
+    }
 }
 
 Services::~Services() { stop(); }

@@ -5,9 +5,23 @@
 // process; a configuration reload swaps the Runtime snapshot around them and
 // re-reads the policy script.  Changing [store], [mta] or [warmup] settings
 // other than the script needs a restart (logged at reload).
+//
+// Background work (release scheduler, identity re-check, reload thread,
+// later log follower, webhooks, HTTP) is a list of Service objects owned
+// here: start() starts them in the order added, stop() stops them in reverse.
+//
+// A reload is two steps so that it is all or nothing: stage_reload() reads
+// and checks the new policy script in a Lua state of its own without
+// touching the running one; commit_reload() installs what was staged.
+//
+// Thread safety: open/add/start/stop from the main thread; stage/commit from
+// the one reload thread.
 #pragma once
 
 #include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "config/config.hpp"
 #include "policy/policy.hpp"
@@ -20,6 +34,22 @@
 
 namespace ses::services {
 
+// A background part of the daemon.  stop() waits for its thread and may be
+// called more than once.
+class Service {
+public:
+    virtual ~Service() = default;
+    virtual std::string_view name() const = 0;
+    virtual void start() = 0;
+    virtual void stop() = 0;
+};
+
+// What a reload will install once everything else has been checked.
+struct StagedReload {
+    bool has_script = false;
+    std::string script_source, script_name;
+};
+
 struct Services {
     warmup::Settings warmup_settings;
     std::shared_ptr<store::Env> store;
@@ -31,10 +61,22 @@ struct Services {
     // Opens the store, the template store and, when warm-up is on, the policy
     // and the engine.
     static Result<std::shared_ptr<Services>> open(const config::Config& cfg);
-    void start();                            // background threads
-    void reload(const config::Config& cfg);  // policy script; logs what needs a restart
-    void stop();
+    // Checks the policy script as open() would (also with warm-up off), for
+    // start-up and --check-config: "script PATH (hooks: ...)" or the error.
+    static Result<std::string> check_policy(const config::Config& cfg);
+
+    void add(std::unique_ptr<Service> s);
+    void start();  // every service, in the order added
+    void stop();   // every service, in reverse order
+
+    // Logs what needs a restart; fails when the new policy script does not load.
+    Result<StagedReload> stage_reload(const config::Config& cfg) const;
+    Status commit_reload(StagedReload staged);
     ~Services();
+
+private:
+    std::vector<std::unique_ptr<Service>> list_;
+    bool started_ = false;
 };
 
 }  // namespace ses::services

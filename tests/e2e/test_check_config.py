@@ -112,3 +112,44 @@ def test_huge_value_is_not_echoed_whole(sesmilter_bin, keys, e2e_root):
     assert cp.returncode != 0
     assert "milter.on_error" in out
     assert len(out) < 2000, f"{len(out)} bytes of output"
+
+
+def test_checks_what_start_up_opens(sesmilter_bin, keys, e2e_root):
+    """--check-config runs the start-up checks: the Lua script is loaded
+    (and its hooks named), the socket directory must be usable, a config
+    that signs nothing is warned about."""
+    d = e2e_root / "check_config_startup"
+    d.mkdir(exist_ok=True)
+    script = d / "policy.lua"
+    script.write_text('ses.on("daily_limit", function(identity) return 50 end)\n')
+    base = good_config(d, keys) + f'\n[policy]\nscript = "{script}"\n'
+
+    path = d / "script.toml"
+    path.write_text(base)
+    cp = h.check_config(sesmilter_bin, path)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert f"script {script}" in cp.stdout and "daily_limit" in cp.stdout, cp.stdout
+
+    path = d / "no_script.toml"
+    path.write_text(base.replace(str(script), str(d / "missing.lua")))
+    cp = h.check_config(sesmilter_bin, path)
+    assert cp.returncode != 0 and str(d / "missing.lua") in cp.stderr, cp.stdout + cp.stderr
+
+    path = d / "broken_script.toml"
+    broken = d / "broken.lua"
+    broken.write_text("ses.on(\"daily_limit\", function(identity) return 1 end\n")  # missing ')'
+    path.write_text(base.replace(str(script), str(broken)))
+    cp = h.check_config(sesmilter_bin, path)
+    assert cp.returncode != 0 and str(broken) in cp.stderr, cp.stdout + cp.stderr
+
+    # a missing socket directory that can be created is fine (start-up makes it)
+    path = d / "new_dir.toml"
+    path.write_text(base.replace(f"unix:{d}/milter.sock", f"unix:{d}/run/milter.sock"))
+    cp = h.check_config(sesmilter_bin, path)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert not (d / "run").exists(), "--check-config changes nothing"
+
+    path = d / "unsigned.toml"
+    path.write_text(h.sesmilter_config(f"unix:{d}/milter.sock", {"example.com": []}))
+    cp = h.check_config(sesmilter_bin, path)
+    assert cp.returncode == 0 and "signs nothing" in cp.stdout, cp.stdout + cp.stderr

@@ -83,3 +83,60 @@ def test_hup_with_new_domain_signs_it_without_restart(mta, keys):
     assert [(s["d"], s["s"]) for s in h.dkim_signatures(got)] == [("example.com", "s1")]
     assert h.dkim_verify(got, keys.txt)
     assert milter.pid == pid
+
+
+POLICY_50 = 'ses.on("daily_limit", function(identity) return 50 end)\n'
+POLICY_1 = 'ses.on("daily_limit", function(identity) return 1 end)\n'
+
+
+def test_hup_with_new_script_and_broken_key_keeps_the_old_script(mta, keys):
+    """All or nothing: a reload refused for a broken key must not leave the
+    new policy script in place (it used to be installed before the keys
+    were checked)."""
+    script = mta.dir / "policy.lua"
+    script.write_text(POLICY_50)
+    extra = f"""
+[store]
+path = "{mta.dir}/store"
+
+[policy]
+script = "{script}"
+
+[warmup]
+enabled = true
+time_zone = "UTC"
+release_scheduler = false
+
+[mta]
+kind = "postfix"
+config_directory = "{mta.postfix.config_dir}"
+"""
+    good = mta.config({"example.com": [keys.rsa]}, extra=extra)
+    milter = mta.milter(good)
+
+    def held():
+        return [q for q in mta.postfix.queue() if q.get("queue_name") == "hold"]
+
+    script.write_text(POLICY_1)
+    offset = len(milter.log())
+    milter.write_config(good.replace(keys.rsa["key_file"], keys.rsa["key_file"] + ".gone"))
+    milter.hup()
+    milter.wait_log(r"reload refused", timeout=10, start=offset)
+
+    # the running script (50 a day) still decides: nothing is held
+    for i in range(3):
+        msg = h.make_message("alice@example.com", RCPT, f"old script {i}", "kept\n")
+        assert mta.send(msg, mail_from="alice@example.com")[0] == 250
+    mta.sink.wait_count(3, 30)
+    assert held() == [], "a refused reload put the new policy script in place"
+
+    # the same script with a good configuration is taken: 1 a day, so the
+    # next message is held
+    offset = len(milter.log())
+    milter.write_config(good)
+    milter.hup()
+    milter.wait_log(r"policy script reloaded", timeout=10, start=offset)
+    msg = h.make_message("alice@example.com", RCPT, "new script", "held\n")
+    assert mta.send(msg, mail_from="alice@example.com")[0] == 250
+    h.wait_for(held, 15, what="a message in Postfix's hold queue")
+    assert mta.sink.count() == 3
