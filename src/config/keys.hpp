@@ -74,6 +74,7 @@ struct Key {
     X(milter, max_message_size, size)         \
     X(milter, timeout, duration)              \
     X(milter, backlog, integer)               \
+    X(milter, drain_time, duration)           \
     X(dkim, canonicalization, choice)         \
     X(dkim, sign_headers, string_list)        \
     X(dkim, oversign_headers, string_list)    \

@@ -111,7 +111,7 @@ int check_config(const std::string& path, const config::Config& cfg) {
     else
         std::printf("%s: policy: %s\n", path.c_str(), pol->c_str());
     if (auto st = milter::Server::check(cfg, warnings); !st) problems.push_back(st.error().what);
-    std::string store = cfg.str("store.path");
+    std::string store = cfg.get(config::key::store::path);
     struct stat st;
     if (stat(store.c_str(), &st) == 0) {
         if (!S_ISDIR(st.st_mode) || access(store.c_str(), R_OK | W_OK | X_OK) != 0)
@@ -222,7 +222,7 @@ int run(const std::string& path, const config::Config& cfg, bool foreground) {
     // signals (see install_signal_handlers()).
     std::atomic<bool> stopped{false};
     std::thread stopper;
-    auto drain = std::chrono::milliseconds(cfg.duration("milter.drain_time") * 1000);
+    auto drain = std::chrono::milliseconds(cfg.get(config::key::milter::drain_time) * 1000);
     while (!stopped) {
         unsigned char sig = 0;
         ssize_t n = read(g_signal_pipe[0], &sig, 1);
