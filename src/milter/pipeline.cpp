@@ -81,6 +81,12 @@ Reply size_reply(uint64_t limit) {
                  "message size exceeds fixed maximum message size of " + std::to_string(limit) + " bytes"};
 }
 
+log::Level log_level(const Verdict& v) {
+    if (v.internal) return log::Level::error;
+    if (v.degraded) return log::Level::warning;
+    return v.kind == Verdict::Kind::accept ? log::Level::info : log::Level::notice;
+}
+
 Verdict verdict_for(const Error& e, config::OnError on_error) {
     Verdict v;
     if (!e.reply.empty()) {
@@ -91,6 +97,7 @@ Verdict verdict_for(const Error& e, config::OnError on_error) {
         return v;
     }
     v.apply_edits = false;
+    v.internal = true;
     if (on_error == config::OnError::accept) {
         v.kind = Verdict::Kind::accept;
         v.log = "internal error (on_error=accept, passed unchanged): " + e.what;

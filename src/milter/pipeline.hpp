@@ -12,6 +12,7 @@
 
 #include "mail/message.hpp"
 #include "milter/runtime.hpp"
+#include "util/log.hpp"
 #include "util/result.hpp"
 
 namespace ses::milter {
@@ -22,7 +23,12 @@ struct Verdict {
     bool apply_edits = true;  // false: pass the message on exactly as received
     Reply reply;              // reject / tempfail
     std::string log;          // the one log line describing the outcome
+    bool internal = false;    // sesmilter failed (not the message): logged at error
+    bool degraded = false;    // a stage was skipped per on_error = accept: logged at warning
 };
+
+// The severity of the one log line for a verdict.
+log::Level log_level(const Verdict& v);
 
 Verdict end_of_message(mail::Message& msg, const Runtime& rt);
 
