@@ -2,6 +2,7 @@
 #include "auth/identity.hpp"
 
 #include "mail/address.hpp"
+#include "mail/replies.hpp"
 #include "util/strings.hpp"
 
 namespace ses::auth {
@@ -20,7 +21,7 @@ std::string_view verify_state_name(VerifyState s) {
 
 namespace {
 
-Reply refuse(std::string text) { return Reply{"550", "5.7.1", std::move(text)}; }
+Reply refuse(const std::string& text) { return mail::make_reply(mail::ReplyReason::identity_refused, text); }
 
 std::string domain_part(std::string_view addr) {
     auto at = addr.rfind('@');

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "mail/address.hpp"
+#include "mail/replies.hpp"
 #include "util/log.hpp"
 #include "util/strings.hpp"
 
@@ -47,7 +48,7 @@ Action decide_action(const InboundReport& r, const VerifySettings& s) {
     Action a;
     if (s.tempfail_on_dns_error && any_temperror(r)) {
         a.kind = Action::Kind::tempfail;
-        a.reply = Reply{"451", "4.4.3", "DNS lookup failed for " + what_failed(r) + "; try again later"};
+        a.reply = mail::make_reply(mail::ReplyReason::dns_temporary, what_failed(r));
         a.reason = a.reply.text;
         return a;
     }
@@ -55,8 +56,7 @@ Action decide_action(const InboundReport& r, const VerifySettings& s) {
     if (r.dmarc.applied == Policy::reject && s.dmarc_reject) {
         a.kind = Action::Kind::reject;
         a.reply =
-            Reply{"550", "5.7.1",
-                  "message rejected by the DMARC policy of " + r.dmarc.policy_domain + " (" + r.dmarc.reason + ")"};
+            mail::make_reply(mail::ReplyReason::dmarc_reject, r.dmarc.policy_domain + " (" + r.dmarc.reason + ")");
         a.reason = a.reply.text;
         return a;
     }

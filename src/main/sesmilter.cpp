@@ -41,6 +41,7 @@
 
 #include "config/config.hpp"
 #include "mail/address.hpp"
+#include "mail/replies.hpp"
 #include "milter/callbacks.hpp"
 #include "milter/runtime.hpp"
 #include "services/services.hpp"
@@ -57,14 +58,15 @@ void usage(std::FILE* f) {
                  "usage: sesmilter [-c FILE] [-f]\n"
                  "       sesmilter --check-config [-c FILE]\n"
                  "       sesmilter --dump-config [-c FILE]\n"
-                 "       sesmilter --config-reference | --config-example | --version\n"
+                 "       sesmilter --config-reference | --config-example | --replies-reference | --version\n"
                  "\n"
                  "  -c FILE           configuration file (default %s)\n"
                  "  -f                stay in the foreground, log to stderr\n"
                  "  --check-config    check the configuration and its keys, print problems as FILE:LINE\n"
                  "  --dump-config     print the effective configuration, defaults included\n"
                  "  --config-reference  print docs/configuration.md\n"
-                 "  --config-example  print examples/sesmilter.toml\n",
+                 "  --config-example  print examples/sesmilter.toml\n"
+                 "  --replies-reference  print docs/replies.md\n",
                  kDefaultConfig);
 }
 
@@ -260,6 +262,9 @@ int main(int argc, char** argv) {
             dump = true;
         } else if (a == "--config-reference") {
             std::cout << config::reference_markdown();
+            return 0;
+        } else if (a == "--replies-reference") {
+            std::cout << mail::replies_markdown();
             return 0;
         } else if (a == "--config-example") {
             std::cout << config::example_toml();

@@ -3,6 +3,7 @@
 
 #include "mail/address.hpp"
 #include "mail/header_check.hpp"
+#include "mail/replies.hpp"
 #include "template/stage.hpp"
 #include "util/log.hpp"
 
@@ -77,8 +78,7 @@ Status sign_stage(mail::Message& msg, const Runtime& rt, std::string& log) {
 }  // namespace
 
 Reply size_reply(uint64_t limit) {
-    return Reply{"552", "5.3.4",
-                 "message size exceeds fixed maximum message size of " + std::to_string(limit) + " bytes"};
+    return mail::make_reply(mail::ReplyReason::message_too_large, std::to_string(limit));
 }
 
 log::Level log_level(const Verdict& v) {
@@ -103,7 +103,7 @@ Verdict verdict_for(const Error& e, config::OnError on_error) {
         v.log = "internal error (on_error=accept, passed unchanged): " + e.what;
     } else {
         v.kind = Verdict::Kind::tempfail;
-        v.reply = Reply{"451", "4.3.0", "temporary failure in sesmilter, try again later"};
+        v.reply = mail::make_reply(mail::ReplyReason::internal_failure);
         v.log = "internal error (on_error=tempfail): " + e.what;
     }
     return v;
