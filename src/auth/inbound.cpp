@@ -162,7 +162,7 @@ InboundReport Inbound::verify(const mail::Message& m, bool stop_on_temperror) co
     return finish();
 }
 
-Status Inbound::run(mail::Message& m) const {
+Status Inbound::run(mail::Message& m, std::string* log) const {
     InboundReport r = verify(m, s_.tempfail_on_dns_error);
 
     // Forged results claiming to be ours go, last first (indexes stay valid).
@@ -178,9 +178,7 @@ Status Inbound::run(mail::Message& m) const {
     switch (a.kind) {
         case Action::Kind::tempfail:
         case Action::Kind::reject: {
-            Error e = reply_error(a.reply.code, a.reply.xcode, a.reply.text);
-            e.what = summary + " -> " + a.reply.str();
-            return e;
+            return Error{summary, a.reply};
         }
         case Action::Kind::quarantine:
             m.quarantine(a.reason);
@@ -189,7 +187,8 @@ Status Inbound::run(mail::Message& m) const {
             break;
     }
     m.insert_header(0, "Authentication-Results", r.header);
-    log::info(summary + (a.kind == Action::Kind::quarantine ? " -> quarantine" : ""));
+    // A field of the message's one log line, not a line of its own.
+    if (log) *log += " " + summary + (a.kind == Action::Kind::quarantine ? " -> quarantine" : "");
     return ok_status();
 }
 
