@@ -52,7 +52,8 @@ Status warmup_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::stri
     const auto& ips = rt.services->warmup_settings.outbound_ips;
     size_t edits = msg.edits().size();
     if (auto st = warmup::apply(*rt.services->warmup, msg, d.identity, ips.size() == 1 ? ips[0] : std::string()); !st) {
-        if (!st.error().reply.empty() || rt.cfg.milter.on_error != config::OnError::accept) return st;
+        if (!st.error().reply.empty()) return st;
+        if (rt.cfg.milter.on_error != config::OnError::accept) return internal_error("warm-up: " + st.error().what);
         g_warmup_skipped.fetch_add(1);
         d.degraded = true;
         log += " warmup=skipped identity=" + d.identity + " (on_error=accept: " + st.error().what + ")";
