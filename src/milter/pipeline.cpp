@@ -56,13 +56,13 @@ Status warmup_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::stri
         if (rt.cfg.milter.on_error != config::OnError::accept) return internal_error("warm-up: " + st.error().what);
         g_warmup_skipped.fetch_add(1);
         d.degraded = true;
-        log += " warmup=skipped identity=" + d.identity + " (on_error=accept: " + st.error().what + ")";
+        log += " warmup=skipped (on_error=accept: " + st.error().what + ")";
         return ok_status();
     }
     bool held = false;
     for (size_t i = edits; i < msg.edits().size(); ++i)
         held = held || msg.edits()[i].kind == mail::Edit::Kind::quarantine;
-    log += held ? " warmup=held identity=" + d.identity : " warmup=ok identity=" + d.identity;
+    log += held ? " warmup=held" : " warmup=ok";
     return ok_status();
 }
 
@@ -170,6 +170,7 @@ Verdict end_of_message(mail::Message& msg, const Runtime& rt) {
     } else {
         d.identity = resolve_identity(msg, rt);
     }
+    log += " identity=" + d.identity;
     if (auto st = template_stage(msg, rt, log); !st) return fail(st.error());
     // Tracking (open pixel, click rewriting) goes here, before warm-up.
     if (auto st = warmup_stage(msg, rt, d, log); !st) return fail(st.error());
