@@ -7,7 +7,6 @@
 
 #include "mail/address.hpp"
 #include "mail/replies.hpp"
-#include "util/log.hpp"
 #include "util/strings.hpp"
 
 namespace ses::auth {
