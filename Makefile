@@ -5,8 +5,8 @@
 #   make check      deps + build + unit tests + end-to-end tests through Postfix
 #   make demo       deps + build + one signed message through a private Postfix
 #   make bench      benchmarks (see docs/PERFORMANCE.md)
-#   make docs       regenerate docs/configuration.md, examples/sesmilter.toml and
-#                   docs/store-layout.md
+#   make docs       regenerate docs/configuration.md, examples/sesmilter.toml,
+#                   docs/store-layout.md and docs/replies.md
 #   make install    DESTDIR= (paths from ./configure: prefix /usr, sysconfdir /etc)
 #   make fuzz       libFuzzer targets (clang)
 
@@ -110,6 +110,7 @@ docs: $(BUILD)/sesmilter $(BUILD)/sesctl
 	$(BUILD)/sesmilter --config-reference > docs/configuration.md
 	$(BUILD)/sesmilter --config-example > examples/sesmilter.toml
 	$(BUILD)/sesctl --store-layout > docs/store-layout.md
+	$(BUILD)/sesmilter --replies-reference > docs/replies.md
 
 # Fails when the committed reference no longer matches the key table.
 docs-check: $(BUILD)/sesmilter $(BUILD)/sesctl
@@ -119,7 +120,9 @@ docs-check: $(BUILD)/sesmilter $(BUILD)/sesctl
 	  || { echo "examples/sesmilter.toml is stale: run 'make docs'" >&2; exit 1; }
 	@$(BUILD)/sesctl --store-layout | diff -u docs/store-layout.md - \
 	  || { echo "docs/store-layout.md is stale: run 'make docs'" >&2; exit 1; }
-	@echo "docs-check: configuration reference and store layout are current"
+	@$(BUILD)/sesmilter --replies-reference | diff -u docs/replies.md - \
+	  || { echo "docs/replies.md is stale: run 'make docs'" >&2; exit 1; }
+	@echo "docs-check: configuration reference, store layout and reply table are current"
 
 # Layering (docs/ARCHITECTURE.md, "Layers"): folder order and C library owners.
 deps-check:

@@ -2,6 +2,8 @@
 #include "auth/identity.hpp"
 
 #include "mail/address.hpp"
+#include "mail/domains.hpp"
+#include "mail/replies.hpp"
 #include "util/strings.hpp"
 
 namespace ses::auth {
@@ -20,14 +22,12 @@ std::string_view verify_state_name(VerifyState s) {
 
 namespace {
 
-Reply refuse(std::string text) { return Reply{"550", "5.7.1", std::move(text)}; }
+Reply refuse(const std::string& text) { return mail::make_reply(mail::ReplyReason::identity_refused, text); }
 
 std::string domain_part(std::string_view addr) {
     auto at = addr.rfind('@');
     if (at == std::string_view::npos) return {};
-    std::string d = str::lower(addr.substr(at + 1));
-    if (!d.empty() && d.back() == '.') d.pop_back();
-    return d;
+    return mail::canonical_domain(addr.substr(at + 1));
 }
 
 bool user_allowed(const IdentityConf& id, std::string_view user) {
@@ -40,16 +40,11 @@ bool user_allowed(const IdentityConf& id, std::string_view user) {
 }  // namespace
 
 const IdentityConf* find_identity(const std::vector<IdentityConf>& ids, std::string_view domain_in, bool subdomains) {
-    std::string domain = str::lower(domain_in);
-    if (!domain.empty() && domain.back() == '.') domain.pop_back();
-    if (domain.empty()) return nullptr;
-    const IdentityConf* best = nullptr;
-    for (auto& id : ids) {
-        if (id.domain == domain) return &id;
-        if (subdomains && str::ends_with_label(domain, id.domain) && (!best || id.domain.size() > best->domain.size()))
-            best = &id;
-    }
-    return best;
+    std::vector<std::string> names;
+    names.reserve(ids.size());
+    for (auto& id : ids) names.push_back(id.domain);
+    int i = mail::covering_domain(names, domain_in, subdomains);
+    return i < 0 ? nullptr : &ids[static_cast<size_t>(i)];
 }
 
 IdentityDecision decide_identity(const IdentityInput& in, const IdentityContext& ctx) {
@@ -130,7 +125,7 @@ IdentityDecision decide_identity(const IdentityInput& in, const IdentityContext&
 IdentityStage::IdentityStage(std::vector<IdentityConf> identities, bool subdomains, OrgDomainFn org, StatusFn status)
     : ids_(std::move(identities)), subdomains_(subdomains), org_(std::move(org)), status_(std::move(status)) {}
 
-Status IdentityStage::run(const mail::Message& m, std::string_view signing_domain) const {
+Result<std::string> IdentityStage::run(const mail::Message& m, std::string_view signing_domain) const {
     IdentityInput in;
     in.mail_from = std::string(mail::strip_brackets(m.env.mail_from));
     in.auth_user = m.env.auth_user;
@@ -144,10 +139,8 @@ Status IdentityStage::run(const mail::Message& m, std::string_view signing_domai
     }
     IdentityContext ctx{&ids_, subdomains_, org_, status_};
     IdentityDecision d = decide_identity(in, ctx);
-    if (d.allowed) return ok_status();
-    Error e = reply_error(d.reply.code, d.reply.xcode, d.reply.text);
-    e.what = "identity: " + d.reply.text;
-    return e;
+    if (d.allowed) return d.identity;
+    return Error{"identity: " + d.reply.text, d.reply};
 }
 
 }  // namespace ses::auth

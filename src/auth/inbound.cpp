@@ -6,7 +6,7 @@
 #include <random>
 
 #include "mail/address.hpp"
-#include "util/log.hpp"
+#include "mail/replies.hpp"
 #include "util/strings.hpp"
 
 namespace ses::auth {
@@ -47,7 +47,7 @@ Action decide_action(const InboundReport& r, const VerifySettings& s) {
     Action a;
     if (s.tempfail_on_dns_error && any_temperror(r)) {
         a.kind = Action::Kind::tempfail;
-        a.reply = Reply{"451", "4.4.3", "DNS lookup failed for " + what_failed(r) + "; try again later"};
+        a.reply = mail::make_reply(mail::ReplyReason::dns_temporary, what_failed(r));
         a.reason = a.reply.text;
         return a;
     }
@@ -55,8 +55,7 @@ Action decide_action(const InboundReport& r, const VerifySettings& s) {
     if (r.dmarc.applied == Policy::reject && s.dmarc_reject) {
         a.kind = Action::Kind::reject;
         a.reply =
-            Reply{"550", "5.7.1",
-                  "message rejected by the DMARC policy of " + r.dmarc.policy_domain + " (" + r.dmarc.reason + ")"};
+            mail::make_reply(mail::ReplyReason::dmarc_reject, r.dmarc.policy_domain + " (" + r.dmarc.reason + ")");
         a.reason = a.reply.text;
         return a;
     }
@@ -162,7 +161,7 @@ InboundReport Inbound::verify(const mail::Message& m, bool stop_on_temperror) co
     return finish();
 }
 
-Status Inbound::run(mail::Message& m) const {
+Status Inbound::run(mail::Message& m, std::string* log) const {
     InboundReport r = verify(m, s_.tempfail_on_dns_error);
 
     // Forged results claiming to be ours go, last first (indexes stay valid).
@@ -178,9 +177,7 @@ Status Inbound::run(mail::Message& m) const {
     switch (a.kind) {
         case Action::Kind::tempfail:
         case Action::Kind::reject: {
-            Error e = reply_error(a.reply.code, a.reply.xcode, a.reply.text);
-            e.what = summary + " -> " + a.reply.str();
-            return e;
+            return Error{summary, a.reply};
         }
         case Action::Kind::quarantine:
             m.quarantine(a.reason);
@@ -189,7 +186,8 @@ Status Inbound::run(mail::Message& m) const {
             break;
     }
     m.insert_header(0, "Authentication-Results", r.header);
-    log::info(summary + (a.kind == Action::Kind::quarantine ? " -> quarantine" : ""));
+    // A field of the message's one log line, not a line of its own.
+    if (log) *log += " " + summary + (a.kind == Action::Kind::quarantine ? " -> quarantine" : "");
     return ok_status();
 }
 

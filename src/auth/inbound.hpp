@@ -72,7 +72,9 @@ public:
     InboundReport verify(const mail::Message& m, bool stop_on_temperror = false) const;
 
     // The pipeline stage: verify, remove forged headers, add ours, act.
-    Status run(mail::Message& m) const;
+    // The results summary ("verify: ...") is appended to *log, a field of
+    // the message's one log line; this stage writes no line of its own.
+    Status run(mail::Message& m, std::string* log = nullptr) const;
 
     const std::string& authserv_id() const { return authserv_id_; }
 

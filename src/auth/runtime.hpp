@@ -6,7 +6,7 @@
 // shared, read-only, by all worker threads.  At end of message:
 //
 //   if (auth.is_outbound(msg.env)) {
-//       Status s = auth.identity->run(msg, signing_domain);   // 550 5.7.1 ...
+//       auto id = auth.identity->run(msg, signing_domain);   // the identity, or 550 5.7.1 ...
 //   } else if (auth.inbound) {
 //       Status s = auth.inbound->run(msg);                    // A-R header, 451 4.4.3, 550 5.7.1
 //   }

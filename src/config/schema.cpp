@@ -55,13 +55,17 @@ const KeyDef kKeys[] = {
      "`user[:group]` owning a unix socket, e.g. `postfix:postfix`. Empty: the daemon's user."},
     {"milter.on_error", Type::choice, R"("tempfail")",
      "Answer when sesmilter fails internally (a key cannot sign, the store fails, ...). `tempfail` "
-     "keeps the mail with the client, which retries; `accept` passes it on unchanged.",
+     "keeps the mail with the client, which retries (`451 4.3.0`). `accept` degrades per stage: a failing "
+     "store skips warm-up (logged at warning) and the message is still signed; only a failure to sign "
+     "or to apply the changes passes a message on unchanged and unsigned, logged at error.",
      "tempfail|accept"},
     {"milter.max_message_size",
      Type::size,
      R"("10MB")",
-     "Largest message accepted, headers and body. Checked while the message streams in: the "
-     "client gets `552 5.3.4` as soon as it is passed.",
+     "Largest message accepted, in bytes of the message as the MTA stores it: every header line "
+     "`Name: value` with its CRLF, the blank line, the body with CRLF line ends. A message of exactly "
+     "this size is accepted; one byte more and the client gets `552 5.3.4` as soon as it is passed "
+     "(checked while the message streams in).",
      {},
      KB,
      GB},

@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "dkim/key_cache.hpp"
+#include "mail/domains.hpp"
 #include "util/strings.hpp"
 
 namespace ses::dkim {
@@ -128,17 +129,7 @@ size_t KeyStore::key_count() const {
 }
 
 int match_domain(const std::vector<std::string>& domains, std::string_view domain, bool subdomains) {
-    int best = -1;
-    size_t best_len = 0;
-    for (size_t i = 0; i < domains.size(); ++i) {
-        const std::string& d = domains[i];
-        if (str::iequals(d, domain)) return static_cast<int>(i);
-        if (subdomains && str::ends_with_label(domain, d) && d.size() > best_len) {
-            best = static_cast<int>(i);
-            best_len = d.size();
-        }
-    }
-    return best;
+    return mail::covering_domain(domains, domain, subdomains);
 }
 
 const DomainKeys* KeyStore::select(std::string_view from_domain, std::string_view sender_domain) const {

@@ -55,7 +55,8 @@ private:
     bool subdomains_ = true;
 };
 
-// Pure: index into `domains` of the best match for `domain`, or -1.
+// Pure: index into `domains` of the best match for `domain`, or -1
+// (mail::covering_domain, the one resolver).
 int match_domain(const std::vector<std::string>& domains, std::string_view domain, bool subdomains);
 
 // Parse and check one PEM private key (used by load and by tests).

@@ -2,11 +2,12 @@
 #include "mail/header_check.hpp"
 
 #include "mail/address.hpp"
+#include "mail/replies.hpp"
 
 namespace ses::mail {
 namespace {
 
-Error malformed(const std::string& why) { return reply_error("554", "5.6.0", "malformed message: " + why); }
+Error malformed(const std::string& why) { return error_for(ReplyReason::malformed_message, why); }
 
 // RFC 5322 section 3.6: fields that may occur at most once.
 constexpr std::string_view kSingletons[] = {"From",       "Sender",      "Reply-To",   "To",      "Cc",  "Bcc",

@@ -41,11 +41,12 @@
 #include "config/config.hpp"
 #include "config/paths.hpp"
 #include "mail/address.hpp"
+#include "mail/replies.hpp"
 #include "milter/callbacks.hpp"
 #include "milter/runtime.hpp"
 #include "milter/server.hpp"
-#include "services/identity_recheck.hpp"
-#include "services/reloader.hpp"
+#include "milter/identity_recheck.hpp"
+#include "milter/reloader.hpp"
 #include "services/services.hpp"
 #include "util/daemon.hpp"
 #include "util/log.hpp"
@@ -61,14 +62,15 @@ void usage(std::FILE* f) {
                  "usage: sesmilter [-c FILE] [-f]\n"
                  "       sesmilter --check-config [-c FILE]\n"
                  "       sesmilter --dump-config [-c FILE]\n"
-                 "       sesmilter --config-reference | --config-example | --version\n"
+                 "       sesmilter --config-reference | --config-example | --replies-reference | --version\n"
                  "\n"
                  "  -c FILE           configuration file (default %s)\n"
                  "  -f                stay in the foreground, log to stderr\n"
                  "  --check-config    check the configuration and its keys, print problems as FILE:LINE\n"
                  "  --dump-config     print the effective configuration, defaults included\n"
                  "  --config-reference  print docs/configuration.md\n"
-                 "  --config-example  print examples/sesmilter.toml\n",
+                 "  --config-example  print examples/sesmilter.toml\n"
+                 "  --replies-reference  print docs/replies.md\n",
                  kDefaultConfig);
 }
 
@@ -208,9 +210,9 @@ int run(const std::string& path, const config::Config& cfg, bool foreground) {
     if (signing_domains(cfg) == 0) warnings.push_back(kSignsNothing);
     for (const auto& w : warnings) log::warn(w);
 
-    services->add(std::make_unique<services::IdentityRecheck>());
-    auto reloader_owned = std::make_unique<services::Reloader>(path, services);
-    services::Reloader* reloader = reloader_owned.get();
+    services->add(std::make_unique<milter::IdentityRecheck>());
+    auto reloader_owned = std::make_unique<milter::Reloader>(path, services);
+    milter::Reloader* reloader = reloader_owned.get();
     services->add(std::move(reloader_owned));
     services->start();
     (*server)->start();
@@ -277,6 +279,9 @@ int main(int argc, char** argv) {
             dump = true;
         } else if (a == "--config-reference") {
             std::cout << config::reference_markdown();
+            return 0;
+        } else if (a == "--replies-reference") {
+            std::cout << mail::replies_markdown();
             return 0;
         } else if (a == "--config-example") {
             std::cout << config::example_toml();

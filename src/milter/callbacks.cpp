@@ -3,6 +3,8 @@
 // libmilter (Debian builds it with _FFR_WORKERS_POOL) may run the callbacks
 // of one connection on different threads, one at a time, so all connection
 // state lives in the Session behind smfi_setpriv, never in thread_local.
+// Each callback fetches the Session, converts libmilter's arguments to
+// strings, calls the Session and maps its Step to an SMFIS_* code.
 #include "milter/callbacks.hpp"
 
 #include <arpa/inet.h>
@@ -13,63 +15,37 @@
 #include <cstring>
 #include <exception>
 #include <memory>
-#include <optional>
 
 #include <libmilter/mfapi.h>
 
-#include "mail/address.hpp"
-#include "mail/message.hpp"
-#include "mail/size_guard.hpp"
-#include "milter/pipeline.hpp"
-#include "milter/runtime.hpp"
+#include "milter/session.hpp"
 #include "util/log.hpp"
 
 namespace ses::milter {
 namespace {
 
 std::atomic<int> g_sessions{0};
-std::atomic<int> g_transactions{0};
+std::atomic<int> g_transactions{0};  // sessions between MAIL FROM and end of message
 std::atomic<bool> g_draining{false};
 
-struct Session {
-    std::shared_ptr<const Runtime> rt;  // taken at MAIL FROM
-    mail::Message msg;
-    mail::SizeGuard size;
-    bool leadspc = false;            // the MTA passes header values with their leading space
-    unsigned long noreply = 0;       // SMFIP_NR_* steps agreed in negotiate
-    std::optional<Verdict> pending;  // a failure in a no-reply step, answered at the next reply
-    bool over = false;               // past max_message_size (rejected at the next reply point)
-    bool in_transaction = false;     // counted in g_transactions
-    // Connection data, kept across transactions.
-    std::string client_addr, client_name, helo, daemon_name;
-
-    void new_transaction() {
-        msg = mail::Message{};
-        msg.env.client_addr = client_addr;
-        msg.env.client_name = client_name;
-        msg.env.helo = helo;
-        msg.env.daemon_name = daemon_name;
-        over = false;
-        rt = current();
-        size.reset(rt ? rt->cfg.milter.max_message_size : UINT64_MAX);
+// Keeps g_transactions in step with the session's own idea of whether a
+// transaction is open, whatever path a step took.
+struct TxnCount {
+    Session* s;
+    bool was;
+    explicit TxnCount(Session* s) : s(s), was(s && s->in_transaction()) {}
+    ~TxnCount() {
+        bool now = s && s->in_transaction();
+        if (now != was) g_transactions.fetch_add(now ? 1 : -1);
     }
 };
 
 Session* session(SMFICTX* ctx) { return static_cast<Session*>(smfi_getpriv(ctx)); }
 
-void end_transaction(Session* s) {
-    if (s && s->in_transaction) {
-        s->in_transaction = false;
-        g_transactions.fetch_sub(1);
-    }
-}
-
 std::string macro(SMFICTX* ctx, const char* name) {
     const char* v = smfi_getsymval(ctx, const_cast<char*>(name));
     return v ? v : "";
 }
-
-std::string qid(Session* s) { return s && !s->msg.env.queue_id.empty() ? s->msg.env.queue_id : "NOQUEUE"; }
 
 // Replies must not contain a lone '%' (libmilter formats them).
 std::string reply_text(const std::string& t) {
@@ -82,112 +58,71 @@ std::string reply_text(const std::string& t) {
     return out;
 }
 
-sfsistat answer(SMFICTX* ctx, const Reply& r, sfsistat code) {
-    if (!r.empty())
-        smfi_setreply(ctx, const_cast<char*>(r.code.c_str()), const_cast<char*>(r.xcode.c_str()),
-                      const_cast<char*>(reply_text(r.text).c_str()));
-    return code;
-}
-
-config::OnError on_error(Session* s) {
-    auto rt = s && s->rt ? s->rt : current();
-    return rt ? rt->cfg.milter.on_error : config::OnError::tempfail;
-}
-
-// Every callback body runs inside this: an exception anywhere becomes the
-// on_error answer and one log line, never a crash or a silent pass.
-// Every callback body runs inside this: an exception anywhere becomes the
-// on_error answer and one log line, never a crash or a silent pass.  In a
-// step the MTA does not wait on (`nr`), the answer is kept in the session
-// and given at the next step that has a reply.
-template <class F>
-sfsistat guarded(SMFICTX* ctx, const char* stage, unsigned long nr, F&& f) {
-    Session* s = session(ctx);
-    std::string what;
-    try {
-        sfsistat r = f(s);
-        return (s && (s->noreply & nr)) ? SMFIS_NOREPLY : r;
-    } catch (const std::exception& e) {
-        what = std::string(stage) + ": " + e.what();
-    } catch (...) {
-        what = std::string(stage) + ": unknown exception";
+// The MTA edit sink: the Message's edits as libmilter calls.
+class MilterSink final : public EditSink {
+public:
+    explicit MilterSink(SMFICTX* ctx) : ctx_(ctx) {}
+    bool insert_header(int index, const std::string& name, const std::string& value) override {
+        return smfi_insheader(ctx_, index, c(name), c(value)) == MI_SUCCESS;
     }
-    Verdict v = verdict_for(internal_error(what), on_error(s));
-    log::error(qid(s) + ": " + v.log);
-    if (s && (s->noreply & nr)) {
-        s->pending = v;
-        return SMFIS_NOREPLY;
+    bool change_header(const std::string& name, int index, const std::string& value) override {
+        return smfi_chgheader(ctx_, c(name), index, c(value)) == MI_SUCCESS;
     }
-    return answer(ctx, v.reply, v.kind == Verdict::Kind::accept ? SMFIS_ACCEPT : SMFIS_TEMPFAIL);
-}
+    bool delete_header(const std::string& name, int index) override {
+        return smfi_chgheader(ctx_, c(name), index, nullptr) == MI_SUCCESS;
+    }
+    bool quarantine(const std::string& reason) override { return smfi_quarantine(ctx_, c(reason)) == MI_SUCCESS; }
+    bool change_from(const std::string& addr) override { return smfi_chgfrom(ctx_, c(addr), nullptr) == MI_SUCCESS; }
+    bool replace_body(std::string_view chunk) override {
+        return smfi_replacebody(ctx_, reinterpret_cast<unsigned char*>(const_cast<char*>(chunk.data())),
+                                static_cast<int>(chunk.size())) == MI_SUCCESS;
+    }
 
-// The answer kept from a no-reply step, if any.
-std::optional<sfsistat> take_pending(SMFICTX* ctx, Session* s) {
-    if (!s || !s->pending) return std::nullopt;
-    Verdict v = *s->pending;
-    s->pending.reset();
-    switch (v.kind) {
-        case Verdict::Kind::accept:
+private:
+    static char* c(const std::string& s) { return const_cast<char*>(s.c_str()); }
+    SMFICTX* ctx_;
+};
+
+// Maps a Step to libmilter; in a step the MTA does not wait on the answer
+// is SMFIS_NOREPLY (the Session keeps what it has to say for later).
+sfsistat answer(SMFICTX* ctx, const Step& st, bool noreply) {
+    if (noreply) return SMFIS_NOREPLY;
+    auto reply = [&](sfsistat code) {
+        if (!st.reply.empty())
+            smfi_setreply(ctx, const_cast<char*>(st.reply.code.c_str()), const_cast<char*>(st.reply.xcode.c_str()),
+                          const_cast<char*>(reply_text(st.reply.text).c_str()));
+        return code;
+    };
+    switch (st.kind) {
+        case Step::Kind::next:
+            return SMFIS_CONTINUE;
+        case Step::Kind::accept:
             return SMFIS_ACCEPT;
-        case Verdict::Kind::reject:
-            return answer(ctx, v.reply, SMFIS_REJECT);
-        case Verdict::Kind::tempfail:
+        case Step::Kind::reject:
+            return reply(SMFIS_REJECT);
+        case Step::Kind::tempfail:
             break;
     }
-    return answer(ctx, v.reply, SMFIS_TEMPFAIL);
+    return reply(SMFIS_TEMPFAIL);
 }
 
-sfsistat reject_oversize(SMFICTX* ctx, Session* s) {
-    Reply r = size_reply(s->size.limit());
-    log::notice(qid(s) + ": reject: " + r.str() + " from=<" + s->msg.env.mail_from + ">");
-    return answer(ctx, r, SMFIS_REJECT);
-}
-
-// Replays the Message's edits as libmilter calls.  Header edits first, in
-// the order the stages made them, then the body.
-Status apply_edits(SMFICTX* ctx, Session* s) {
-    auto value = [&](const std::string& v) { return s->leadspc ? " " + v : v; };
-    bool body = false;
-    for (auto& e : s->msg.edits()) {
-        int rc = MI_SUCCESS;
-        std::string v;
-        switch (e.kind) {
-            case mail::Edit::Kind::insert_header:
-                v = value(e.value);
-                rc = smfi_insheader(ctx, e.index, const_cast<char*>(e.name.c_str()), const_cast<char*>(v.c_str()));
-                break;
-            case mail::Edit::Kind::change_header:
-                v = value(e.value);
-                rc = smfi_chgheader(ctx, const_cast<char*>(e.name.c_str()), e.index, const_cast<char*>(v.c_str()));
-                break;
-            case mail::Edit::Kind::delete_header:
-                rc = smfi_chgheader(ctx, const_cast<char*>(e.name.c_str()), e.index, nullptr);
-                break;
-            case mail::Edit::Kind::replace_body:
-                body = true;
-                break;
-            case mail::Edit::Kind::quarantine:
-                rc = smfi_quarantine(ctx, const_cast<char*>(e.value.c_str()));
-                break;
-            case mail::Edit::Kind::change_from:
-                v = "<" + e.name + ">";
-                rc = smfi_chgfrom(ctx, const_cast<char*>(v.c_str()), nullptr);
-                break;
-        }
-        if (rc != MI_SUCCESS) return internal_error("the MTA refused a message change (" + e.name + ")");
+// The backstop around every callback: a Session step catches its own
+// exceptions; anything escaping the edge code itself (an allocation while
+// converting arguments) is answered per on_error too, never a crash.
+template <class F>
+sfsistat guarded(SMFICTX* ctx, const char* stage, bool noreply, F&& f) {
+    Session* s = session(ctx);
+    try {
+        if (!s) throw std::runtime_error("no session");
+        return answer(ctx, f(*s), noreply);
+    } catch (const std::exception& e) {
+        if (s) return answer(ctx, s->internal_failure(stage, e.what(), noreply), noreply);
+        log::error(std::string("NOQUEUE: ") + stage + ": " + e.what());
+    } catch (...) {
+        if (s) return answer(ctx, s->internal_failure(stage, "unknown exception", noreply), noreply);
+        log::error(std::string("NOQUEUE: ") + stage + ": unknown exception");
     }
-    if (body) {
-        const std::string& b = s->msg.body();
-        constexpr size_t chunk = 65535;
-        for (size_t off = 0; off < b.size() || off == 0; off += chunk) {
-            size_t n = std::min(chunk, b.size() - off);
-            if (smfi_replacebody(ctx, reinterpret_cast<unsigned char*>(const_cast<char*>(b.data() + off)),
-                                 static_cast<int>(n)) != MI_SUCCESS)
-                return internal_error("the MTA refused the new body");
-            if (b.empty()) break;
-        }
-    }
-    return ok_status();
+    return noreply ? SMFIS_NOREPLY : SMFIS_TEMPFAIL;
 }
 
 // ---- callbacks ----------------------------------------------------------
@@ -212,9 +147,13 @@ sfsistat cb_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
     // The session starts here: only negotiate knows whether header values
     // will arrive with their leading space.
     if (!session(ctx)) {
-        auto s = std::make_unique<Session>();
-        s->leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
-        s->noreply = nr;
+        NoReply n;
+        n.connect = nr & SMFIP_NR_CONN;
+        n.helo = nr & SMFIP_NR_HELO;
+        n.mail = nr & SMFIP_NR_MAIL;
+        n.header = nr & SMFIP_NR_HDR;
+        n.eoh = nr & SMFIP_NR_EOH;
+        auto s = std::make_unique<Session>((f1 & SMFIP_HDR_LEADSPC) != 0, n);
         smfi_setpriv(ctx, s.release());
         g_sessions.fetch_add(1);
     }
@@ -228,152 +167,78 @@ sfsistat cb_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
 }
 
 sfsistat cb_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* addr) {
-    return guarded(ctx, "connect", SMFIP_NR_CONN, [&](Session* s) {
-        if (!s) {
-            s = new Session();
-            smfi_setpriv(ctx, s);
-            g_sessions.fetch_add(1);
-        }
-        s->client_name = hostname ? hostname : "";
+    if (!session(ctx)) {
+        // An MTA without option negotiation (milter protocol < 6).
+        smfi_setpriv(ctx, new Session(false, NoReply{}));
+        g_sessions.fetch_add(1);
+    }
+    Session* s = session(ctx);
+    return guarded(ctx, "connect", s->no_reply().connect, [&](Session& s) {
+        std::string ip;
         if (addr) {
             char buf[INET6_ADDRSTRLEN] = {0};
             if (addr->sa_family == AF_INET)
                 inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(addr)->sin_addr, buf, sizeof buf);
             else if (addr->sa_family == AF_INET6)
                 inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(addr)->sin6_addr, buf, sizeof buf);
-            s->client_addr = buf;
+            ip = buf;
         }
-        s->daemon_name = macro(ctx, "{daemon_name}");
-        return SMFIS_CONTINUE;
+        return s.connect(hostname ? hostname : "", ip, macro(ctx, "{daemon_name}"));
     });
 }
 
 sfsistat cb_helo(SMFICTX* ctx, char* helo) {
-    return guarded(ctx, "helo", SMFIP_NR_HELO, [&](Session* s) {
-        if (s) s->helo = helo ? helo : "";
-        return SMFIS_CONTINUE;
-    });
+    Session* s = session(ctx);
+    return guarded(ctx, "helo", s && s->no_reply().helo, [&](Session& s) { return s.helo(helo ? helo : ""); });
 }
 
 sfsistat cb_envfrom(SMFICTX* ctx, char** argv) {
-    return guarded(ctx, "envfrom", SMFIP_NR_MAIL, [&](Session* s) {
-        if (!s) throw std::runtime_error("no session");
-        if (g_draining) {  // a stop is waiting for the messages in progress
-            Verdict v;
-            v.kind = Verdict::Kind::tempfail;
-            v.reply = Reply{"421", "4.3.2", "sesmilter is shutting down, try again later"};
-            if (!(s->noreply & SMFIP_NR_MAIL)) return answer(ctx, v.reply, SMFIS_TEMPFAIL);
-            s->pending = v;  // answered at RCPT TO
-            return SMFIS_CONTINUE;
-        }
-        if (!s->in_transaction) g_transactions.fetch_add(1);
-        s->in_transaction = true;
-        s->new_transaction();
-        if (!s->rt) throw std::runtime_error("no configuration loaded");
-        s->msg.env.mail_from = std::string(mail::strip_brackets(argv && argv[0] ? argv[0] : ""));
-        s->msg.env.auth_user = macro(ctx, "{auth_authen}");
-        s->msg.env.queue_id = macro(ctx, "i");
-        return SMFIS_CONTINUE;
+    Session* s = session(ctx);
+    TxnCount count(s);
+    return guarded(ctx, "envfrom", s && s->no_reply().mail, [&](Session& s) {
+        if (g_draining) return s.refuse_transaction();  // a stop waits for the messages in progress
+        return s.mail(argv && argv[0] ? argv[0] : "", macro(ctx, "{auth_authen}"), macro(ctx, "i"));
     });
 }
 
 sfsistat cb_envrcpt(SMFICTX* ctx, char** argv) {
-    return guarded(ctx, "envrcpt", 0, [&](Session* s) {
-        if (auto p = take_pending(ctx, s)) return *p;
-        std::string raw = argv && argv[0] ? argv[0] : "";
-        s->msg.env.rcpts.emplace_back(mail::strip_brackets(raw));
-        s->msg.env.rcpt_raw.push_back(std::move(raw));
-        return SMFIS_CONTINUE;
-    });
+    return guarded(ctx, "envrcpt", false, [&](Session& s) { return s.rcpt(argv && argv[0] ? argv[0] : ""); });
 }
 
 sfsistat cb_header(SMFICTX* ctx, char* name, char* value) {
-    return guarded(ctx, "header", SMFIP_NR_HDR, [&](Session* s) {
-        if (s->over) return SMFIS_CONTINUE;
-        std::string v = value ? value : "";
-        if (!s->leadspc) v.insert(0, " ");
-        if (!s->size.add_header(name, v)) {
-            s->over = true;
-            return SMFIS_CONTINUE;  // header replies are not waited for; refused at EOH
-        }
-        s->msg.feed_header(name, std::move(v));
-        return SMFIS_CONTINUE;
-    });
+    Session* s = session(ctx);
+    return guarded(ctx, "header", s && s->no_reply().header,
+                   [&](Session& s) { return s.header(name ? name : "", value ? value : ""); });
 }
 
 sfsistat cb_eoh(SMFICTX* ctx) {
-    return guarded(ctx, "eoh", SMFIP_NR_EOH, [&](Session* s) {
-        if (s->over) {
-            if (s->noreply & SMFIP_NR_EOH) {
-                // Answered at the first body chunk (or end of message).
-                Verdict v;
-                v.kind = Verdict::Kind::reject;
-                v.reply = size_reply(s->size.limit());
-                s->pending = v;
-                log::notice(qid(s) + ": reject: " + v.reply.str() + " from=<" + s->msg.env.mail_from + ">");
-                return SMFIS_CONTINUE;
-            }
-            return reject_oversize(ctx, s);
-        }
-        return SMFIS_CONTINUE;
-    });
+    Session* s = session(ctx);
+    return guarded(ctx, "eoh", s && s->no_reply().eoh, [&](Session& s) { return s.eoh(); });
 }
 
 sfsistat cb_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
-    return guarded(ctx, "body", 0, [&](Session* s) {
-        if (auto p = take_pending(ctx, s)) return *p;
-        if (!s->size.add_body(len)) {
-            s->over = true;
-            return reject_oversize(ctx, s);
-        }
-        s->msg.feed_body(std::string_view(reinterpret_cast<char*>(chunk), len));
-        return SMFIS_CONTINUE;
+    return guarded(ctx, "body", false, [&](Session& s) {
+        return s.body(std::string_view(reinterpret_cast<const char*>(chunk), chunk ? len : 0));
     });
 }
 
 sfsistat cb_eom(SMFICTX* ctx) {
-    struct Ended {
-        SMFICTX* ctx;
-        ~Ended() { end_transaction(session(ctx)); }
-    } ended{ctx};
-    return guarded(ctx, "eom", 0, [&](Session* s) {
-        if (auto p = take_pending(ctx, s)) return *p;
-        if (s->over) return reject_oversize(ctx, s);
-        if (std::string q = macro(ctx, "i"); !q.empty()) s->msg.env.queue_id = q;
-        Verdict v = end_of_message(s->msg, *s->rt);
-        if (v.kind == Verdict::Kind::accept && v.apply_edits) {
-            if (auto st = apply_edits(ctx, s); !st) v = verdict_for(st.error(), s->rt->cfg.milter.on_error);
-        }
-        std::string line = qid(s) + ": " + v.log + " from=<" + s->msg.env.mail_from +
-                           "> nrcpt=" + std::to_string(s->msg.env.rcpts.size()) +
-                           " size=" + std::to_string(s->size.used());
-        switch (v.kind) {
-            case Verdict::Kind::accept:
-                log::info(line);
-                return SMFIS_ACCEPT;
-            case Verdict::Kind::reject:
-                log::notice(line);
-                return answer(ctx, v.reply, SMFIS_REJECT);
-            case Verdict::Kind::tempfail:
-                (v.reply.code == "451" && v.reply.xcode == "4.3.0" ? log::error(line) : log::notice(line));
-                return answer(ctx, v.reply, SMFIS_TEMPFAIL);
-        }
-        return SMFIS_TEMPFAIL;
+    TxnCount count(session(ctx));
+    return guarded(ctx, "eom", false, [&](Session& s) {
+        MilterSink sink(ctx);
+        return s.eom(macro(ctx, "i"), sink);
     });
 }
 
 sfsistat cb_abort(SMFICTX* ctx) {
-    return guarded(ctx, "abort", 0, [&](Session* s) {
-        end_transaction(s);
-        if (s) s->msg = mail::Message{};
-        return SMFIS_CONTINUE;
-    });
+    TxnCount count(session(ctx));
+    return guarded(ctx, "abort", false, [&](Session& s) { return s.abort(); });
 }
 
 sfsistat cb_close(SMFICTX* ctx) {
     Session* s = session(ctx);
     if (s) {
-        end_transaction(s);
+        if (s->in_transaction()) g_transactions.fetch_sub(1);
         smfi_setpriv(ctx, nullptr);
         delete s;
         g_sessions.fetch_sub(1);
@@ -409,7 +274,9 @@ Status register_filter() {
 }
 
 int active_sessions() { return g_sessions.load(); }
+
 int transactions_in_progress() { return g_transactions.load(); }
+
 void set_draining(bool on) { g_draining = on; }
 
 }  // namespace ses::milter

@@ -1,13 +1,19 @@
 // pipeline.cpp -- see pipeline.hpp.
 #include "milter/pipeline.hpp"
 
+#include <atomic>
+
 #include "mail/address.hpp"
+#include "mail/domains.hpp"
 #include "mail/header_check.hpp"
+#include "mail/replies.hpp"
 #include "template/stage.hpp"
 #include "util/log.hpp"
 
 namespace ses::milter {
 namespace {
+
+std::atomic<uint64_t> g_warmup_skipped{0};
 
 std::string from_domain_of(const mail::Message& msg) {
     if (auto from = msg.value("From")) {
@@ -17,23 +23,46 @@ std::string from_domain_of(const mail::Message& msg) {
     return {};
 }
 
-// Warm-up: the identity is the configured [[domain]] the From: (else the
-// envelope sender) belongs to, or that domain itself when none matches.
-Status warmup_stage(mail::Message& msg, const Runtime& rt, std::string& log) {
-    if (!rt.services || !rt.services->warmup) return ok_status();
+// What earlier stages decided, for the later ones: one message, one
+// identity, one set of signing keys.
+struct Decided {
+    std::string identity;                    // the configured [[domain]] the message is sent as
+    const dkim::DomainKeys* keys = nullptr;  // signing keys; nullptr: sign nothing
+    bool degraded = false;                   // a stage was skipped per on_error = accept
+};
+
+// Without an identity stage (no [auth] runtime, unit tests): the
+// configured domain covering the From: domain (else the envelope sender's),
+// or that domain itself when none does.
+std::string resolve_identity(const mail::Message& msg, const Runtime& rt) {
     std::string dom = from_domain_of(msg);
     if (dom.empty()) dom = mail::domain_of(msg.env.mail_from);
     std::vector<std::string> names;
     for (auto& d : rt.cfg.domains) names.push_back(d.name);
-    if (int i = dkim::match_domain(names, dom, rt.cfg.dkim.subdomains); i >= 0) dom = names[static_cast<size_t>(i)];
+    if (int i = mail::covering_domain(names, dom, rt.cfg.dkim.subdomains); i >= 0)
+        return mail::canonical_domain(names[static_cast<size_t>(i)]);
+    return mail::canonical_domain(dom);
+}
+
+// Warm-up counts and may hold the message under the identity decided
+// before.  Its failures are the store's: with on_error = accept the
+// message goes on (still signed) without warm-up, at warning level.
+Status warmup_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::string& log) {
+    if (!rt.services || !rt.services->warmup) return ok_status();
     const auto& ips = rt.services->warmup_settings.outbound_ips;
     size_t edits = msg.edits().size();
-    if (auto st = warmup::apply(*rt.services->warmup, msg, dom, ips.size() == 1 ? ips[0] : std::string()); !st)
-        return st;
+    if (auto st = warmup::apply(*rt.services->warmup, msg, d.identity, ips.size() == 1 ? ips[0] : std::string()); !st) {
+        if (!st.error().reply.empty()) return st;
+        if (rt.cfg.milter.on_error != config::OnError::accept) return internal_error("warm-up: " + st.error().what);
+        g_warmup_skipped.fetch_add(1);
+        d.degraded = true;
+        log += " warmup=skipped (on_error=accept: " + st.error().what + ")";
+        return ok_status();
+    }
     bool held = false;
     for (size_t i = edits; i < msg.edits().size(); ++i)
         held = held || msg.edits()[i].kind == mail::Edit::Kind::quarantine;
-    log += held ? " warmup=held identity=" + dom : " warmup=ok identity=" + dom;
+    log += held ? " warmup=held" : " warmup=ok";
     return ok_status();
 }
 
@@ -47,38 +76,45 @@ Status template_stage(mail::Message& msg, const Runtime& rt, std::string& log) {
     Status st = tmpl::template_stage(msg, *rt.services->templates, s, &failure, &log);
     if (!st && !st.error().reply.empty()) {
         if (auto rec = rt.services->templates->record_failure(failure); !rec)
-            log::warn(msg.env.queue_id + ": rendering failure not recorded: " + rec.error().what);
+            log += " (rendering failure not recorded: " + rec.error().what + ")";
     }
     return st;
 }
 
-// DKIM signing: the last change made to the message.
-Status sign_stage(mail::Message& msg, const Runtime& rt, std::string& log) {
-    std::string from_domain = from_domain_of(msg);
-    std::string sender_domain = mail::domain_of(msg.env.mail_from);
-    const dkim::DomainKeys* dk = rt.keys.select(from_domain, sender_domain);
-    if (!dk) {
-        log += " dkim=none (no key for " + (from_domain.empty() ? sender_domain : from_domain) + ")";
+// DKIM signing: the last change made to the message, with the keys the
+// identity stage checked alignment against.
+Status sign_stage(mail::Message& msg, const Runtime& rt, const Decided& d, std::string& log) {
+    if (!d.keys) {
+        std::string from_domain = from_domain_of(msg);
+        log +=
+            " dkim=none (no key for " + (from_domain.empty() ? mail::domain_of(msg.env.mail_from) : from_domain) + ")";
         return ok_status();
     }
-    auto sigs = rt.signer->sign(msg, *dk);
+    auto sigs = rt.signer->sign(msg, *d.keys);
     if (!sigs) return sigs.error();
     // Each signature goes on top, so the message reads newest first, as
     // trace fields do; the order among our own signatures does not matter.
     std::string sels;
     for (size_t i = 0; i < sigs->size(); ++i) {
         msg.insert_header(0, "DKIM-Signature", std::move((*sigs)[i]));
-        sels += (i ? "," : "") + dk->keys[i].selector;
+        sels += (i ? "," : "") + d.keys->keys[i].selector;
     }
-    log += " dkim=signed d=" + dk->domain + " s=" + sels;
+    log += " dkim=signed d=" + d.keys->domain + " s=" + sels;
     return ok_status();
 }
 
 }  // namespace
 
+uint64_t warmup_skipped_count() { return g_warmup_skipped.load(); }
+
 Reply size_reply(uint64_t limit) {
-    return Reply{"552", "5.3.4",
-                 "message size exceeds fixed maximum message size of " + std::to_string(limit) + " bytes"};
+    return mail::make_reply(mail::ReplyReason::message_too_large, std::to_string(limit));
+}
+
+log::Level log_level(const Verdict& v) {
+    if (v.internal) return log::Level::error;
+    if (v.degraded) return log::Level::warning;
+    return v.kind == Verdict::Kind::accept ? log::Level::info : log::Level::notice;
 }
 
 Verdict verdict_for(const Error& e, config::OnError on_error) {
@@ -88,15 +124,17 @@ Verdict verdict_for(const Error& e, config::OnError on_error) {
         v.reply = e.reply;
         v.apply_edits = false;
         v.log = (v.kind == Verdict::Kind::reject ? "reject: " : "tempfail: ") + e.reply.str();
+        if (!e.what.empty() && e.what != e.reply.text) v.log += " (" + e.what + ")";
         return v;
     }
     v.apply_edits = false;
+    v.internal = true;
     if (on_error == config::OnError::accept) {
         v.kind = Verdict::Kind::accept;
-        v.log = "internal error (on_error=accept, passed unchanged): " + e.what;
+        v.log = "internal error (on_error=accept, passed unchanged and unsigned): " + e.what;
     } else {
         v.kind = Verdict::Kind::tempfail;
-        v.reply = Reply{"451", "4.3.0", "temporary failure in sesmilter, try again later"};
+        v.reply = mail::make_reply(mail::ReplyReason::internal_failure);
         v.log = "internal error (on_error=tempfail): " + e.what;
     }
     return v;
@@ -104,15 +142,18 @@ Verdict verdict_for(const Error& e, config::OnError on_error) {
 
 Verdict end_of_message(mail::Message& msg, const Runtime& rt) {
     std::string log;
-    auto fail = [&](const Error& e) { return verdict_for(e, rt.cfg.milter.on_error); };
+    auto fail = [&](const Error& e) {
+        Verdict v = verdict_for(e, rt.cfg.milter.on_error);
+        if (!log.empty()) v.log += ";" + log;  // what the stages before had found
+        return v;
+    };
 
     if (auto st = mail::check_headers(msg); !st) return fail(st.error());
 
     if (rt.auth && !rt.auth->is_outbound(msg.env)) {
         // Inbound: checked and annotated, never signed or counted.
         if (rt.auth->inbound) {
-            if (auto st = rt.auth->inbound->run(msg); !st) return fail(st.error());
-            log += " inbound verified";
+            if (auto st = rt.auth->inbound->run(msg, &log); !st) return fail(st.error());
         } else {
             log += " inbound";
         }
@@ -120,16 +161,23 @@ Verdict end_of_message(mail::Message& msg, const Runtime& rt) {
         v.log = "accept:" + log;
         return v;
     }
+    Decided d;
+    d.keys = rt.keys.select(from_domain_of(msg), mail::domain_of(msg.env.mail_from));
     if (rt.auth) {
-        const dkim::DomainKeys* dk = rt.keys.select(from_domain_of(msg), mail::domain_of(msg.env.mail_from));
-        if (auto st = rt.auth->identity->run(msg, dk ? dk->domain : std::string()); !st) return fail(st.error());
+        auto id = rt.auth->identity->run(msg, d.keys ? d.keys->domain : std::string());
+        if (!id) return fail(id.error());
+        d.identity = *id;
+    } else {
+        d.identity = resolve_identity(msg, rt);
     }
+    log += " identity=" + d.identity;
     if (auto st = template_stage(msg, rt, log); !st) return fail(st.error());
     // Tracking (open pixel, click rewriting) goes here, before warm-up.
-    if (auto st = warmup_stage(msg, rt, log); !st) return fail(st.error());
-    if (auto st = sign_stage(msg, rt, log); !st) return fail(st.error());
+    if (auto st = warmup_stage(msg, rt, d, log); !st) return fail(st.error());
+    if (auto st = sign_stage(msg, rt, d, log); !st) return fail(st.error());
 
     Verdict v;
+    v.degraded = d.degraded;
     v.log = "accept:" + log;
     return v;
 }

@@ -2,16 +2,24 @@
 //
 // end_of_message() runs the stages in their fixed order (header checks,
 // identity, template, tracking, warm-up, DKIM signing last) over a Message
-// and returns what the edge must answer.  Stages edit the Message; the edge
+// and returns what the edge must answer.  The identity stage decides the
+// sending identity and the signing keys once; warm-up and signing use that
+// decision.  Each stage appends its fields to the verdict's one log line.
+// Degradation is per stage: with on_error = accept a failing store skips
+// warm-up (the message is still signed; the line is logged at warning);
+// only a failure of signing or of the MTA's edits passes a message
+// unsigned, logged at error.  Stages edit the Message; the edge
 // replays those edits only when the verdict says so.  A stage's Error with a
 // reply becomes that reply; one without (an internal failure) becomes the
 // `on_error` answer.  Callable from unit tests without an MTA.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "mail/message.hpp"
 #include "milter/runtime.hpp"
+#include "util/log.hpp"
 #include "util/result.hpp"
 
 namespace ses::milter {
@@ -22,7 +30,12 @@ struct Verdict {
     bool apply_edits = true;  // false: pass the message on exactly as received
     Reply reply;              // reject / tempfail
     std::string log;          // the one log line describing the outcome
+    bool internal = false;    // sesmilter failed (not the message): logged at error
+    bool degraded = false;    // a stage was skipped per on_error = accept: logged at warning
 };
+
+// The severity of the one log line for a verdict.
+log::Level log_level(const Verdict& v);
 
 Verdict end_of_message(mail::Message& msg, const Runtime& rt);
 
@@ -31,5 +44,9 @@ Verdict verdict_for(const Error& e, config::OnError on_error);
 
 // "552 5.3.4 ..." for a message past the limit.
 Reply size_reply(uint64_t limit);
+
+// Messages that went on without warm-up because the store failed and
+// on_error = accept (since start).
+uint64_t warmup_skipped_count();
 
 }  // namespace ses::milter

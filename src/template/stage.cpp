@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "mail/replies.hpp"
 #include "template/mime.hpp"
 #include "template/request.hpp"
 #include "util/clock.hpp"
@@ -31,9 +32,8 @@ std::string printable(std::string_view s, size_t max = 300) {
 
 Error failure_error(const std::string& name, const std::string& reason) {
     std::string n = name.empty() ? std::string("(none)") : printable(name, 64);
-    Error e = reply_error("554", "5.6.0", "Template " + n + ": " + printable(reason));
-    e.what = "template " + n + " not rendered: " + printable(reason, 1000);
-    return e;
+    return mail::error_for(mail::ReplyReason::template_failed, n + ": " + printable(reason),
+                           "template " + n + " not rendered: " + printable(reason, 1000));
 }
 
 void set_header(mail::Message& m, std::string_view name, const std::string& value) {

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "mail/address.hpp"
+#include "mail/replies.hpp"
 #include "store/codec.hpp"
 #include "store/schema.hpp"
 #include "util/clock.hpp"
@@ -254,7 +255,7 @@ Result<Decision> Engine::admit(const mail::Message& m, const std::vector<Identit
                     // Without the MTA's queue id the message could never be
                     // released: let the client retry instead.
                     d.action = Decision::Action::tempfail;
-                    d.reply = Reply{"451", "4.7.1", "Daily sending quota reached, try again later"};
+                    d.reply = mail::make_reply(mail::ReplyReason::warmup_no_queue_id);
                     d.reason = d.identity + " over " + describe_limit(over_fit) + "; no queue id to hold it by";
                     break;
                 }

@@ -65,3 +65,70 @@ def test_two_from_headers_rejected_554(mta, keys):
     assert err.smtp_code == 554, err
     assert "5.6.0" in err.text, err
     assert_only_marker_delivered(mta, keys)
+
+
+def _session(mta):
+    import smtplib
+    s = smtplib.SMTP(h.LOOPBACK, mta.port, local_hostname="client.sesmilter.test", timeout=60)
+    assert s.ehlo()[0] == 250
+    return s
+
+
+@pytest.mark.parametrize("body", ["", "body line\n"])
+def test_refusal_does_not_leak_into_next_transaction(mta, keys, body):
+    """#9.7: an oversized header block is refused; the next message on the
+    same SMTP session must not inherit that answer (its RCPT got 552)."""
+    mta.milter(mta.config({"example.com": [keys.rsa]}, max_message_size="2KB"))
+    big = h.make_message("alice@example.com", RCPT, "big headers", body,
+                         extra_headers=[("X-Filler", "f" * 900)] * 4)
+    good = h.make_message("alice@example.com", RCPT, "second", "fine\n")
+    s = _session(mta)
+    try:
+        assert s.mail("alice@example.com")[0] == 250
+        assert s.rcpt(RCPT)[0] == 250
+        code, text = s.data(big)
+        assert code == 552, (code, text)
+        assert b"5.3.4" in text
+        # The next transaction on the same connection.
+        assert s.mail("alice@example.com")[0] == 250
+        code, text = s.rcpt(RCPT)
+        assert code == 250, (code, text)
+        code, text = s.data(good)
+        assert code == 250, (code, text)
+    finally:
+        s.quit()
+    got = mta.sink.wait_count(1, 20)
+    assert [h.message_id(m) for m in got] == [h.message_id(good)]
+    assert h.dkim_verify(got[0], keys.txt)
+
+
+def _exact_message(size: int) -> bytes:
+    """A message of exactly `size` bytes as stored (CRLF lines, the blank
+    line, the body)."""
+    msg = h.make_message("alice@example.com", RCPT, "exact", "")
+    pad = size - len(msg)
+    assert pad > 2
+    line = 78
+    body = b""
+    while pad - len(body) > line + 2:
+        body += b"x" * line + b"\r\n"
+    body += b"y" * (pad - len(body) - 2) + b"\r\n"
+    out = msg + body
+    assert len(out) == size
+    return out
+
+
+def test_message_of_exactly_the_limit_is_accepted(mta, keys):
+    mta.milter(mta.config({"example.com": [keys.rsa]}, max_message_size="4KB"))
+    msg = _exact_message(4000)
+    assert mta.send(msg, mail_from="alice@example.com")[0] == 250
+    got = mta.sink.wait_count(1, 20)[0]
+    assert h.dkim_verify(got, keys.txt)
+
+
+def test_message_one_byte_over_the_limit_is_rejected(mta, keys):
+    mta.milter(mta.config({"example.com": [keys.rsa]}, max_message_size="4KB"))
+    err = expect_refusal(mta, _exact_message(4001))
+    assert err.smtp_code == 552, err
+    assert "5.3.4" in err.text, err
+    assert_only_marker_delivered(mta, keys)

@@ -50,9 +50,10 @@ TEST_CASE("header block checks", "[mail]") {
 
 TEST_CASE("size guard trips on the first byte past the limit", "[mail]") {
     mail::SizeGuard g(100);
-    CHECK(g.add_header("From", " a@b"));  // 4 + 4 + 4 = 12
-    CHECK(g.used() == 12);
-    CHECK(g.add_body(88));  // exactly 100
+    CHECK(g.add_header("From", " a@b"));  // "From: a@b\r\n" = 11
+    CHECK(g.used() == 11);
+    CHECK(g.add_separator());  // "\r\n" = 13
+    CHECK(g.add_body(87));     // exactly 100
     CHECK_FALSE(g.over());
     CHECK_FALSE(g.add_body(1));
     CHECK(g.over());

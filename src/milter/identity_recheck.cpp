@@ -1,9 +1,9 @@
 // identity_recheck.cpp -- see identity_recheck.hpp.
-#include "services/identity_recheck.hpp"
+#include "milter/identity_recheck.hpp"
 
 #include "milter/runtime.hpp"
 
-namespace ses::services {
+namespace ses::milter {
 
 void IdentityRecheck::start() {
     if (thread_.joinable()) return;
@@ -36,4 +36,4 @@ void IdentityRecheck::loop() {
     }
 }
 
-}  // namespace ses::services
+}  // namespace ses::milter

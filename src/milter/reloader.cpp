@@ -1,10 +1,10 @@
 // reloader.cpp -- see reloader.hpp.
-#include "services/reloader.hpp"
+#include "milter/reloader.hpp"
 
 #include "milter/runtime.hpp"
 #include "util/log.hpp"
 
-namespace ses::services {
+namespace ses::milter {
 namespace {
 
 bool refuse(const std::string& why) {
@@ -76,4 +76,4 @@ void Reloader::loop() {
     }
 }
 
-}  // namespace ses::services
+}  // namespace ses::milter

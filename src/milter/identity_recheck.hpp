@@ -17,9 +17,9 @@
 
 #include "services/services.hpp"
 
-namespace ses::services {
+namespace ses::milter {
 
-class IdentityRecheck : public Service {
+class IdentityRecheck : public services::Service {
 public:
     explicit IdentityRecheck(std::chrono::seconds interval = std::chrono::hours(1)) : interval_(interval) {}
     ~IdentityRecheck() override { stop(); }
@@ -36,4 +36,4 @@ private:
     std::thread thread_;
 };
 
-}  // namespace ses::services
+}  // namespace ses::milter

@@ -22,11 +22,11 @@
 
 #include "services/services.hpp"
 
-namespace ses::services {
+namespace ses::milter {
 
-class Reloader : public Service {
+class Reloader : public services::Service {
 public:
-    Reloader(std::string config_path, std::weak_ptr<Services> services)
+    Reloader(std::string config_path, std::weak_ptr<services::Services> services)
         : path_(std::move(config_path)), services_(std::move(services)) {}
     ~Reloader() override { stop(); }
     std::string_view name() const override { return "reloader"; }
@@ -41,7 +41,7 @@ public:
 private:
     void loop();
     std::string path_;
-    std::weak_ptr<Services> services_;
+    std::weak_ptr<services::Services> services_;
     std::mutex mu_;
     std::condition_variable cv_;
     bool wanted_ = false;
@@ -49,4 +49,4 @@ private:
     std::thread thread_;
 };
 
-}  // namespace ses::services
+}  // namespace ses::milter

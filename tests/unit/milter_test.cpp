@@ -1,0 +1,371 @@
+// milter_test.cpp -- the message core without an MTA: the Session's steps,
+// the end-of-message pipeline and its verdicts (the on_error promise), the
+// edit replay through a sink that can fail part-way, per-transaction reset,
+// exact size accounting, and per-stage degradation when the store fails.
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+
+#include "dkim/keygen.hpp"
+#include "mail/replies.hpp"
+#include "milter/pipeline.hpp"
+#include "milter/session.hpp"
+#include "policy/policy.hpp"
+#include "services/services.hpp"
+#include "store/env.hpp"
+#include "store/schema.hpp"
+#include "warmup/engine.hpp"
+
+using namespace ses;
+using milter::Session;
+using milter::Step;
+using milter::Verdict;
+
+namespace {
+
+struct TempDir {
+    std::filesystem::path path;
+    TempDir() {
+        static std::atomic<int> n{0};
+        path = std::filesystem::temp_directory_path() /
+               ("ses-milter-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+        std::filesystem::remove_all(path);
+        std::filesystem::create_directories(path);
+    }
+    ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+// One Ed25519 key for the whole run (keygen is the slow part).
+const std::string& key_pem() {
+    static std::string pem = [] {
+        auto k = dkim::generate_key("ed25519", 0);
+        REQUIRE(k.ok());
+        return k->pem;
+    }();
+    return pem;
+}
+
+// Records every MTA call; refuses call number `fail_at` (1-based, 0 never)
+// and counts calls made after it.
+struct Sink : milter::EditSink {
+    int fail_at = 0;
+    int calls = 0;
+    int after_failure = 0;
+    std::vector<std::string> log;
+    bool call(std::string what) {
+        ++calls;
+        if (fail_at && calls > fail_at) ++after_failure;
+        log.push_back(std::move(what));
+        return calls != fail_at;
+    }
+    bool insert_header(int i, const std::string& n, const std::string& v) override {
+        return call("ins " + std::to_string(i) + " " + n + ":" + v);
+    }
+    bool change_header(const std::string& n, int i, const std::string& v) override {
+        return call("chg " + n + " " + std::to_string(i) + ":" + v);
+    }
+    bool delete_header(const std::string& n, int i) override { return call("del " + n + " " + std::to_string(i)); }
+    bool quarantine(const std::string& r) override { return call("quarantine " + r); }
+    bool change_from(const std::string& a) override { return call("from " + a); }
+    bool replace_body(std::string_view c) override { return call("body " + std::to_string(c.size())); }
+};
+
+struct Fixture {
+    TempDir dir;
+    std::shared_ptr<milter::Runtime> rt;
+
+    explicit Fixture(const std::string& milter_section = "") {
+        std::string key = (dir.path / "k.pem").string();
+        { std::ofstream(key) << key_pem(); }
+        ::chmod(key.c_str(), 0600);
+        std::string toml = "[milter]\n" + milter_section + "\n[[domain]]\nname = \"example.com\"\n" +
+                           "dkim = [ { selector = \"s1\", key = \"" + key + "\" } ]\n";
+        auto cfg = config::load_string(toml, "t.toml");
+        REQUIRE(cfg.ok());
+        rt = std::make_shared<milter::Runtime>();
+        auto ks = dkim::KeyStore::load(*cfg);
+        REQUIRE(ks.ok());
+        rt->keys = std::move(*ks);
+        auto signer = dkim::Signer::create(*cfg);
+        REQUIRE(signer.ok());
+        rt->signer = std::move(*signer);
+        rt->cfg = std::move(*cfg);
+    }
+
+    Session session(milter::NoReply nr = {}) {
+        std::shared_ptr<const milter::Runtime> r = rt;
+        return Session(true, nr, [r] { return r; });
+    }
+
+    // A warm-up engine over a store whose map is full and cannot grow.
+    void full_store_warmup() {
+        warmup::Settings s;
+        s.store.path = (dir.path / "store").string();
+        s.store.map_size = 1 << 20;
+        s.store.max_map_size = 1 << 20;
+        auto env = store::Env::open(s.store);
+        REQUIRE(env);
+        auto p = policy::Policy::open(s.policy);
+        REQUIRE(p);
+        auto eng = warmup::Engine::open(s, *env, *p);
+        REQUIRE(eng);
+        store::Table t = (*env)->table(store::table::meta);
+        int n = 0;
+        for (size_t size : {size_t(64) << 10, size_t(4) << 10, size_t(256), size_t(16)}) {
+            while ((*env)->update([&](store::Txn& txn) {
+                txn.put(t, "fill" + std::to_string(n++), std::string(size, 'x'));
+                return txn.status();
+            }))
+                ;
+        }
+        auto svc = std::make_shared<services::Services>();
+        svc->warmup_settings = s;
+        svc->store = *env;
+        svc->warmup = std::move(*eng);
+        rt->services = svc;
+    }
+};
+
+// A message through every step; returns the end-of-message step.
+Step send(Session& s, milter::EditSink& sink, const std::string& from = "alice@example.com",
+          const std::string& body = "hello\r\n") {
+    s.connect("localhost", "127.0.0.1", "smtpd");
+    s.helo("client.test");
+    s.mail("<" + from + ">", "", "QID1");
+    REQUIRE(s.rcpt("<bob@remote.test>").kind == Step::Kind::next);
+    s.header("From", " " + from);
+    s.header("To", " bob@remote.test");
+    s.header("Subject", " test");
+    REQUIRE(s.eoh().kind == Step::Kind::next);
+    REQUIRE(s.body(body).kind == Step::Kind::next);
+    return s.eom("QID1", sink);
+}
+
+bool signed_by_sink(const Sink& k) {
+    for (auto& l : k.log)
+        if (l.rfind("ins 0 DKIM-Signature:", 0) == 0) return true;
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("verdict_for: replies pass through, internal failures follow on_error", "[milter]") {
+    Verdict v =
+        milter::verdict_for(mail::error_for(mail::ReplyReason::malformed_message, "x"), config::OnError::accept);
+    CHECK(v.kind == Verdict::Kind::reject);
+    CHECK(v.reply.code == "554");
+    CHECK_FALSE(v.apply_edits);
+    CHECK_FALSE(v.internal);
+    CHECK(milter::log_level(v) == log::Level::notice);
+
+    v = milter::verdict_for(mail::error_for(mail::ReplyReason::dns_temporary, "x"), config::OnError::tempfail);
+    CHECK(v.kind == Verdict::Kind::tempfail);
+    CHECK(v.reply.xcode == "4.4.3");
+    CHECK_FALSE(v.internal);
+    CHECK(milter::log_level(v) == log::Level::notice);
+
+    v = milter::verdict_for(internal_error("boom"), config::OnError::tempfail);
+    CHECK(v.kind == Verdict::Kind::tempfail);
+    CHECK(v.reply.str() == mail::make_reply(mail::ReplyReason::internal_failure).str());
+    CHECK(v.internal);
+    CHECK_FALSE(v.apply_edits);
+    CHECK(milter::log_level(v) == log::Level::error);
+
+    v = milter::verdict_for(internal_error("boom"), config::OnError::accept);
+    CHECK(v.kind == Verdict::Kind::accept);
+    CHECK(v.internal);
+    CHECK_FALSE(v.apply_edits);  // passed exactly as received, never half-edited
+    CHECK(milter::log_level(v) == log::Level::error);
+}
+
+TEST_CASE("end_of_message: header checks first, signing last", "[milter]") {
+    Fixture f;
+    mail::Message bad;
+    bad.env.mail_from = "alice@example.com";
+    bad.feed_header("From", "alice@example.com");
+    bad.feed_header("From", "mallory@example.com");
+    Verdict v = milter::end_of_message(bad, *f.rt);
+    CHECK(v.kind == Verdict::Kind::reject);
+    CHECK(v.reply.xcode == "5.6.0");
+    CHECK(bad.edits().empty());  // no stage after the header check ran
+
+    mail::Message m;
+    m.env.mail_from = "alice@example.com";
+    m.feed_header("From", "Alice <alice@Example.COM.>");
+    m.feed_header("Subject", "hi");
+    m.feed_body("hello\r\n");
+    v = milter::end_of_message(m, *f.rt);
+    CHECK(v.kind == Verdict::Kind::accept);
+    REQUIRE_FALSE(m.edits().empty());
+    CHECK(m.edits().back().name == "DKIM-Signature");
+    CHECK(v.log.find("dkim=signed d=example.com s=s1") != std::string::npos);
+}
+
+TEST_CASE("session: a whole message is signed through the sink", "[milter]") {
+    Fixture f;
+    Session s = f.session();
+    Sink k;
+    Step st = send(s, k);
+    CHECK(st.kind == Step::Kind::accept);
+    CHECK(signed_by_sink(k));
+}
+
+TEST_CASE("apply_edits stops at the first refused edit", "[milter]") {
+    mail::Message m;
+    m.feed_header("Subject", "a");
+    m.insert_header(0, "X-A", "1");
+    m.change_header("Subject", 1, "b");
+    m.delete_header("Subject", 1);
+    m.quarantine("why");
+    m.add_header("X-B", "2");
+    m.replace_body("new body\r\n");
+    Sink all;
+    REQUIRE(milter::apply_edits(m, false, all).ok());
+    const int n = all.calls;
+    CHECK(n == 6);  // five header-side edits, then the body once
+    CHECK(all.log.back() == "body 10");
+    for (int k = 1; k <= n; ++k) {
+        INFO("refused at call " << k);
+        Sink s;
+        s.fail_at = k;
+        auto st = milter::apply_edits(m, false, s);
+        CHECK_FALSE(st.ok());
+        CHECK(st.error().reply.empty());  // internal: answered per on_error
+        CHECK(s.calls == k);
+        CHECK(s.after_failure == 0);
+    }
+}
+
+TEST_CASE("a refused edit at end of message is answered per on_error", "[milter]") {
+    for (const char* mode : {"tempfail", "accept"}) {
+        INFO(mode);
+        Fixture f(std::string("on_error = \"") + mode + "\"\n");
+        Session s = f.session();
+        Sink k;
+        k.fail_at = 1;  // the DKIM-Signature
+        Step st = send(s, k);
+        CHECK(k.after_failure == 0);
+        if (std::string(mode) == "tempfail") {
+            CHECK(st.kind == Step::Kind::tempfail);
+            CHECK(st.reply.code == "451");
+            CHECK(st.reply.xcode == "4.3.0");
+        } else {
+            CHECK(st.kind == Step::Kind::accept);
+        }
+    }
+}
+
+TEST_CASE("an exception in a step is answered per on_error, kept for no-reply steps", "[milter]") {
+    Fixture f;
+    milter::NoReply nr;
+    nr.header = true;
+    Session s = f.session(nr);
+    s.mail("<alice@example.com>", "", "Q");
+    CHECK(s.internal_failure("header", "boom", true).kind == Step::Kind::next);
+    CHECK(s.has_pending());
+    Step st = s.rcpt("<b@remote.test>");
+    CHECK(st.kind == Step::Kind::tempfail);
+    CHECK(st.reply.code == "451");
+    // End of message without MAIL FROM: an internal failure, not a crash.
+    Session t = f.session();
+    Sink k;
+    CHECK(t.eom("", k).kind == Step::Kind::tempfail);
+    CHECK(k.calls == 0);
+}
+
+TEST_CASE("a pending refusal does not leak into the next transaction", "[milter]") {
+    Fixture f("max_message_size = \"1KB\"\n");
+    milter::NoReply nr;
+    nr.header = true;
+    nr.eoh = true;
+    for (bool abort : {true, false}) {
+        INFO("abort=" << abort);
+        Session s = f.session(nr);
+        s.connect("localhost", "127.0.0.1", "");
+        s.mail("<alice@example.com>", "", "Q1");
+        REQUIRE(s.rcpt("<b@remote.test>").kind == Step::Kind::next);
+        s.header("From", " alice@example.com");
+        s.header("X-Big", " " + std::string(2000, 'x'));
+        CHECK(s.eoh().kind == Step::Kind::next);  // no reply at EOH: kept
+        CHECK(s.has_pending());
+        if (abort) s.abort();
+        // A new transaction on the same connection starts clean.
+        s.mail("<alice@example.com>", "", "Q2");
+        CHECK_FALSE(s.has_pending());
+        CHECK(s.rcpt("<b@remote.test>").kind == Step::Kind::next);
+        Sink k;
+        s.header("From", " alice@example.com");
+        s.eoh();
+        s.body("small\r\n");
+        CHECK(s.eom("Q2", k).kind == Step::Kind::accept);
+    }
+}
+
+TEST_CASE("max_message_size counts the message as stored, exact to the byte", "[milter]") {
+    // "From: alice@example.com\r\n" (25) + "\r\n" (2) + body.
+    const std::string from = "From: alice@example.com\r\n";
+    const uint64_t limit = 1000;  // "1KB" (KB = 1000, KiB = 1024)
+    Fixture f("max_message_size = \"1KB\"\n");
+    for (int extra : {0, 1}) {
+        INFO("limit + " << extra);
+        Session s = f.session();
+        s.mail("<alice@example.com>", "", "Q");
+        s.rcpt("<b@remote.test>");
+        s.header("From", " alice@example.com");
+        CHECK(s.eoh().kind == Step::Kind::next);
+        std::string body(limit - from.size() - 2 - 2 + extra, 'b');
+        body += "\r\n";
+        Step b = s.body(body);
+        Sink k;
+        if (extra == 0) {
+            CHECK(b.kind == Step::Kind::next);
+            CHECK(s.eom("Q", k).kind == Step::Kind::accept);
+        } else {
+            CHECK(b.kind == Step::Kind::reject);
+            CHECK(b.reply.str() == "552 5.3.4 message size exceeds fixed maximum message size of 1000 bytes");
+        }
+    }
+}
+
+TEST_CASE("a failing store skips warm-up but the message is still signed", "[milter]") {
+    SECTION("on_error = accept: delivered signed, degraded") {
+        Fixture f("on_error = \"accept\"\n");
+        f.full_store_warmup();
+        uint64_t before = milter::warmup_skipped_count();
+        mail::Message m;
+        m.env.mail_from = "alice@example.com";
+        m.env.queue_id = "QID1";
+        m.env.rcpts = {"bob@remote.test"};
+        m.feed_header("From", "alice@example.com");
+        m.feed_body("hi\r\n");
+        Verdict v = milter::end_of_message(m, *f.rt);
+        CHECK(v.kind == Verdict::Kind::accept);
+        CHECK(v.apply_edits);
+        CHECK(v.degraded);
+        CHECK_FALSE(v.internal);
+        CHECK(milter::log_level(v) == log::Level::warning);
+        CHECK(v.log.find("warmup=skipped") != std::string::npos);
+        CHECK(v.log.find("dkim=signed") != std::string::npos);
+        CHECK(milter::warmup_skipped_count() == before + 1);
+
+        Session s = f.session();
+        Sink k;
+        CHECK(send(s, k).kind == Step::Kind::accept);
+        CHECK(signed_by_sink(k));
+    }
+    SECTION("on_error = tempfail: 451 4.3.0") {
+        Fixture f("on_error = \"tempfail\"\n");
+        f.full_store_warmup();
+        Session s = f.session();
+        Sink k;
+        Step st = send(s, k);
+        CHECK(st.kind == Step::Kind::tempfail);
+        CHECK(st.reply.str() == mail::make_reply(mail::ReplyReason::internal_failure).str());
+        CHECK(k.calls == 0);
+    }
+}
