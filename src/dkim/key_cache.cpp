@@ -36,10 +36,13 @@ std::shared_mutex g_mu;
 std::map<std::string, Entry, std::less<>> g_keys;
 std::atomic<unsigned long> g_hits{0};
 
+// Never the terminal prompt: an encrypted key simply fails to parse.
+int refuse_pass_phrase(char*, int, int, void*) { return -1; }
+
 EVP_PKEY* parse(const std::string& pem) {
     BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
     if (!bio) return nullptr;
-    EVP_PKEY* k = real_reader()(bio, nullptr, nullptr, nullptr);
+    EVP_PKEY* k = real_reader()(bio, nullptr, refuse_pass_phrase, nullptr);
     BIO_free(bio);
     return k;
 }

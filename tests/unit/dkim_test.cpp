@@ -172,3 +172,37 @@ TEST_CASE("the key cache serves only exactly registered text", "[dkim]") {
     CHECK(dkim::cache_hits() == before + 1);
     CHECK_FALSE(dkim::cache_key("junk"));
 }
+
+TEST_CASE("encrypted keys are refused with a clear message, never prompted for", "[dkim]") {
+    auto k = dkim::generate_key("rsa", 1024);
+    REQUIRE(k.ok());
+    BIO* in = BIO_new_mem_buf(k->pem.data(), static_cast<int>(k->pem.size()));
+    EVP_PKEY* pkey = PEM_read_bio_PrivateKey(in, nullptr, nullptr, nullptr);
+    BIO_free(in);
+    REQUIRE(pkey);
+    auto encrypt = [&](bool pkcs8) {
+        BIO* out = BIO_new(BIO_s_mem());
+        char pass[] = "secret";
+        int ok = pkcs8 ? PEM_write_bio_PKCS8PrivateKey(out, pkey, EVP_aes_256_cbc(), pass, 6, nullptr, nullptr)
+                       : PEM_write_bio_PrivateKey_traditional(
+                             out, pkey, EVP_aes_256_cbc(), reinterpret_cast<unsigned char*>(pass), 6, nullptr, nullptr);
+        REQUIRE(ok == 1);
+        char* data = nullptr;
+        long n = BIO_get_mem_data(out, &data);
+        std::string pem(data, static_cast<size_t>(n));
+        BIO_free(out);
+        return pem;
+    };
+    for (bool pkcs8 : {true, false}) {
+        std::string pem = encrypt(pkcs8);
+        INFO(pem.substr(0, 60));
+        CHECK(dkim::is_encrypted_pem(pem));
+        auto r = dkim::parse_key(pem, "/keys/enc.pem", 1024);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().what.find("/keys/enc.pem: the key is encrypted") != std::string::npos);
+        CHECK_FALSE(dkim::public_txt(pem).ok());
+        CHECK_FALSE(dkim::cache_key(pem));
+    }
+    CHECK_FALSE(dkim::is_encrypted_pem(k->pem));
+    EVP_PKEY_free(pkey);
+}
