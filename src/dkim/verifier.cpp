@@ -1,15 +1,10 @@
 // verifier.cpp -- see verifier.hpp.
-#include <sys/types.h>
-// libopendkim's header uses C99 _Bool, which C++ spells bool.
-#define _Bool bool
-#include <dkim.h>
-#undef _Bool
-
 #include "dkim/verifier.hpp"
 
 #include <atomic>
 #include <cstring>
 
+#include "dkim/opendkim.hpp"
 #include "util/log.hpp"
 
 namespace ses::dkim {
