@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "crypto/encoding.hpp"
 #include "dkim/key_cache.hpp"
 #include "util/strings.hpp"
 
@@ -70,12 +71,12 @@ Result<std::string> public_txt(std::string_view pem) {
         size_t len = sizeof raw;
         if (EVP_PKEY_get_raw_public_key(k.get(), raw, &len) != 1 || len != 32)
             return internal_error("cannot derive the Ed25519 public key");
-        return "v=DKIM1; k=ed25519; p=" + str::base64_encode(std::string_view(reinterpret_cast<char*>(raw), len));
+        return "v=DKIM1; k=ed25519; p=" + crypto::base64_encode(std::string_view(reinterpret_cast<char*>(raw), len));
     }
     unsigned char* der = nullptr;
     int len = i2d_PUBKEY(k.get(), &der);  // SubjectPublicKeyInfo, as RFC 6376 p= wants
     if (len <= 0) return internal_error("cannot encode the public key");
-    std::string b64 = str::base64_encode(std::string_view(reinterpret_cast<char*>(der), static_cast<size_t>(len)));
+    std::string b64 = crypto::base64_encode(std::string_view(reinterpret_cast<char*>(der), static_cast<size_t>(len)));
     OPENSSL_free(der);
     return "v=DKIM1; k=rsa; p=" + b64;
 }

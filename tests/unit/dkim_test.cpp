@@ -251,7 +251,10 @@ TEST_CASE("signing leaves no memory behind, Ed25519 as RSA", "[dkim][leak]") {
             sign_n(n);
             long grown = static_cast<long>(mallinfo2().uordblks) - static_cast<long>(before);
             INFO("heap grew by " << grown << " bytes over " << n << " signatures");
-            CHECK(grown < 16 * n);  // the leak was 80 bytes per signature cached, ~580 uncached
+            // The leak was 80 bytes per signature with the cached key, ~580
+            // uncached; a fresh parse each time also grows OpenSSL's own
+            // caches a little, hence the wider bound there.
+            CHECK(grown < (keys == dk ? 16 : 64) * n);
             auto stats1 = dkim::handle_stats();
             unsigned long expect = alg == "rsa" ? 0 : static_cast<unsigned long>(n);
             CHECK(stats1.ed25519_handles - stats0.ed25519_handles == expect);

@@ -1,15 +1,16 @@
 // mime.cpp -- see mime.hpp.
-#include "template/mime.hpp"
+#include "mail/mime.hpp"
 
 #include <gmime/gmime.h>
-
-#include "mail/address.hpp"
 
 #include <cstdint>
 #include <cstring>
 #include <memory>
 
-namespace ses::tmpl {
+#include "crypto/encoding.hpp"
+#include "mail/address.hpp"
+
+namespace ses::mail {
 
 namespace {
 
@@ -75,7 +76,7 @@ GMimeObject* text_part(const char* subtype, const std::string& content) {
 }
 
 // The rendered parts as one object (a new reference).
-GMimeObject* new_body(const Rendered& r) {
+GMimeObject* new_body(const BodyParts& r) {
     if (r.text && r.html) {
         GMimeMultipart* alt = g_mime_multipart_new_with_subtype("alternative");
         Ref<GMimeObject> t{text_part("plain", *r.text)};
@@ -139,12 +140,7 @@ std::string content_of(GMimeObject* o, GMimeFormatOptions* fo) {
 
 }  // namespace
 
-void init() {
-    // One g_mime_init() for the process: src/mail owns it.
-    mail::init();
-}
-
-Result<NewBody> rebuild(std::string_view content_type, std::string_view body, const Rendered& r) {
+Result<NewBody> rebuild_body(std::string_view content_type, std::string_view body, const BodyParts& r) {
     init();
     FormatOptions fmt;
     Ref<GMimeObject> fresh{new_body(r)};
@@ -246,27 +242,7 @@ std::string decode_header(const std::string& value) {
     return out;
 }
 
-std::optional<std::string> base64_decode(std::string_view in) {
-    std::string clean;
-    clean.reserve(in.size());
-    for (char c : in) {
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
-                  c == '=';
-        if (!ok) return std::nullopt;
-        clean += c;
-    }
-    if (clean.empty()) return std::string();
-    if (clean.size() % 4 != 0) return std::nullopt;
-    size_t pad = clean.find('=');
-    if (pad != std::string::npos && (pad < clean.size() - 2 || clean.find_first_not_of('=', pad) != std::string::npos))
-        return std::nullopt;
-    gsize len = 0;
-    guchar* raw = g_base64_decode(clean.c_str(), &len);
-    std::string out(reinterpret_cast<char*>(raw), len);
-    g_free(raw);
-    return out;
-}
+std::optional<std::string> base64_decode(std::string_view in) { return crypto::base64_decode(in); }
 
 size_t utf8_error_offset(std::string_view s) {
     const gchar* end = nullptr;
@@ -274,4 +250,4 @@ size_t utf8_error_offset(std::string_view s) {
     return static_cast<size_t>(end - s.data());
 }
 
-}  // namespace ses::tmpl
+}  // namespace ses::mail
