@@ -9,31 +9,15 @@
 
 #include "crypto/encoding.hpp"
 #include "mail/address.hpp"
+#include "mail/gmime_util.hpp"
 
 namespace ses::mail {
+using gm::content_of;
+using gm::FormatOptions;
+using gm::GString_;
+using gm::Ref;
 
 namespace {
-
-struct Unref {
-    void operator()(void* p) const {
-        if (p) g_object_unref(p);
-    }
-};
-template <class T>
-using Ref = std::unique_ptr<T, Unref>;
-
-struct FormatOptions {
-    GMimeFormatOptions* fo = g_mime_format_options_new();
-    FormatOptions() { g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_DOS); }
-    ~FormatOptions() { g_mime_format_options_free(fo); }
-    FormatOptions(const FormatOptions&) = delete;
-    FormatOptions& operator=(const FormatOptions&) = delete;
-};
-
-struct GFree {
-    void operator()(void* p) const { g_free(p); }
-};
-using GString_ = std::unique_ptr<char, GFree>;
 
 // 7bit when the text may travel as it is (ASCII, no NUL, lines of at most
 // 998 bytes: RFC 5322 2.1.1, RFC 2045 2.7); quoted-printable otherwise.
@@ -117,25 +101,6 @@ void place(GMimeMultipart* mp, GMimeObject* body) {
         }
     }
     g_mime_multipart_insert(mp, 0, body);
-}
-
-std::string content_of(GMimeObject* o, GMimeFormatOptions* fo) {
-    Ref<GMimeStream> out{g_mime_stream_mem_new()};
-    g_mime_object_write_content_to_stream(o, fo, out.get());
-    GByteArray* ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out.get()));
-    std::string_view in(reinterpret_cast<const char*>(ba->data), ba->len);
-    // GMime leaves a bare LF after an epilogue: make every line end CRLF.
-    std::string s;
-    s.reserve(in.size() + 2);
-    size_t pos = 0;
-    for (size_t nl; (nl = in.find('\n', pos)) != std::string_view::npos; pos = nl + 1) {
-        s.append(in, pos, nl - pos);
-        if (nl == 0 || in[nl - 1] != '\r') s += '\r';
-        s += '\n';
-    }
-    s.append(in, pos);
-    if (s.size() < 2 || s.compare(s.size() - 2, 2, "\r\n") != 0) s += "\r\n";
-    return s;
 }
 
 }  // namespace

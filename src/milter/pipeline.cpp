@@ -3,6 +3,7 @@
 
 #include "mail/address.hpp"
 #include "mail/header_check.hpp"
+#include "mail/long_lines.hpp"
 #include "template/stage.hpp"
 #include "util/log.hpp"
 
@@ -49,6 +50,16 @@ Status template_stage(mail::Message& msg, const Runtime& rt, std::string& log) {
         if (auto rec = rt.services->templates->record_failure(failure); !rec)
             log::warn(msg.env.queue_id + ": rendering failure not recorded: " + rec.error().what);
     }
+    return st;
+}
+
+// Lines over 998 octets, which the MTA would fold after signing: only
+// messages that will be signed; see mail/long_lines.hpp.
+Status long_line_stage(mail::Message& msg, const Runtime& rt, std::string& log) {
+    if (msg.body_data().longest_line() <= mail::kMaxLineOctets) return ok_status();
+    if (!rt.keys.select(from_domain_of(msg), mail::domain_of(msg.env.mail_from))) return ok_status();
+    auto st = mail::fix_long_lines(msg, mail::long_line_policy(rt.cfg.str("dkim.long_lines")));
+    if (st) log += " long-lines=reencoded";
     return st;
 }
 
@@ -125,6 +136,7 @@ Verdict end_of_message(mail::Message& msg, const Runtime& rt) {
         if (auto st = rt.auth->identity->run(msg, dk ? dk->domain : std::string()); !st) return fail(st.error());
     }
     if (auto st = template_stage(msg, rt, log); !st) return fail(st.error());
+    if (auto st = long_line_stage(msg, rt, log); !st) return fail(st.error());
     // Tracking (open pixel, click rewriting) goes here, before warm-up.
     if (auto st = warmup_stage(msg, rt, log); !st) return fail(st.error());
     if (auto st = sign_stage(msg, rt, log); !st) return fail(st.error());
