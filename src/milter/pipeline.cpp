@@ -136,8 +136,10 @@ Verdict end_of_message(mail::Message& msg, const Runtime& rt) {
         if (auto st = rt.auth->identity->run(msg, dk ? dk->domain : std::string()); !st) return fail(st.error());
     }
     if (auto st = template_stage(msg, rt, log); !st) return fail(st.error());
-    if (auto st = long_line_stage(msg, rt, log); !st) return fail(st.error());
     // Tracking (open pixel, click rewriting) goes here, before warm-up.
+    // Long lines are checked after every stage that may rewrite the body and
+    // before warm-up counts the message.
+    if (auto st = long_line_stage(msg, rt, log); !st) return fail(st.error());
     if (auto st = warmup_stage(msg, rt, log); !st) return fail(st.error());
     if (auto st = sign_stage(msg, rt, log); !st) return fail(st.error());
 

@@ -18,6 +18,7 @@
 #include "dkim/key_store.hpp"
 #include "dkim/keygen.hpp"
 #include "dkim/signer.hpp"
+#include "mail/body.hpp"
 
 using namespace ses;
 
@@ -262,4 +263,48 @@ TEST_CASE("signing leaves no memory behind, Ed25519 as RSA", "[dkim][leak]") {
             CHECK(stats1.keys_freed - stats0.keys_freed == expect);
         }
     }
+}
+
+TEST_CASE("a spooled body is signed as the same body in memory", "[dkim][body]") {
+    std::string dir = tmpdir();
+    auto rsa = dkim::generate_key("rsa", 1024);
+    auto ed = dkim::generate_key("ed25519", 0);
+    REQUIRE(rsa.ok());
+    REQUIRE(ed.ok());
+    std::string toml =
+        "[dkim]\nmin_rsa_bits = 1024\n[[domain]]\nname = \"example.com\"\ndkim = [ { selector = \"s1\", "
+        "key = \"" +
+        write_key(dir, "r.pem", rsa->pem, 0600) + "\" }, { selector = \"e1\", key = \"" +
+        write_key(dir, "e.pem", ed->pem, 0600) + "\" } ]\n";
+    auto cfg = config::load_string(toml, "t.toml");
+    REQUIRE(cfg.ok());
+    auto ks = dkim::KeyStore::load(*cfg);
+    REQUIRE(ks.ok());
+    auto signer = dkim::Signer::create(*cfg);
+    REQUIRE(signer.ok());
+    const dkim::DomainKeys* dk = ks->select("example.com", "");
+    std::string body;
+    for (int i = 0; i < 5000; ++i) body += "line " + std::to_string(i) + " of a body larger than the threshold\r\n";
+    auto bh = [&](bool spool) {
+        mail::set_spool_settings({dir, spool ? 4096 : body.size() + 1});
+        mail::Message m;
+        m.feed_header("From", " a@example.com");
+        for (size_t off = 0; off < body.size(); off += 65535) m.feed_body(std::string_view(body).substr(off, 65535));
+        CHECK(m.body_data().spooled() == spool);
+        auto sigs = (*signer)->sign(m, *dk);
+        REQUIRE(sigs.ok());
+        REQUIRE(sigs->size() == 2);
+        std::vector<std::string> out;
+        for (auto& s : *sigs) {
+            auto p = s.find("bh=");
+            REQUIRE(p != std::string::npos);
+            out.push_back(s.substr(p, s.find(';', p) - p));
+        }
+        return out;
+    };
+    auto in_memory = bh(false);
+    auto spooled = bh(true);
+    mail::set_spool_settings({});
+    CHECK(in_memory == spooled);
+    CHECK(in_memory[0] == in_memory[1]);  // one body hash, both keys
 }
