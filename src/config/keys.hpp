@@ -75,11 +75,14 @@ struct Key {
     X(milter, timeout, duration)              \
     X(milter, backlog, integer)               \
     X(milter, drain_time, duration)           \
+    X(milter, spool_directory, string)        \
+    X(milter, spool_threshold, size)          \
     X(dkim, canonicalization, choice)         \
     X(dkim, sign_headers, string_list)        \
     X(dkim, oversign_headers, string_list)    \
     X(dkim, min_rsa_bits, integer)            \
     X(dkim, subdomains, boolean)              \
+    X(dkim, long_lines, choice)               \
     X(warmup, enabled, boolean)               \
     X(warmup, time_zone, string)              \
     X(warmup, hold_duration, duration)        \

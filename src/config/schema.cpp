@@ -86,6 +86,18 @@ const KeyDef kKeys[] = {
      {},
      0,
      3600},
+    {"milter.spool_directory", Type::string, R"("/var/tmp")",
+     "Where message bodies larger than `milter.spool_threshold` are kept while the message is "
+     "processed: an unlinked temporary file per message (nothing is left behind, even after a crash). "
+     "Must be writable by the daemon's user; checked at start-up."},
+    {"milter.spool_threshold",
+     Type::size,
+     R"("64KiB")",
+     "Body bytes kept in memory per message; a larger body moves to a spool file in "
+     "`milter.spool_directory`. Bounds the memory of many concurrent large messages.",
+     {},
+     4096,
+     GB},
 
     // [dkim]
     {"dkim.canonicalization", Type::choice, R"("relaxed/relaxed")", "Header/body canonicalization.",
@@ -100,6 +112,13 @@ const KeyDef kKeys[] = {
     {"dkim.oversign_headers", Type::string_list, R"(["From"])",
      "Header fields signed once more than they occur, so that none can be added after signing."},
     {"dkim.min_rsa_bits", Type::integer, "1024", "Smallest RSA key accepted at start-up.", {}, 1024, 8192},
+    {"dkim.long_lines", Type::choice, R"("reencode")",
+     "A body line longer than 998 octets is folded by the MTA's SMTP client (Postfix "
+     "`smtp_line_length_limit`), which breaks the DKIM body hash. `reencode`: a text part (7bit/8bit) "
+     "with such a line is re-encoded as quoted-printable before signing; a line that cannot be "
+     "re-encoded (attachment, multipart/signed, preamble/epilogue) refuses the message with "
+     "`554 5.6.0`. `reject`: every such message is refused with `554 5.6.0`.",
+     "reencode|reject"},
     {"dkim.subdomains", Type::boolean, "true",
      "Sign mail from a subdomain of a `[[domain]]` with that domain's keys (d= the parent, which "
      "DMARC relaxed alignment accepts)."},

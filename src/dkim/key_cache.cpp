@@ -35,11 +35,15 @@ struct Entry {
 std::shared_mutex g_mu;
 std::map<std::string, Entry, std::less<>> g_keys;
 std::atomic<unsigned long> g_hits{0};
+thread_local KeyLoadCapture* t_capture = nullptr;
+
+// Never the terminal prompt: an encrypted key simply fails to parse.
+int refuse_pass_phrase(char*, int, int, void*) { return -1; }
 
 EVP_PKEY* parse(const std::string& pem) {
     BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
     if (!bio) return nullptr;
-    EVP_PKEY* k = real_reader()(bio, nullptr, nullptr, nullptr);
+    EVP_PKEY* k = real_reader()(bio, nullptr, refuse_pass_phrase, nullptr);
     BIO_free(bio);
     return k;
 }
@@ -91,13 +95,20 @@ std::shared_ptr<void> cache_key(const std::string& pem) {
 
 unsigned long cache_hits() { return g_hits.load(); }
 
+KeyLoadCapture::KeyLoadCapture() { t_capture = this; }
+KeyLoadCapture::~KeyLoadCapture() { t_capture = nullptr; }
+
+static void note_key_load(EVP_PKEY* k) {
+    if (t_capture && k) t_capture->key = k;
+}
+
 }  // namespace ses::dkim
 
 // The interposed entry point.  libopendkim's reference to this symbol binds
 // to the executable's definition; everything else behaves as OpenSSL's.
 extern "C" EVP_PKEY* PEM_read_bio_PrivateKey(BIO* bp, EVP_PKEY** x, pem_password_cb* cb, void* u) {
-    if (!x) {
-        if (EVP_PKEY* k = ses::dkim::lookup(bp)) return k;
-    }
-    return ses::dkim::real_reader()(bp, x, cb, u);
+    EVP_PKEY* k = x ? nullptr : ses::dkim::lookup(bp);
+    if (!k) k = ses::dkim::real_reader()(bp, x, cb, u);
+    if (!x) ses::dkim::note_key_load(k);
+    return k;
 }

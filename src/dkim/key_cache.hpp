@@ -19,6 +19,18 @@ namespace ses::dkim {
 // destroyed.  nullptr when the text does not parse.
 std::shared_ptr<void> cache_key(const std::string& pem);
 
+// While alive, records in `key` the EVP_PKEY* that PEM_read_bio_PrivateKey
+// returns on this thread (from the cache or from a real parse): the caller
+// of libopendkim can then drop a reference the library forgets (see
+// handle.hpp).  One capture per thread at a time.
+struct KeyLoadCapture {
+    KeyLoadCapture();
+    ~KeyLoadCapture();
+    KeyLoadCapture(const KeyLoadCapture&) = delete;
+    KeyLoadCapture& operator=(const KeyLoadCapture&) = delete;
+    void* key = nullptr;
+};
+
 // Keys served from the cache since start (for tests and benchmarks).
 unsigned long cache_hits();
 

@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "crypto/encoding.hpp"
 #include "dkim/key_cache.hpp"
 #include "mail/domains.hpp"
 #include "util/strings.hpp"
@@ -27,12 +28,33 @@ struct PkeyFree {
 };
 using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
+// OpenSSL's default pass phrase callback reads the terminal: a daemon (or
+// --check-config) would hang on an encrypted key.  This one refuses, so an
+// encrypted key fails to parse instead of prompting.
+int refuse_pass_phrase(char*, int, int, void*) { return -1; }
+
 Pkey read_pem(std::string_view pem) {
     BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
     if (!bio) return nullptr;
-    Pkey k(PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr));
+    Pkey k(PEM_read_bio_PrivateKey(bio, nullptr, refuse_pass_phrase, nullptr));
     BIO_free(bio);
     return k;
+}
+
+}  // namespace
+
+bool is_encrypted_pem(std::string_view pem) {
+    // PKCS#8 "BEGIN ENCRYPTED PRIVATE KEY" and the traditional
+    // "Proc-Type: 4,ENCRYPTED" header of PKCS#1 keys.
+    return pem.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string_view::npos ||
+           pem.find("Proc-Type: 4,ENCRYPTED") != std::string_view::npos;
+}
+
+namespace {
+
+std::string encrypted_message() {
+    return "the key is encrypted (protected by a pass phrase); sesmilter never asks for one: "
+           "store the key unencrypted, mode 0600 (openssl pkey -in KEY -out PLAIN)";
 }
 
 }  // namespace
@@ -42,6 +64,7 @@ std::string_view algorithm_name(Algorithm a) {
 }
 
 Result<std::string> public_txt(std::string_view pem) {
+    if (is_encrypted_pem(pem)) return internal_error(encrypted_message());
     Pkey k = read_pem(pem);
     if (!k) return internal_error("not a PEM private key");
     if (EVP_PKEY_get_base_id(k.get()) == EVP_PKEY_ED25519) {
@@ -49,18 +72,19 @@ Result<std::string> public_txt(std::string_view pem) {
         size_t len = sizeof raw;
         if (EVP_PKEY_get_raw_public_key(k.get(), raw, &len) != 1 || len != 32)
             return internal_error("cannot derive the Ed25519 public key");
-        return "v=DKIM1; k=ed25519; p=" + str::base64_encode(std::string_view(reinterpret_cast<char*>(raw), len));
+        return "v=DKIM1; k=ed25519; p=" + crypto::base64_encode(std::string_view(reinterpret_cast<char*>(raw), len));
     }
     unsigned char* der = nullptr;
     int len = i2d_PUBKEY(k.get(), &der);  // SubjectPublicKeyInfo, as RFC 6376 p= wants
     if (len <= 0) return internal_error("cannot encode the public key");
-    std::string b64 = str::base64_encode(std::string_view(reinterpret_cast<char*>(der), static_cast<size_t>(len)));
+    std::string b64 = crypto::base64_encode(std::string_view(reinterpret_cast<char*>(der), static_cast<size_t>(len)));
     OPENSSL_free(der);
     return "v=DKIM1; k=rsa; p=" + b64;
 }
 
 Result<SigningKey> parse_key(std::string_view pem, std::string_view path, int min_rsa_bits) {
     std::string where(path);
+    if (is_encrypted_pem(pem)) return internal_error(where + ": " + encrypted_message());
     Pkey k = read_pem(pem);
     if (!k) return internal_error(where + ": not a PEM private key (RSA or Ed25519)");
     SigningKey sk;

@@ -4,7 +4,8 @@
 // checks each key file the way an operator would want to hear about it at
 // start-up rather than at the first message: it exists, is mode 0600 or
 // stricter, parses as a PEM RSA or Ed25519 private key, and RSA keys have at
-// least `dkim.min_rsa_bits`.  A KeyStore is immutable after load and shared
+// least `dkim.min_rsa_bits`.  Encrypted keys are refused (no pass phrase
+// prompt, see is_encrypted_pem).  A KeyStore is immutable after load and shared
 // by all worker threads.
 #pragma once
 
@@ -58,6 +59,11 @@ private:
 // Pure: index into `domains` of the best match for `domain`, or -1
 // (mail::covering_domain, the one resolver).
 int match_domain(const std::vector<std::string>& domains, std::string_view domain, bool subdomains);
+
+// True when the PEM text is an encrypted private key (PKCS#8 or PKCS#1
+// with Proc-Type).  Such keys are refused with a clear message, never
+// prompted for: parsing never reads a pass phrase from the terminal.
+bool is_encrypted_pem(std::string_view pem);
 
 // Parse and check one PEM private key (used by load and by tests).
 Result<SigningKey> parse_key(std::string_view pem, std::string_view path, int min_rsa_bits);

@@ -3,11 +3,8 @@
 
 #include <cstring>
 
-#define _Bool bool  // dkim.h uses C99 _Bool
-extern "C" {
-#include <opendkim/dkim.h>
-}
-#undef _Bool
+#include "dkim/handle.hpp"
+#include "dkim/opendkim.hpp"
 
 namespace ses::dkim {
 
@@ -51,10 +48,6 @@ std::string stat_text(DKIM* d, DKIM_STAT st) {
     return s;
 }
 
-struct DkimFree {
-    void operator()(DKIM* d) const { dkim_free(d); }
-};
-
 }  // namespace
 
 Signer::~Signer() = default;
@@ -62,7 +55,7 @@ Signer::~Signer() = default;
 Result<std::unique_ptr<Signer>> Signer::create(const config::Config& cfg) {
     std::unique_ptr<Signer> s(new Signer());
     s->lib_ = std::make_unique<Lib>();
-    s->lib_->lib = dkim_init(nullptr, nullptr);
+    s->lib_->lib = new_library();
     if (!s->lib_->lib) return internal_error("dkim_init failed");
     s->header_relaxed_ = cfg.dkim.header_relaxed;
     s->body_relaxed_ = cfg.dkim.body_relaxed;
@@ -80,30 +73,41 @@ Result<std::vector<std::string>> Signer::sign(const mail::Message& msg, const Do
     const auto hc = header_relaxed_ ? DKIM_CANON_RELAXED : DKIM_CANON_SIMPLE;
     const auto bc = body_relaxed_ ? DKIM_CANON_RELAXED : DKIM_CANON_SIMPLE;
     const std::string& id = msg.env.queue_id.empty() ? std::string("sesmilter") : msg.env.queue_id;
+    // One handle per key, all fed together: the body is read once (it may
+    // be spooled) whatever the number of keys.
+    std::vector<std::unique_ptr<SignHandle>> handles;
     for (auto& key : dk.keys) {
         DKIM_STAT st = DKIM_STAT_OK;
         dkim_alg_t alg = key.algorithm == Algorithm::ed25519_sha256 ? DKIM_SIGN_ED25519SHA256 : DKIM_SIGN_RSASHA256;
-        std::unique_ptr<DKIM, DkimFree> d(
-            dkim_sign(lib_->lib, reinterpret_cast<const unsigned char*>(id.c_str()), nullptr,
-                      reinterpret_cast<dkim_sigkey_t>(const_cast<char*>(key.pem.c_str())),
-                      reinterpret_cast<const unsigned char*>(key.selector.c_str()),
-                      reinterpret_cast<const unsigned char*>(dk.domain.c_str()), hc, bc, alg, -1, &st));
-        if (!d) return internal_error("dkim_sign(" + dk.domain + ", " + key.selector + "): " + dkim_getresultstr(st));
+        auto d = std::make_unique<SignHandle>(lib_->lib, id.c_str(), key.pem.c_str(), key.selector.c_str(),
+                                              dk.domain.c_str(), hc, bc, alg, &st);
+        if (!d->get())
+            return internal_error("dkim_sign(" + dk.domain + ", " + key.selector + "): " + dkim_getresultstr(st));
         for (auto& h : msg.headers()) {
             line.clear();
             line += h.name;
             line += ':';
             append_crlf(line, h.value);
-            st = dkim_header(d.get(), reinterpret_cast<u_char*>(line.data()), line.size());
-            if (st != DKIM_STAT_OK) return internal_error("dkim_header(" + h.name + "): " + stat_text(d.get(), st));
+            st = dkim_header(d->get(), reinterpret_cast<u_char*>(line.data()), line.size());
+            if (st != DKIM_STAT_OK) return internal_error("dkim_header(" + h.name + "): " + stat_text(d->get(), st));
         }
-        if ((st = dkim_eoh(d.get())) != DKIM_STAT_OK) return internal_error("dkim_eoh: " + stat_text(d.get(), st));
-        const std::string& body = msg.body();
-        if (!body.empty()) {
-            st = dkim_body(d.get(), reinterpret_cast<u_char*>(const_cast<char*>(body.data())), body.size());
-            if (st != DKIM_STAT_OK) return internal_error("dkim_body: " + stat_text(d.get(), st));
+        if ((st = dkim_eoh(d->get())) != DKIM_STAT_OK) return internal_error("dkim_eoh: " + stat_text(d->get(), st));
+        handles.push_back(std::move(d));
+    }
+    auto fed = msg.read_body([&](std::string_view chunk) -> Status {
+        for (auto& d : handles) {
+            DKIM_STAT st =
+                dkim_body(d->get(), reinterpret_cast<u_char*>(const_cast<char*>(chunk.data())), chunk.size());
+            if (st != DKIM_STAT_OK) return internal_error("dkim_body: " + stat_text(d->get(), st));
         }
-        if ((st = dkim_eom(d.get(), nullptr)) != DKIM_STAT_OK)
+        return ok_status();
+    });
+    if (!fed) return fed.error();
+    for (size_t i = 0; i < handles.size(); ++i) {
+        SignHandle& d = *handles[i];
+        const SigningKey& key = dk.keys[i];
+        DKIM_STAT st = d.eom();
+        if (st != DKIM_STAT_OK)
             return internal_error("signing for " + dk.domain + " with selector " + key.selector + " (" + key.path +
                                   ") failed: " + stat_text(d.get(), st));
         u_char* buf = nullptr;
@@ -112,8 +116,8 @@ Result<std::vector<std::string>> Signer::sign(const mail::Message& msg, const Do
         if (st != DKIM_STAT_OK) return internal_error("dkim_getsighdr_d: " + stat_text(d.get(), st));
         std::string v;
         v.reserve(len);
-        for (size_t i = 0; i < len; ++i)
-            if (buf[i] != '\r') v += static_cast<char>(buf[i]);
+        for (size_t j = 0; j < len; ++j)
+            if (buf[j] != '\r') v += static_cast<char>(buf[j]);
         sigs.push_back(std::move(v));
     }
     return sigs;

@@ -1,15 +1,10 @@
 // verifier.cpp -- see verifier.hpp.
-#include <sys/types.h>
-// libopendkim's header uses C99 _Bool, which C++ spells bool.
-#define _Bool bool
-#include <dkim.h>
-#undef _Bool
-
 #include "dkim/verifier.hpp"
 
 #include <atomic>
 #include <cstring>
 
+#include "dkim/opendkim.hpp"
 #include "util/log.hpp"
 
 namespace ses::dkim {
@@ -183,9 +178,15 @@ Verifier::~Verifier() {
     if (impl_ && impl_->lib) dkim_close(impl_->lib);
 }
 
-VerifyOutcome Verifier::verify(const mail::Message& m) const { return verify(m.headers(), m.body()); }
+VerifyOutcome Verifier::verify(const mail::Message& m) const { return verify(m.headers(), m.body_data()); }
 
 VerifyOutcome Verifier::verify(const std::vector<mail::Header>& headers, std::string_view body) const {
+    mail::Body b;
+    b.assign(std::string(body));
+    return verify(headers, b);
+}
+
+VerifyOutcome Verifier::verify(const std::vector<mail::Header>& headers, const mail::Body& body) const {
     VerifyOutcome out;
     DKIM_STAT st = DKIM_STAT_OK;
     std::string id = "v" + std::to_string(++g_seq);
@@ -211,10 +212,14 @@ VerifyOutcome Verifier::verify(const std::vector<mail::Header>& headers, std::st
     st = dkim_eoh(d);
     if (st == DKIM_STAT_OK || st == DKIM_STAT_NOKEY || st == DKIM_STAT_KEYFAIL || st == DKIM_STAT_CANTVRFY ||
         st == DKIM_STAT_SYNTAX || st == DKIM_STAT_REVOKED) {
-        if (!body.empty()) {
-            std::string b(body);
-            dkim_body(d, reinterpret_cast<unsigned char*>(b.data()), b.size());
-        }
+        // Streamed in chunks (a spooled body is never held whole).  A
+        // spool read error leaves the body hash short: the signature fails
+        // closed and the error is reported.
+        auto read = body.read([&](std::string_view c) {
+            dkim_body(d, reinterpret_cast<unsigned char*>(const_cast<char*>(c.data())), c.size());
+            return ok_status();
+        });
+        if (!read) out.error = read.error().what;
         bool testkey = false;
         dkim_eom(d, &testkey);
     }

@@ -64,6 +64,7 @@ public:
     VerifyOutcome verify(const mail::Message& m) const;
     // headers as the milter received them; body with CRLF line ends.
     VerifyOutcome verify(const std::vector<mail::Header>& headers, std::string_view body) const;
+    VerifyOutcome verify(const std::vector<mail::Header>& headers, const mail::Body& body) const;
 
     struct Impl;
 

@@ -1,6 +1,8 @@
 // message.cpp -- see message.hpp.
 #include "mail/message.hpp"
 
+#include <stdexcept>
+
 #include "util/strings.hpp"
 
 namespace ses::mail {
@@ -9,6 +11,16 @@ size_t Message::size() const {
     size_t n = body_.size();
     for (auto& h : headers_) n += h.name.size() + h.value.size() + 4;
     return n;
+}
+
+const std::string& Message::body() const {
+    if (!body_.spooled() && !body_.failure()) return body_.memory();
+    if (!whole_) {
+        auto t = body_.text();
+        if (!t) throw std::runtime_error(t.error().what);
+        whole_ = std::move(*t);
+    }
+    return *whole_;
 }
 
 const Header* Message::find(std::string_view name, int occurrence) const {
@@ -70,7 +82,8 @@ void Message::delete_all(std::string_view name) {
 }
 
 void Message::replace_body(std::string body) {
-    body_ = std::move(body);
+    whole_.reset();
+    body_.assign(std::move(body));
     edits_.push_back({Edit::Kind::replace_body, {}, {}, 0});
 }
 

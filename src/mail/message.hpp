@@ -1,7 +1,10 @@
 // message.hpp -- the message as the milter sees it, and the edits made to it.
 //
 // A Message is the envelope, the header fields in order and the body (CRLF
-// line ends) of one mail transaction.  End-of-message stages (identity,
+// line ends) of one mail transaction.  The body is a mail::Body: in memory
+// up to the spool threshold, then in an unlinked spool file (body.hpp);
+// stages that only read it (signer, verifier, long-line check) use
+// read_body() in chunks, and only stages that rewrite it load it whole.  End-of-message stages (identity,
 // templates, warm-up, DKIM) read it and edit it only through the methods
 // below, which also record each edit as an Edit; the milter edge replays the
 // edits as smfi_* calls.  Signing comes last and therefore signs exactly what
@@ -9,10 +12,14 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "mail/body.hpp"
+#include "util/result.hpp"
 
 namespace ses::mail {
 
@@ -46,14 +53,23 @@ public:
     Envelope env;
 
     const std::vector<Header>& headers() const { return headers_; }
-    const std::string& body() const { return body_; }
+    // The whole body in one string.  A spooled body is read from its file
+    // (once, then cached): for stages that rewrite the body; readers use
+    // read_body().  Throws std::runtime_error when the spool cannot be read
+    // (the milter callbacks answer on_error).
+    const std::string& body() const;
+    Status read_body(const std::function<Status(std::string_view)>& sink) const { return body_.read(sink); }
+    const Body& body_data() const { return body_; }
     const std::vector<Edit>& edits() const { return edits_; }
     size_t size() const;  // headers + body bytes as fed
 
     // Feeding (the milter's header/body callbacks).  Records no edit.
     void feed_header(std::string name, std::string value) { headers_.push_back({std::move(name), std::move(value)}); }
-    void feed_body(std::string_view chunk) { body_.append(chunk); }
-    void reserve_body(size_t n) { body_.reserve(n); }
+    void feed_body(std::string_view chunk) {
+        whole_.reset();
+        body_.append(chunk);
+    }
+    void reserve_body(size_t) {}  // the body reserves as it grows (memory is bounded)
 
     // Lookup (case-insensitive names).
     const Header* find(std::string_view name, int occurrence = 1) const;
@@ -73,7 +89,8 @@ public:
 
 private:
     std::vector<Header> headers_;
-    std::string body_;
+    Body body_;
+    mutable std::optional<std::string> whole_;  // body() of a spooled body
     std::vector<Edit> edits_;
 };
 

@@ -18,6 +18,11 @@ const std::vector<ReplySpec> kTable = {
      "answered as soon as the limit is passed."},
     {ReplyReason::malformed_message, "malformed_message", "554", "5.6.0", "malformed message: {}",
      "The header block breaks a rule sesmilter needs to sign safely (not exactly one From:, ...)."},
+    {ReplyReason::long_line, "long_line", "554", "5.6.0",
+     "message has a line longer than 998 octets {}; it would be broken in transit (re-encode it, e.g. "
+     "quoted-printable)",
+     "A body line over 998 octets (which Postfix would fold after signing) where re-encoding is not allowed "
+     "(an attachment, multipart/signed, a preamble) or `dkim.long_lines = \"reject\"` (docs/signing.md)."},
     {ReplyReason::template_failed, "template_failed", "554", "5.6.0", "Template {}",
      "A message naming a template (`X-SES-Template`) could not be rendered: unknown template, bad data, "
      "too large."},

@@ -23,6 +23,7 @@ enum class ReplyReason {
     internal_failure,    // on_error = tempfail
     message_too_large,   // max_message_size
     malformed_message,   // header checks
+    long_line,           // a body line over 998 octets that cannot be re-encoded
     template_failed,     // X-SES-Template could not be rendered
     identity_refused,    // not allowed to send as this identity
     dmarc_reject,        // inbound: DMARC policy reject

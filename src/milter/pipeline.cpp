@@ -7,6 +7,7 @@
 #include "mail/domains.hpp"
 #include "mail/header_check.hpp"
 #include "mail/replies.hpp"
+#include "mail/long_lines.hpp"
 #include "template/stage.hpp"
 #include "util/log.hpp"
 
@@ -78,6 +79,16 @@ Status template_stage(mail::Message& msg, const Runtime& rt, std::string& log) {
         if (auto rec = rt.services->templates->record_failure(failure); !rec)
             log += " (rendering failure not recorded: " + rec.error().what + ")";
     }
+    return st;
+}
+
+// Lines over 998 octets, which the MTA would fold after signing: only
+// messages that will be signed; see mail/long_lines.hpp.
+Status long_line_stage(mail::Message& msg, const Runtime& rt, const Decided& d, std::string& log) {
+    if (msg.body_data().longest_line() <= mail::kMaxLineOctets) return ok_status();
+    if (!d.keys) return ok_status();
+    auto st = mail::fix_long_lines(msg, mail::long_line_policy(rt.cfg.get(config::key::dkim::long_lines)));
+    if (st) log += " long-lines=reencoded";
     return st;
 }
 
@@ -173,6 +184,9 @@ Verdict end_of_message(mail::Message& msg, const Runtime& rt) {
     log += " identity=" + d.identity;
     if (auto st = template_stage(msg, rt, log); !st) return fail(st.error());
     // Tracking (open pixel, click rewriting) goes here, before warm-up.
+    // Long lines are checked after every stage that may rewrite the body and
+    // before warm-up counts the message.
+    if (auto st = long_line_stage(msg, rt, d, log); !st) return fail(st.error());
     if (auto st = warmup_stage(msg, rt, d, log); !st) return fail(st.error());
     if (auto st = sign_stage(msg, rt, d, log); !st) return fail(st.error());
 

@@ -3,6 +3,8 @@
 
 #include <mutex>
 
+#include "mail/body.hpp"
+
 namespace ses::milter {
 namespace {
 std::mutex g_mu;
@@ -11,6 +13,10 @@ std::shared_ptr<const Runtime> g_current;
 
 Result<std::shared_ptr<const Runtime>> Runtime::build(config::Config cfg,
                                                       std::shared_ptr<services::Services> services) {
+    mail::SpoolSettings spool{cfg.get(config::key::milter::spool_directory),
+                              cfg.get(config::key::milter::spool_threshold)};
+    if (auto st = mail::check_spool_directory(spool.directory); !st) return st.error();
+    mail::set_spool_settings(std::move(spool));
     auto rt = std::make_shared<Runtime>();
     rt->services = std::move(services);
     auto keys = dkim::KeyStore::load(cfg);

@@ -1,55 +1,27 @@
-// mime.hpp -- the rendered parts put into a message with GMime 3.
+// mime.hpp -- the template stage's view of src/mail/mime.hpp.
 //
-// rebuild() takes the submitted body (CRLF) and its top-level Content-Type
-// and returns the new body: the template's parts as multipart/alternative
-// (text/plain then text/html, UTF-8; 7bit when a part is ASCII with lines
-// of at most 998 bytes, quoted-printable otherwise), or the one part when
-// the template has only one.  When the submitted message is multipart/mixed
-// (attachments) or multipart/related (inline images), only its first,
-// textual part is replaced (or the new body inserted first) and every other
-// part is written back as GMime parsed it: headers and encoded content byte
-// for byte.  Otherwise the whole body is replaced.
-//
-// encode_subject() gives a Subject value: ASCII as is, else RFC 2047
-// encoded-words in UTF-8.  decode_header() undoes RFC 2047 (a client may
-// encode X-SES-Template-Data).  base64_decode() refuses anything but base64.
-//
-// init() is mail::init() (g_mime_init() once, std::call_once); the daemon calls it
-// before starting threads, and every function here calls it too.  GMime
-// objects are made per call and never shared: thread-safe.
+// The MIME work (GMime) lives in src/mail/; this header gives the template
+// code its names for it and turns a Rendered template into body parts.
+// Thread-safe as mail/mime.hpp.
 #pragma once
 
-#include <cstddef>
-#include <optional>
-#include <string>
-#include <string_view>
-
+#include "mail/address.hpp"
+#include "mail/mime.hpp"
 #include "template/render.hpp"
-#include "util/result.hpp"
 
 namespace ses::tmpl {
 
-void init();
+using mail::base64_decode;
+using mail::decode_header;
+using mail::encode_subject;
+using mail::NewBody;
+using mail::utf8_error_offset;
+using mail::valid_utf8;
 
-struct NewBody {
-    std::string body;               // CRLF line ends
-    bool whole = false;             // the whole body was replaced: the top-level
-                                    // Content-Type/-Transfer-Encoding below apply
-                                    // and other top-level Content-* fields are stale
-    std::string content_type;       // when whole: the new top-level Content-Type value
-    std::string transfer_encoding;  // when whole: the new CTE value, "" = no header
-};
+inline void init() { mail::init(); }
 
-// `content_type`: the top-level Content-Type value ("" = absent, i.e.
-// text/plain).  Errors are internal (GMime refused to build).
-Result<NewBody> rebuild(std::string_view content_type, std::string_view body, const Rendered& r);
-
-std::string encode_subject(const std::string& utf8);
-std::string decode_header(const std::string& value);
-std::optional<std::string> base64_decode(std::string_view in);
-
-// UTF-8 validity (GLib): the offset of the first invalid byte, or npos.
-size_t utf8_error_offset(std::string_view s);
-inline bool valid_utf8(std::string_view s) { return utf8_error_offset(s) == std::string_view::npos; }
+inline Result<NewBody> rebuild(std::string_view content_type, std::string_view body, const Rendered& r) {
+    return mail::rebuild_body(content_type, body, mail::BodyParts{r.html, r.text});
+}
 
 }  // namespace ses::tmpl

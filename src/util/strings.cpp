@@ -4,8 +4,6 @@
 #include <cctype>
 #include <charconv>
 
-#include <openssl/evp.h>
-
 namespace ses::str {
 
 std::string lower(std::string_view s) {
@@ -88,14 +86,6 @@ std::optional<int64_t> parse_duration(std::string_view s) {
     auto v = parse_scaled(s, units, std::size(units));
     if (!v || *v > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
     return static_cast<int64_t>(*v);
-}
-
-std::string base64_encode(std::string_view in) {
-    std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-    out.resize(static_cast<size_t>(n));
-    return out;
 }
 
 }  // namespace ses::str

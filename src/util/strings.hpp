@@ -22,6 +22,4 @@ std::optional<uint64_t> parse_size(std::string_view s);
 // Duration: "30s", "5m", "24h", "2d", or plain seconds.
 std::optional<int64_t> parse_duration(std::string_view s);
 
-std::string base64_encode(std::string_view in);
-
 }  // namespace ses::str

@@ -153,3 +153,43 @@ def test_checks_what_start_up_opens(sesmilter_bin, keys, e2e_root):
     path.write_text(h.sesmilter_config(f"unix:{d}/milter.sock", {"example.com": []}))
     cp = h.check_config(sesmilter_bin, path)
     assert cp.returncode == 0 and "signs nothing" in cp.stdout, cp.stdout + cp.stderr
+
+
+def test_encrypted_key_is_refused_without_prompting(sesmilter_bin, keys, e2e_root):
+    """An encrypted PEM key must not make --check-config ask for a pass phrase
+    on the terminal: stdin is a pty here, so a prompt would hang until the
+    timeout.  The error names the file and says the key is encrypted."""
+    import fcntl
+    import os
+    import pty
+    import subprocess
+    import termios
+
+    d = e2e_root / "check_config_encrypted"
+    d.mkdir(exist_ok=True)
+    enc = d / "encrypted.pem"
+    subprocess.run(["openssl", "pkey", "-in", keys.rsa["key_file"], "-aes256",
+                    "-passout", "pass:secret", "-out", str(enc)], check=True)
+    os.chmod(enc, 0o600)
+    assert "ENCRYPTED" in enc.read_text()
+    text = good_config(d, keys).replace(keys.rsa["key_file"], str(enc))
+    path = d / "encrypted.toml"
+    path.write_text(text)
+    master, slave = pty.openpty()
+
+    def controlling_tty():  # the pty becomes /dev/tty, where OpenSSL prompts
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    try:
+        cp = subprocess.run([str(sesmilter_bin), "--check-config", "-c", str(path)],
+                            stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, timeout=20, preexec_fn=controlling_tty)
+    finally:
+        os.close(slave)
+        os.close(master)
+    out = cp.stdout + cp.stderr
+    assert cp.returncode != 0, out
+    assert str(enc) in out, out
+    assert "encrypted" in out, out
+    assert "pass phrase" in out.lower(), out

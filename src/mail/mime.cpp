@@ -1,38 +1,23 @@
 // mime.cpp -- see mime.hpp.
-#include "template/mime.hpp"
+#include "mail/mime.hpp"
 
 #include <gmime/gmime.h>
-
-#include "mail/address.hpp"
 
 #include <cstdint>
 #include <cstring>
 #include <memory>
 
-namespace ses::tmpl {
+#include "crypto/encoding.hpp"
+#include "mail/address.hpp"
+#include "mail/gmime_util.hpp"
+
+namespace ses::mail {
+using gm::content_of;
+using gm::FormatOptions;
+using gm::GString_;
+using gm::Ref;
 
 namespace {
-
-struct Unref {
-    void operator()(void* p) const {
-        if (p) g_object_unref(p);
-    }
-};
-template <class T>
-using Ref = std::unique_ptr<T, Unref>;
-
-struct FormatOptions {
-    GMimeFormatOptions* fo = g_mime_format_options_new();
-    FormatOptions() { g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_DOS); }
-    ~FormatOptions() { g_mime_format_options_free(fo); }
-    FormatOptions(const FormatOptions&) = delete;
-    FormatOptions& operator=(const FormatOptions&) = delete;
-};
-
-struct GFree {
-    void operator()(void* p) const { g_free(p); }
-};
-using GString_ = std::unique_ptr<char, GFree>;
 
 // 7bit when the text may travel as it is (ASCII, no NUL, lines of at most
 // 998 bytes: RFC 5322 2.1.1, RFC 2045 2.7); quoted-printable otherwise.
@@ -75,7 +60,7 @@ GMimeObject* text_part(const char* subtype, const std::string& content) {
 }
 
 // The rendered parts as one object (a new reference).
-GMimeObject* new_body(const Rendered& r) {
+GMimeObject* new_body(const BodyParts& r) {
     if (r.text && r.html) {
         GMimeMultipart* alt = g_mime_multipart_new_with_subtype("alternative");
         Ref<GMimeObject> t{text_part("plain", *r.text)};
@@ -118,33 +103,9 @@ void place(GMimeMultipart* mp, GMimeObject* body) {
     g_mime_multipart_insert(mp, 0, body);
 }
 
-std::string content_of(GMimeObject* o, GMimeFormatOptions* fo) {
-    Ref<GMimeStream> out{g_mime_stream_mem_new()};
-    g_mime_object_write_content_to_stream(o, fo, out.get());
-    GByteArray* ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out.get()));
-    std::string_view in(reinterpret_cast<const char*>(ba->data), ba->len);
-    // GMime leaves a bare LF after an epilogue: make every line end CRLF.
-    std::string s;
-    s.reserve(in.size() + 2);
-    size_t pos = 0;
-    for (size_t nl; (nl = in.find('\n', pos)) != std::string_view::npos; pos = nl + 1) {
-        s.append(in, pos, nl - pos);
-        if (nl == 0 || in[nl - 1] != '\r') s += '\r';
-        s += '\n';
-    }
-    s.append(in, pos);
-    if (s.size() < 2 || s.compare(s.size() - 2, 2, "\r\n") != 0) s += "\r\n";
-    return s;
-}
-
 }  // namespace
 
-void init() {
-    // One g_mime_init() for the process: src/mail owns it.
-    mail::init();
-}
-
-Result<NewBody> rebuild(std::string_view content_type, std::string_view body, const Rendered& r) {
+Result<NewBody> rebuild_body(std::string_view content_type, std::string_view body, const BodyParts& r) {
     init();
     FormatOptions fmt;
     Ref<GMimeObject> fresh{new_body(r)};
@@ -246,27 +207,7 @@ std::string decode_header(const std::string& value) {
     return out;
 }
 
-std::optional<std::string> base64_decode(std::string_view in) {
-    std::string clean;
-    clean.reserve(in.size());
-    for (char c : in) {
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
-                  c == '=';
-        if (!ok) return std::nullopt;
-        clean += c;
-    }
-    if (clean.empty()) return std::string();
-    if (clean.size() % 4 != 0) return std::nullopt;
-    size_t pad = clean.find('=');
-    if (pad != std::string::npos && (pad < clean.size() - 2 || clean.find_first_not_of('=', pad) != std::string::npos))
-        return std::nullopt;
-    gsize len = 0;
-    guchar* raw = g_base64_decode(clean.c_str(), &len);
-    std::string out(reinterpret_cast<char*>(raw), len);
-    g_free(raw);
-    return out;
-}
+std::optional<std::string> base64_decode(std::string_view in) { return crypto::base64_decode(in); }
 
 size_t utf8_error_offset(std::string_view s) {
     const gchar* end = nullptr;
@@ -274,4 +215,4 @@ size_t utf8_error_offset(std::string_view s) {
     return static_cast<size_t>(end - s.data());
 }
 
-}  // namespace ses::tmpl
+}  // namespace ses::mail

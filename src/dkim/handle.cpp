@@ -1,0 +1,69 @@
+// handle.cpp -- see handle.hpp.
+#include "dkim/handle.hpp"
+
+#include <atomic>
+#include <cstdlib>
+
+#include <openssl/evp.h>
+
+#include "dkim/key_cache.hpp"
+
+namespace ses::dkim {
+namespace {
+
+std::atomic<unsigned long> g_ed25519{0}, g_buffers{0}, g_keys{0};
+
+// libopendkim calls these with the handle's memory closure (the Arena), or
+// with nullptr for allocations of the library handle itself.
+void* hook_malloc(void* closure, size_t n) {
+    void* p = std::malloc(n);
+    if (p && closure) static_cast<SignHandle::Arena*>(closure)->live.emplace(p, n);
+    return p;
+}
+
+void hook_free(void* closure, void* p) {
+    if (closure) static_cast<SignHandle::Arena*>(closure)->live.erase(p);
+    std::free(p);
+}
+
+}  // namespace
+
+DKIM_LIB* new_library() { return dkim_init(hook_malloc, hook_free); }
+
+HandleStats handle_stats() { return {g_ed25519.load(), g_buffers.load(), g_keys.load()}; }
+
+SignHandle::SignHandle(DKIM_LIB* lib, const char* id, const char* key, const char* selector, const char* domain,
+                       dkim_canon_t hc, dkim_canon_t bc, dkim_alg_t alg, DKIM_STAT* st)
+    : ed25519_(alg == DKIM_SIGN_ED25519SHA256) {
+    d_ = dkim_sign(lib, reinterpret_cast<const unsigned char*>(id), &arena_,
+                   reinterpret_cast<dkim_sigkey_t>(const_cast<char*>(key)),
+                   reinterpret_cast<const unsigned char*>(selector), reinterpret_cast<const unsigned char*>(domain), hc,
+                   bc, alg, -1, st);
+}
+
+DKIM_STAT SignHandle::eom() {
+    KeyLoadCapture capture;
+    DKIM_STAT st = dkim_eom(d_, nullptr);
+    if (capture.key) key_ = capture.key;
+    return st;
+}
+
+SignHandle::~SignHandle() {
+    if (!d_) return;
+    dkim_free(d_);
+    if (!ed25519_) return;  // libopendkim freed the RSA key material itself
+    g_ed25519.fetch_add(1, std::memory_order_relaxed);
+    // Only the library's forgotten crypto buffers can remain: everything
+    // else it allocates for a handle goes through CLOBBER (the free hook).
+    for (auto& [p, n] : arena_.live) {
+        std::free(p);
+        g_buffers.fetch_add(1, std::memory_order_relaxed);
+    }
+    arena_.live.clear();
+    if (key_) {
+        EVP_PKEY_free(static_cast<EVP_PKEY*>(key_));
+        g_keys.fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+}  // namespace ses::dkim
