@@ -50,6 +50,7 @@
 #include "services/services.hpp"
 #include "util/daemon.hpp"
 #include "util/log.hpp"
+#include "util/version.hpp"
 
 using namespace ses;
 
@@ -287,7 +288,7 @@ int main(int argc, char** argv) {
             std::cout << config::example_toml();
             return 0;
         } else if (a == "-V" || a == "--version") {
-            std::cout << "sesmilter 0.1.0\n";
+            std::cout << "sesmilter " << kVersion << "\n";
             return 0;
         } else if (a == "-h" || a == "--help") {
             usage(stdout);
