@@ -3,11 +3,14 @@
 
 #include <lua.hpp>
 
+#include <chrono>
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <set>
 
+#include "policy/lua_budget.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
 
@@ -18,6 +21,14 @@ namespace {
 constexpr const char* kHooksKey = "sesmilter.hooks";
 constexpr const char* kLoadingKey = "sesmilter.loading";
 constexpr double kMaxCount = 1e15;  // larger "limits" are nonsense
+constexpr size_t kCheckedAlloc = 4096;
+constexpr const char* kInstructionBudget = "instruction budget exceeded";
+constexpr const char* kTimeLimit = "time limit exceeded";
+
+int64_t steady_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
 
 void* limited_alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
     auto* m = static_cast<LuaRuntime::Mem*>(ud);
@@ -27,7 +38,13 @@ void* limited_alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
         m->used -= old;
         return nullptr;
     }
-    if (nsize > old && m->used - old + nsize > m->limit) return nullptr;  // refuse to grow
+    if (nsize > old) {
+        if (m->used - old + nsize > m->limit) return nullptr;  // refuse to grow
+        // Large allocations are where C functions (string.rep, table.concat)
+        // spend their time without a hook firing: they check the deadline.
+        if (nsize - old >= kCheckedAlloc && m->budget && (m->budget->tripped || m->budget->charge_and_check(0)))
+            return nullptr;
+    }
     void* p = std::realloc(ptr, nsize);
     if (!p) return nsize <= old ? ptr : nullptr;  // shrinking must not fail
     m->used = m->used - old + nsize;
@@ -40,16 +57,135 @@ int on_panic(lua_State* L) {
     std::abort();  // a broken invariant: every call is protected
 }
 
+// Fires every Budget::step instructions.  Once tripped it fires on every
+// instruction of this thread and raises again: whatever a script catches,
+// the next instruction fails.
 void budget_hook(lua_State* L, lua_Debug*) {
-    lua_sethook(L, nullptr, 0, 0);
-    luaL_error(L, "instruction budget exceeded");
+    Budget* b = budget_of(L);
+    if (b->tripped || b->charge_and_check(static_cast<uint64_t>(b->step))) {
+        lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+        luaL_error(L, "%s", b->why);
+    }
 }
 
 int traceback(lua_State* L) {
-    lua_sethook(L, nullptr, 0, 0);
     const char* m = lua_tostring(L, 1);
     luaL_traceback(L, L, m ? m : "(error object is not a string)", 1);
     return 1;
+}
+
+// ---- what a script can use to catch errors, re-raising the budget's ----
+
+int finish_pcall(lua_State* L, int status, lua_KContext extra) {
+    raise_if_tripped(L);
+    if (status != LUA_OK && status != LUA_YIELD) {
+        lua_pushboolean(L, 0);
+        lua_pushvalue(L, -2);
+        return 2;
+    }
+    return lua_gettop(L) - static_cast<int>(extra);
+}
+
+int l_pcall(lua_State* L) {
+    luaL_checkany(L, 1);
+    lua_pushboolean(L, 1);
+    lua_insert(L, 1);
+    int status = lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0, finish_pcall);
+    return finish_pcall(L, status, 0);
+}
+
+// xpcall's message handler runs where the error is raised; an error raised
+// by the count hook is raised with hooks off, so the script's handler must
+// not run then (it could loop unchecked): a spent budget skips it.
+int l_message_handler(lua_State* L) {
+    if (budget_of(L)->tripped) return 1;
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+int l_xpcall(lua_State* L) {
+    int n = lua_gettop(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, l_message_handler, 1);
+    lua_replace(L, 2);
+    lua_pushboolean(L, 1);
+    lua_pushvalue(L, 1);
+    lua_rotate(L, 3, 2);  // true, f below f's arguments; the handler stays at 2
+    int status = lua_pcallk(L, n - 2, LUA_MULTRET, 2, 2, finish_pcall);
+    return finish_pcall(L, status, 2);
+}
+
+// coroutine.resume and coroutine.close return errors as values: call the
+// original (upvalue 1), then re-raise a spent budget.
+// A coroutine killed by the count hook keeps hooks off (Lua leaves them
+// off in a thread an error from a hook escaped), so closing it would run its
+// __close handlers unchecked: nothing is called once the budget is spent.
+int l_guarded(lua_State* L) {
+    raise_if_tripped(L);
+    int n = lua_gettop(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, n, LUA_MULTRET);
+    raise_if_tripped(L);
+    return lua_gettop(L);
+}
+
+// coroutine.wrap without upstream's closing of the coroutine on error (see
+// l_guarded): the error is passed on, to-be-closed variables of a coroutine
+// that failed are not closed.
+int l_wrapped_resume(lua_State* L) {
+    raise_if_tripped(L);
+    lua_State* co = lua_tothread(L, lua_upvalueindex(1));
+    int narg = lua_gettop(L);
+    if (lua_status(co) == LUA_OK && lua_gettop(co) == 0) return luaL_error(L, "cannot resume dead coroutine");
+    if (!lua_checkstack(co, narg)) return luaL_error(L, "too many arguments to resume");
+    lua_xmove(L, co, narg);
+    int nres = 0;
+    int status = lua_resume(co, L, narg, &nres);
+    raise_if_tripped(L);
+    if (status == LUA_OK || status == LUA_YIELD) {
+        if (!lua_checkstack(L, nres + 1)) return luaL_error(L, "too many results to resume");
+        lua_xmove(co, L, nres);
+        return nres;
+    }
+    lua_xmove(co, L, 1);
+    return lua_error(L);
+}
+
+int l_wrap(lua_State* L) {
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_State* co = lua_newthread(L);
+    lua_pushvalue(L, 1);
+    lua_xmove(L, co, 1);
+    lua_pushcclosure(L, l_wrapped_resume, 1);
+    return 1;
+}
+
+// Finalizers run with hooks off, so an object with __gc could loop forever
+// unchecked: refuse them.  (Lua marks an object for finalization only when
+// its metatable has __gc at setmetatable time.)
+int l_setmetatable(lua_State* L) {
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        bool gc = lua_rawget(L, 2) != LUA_TNIL;
+        lua_pop(L, 1);
+        if (gc) return luaL_error(L, "setmetatable: __gc metamethods are not allowed");
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+void wrap_global(lua_State* L, const char* table, const char* name, lua_CFunction wrapper) {
+    lua_getglobal(L, table);
+    lua_getfield(L, -1, name);
+    lua_pushcclosure(L, wrapper, 1);
+    lua_setfield(L, -2, name);
+    lua_pop(L, 1);
 }
 
 // ---- the `ses` table ----
@@ -103,7 +239,20 @@ int setup(lua_State* L) {
     luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
     luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
     luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
+    luaL_requiref(L, LUA_COLIBNAME, luaopen_coroutine, 1);
     lua_settop(L, 0);
+    lua_pushcfunction(L, l_pcall);
+    lua_setglobal(L, "pcall");
+    lua_pushcfunction(L, l_xpcall);
+    lua_setglobal(L, "xpcall");
+    wrap_global(L, "_G", "setmetatable", l_setmetatable);
+    wrap_global(L, LUA_COLIBNAME, "resume", l_guarded);
+    wrap_global(L, LUA_COLIBNAME, "close", l_guarded);
+    lua_getglobal(L, LUA_COLIBNAME);
+    lua_pushcfunction(L, l_wrap);
+    lua_setfield(L, -2, "wrap");
+    lua_pop(L, 1);
+    open_bounded_patterns(L);
     for (const char* name : {"dofile", "loadfile", "load", "collectgarbage", "warn", "require"}) {
         lua_pushnil(L);
         lua_setglobal(L, name);
@@ -328,6 +477,47 @@ int trampoline(lua_State* L) {
 
 }  // namespace
 
+void Budget::start() {
+    used = 0;
+    tripped = false;
+    why = "";
+    deadline_ns = time_limit_ms > 0 ? steady_ns() + time_limit_ms * 1'000'000 : 0;
+}
+
+bool Budget::charge_and_check(uint64_t n) {
+    used += n;
+    if (used > limit) {
+        tripped = true;
+        why = kInstructionBudget;
+    } else if (int64_t d = deadline_ns.load(std::memory_order_relaxed); d && steady_ns() > d) {
+        tripped = true;
+        why = kTimeLimit;
+    }
+    return tripped;
+}
+
+Budget* budget_of(lua_State* L) { return *static_cast<Budget**>(lua_getextraspace(L)); }
+
+void set_budget(lua_State* L, Budget* b) { *static_cast<Budget**>(lua_getextraspace(L)) = b; }
+
+void charge(lua_State* L, uint64_t n) {
+    Budget* b = budget_of(L);
+    if (b && (b->tripped || b->charge_and_check(n))) luaL_error(L, "%s", b->why);
+}
+
+void raise_if_tripped(lua_State* L) {
+    Budget* b = budget_of(L);
+    if (b && b->tripped) luaL_error(L, "%s", b->why);
+}
+
+LuaRuntime::LuaRuntime(const Limits& l) : limits_(l) {
+    mem_.limit = l.memory;
+    mem_.budget = &budget_;
+    budget_.limit = l.instructions;
+    budget_.step = static_cast<int>(std::clamp<uint64_t>(l.instructions / 4, 1, 1000));
+    budget_.time_limit_ms = l.time_limit_ms;
+}
+
 LuaRuntime::~LuaRuntime() {
     if (L_) lua_close(L_);
 }
@@ -338,19 +528,27 @@ Status LuaRuntime::run(std::string_view what, const std::function<std::string(lu
     lua_pushcfunction(L_, traceback);
     lua_pushcfunction(L_, trampoline);
     lua_pushlightuserdata(L_, &call);
-    int budget = static_cast<int>(std::min<uint64_t>(limits_.instructions, INT_MAX));
-    lua_sethook(L_, budget_hook, LUA_MASKCOUNT, budget > 0 ? budget : 1);
+    budget_.start();
+    lua_sethook(L_, budget_hook, LUA_MASKCOUNT, budget_.step);
     int rc = lua_pcall(L_, 1, 0, base + 1);
-    lua_sethook(L_, nullptr, 0, 0);
+    stalled_ = budget_.tripped;
     std::string msg;
-    if (rc == LUA_ERRMEM) {
+    if (budget_.tripped) {
+        // The error that came out names the spent limit unless the script
+        // raised another on the way out (a __close handler, say).
+        const char* m = rc != LUA_OK && rc != LUA_ERRMEM ? lua_tostring(L_, -1) : nullptr;
+        msg = m ? m : budget_.why;
+        if (msg.find(budget_.why) == std::string::npos) msg = std::string(budget_.why) + ": " + msg;
+        if (budget_.why == std::string_view(kTimeLimit))
+            msg += " (limit " + std::to_string(limits_.time_limit_ms) + " ms)";
+    } else if (rc == LUA_ERRMEM) {
         msg = "memory limit (" + std::to_string(limits_.memory) + " bytes) exceeded";
     } else if (rc != LUA_OK) {
         const char* m = lua_tostring(L_, -1);
         msg = m ? m : "error (no message)";
     }
     lua_settop(L_, base);
-    if (rc != LUA_OK) {
+    if (rc != LUA_OK || budget_.tripped) {
         broken_ = true;
         return internal_error(std::string(what) + ": " + msg);
     }
@@ -365,6 +563,7 @@ Result<std::unique_ptr<LuaRuntime>> LuaRuntime::load(std::string_view source, st
     if (!rt->L_) return internal_error("policy: cannot create a Lua state");
     lua_State* L = rt->L_;
     lua_atpanic(L, on_panic);
+    set_budget(L, &rt->budget_);
 
     if (Status s = rt->run("setup",
                            [](lua_State* L) {
@@ -397,6 +596,28 @@ Result<std::unique_ptr<LuaRuntime>> LuaRuntime::load(std::string_view source, st
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
+
+    // Globals that look like hooks but were not registered (read raw, in a
+    // protected call: the script may have given _G a metatable).
+    auto& warnings = rt->hook_warnings_;
+    unsigned registered = rt->registered_;
+    if (Status st = rt->run("check",
+                            [&](lua_State* L) {
+                                lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+                                for (size_t i = 0; i < hs.size(); ++i) {
+                                    if (registered & (1u << i)) continue;
+                                    std::string n(hs[i].name);
+                                    lua_pushstring(L, n.c_str());
+                                    if (lua_rawget(L, -2) == LUA_TFUNCTION)
+                                        warnings.push_back("global function '" + n +
+                                                           "' is not registered as a hook (use ses.on(\"" + n +
+                                                           "\", fn)); the built-in rule decides " + n);
+                                    lua_pop(L, 1);
+                                }
+                                return std::string();
+                            });
+        !st)
+        return st.error();
     return rt;
 }
 

@@ -21,7 +21,7 @@ Result<std::string> read_file(const std::string& path) {
     return ss.str();
 }
 
-Limits limits_of(const Settings& s) { return Limits{s.instruction_limit, s.memory_limit}; }
+Limits limits_of(const Settings& s) { return Limits{s.instruction_limit, s.memory_limit, s.time_limit_ms}; }
 
 std::string one_line(std::string_view s) {
     std::string out;
@@ -35,6 +35,17 @@ std::string one_line(std::string_view s) {
     return out;
 }
 }  // namespace
+
+Result<std::vector<std::string>> check_script(const Settings& s) {
+    if (s.script.empty()) return std::vector<std::string>{};
+    auto src = read_file(s.script);
+    if (!src) return src.error();
+    auto rt = LuaRuntime::load(*src, s.script, limits_of(s));
+    if (!rt) return internal_error("policy: " + s.script + ": " + rt.error().what);
+    std::vector<std::string> out;
+    for (const auto& w : (*rt)->hook_warnings()) out.push_back(s.script + ": " + w);
+    return out;
+}
 
 Result<std::shared_ptr<Policy>> Policy::open(const Settings& s) {
     std::shared_ptr<Policy> p(new Policy(s));
@@ -65,6 +76,7 @@ Status Policy::replace_source(std::string source, std::string name) {
 Status Policy::install(std::string source, std::string name) {
     auto rt = LuaRuntime::load(source, name, limits_of(settings_));
     if (!rt) return internal_error("policy: " + name + " refused: " + rt.error().what);
+    for (const auto& w : (*rt)->hook_warnings()) log::warn("policy: " + name + ": " + w);
     auto script = std::make_shared<Script>();
     script->source = std::move(source);
     script->name = std::move(name);
@@ -157,8 +169,10 @@ R Policy::call(size_t index, Call&& call, Builtin&& builtin_rule) {
         return builtin_rule();
     }
     auto r = call(*rt);
+    bool stalled = rt->stalled();
     give_back(std::move(rt), script->generation);
     if (!r) {
+        if (stalled) stalls_++;
         fell_back(index, r.error());
         return builtin_rule();
     }

@@ -8,7 +8,9 @@
 // (builtin.hpp); when a registered hook errors, runs out of its instruction
 // budget or memory, or returns nonsense, the built-in rule answers and one
 // log line says why (at most one line per hook per second, with a count of
-// the ones left out).
+// the ones left out).  A hook cannot run unbounded (lua_runtime.hpp): one
+// that hits its instruction budget or time limit counts in stalls(), and
+// since every thread borrows its own state, it delays only its own caller.
 //
 // reload() re-reads the script; a script that fails to load is refused, the
 // old one stays in use and the error is returned.  States of the old script
@@ -35,8 +37,14 @@ struct Settings {
     std::string script;  // path; "" = built-in rules only
     uint64_t instruction_limit = 1'000'000;
     uint64_t memory_limit = 16ull << 20;
+    int64_t time_limit_ms = 200;  // wall clock per hook call
     size_t max_idle_states = 32;
 };
+
+// For --check-config: loads the script as the daemon would and returns
+// warnings (globals that look like hooks but are not registered); fails
+// when it does not load.
+Result<std::vector<std::string>> check_script(const Settings& s);
 
 class Policy {
 public:
@@ -55,6 +63,7 @@ public:
     bool has(std::string_view hook) const;  // registered by the current script
     std::string describe() const;           // "script /etc/sesmilter/warmup.lua" / "built-in rules"
     uint64_t fallbacks() const { return fallbacks_.load(); }
+    uint64_t stalls() const { return stalls_.load(); }  // fallbacks because a hook hit its budget or time limit
     uint64_t generation() const;
 
 private:
@@ -80,6 +89,7 @@ private:
     std::shared_ptr<const Script> script_;  // null: built-in only
     std::vector<std::unique_ptr<LuaRuntime>> idle_;
     std::atomic<uint64_t> fallbacks_{0};
+    std::atomic<uint64_t> stalls_{0};
     std::array<std::atomic<int64_t>, 3> last_log_{};
     std::array<std::atomic<uint64_t>, 3> suppressed_{};
 };

@@ -20,6 +20,7 @@ Settings from_config(const config::Config& c) {
     s.policy.script = c.str("policy.script");
     s.policy.instruction_limit = static_cast<uint64_t>(c.integer("policy.instruction_limit"));
     s.policy.memory_limit = c.size("policy.memory_limit");
+    s.policy.time_limit_ms = c.integer("policy.time_limit_ms");
 
     s.store.path = c.str("store.path");
     store::parse_sync(c.str("store.sync"), s.store.sync);

@@ -6,6 +6,7 @@
 #include <map>
 #include <fstream>
 #include <sstream>
+#include <chrono>
 #include <thread>
 
 #include "policy/builtin.hpp"
@@ -399,4 +400,162 @@ TEST_CASE("the example scripts load and do what they say", "[policy]") {
         id.weekday = 6;
         CHECK(*rt->should_upgrade(id, day(2000, 0, 0)));  // Friday judged at the change into Saturday
     }
+}
+
+// ---- a hook cannot run unbounded (issue #9 item 1) ----
+
+namespace {
+
+Limits escape_limits() { return Limits{1'000'000, 8ull << 20, 100}; }
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+TEST_CASE("escapes: a hook ends within its limits whatever it catches", "[policy][sandbox][escape]") {
+    struct {
+        const char* name;
+        const char* body;
+    } cases[] = {
+        {"pcall loop", "while true do pcall(function() while true do end end) end"},
+        {"pcall around the whole loop", "while true do pcall(function() while true do pcall(error) end end) end"},
+        {"xpcall loop", "while true do xpcall(function() while true do end end, function(e) return e end) end"},
+        {"xpcall handler loops", "while true do xpcall(error, function() while true do end end) end"},
+        {"coroutine loop",
+         "while true do local co = coroutine.create(function() while true do end end) coroutine.resume(co) end"},
+        {"coroutine.wrap under pcall", "while true do pcall(coroutine.wrap(function() while true do end end)) end"},
+        // The trim idiom is quadratic on spaces between two words (19 s with
+        // stock Lua on 60 000).
+        {"pattern on 60 000 spaces",
+         "local s = 'x' .. string.rep(' ', 60000) .. 'x' while true do pcall(string.match, s, '^%s*(.-)%s*$') end"},
+        {"one pattern call", "local s = 'x' .. string.rep(' ', 60000) .. 'x' return #s:match('^%s*(.-)%s*$')"},
+        {"gsub backtracking", "local s = string.rep('a', 5000) return select(2, s:gsub('(.-)(.-)(.-)b', ''))"},
+        {"plain find, long needle",
+         "local h = string.rep('a', 2000000) local n = string.rep('a', 100000) .. 'b' "
+         "while true do pcall(string.find, h, n, 1, true) end"},
+        {"xpcall handler loops on a budget error",
+         "while true do xpcall(function() while true do end end, function() while true do end end) end"},
+        {"__close in a wrapped coroutine",
+         "local f = coroutine.wrap(function() local x <close> = setmetatable({}, {__close = function() "
+         "while true do end end}) while true do end end) while true do pcall(f) end"},
+        {"__close at coroutine.close",
+         "local co = coroutine.create(function() local x <close> = setmetatable({}, {__close = function() "
+         "while true do end end}) while true do end end) pcall(coroutine.resume, co) "
+         "while true do pcall(coroutine.close, co) end"},
+        {"__close in the hook's own frame",
+         "local x <close> = setmetatable({}, {__close = function() while true do end end}) while true do end"},
+        {"string.rep bomb under the memory cap",
+         "while true do pcall(function() for i = 1, 1e9 do local s = string.rep('x', 1 << 20) end end) end"},
+    };
+    for (auto& c : cases) {
+        INFO(c.name);
+        auto rt = LuaRuntime::load(hook_script(c.body), "hostile.lua", escape_limits());
+        REQUIRE(rt);
+        auto t0 = std::chrono::steady_clock::now();
+        auto r = (*rt)->daily_limit(identity(1));
+        double took = seconds_since(t0);
+        REQUIRE_FALSE(r);
+        INFO(r.error().what);
+        CHECK((*rt)->stalled());
+        CHECK((*rt)->broken());
+        CHECK(took < 1.0);
+        CHECK_THAT(r.error().what,
+                   Catch::Contains("instruction budget exceeded") || Catch::Contains("time limit exceeded"));
+    }
+}
+
+TEST_CASE("escapes: the Policy falls back, counts the stall and stays usable", "[policy][escape]") {
+    Settings s;
+    s.instruction_limit = 1'000'000;
+    s.time_limit_ms = 100;
+    auto p = Policy::from_source(R"(
+ses.on('daily_limit', function(id)
+  if id.level == 2 then while true do pcall(function() while true do end end) end end
+  if id.level == 3 then local s = 'x' .. string.rep(' ', 60000) .. 'x' return #s:match('^%s*(.-)%s*$') end
+  return 7
+end)
+)",
+                                 "hostile.lua", s);
+    REQUIRE(p);
+    Policy& pol = **p;
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK(pol.daily_limit(identity(2)).total == builtin::plan_limit(2));
+    CHECK(pol.daily_limit(identity(3)).total == builtin::plan_limit(3));
+    CHECK(seconds_since(t0) < 2.0);
+    CHECK(pol.stalls() == 2);
+    CHECK(pol.fallbacks() == 2);
+    CHECK(pol.daily_limit(identity(1)).total == 7);
+}
+
+TEST_CASE("escapes: __gc finalizers are refused", "[policy][sandbox][escape]") {
+    // Before, the finalizer ran with hooks off when the state closed (or at
+    // the next collection) and never returned.
+    auto t0 = std::chrono::steady_clock::now();
+    {
+        auto rt = LuaRuntime::load(hook_script("setmetatable({}, {__gc = function() while true do end end}) return 1"),
+                                   "gc.lua", escape_limits());
+        REQUIRE(rt);
+        auto r = (*rt)->daily_limit(identity(1));
+        REQUIRE_FALSE(r);
+        CHECK_THAT(r.error().what, Catch::Contains("__gc"));
+    }
+    {
+        auto rt = LuaRuntime::load("setmetatable({}, {__gc = false})", "gc.lua", escape_limits());
+        REQUIRE_FALSE(rt);
+        CHECK_THAT(rt.error().what, Catch::Contains("__gc"));
+    }
+    // Other metatables still work, and a __gc added later marks nothing.
+    auto rt =
+        load_ok(hook_script("local mt = {__index = function(t, k) return 5 end} local t = setmetatable({}, mt) "
+                            "mt.__gc = function() while true do end end return t.x"));
+    auto r = rt->daily_limit(identity(1));
+    REQUIRE(r);
+    CHECK(r->total == 5);
+    rt.reset();  // closing the state runs no finalizer
+    CHECK(seconds_since(t0) < 1.0);
+}
+
+TEST_CASE("bounded pattern functions keep Lua's semantics", "[policy][sandbox]") {
+    auto rt = load_ok(hook_script(R"LUA(
+  assert(("  hi there  "):match("^%s*(.-)%s*$") == "hi there")
+  assert(select(2, ("a.b.c"):gsub("%.", "/")) == 2)
+  assert(("x=1, y=2"):gsub("(%w+)=(%w+)", "%2=%1") == "1=x, 2=y")
+  assert(("abc"):gsub("%w", function(c) return c:upper() end) == "ABC")
+  assert(("hello"):gsub("l", {l = "L"}) == "heLLo")
+  local n = 0 for w in ("one two three"):gmatch("%a+") do n = n + 1 end assert(n == 3)
+  assert(("a+b"):find("+", 1, true) == 2)
+  local s, e, cap = ("key = value"):find("(%w+)%s*=")
+  assert(s == 1 and e == 5 and cap == "key")
+  assert(("THE (quick) fox"):find("%((%a+)%)") == 5)
+  assert(("[[x]]"):match("%b[]") == "[[x]]")
+  assert(("THE (quick) fox"):match("%f[%a]%a+", 5) == "quick")
+  assert(not pcall(string.match, "x", "("))
+  return 1
+)LUA"));
+    auto r = rt->daily_limit(identity(1));
+    INFO((r ? "" : r.error().what));
+    CHECK(r);
+}
+
+TEST_CASE("check_script warns about globals that look like hooks", "[policy]") {
+    auto dir = std::filesystem::temp_directory_path() / ("ses-check-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    Settings s;
+    s.script = (dir / "w.lua").string();
+    std::ofstream(s.script) << "function daily_limit(identity) return 10 end\n"
+                               "ses.on('should_upgrade', function() return true end)\n"
+                               "function should_upgrade() return false end\n";
+    auto w = check_script(s);
+    REQUIRE(w);
+    REQUIRE(w->size() == 1);
+    CHECK_THAT(w->at(0), Catch::Contains("daily_limit") && Catch::Contains("ses.on"));
+    std::ofstream(s.script) << "ses.on('daily_limit', function() return 10 end)\n";
+    w = check_script(s);
+    REQUIRE(w);
+    CHECK(w->empty());
+    std::ofstream(s.script) << "ses.on('daily_limt', function() return 10 end)\n";
+    CHECK_FALSE(check_script(s));
+    std::filesystem::remove_all(dir);
 }
