@@ -2,15 +2,22 @@
 // of held mail and the operator's view.
 //
 // admit() is called by the milter for every outbound message, after the
-// identity is known.  In ONE LMDB write transaction it reads the state of
-// each identity (the sender domain, and the sending IP when given), rolls it
-// to today (asking should_upgrade once per elapsed day), asks daily_limit,
-// and either charges the recipients to today's counters (accept) or asks
-// on_over_quota and records the decision (hold: a held-mail record with the
-// release time; tempfail/reject: nothing is counted).  Because LMDB allows
-// one writer at a time, parallel sessions can never overshoot a limit.
-// Lua runs inside that transaction under its instruction budget.
-//
+// identity is known.  It reads the state of each identity (the sender
+// domain, and the sending IP when given) in a read transaction, then -- with
+// no transaction open -- rolls it to today (asking should_upgrade once per
+// elapsed day), asks daily_limit and, when the message does not fit, asks
+// on_over_quota.  Then, in ONE write transaction, it checks that no identity
+// changed meanwhile, re-checks the fit against the counters as they are now
+// and either charges the recipients to today's counters (accept) or records
+// the decision (hold: a held-mail record with the release time;
+// tempfail/reject: nothing is counted).  Because the re-check and the charge
+// are one transaction and LMDB allows one writer at a time, parallel
+// sessions can never overshoot a limit; because Lua runs outside it, a slow
+// hook delays only its own message (each thread borrows its own Lua state).
+// When the store changed under a decision it is made again (at most 8
+// times; the last time a message that no longer fits gets the built-in
+// on_over_quota rule inside the transaction).
+
 // release_due() releases held mail whose release time has come, oldest
 // first, while each identity's quota for today allows, charging it to today
 // (sent and released).  It marks the records "releasing" and commits before
@@ -26,6 +33,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -115,7 +123,18 @@ private:
     Engine(Settings s, std::shared_ptr<store::Env> env, std::shared_ptr<policy::Policy> p, TimeZone tz);
 
     struct Loaded;
-    Loaded load(store::Txn& txn, const IdentityKey& id, int32_t today, int64_t now, bool write);
+    Loaded read(store::Txn& txn, const IdentityKey& id, int32_t today, int64_t now);
+    void refresh(store::Txn& txn, Loaded& l, int32_t today);
+    void evaluate(Loaded& l, int32_t today, int64_t now, bool with_limit);  // Lua: never inside a transaction
+    bool unchanged(store::Txn& txn, const Loaded& l);
+    void write_state(store::Txn& txn, const Loaded& l, int64_t now);
+    Status record_over(store::Txn& txn, const mail::Message& m, const std::vector<IdentityKey>& ids,
+                       const DomainCounts& domains, const Loaded& l, const Fit& over_fit, const policy::OverQuota& oq,
+                       int64_t now, Decision& d, const std::function<void()>& charge_held,
+                       const std::function<void()>& charge_sent);
+    Result<std::vector<IdentityStatus>> collect_status(const std::optional<IdentityKey>& only);
+    Status change_state(const IdentityKey& id,
+                        const std::function<std::optional<LevelChange>(IdentityState&, int32_t, int64_t)>& edit);
     policy::IdentityView view(const IdentityKey& id, const IdentityState& s, int32_t day, int64_t now,
                               const policy::Counters& today, const Usage& usage) const;
     void put_counters(store::Txn& txn, const IdentityKey& id, int32_t day, const policy::Counters& c,

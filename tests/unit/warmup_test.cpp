@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -676,4 +677,133 @@ TEST_CASE("the release scheduler releases due mail in its thread", "[warmup][eng
     REQUIRE(sched.passes() >= 1);
     std::lock_guard<std::mutex> g(seen->mu);
     CHECK(seen->released.size() == 1);
+}
+
+namespace {
+
+// An engine on a fresh store with a script and policy limits of its own.
+struct ScriptFixture {
+    TempDir dir;
+    std::shared_ptr<store::Env> env;
+    std::shared_ptr<policy::Policy> policy;
+    std::unique_ptr<Engine> engine;
+    ScriptFixture(const char* script, uint64_t instructions, int64_t time_limit_ms) {
+        Settings s;
+        s.store.path = dir.path.string();
+        s.policy.instruction_limit = instructions;
+        s.policy.time_limit_ms = time_limit_ms;
+        auto e = store::Env::open(s.store);
+        REQUIRE(e);
+        env = *e;
+        auto p = policy::Policy::from_source(script, "test.lua", s.policy);
+        REQUIRE(p);
+        policy = *p;
+        auto eng = Engine::open(s, env, policy);
+        REQUIRE(eng);
+        engine = std::move(*eng);
+    }
+    ~ScriptFixture() { clock::set_override(std::nullopt); }
+};
+
+mail::Message message_to(const std::string& rcpt, int n) {
+    mail::Message m;
+    m.env.mail_from = "a@example.com";
+    m.env.rcpts = {rcpt};
+    m.env.queue_id = "Q" + std::to_string(200000 + n);
+    return m;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+TEST_CASE("engine: slow hooks decided in parallel never overshoot a limit or a group",
+          "[warmup][engine][concurrency]") {
+    // The hooks burn time so that decisions interleave: each thread decides
+    // outside the write transaction and the re-check must catch the rest.
+    ScriptFixture fx(R"(
+local function burn() local x = 0 for i = 1, 20000 do x = x + i end return x end
+ses.on('daily_limit', function(id)
+  burn()
+  return {total = 100, groups = {gmail = {limit = 30, domains = {'gmail.com'}}}}
+end)
+ses.on('on_over_quota', function(m, id) burn() return {action = 'hold'} end)
+)",
+                     10'000'000, 5000);
+    clock::set_override(at("2026-11-23T10:00:00Z"));
+    std::atomic<int> accepted{0}, gmail{0}, held{0}, errors{0}, qid{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 20; ++t)
+        ts.emplace_back([&, t] {
+            for (int i = 0; i < 10; ++i) {
+                bool to_gmail = (t + i) % 2 == 0;
+                auto m = message_to(to_gmail ? "x@gmail.com" : "x@example.org", qid++);
+                auto d = fx.engine->admit(m, "example.com");
+                if (!d)
+                    errors++;
+                else if (d->action == A::accept) {
+                    accepted++;
+                    if (to_gmail) gmail++;
+                } else if (d->action == A::hold)
+                    held++;
+            }
+        });
+    for (auto& t : ts) t.join();
+    CHECK(errors == 0);
+    CHECK(accepted == 100);
+    CHECK(gmail <= 30);
+    CHECK(held == 100);
+    auto st = fx.engine->status(IdentityKey::domain("example.com"));
+    REQUIRE(st);
+    CHECK(st->counters.sent == 100);
+    CHECK(st->counters.held == 100);
+    CHECK(st->usage.groups["gmail"] == static_cast<uint64_t>(gmail.load()));
+    CHECK(fx.policy->fallbacks() == 0);
+}
+
+TEST_CASE("engine: a stalled hook delays only its own message, not others nor the operator",
+          "[warmup][engine][escape]") {
+    // slow.example's daily_limit never ends on its own (pcall catches the
+    // budget error) until the time limit; other identities must go on.
+    ScriptFixture fx(R"(
+ses.on('daily_limit', function(id)
+  if id.name == 'slow.example' then while true do pcall(function() while true do end end) end end
+  return 1000
+end)
+)",
+                     1'000'000'000, 1500);
+    clock::set_override(at("2026-11-23T10:00:00Z"));
+    std::atomic<bool> slow_done{false};
+    Result<Decision> slow = internal_error("not run");
+    double slow_took = 0;
+    std::thread t([&] {
+        auto t0 = std::chrono::steady_clock::now();
+        slow = fx.engine->admit(message_to("x@example.org", 1), "slow.example");
+        slow_took = seconds_since(t0);
+        slow_done = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    for (int i = 0; i < 5; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        auto d = fx.engine->admit(message_to("x@example.org", 10 + i), "fast.example");
+        REQUIRE(d);
+        CHECK(d->action == A::accept);
+        CHECK(d->limit == 1000);
+        CHECK(seconds_since(t0) < 0.5);
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    auto st = fx.engine->status(IdentityKey::domain("fast.example"));
+    REQUIRE(st);
+    CHECK(st->counters.sent == 5);
+    CHECK(fx.engine->set_level(IdentityKey::domain("fast.example"), 3));
+    CHECK(seconds_since(t0) < 0.5);
+    CHECK_FALSE(slow_done);  // it was still stalled meanwhile
+    t.join();
+    REQUIRE(slow);
+    CHECK(slow->action == A::accept);  // the built-in plan: 500 on level 1
+    CHECK(slow->limit == policy::builtin::plan_limit(1));
+    CHECK(slow_took < 3.0);
+    CHECK(fx.policy->stalls() == 1);
 }
