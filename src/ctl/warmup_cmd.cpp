@@ -96,13 +96,20 @@ int status(Context& c) {
         list = std::move(*all);
     }
     if (c.json) {
+        // The fallbacks of this process's policy (computing the status asks
+        // the hooks too); the daemon logs its own.
         if (!c.args.empty()) {
-            c.out << status_json(list[0]).dump(2) << "\n";
+            json j = status_json(list[0]);
+            j["policy_fallbacks"] = eng.policy().fallbacks();
+            j["policy_stalls"] = eng.policy().stalls();
+            c.out << j.dump(2) << "\n";
         } else {
             json arr = json::array();
             for (const auto& s : list) arr.push_back(status_json(s));
             c.out << json{{"time_zone", eng.time_zone().name()},
                           {"policy", eng.policy().describe()},
+                          {"policy_fallbacks", eng.policy().fallbacks()},
+                          {"policy_stalls", eng.policy().stalls()},
                           {"identities", arr}}
                          .dump(2)
                   << "\n";
