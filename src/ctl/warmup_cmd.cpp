@@ -222,20 +222,7 @@ int feedback(Context& c) {
 
 }  // namespace
 
-Result<WarmupHandle> open_warmup(const Context& c) {
-    WarmupHandle h;
-    h.settings = warmup::from_config(c.cfg);
-    auto env = store::Env::open(h.settings.store);
-    if (!env) return env.error();
-    h.env = *env;
-    auto pol = policy::Policy::open(h.settings.policy);
-    if (!pol) return pol.error();
-    h.policy = *pol;
-    auto eng = warmup::Engine::open(h.settings, h.env, h.policy);
-    if (!eng) return eng.error();
-    h.engine = std::move(*eng);
-    return h;
-}
+Result<services::WarmupStack> open_warmup(const Context& c) { return services::open_warmup_stack(c.cfg); }
 
 std::vector<Command> warmup_commands() {
     return {

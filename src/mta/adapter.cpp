@@ -5,6 +5,7 @@
 
 #include "mta/postfix.hpp"
 #include "mta/sendmail.hpp"
+#include "warmup/records.hpp"
 
 namespace ses::mta {
 
@@ -20,12 +21,7 @@ bool parse_kind(std::string_view s, Kind& out) {
 
 std::string_view kind_name(Kind k) { return k == Kind::sendmail ? "sendmail" : "postfix"; }
 
-bool valid_queue_id(std::string_view qid) {
-    if (qid.size() < 5 || qid.size() > 32 || qid == "ALL") return false;
-    for (char c : qid)
-        if (!std::isalnum(static_cast<unsigned char>(c))) return false;
-    return true;
-}
+bool valid_queue_id(std::string_view qid) { return warmup::valid_queue_id(qid); }
 
 std::unique_ptr<Adapter> make_adapter(const Settings& s) {
     if (s.kind == Kind::sendmail) return std::make_unique<SendmailAdapter>(s);

@@ -5,7 +5,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "policy/builtin.hpp"
 #include "util/log.hpp"
 
 namespace ses::policy {
@@ -179,21 +178,20 @@ R Policy::call(size_t index, Call&& call, Builtin&& builtin_rule) {
     return *r;
 }
 
-Limit Policy::daily_limit(const IdentityView& id) {
+Limit Policy::daily_limit(const IdentityView& id, const std::function<Limit()>& fallback) {
     return call<Limit>(
-        kDailyLimit, [&](LuaRuntime& rt) { return rt.daily_limit(id); }, [&] { return builtin::daily_limit(id); });
+        kDailyLimit, [&](LuaRuntime& rt) { return rt.daily_limit(id); }, fallback);
 }
 
-bool Policy::should_upgrade(const IdentityView& id, const DayView& y) {
+bool Policy::should_upgrade(const IdentityView& id, const DayView& y, const std::function<bool()>& fallback) {
     return call<bool>(
-        kShouldUpgrade, [&](LuaRuntime& rt) { return rt.should_upgrade(id, y); },
-        [&] { return builtin::should_upgrade(id, y); });
+        kShouldUpgrade, [&](LuaRuntime& rt) { return rt.should_upgrade(id, y); }, fallback);
 }
 
-OverQuota Policy::on_over_quota(const MessageView& m, const IdentityView& id, int64_t hold_seconds) {
+OverQuota Policy::on_over_quota(const MessageView& m, const IdentityView& id, int64_t hold_seconds,
+                                const std::function<OverQuota()>& fallback) {
     return call<OverQuota>(
-        kOnOverQuota, [&](LuaRuntime& rt) { return rt.on_over_quota(m, id, hold_seconds); },
-        [&] { return builtin::on_over_quota(m, id, hold_seconds); });
+        kOnOverQuota, [&](LuaRuntime& rt) { return rt.on_over_quota(m, id, hold_seconds); }, fallback);
 }
 
 }  // namespace ses::policy

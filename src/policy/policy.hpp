@@ -4,8 +4,9 @@
 // Lua states are not thread-safe, so each call borrows a state from a pool
 // (creating one from the current script when none is idle) and returns it
 // afterwards; a state whose call failed is thrown away.  The calls never
-// fail: when the script does not register a hook the built-in rule answers
-// (builtin.hpp); when a registered hook errors, runs out of its instruction
+// fail: when the script does not register a hook the caller's fallback (the
+// warm-up's built-in rule, warmup/builtin.hpp) answers; when a registered
+// hook errors, runs out of its instruction
 // budget or memory, or returns nonsense, the built-in rule answers and one
 // log line says why (at most one line per hook per second, with a count of
 // the ones left out).  A hook cannot run unbounded (lua_runtime.hpp): one
@@ -22,6 +23,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -56,9 +58,12 @@ public:
     Status reload();  // re-reads Settings::script
     Status replace_source(std::string source, std::string name);
 
-    Limit daily_limit(const IdentityView& id);
-    bool should_upgrade(const IdentityView& id, const DayView& yesterday);
-    OverQuota on_over_quota(const MessageView& m, const IdentityView& id, int64_t hold_seconds);
+    // Each call answers with `fallback` (the caller's built-in rule) when the
+    // script does not register the hook or the hook fails.
+    Limit daily_limit(const IdentityView& id, const std::function<Limit()>& fallback);
+    bool should_upgrade(const IdentityView& id, const DayView& yesterday, const std::function<bool()>& fallback);
+    OverQuota on_over_quota(const MessageView& m, const IdentityView& id, int64_t hold_seconds,
+                            const std::function<OverQuota()>& fallback);
 
     bool has(std::string_view hook) const;  // registered by the current script
     std::string describe() const;           // "script /etc/sesmilter/warmup.lua" / "built-in rules"

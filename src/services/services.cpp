@@ -7,6 +7,10 @@
 #include <cstring>
 
 #include "mta/adapter.hpp"
+#include "mta/settings.hpp"
+#include "policy/settings.hpp"
+#include "services/warmup_stack.hpp"
+#include "store/settings.hpp"
 #include "util/log.hpp"
 
 namespace ses::services {
@@ -14,25 +18,27 @@ namespace ses::services {
 Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
     auto s = std::make_shared<Services>();
     s->warmup_settings = warmup::from_config(cfg);
+    s->store_options = store::options_from(cfg);
+    s->policy_settings = policy::settings_from(cfg);
+    s->mta_settings = mta::settings_from(cfg);
     const auto& ws = s->warmup_settings;
-    if (mkdir(ws.store.path.c_str(), 0750) != 0 && errno != EEXIST)
-        return internal_error("store.path " + ws.store.path + ": " + std::strerror(errno));
-    auto env = store::Env::open(ws.store);
-    if (!env) return Error{"store " + ws.store.path + ": " + env.error().what, {}};
+    const auto& so = s->store_options;
+    if (mkdir(so.path.c_str(), 0750) != 0 && errno != EEXIST)
+        return internal_error("store.path " + so.path + ": " + std::strerror(errno));
+    auto env = store::Env::open(so);
+    if (!env) return Error{"store " + so.path + ": " + env.error().what, {}};
     s->store = *env;
     auto templates = tmpl::LmdbTemplateStore::open(s->store);
     if (!templates) return Error{"template store: " + templates.error().what, {}};
     s->templates = std::move(*templates);
     if (ws.enabled) {
-        auto pol = policy::Policy::open(ws.policy);
-        if (!pol) return Error{"policy.script: " + pol.error().what, {}};
-        s->policy = *pol;
-        auto eng = warmup::Engine::open(ws, s->store, s->policy);
-        if (!eng) return Error{"warm-up: " + eng.error().what, {}};
-        s->warmup = std::shared_ptr<warmup::Engine>(std::move(*eng));
+        auto stack = open_warmup_stack(cfg, s->store);  // the same builder as sesctl's
+        if (!stack) return stack.error();
+        s->policy = stack->policy;
+        s->warmup = stack->engine;
         if (ws.release_scheduler)
-            s->scheduler =
-                std::make_unique<ReleaseScheduler>(*s->warmup, mta::make_adapter(ws.mta), ws.release_interval);
+            s->scheduler = std::make_unique<ReleaseScheduler>(*s->warmup, mta::make_adapter(stack->mta_settings),
+                                                              ws.release_interval);
     }
     return s;
 }
@@ -43,9 +49,11 @@ void Services::start() {
 
 void Services::reload(const config::Config& cfg) {
     warmup::Settings next = warmup::from_config(cfg);
-    if (next.enabled != warmup_settings.enabled || next.store.path != warmup_settings.store.path ||
-        next.time_zone != warmup_settings.time_zone || next.policy.script != warmup_settings.policy.script ||
-        next.mta.kind != warmup_settings.mta.kind || next.mta.config_directory != warmup_settings.mta.config_directory)
+    policy::Settings next_policy = policy::settings_from(cfg);
+    mta::Settings next_mta = mta::settings_from(cfg);
+    if (next.enabled != warmup_settings.enabled || store::options_from(cfg).path != store_options.path ||
+        next.time_zone != warmup_settings.time_zone || next_policy.script != policy_settings.script ||
+        next_mta.kind != mta_settings.kind || next_mta.config_directory != mta_settings.config_directory)
         log::warn("reload: [warmup], [policy] script, [store] and [mta] changes take effect after a restart");
     if (policy) {
         if (auto st = policy->reload(); !st)

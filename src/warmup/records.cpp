@@ -3,10 +3,19 @@
 
 #include <arpa/inet.h>
 
+#include <cctype>
+
 #include "store/codec.hpp"
 #include "util/strings.hpp"
 
 namespace ses::warmup {
+
+bool valid_queue_id(std::string_view qid) {
+    if (qid.size() < 5 || qid.size() > 32 || qid == "ALL") return false;
+    for (char c : qid)
+        if (!std::isalnum(static_cast<unsigned char>(c))) return false;
+    return true;
+}
 
 using store::KeyBuilder;
 using store::Reader;

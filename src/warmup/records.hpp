@@ -78,6 +78,10 @@ struct HeldMail {
     uint32_t attempts = 0;
 };
 
+// A queue id held mail can be recorded by and the MTA tools accept: 5..32
+// letters and digits, not "ALL".
+bool valid_queue_id(std::string_view qid);
+
 std::string encode(const IdentityState& s);
 std::optional<IdentityState> decode_state(std::string_view v);
 std::string encode(const policy::Counters& c);

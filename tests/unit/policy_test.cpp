@@ -9,13 +9,14 @@
 #include <chrono>
 #include <thread>
 
-#include "policy/builtin.hpp"
 #include "policy/hooks.hpp"
 #include "policy/lua_runtime.hpp"
 #include "policy/policy.hpp"
+#include "warmup/builtin.hpp"
 
 using namespace ses;
 using namespace ses::policy;
+namespace builtin = ses::warmup::builtin;
 
 namespace {
 
@@ -53,6 +54,17 @@ std::unique_ptr<LuaRuntime> load_ok(const std::string& src) {
     INFO((rt ? std::string() : rt.error().what));
     REQUIRE(rt);
     return std::move(*rt);
+}
+
+// The Policy with the warm-up's built-in rules as fallbacks.
+Limit limit_of(Policy& p, const IdentityView& id) {
+    return p.daily_limit(id, [&] { return builtin::daily_limit(id); });
+}
+bool upgrade_of(Policy& p, const IdentityView& id, const DayView& y) {
+    return p.should_upgrade(id, y, [&] { return builtin::should_upgrade(id, y); });
+}
+OverQuota over_quota_of(Policy& p, const MessageView& m, const IdentityView& id, int64_t hold) {
+    return p.on_over_quota(m, id, hold, [&] { return builtin::on_over_quota(m, id, hold); });
 }
 
 std::string hook_script(const std::string& body) {
@@ -306,14 +318,14 @@ end)
                                  "t.lua", s);
     REQUIRE(p);
     Policy& pol = **p;
-    CHECK(pol.daily_limit(identity(1)).total == 7);
-    CHECK(pol.daily_limit(identity(2)).total == builtin::plan_limit(2));
-    CHECK(pol.daily_limit(identity(3)).total == builtin::plan_limit(3));
+    CHECK(limit_of(pol, identity(1)).total == 7);
+    CHECK(limit_of(pol, identity(2)).total == builtin::plan_limit(2));
+    CHECK(limit_of(pol, identity(3)).total == builtin::plan_limit(3));
     CHECK(pol.fallbacks() == 2);
-    CHECK(pol.daily_limit(identity(1)).total == 7);  // a fresh state replaced the broken one
+    CHECK(limit_of(pol, identity(1)).total == 7);  // a fresh state replaced the broken one
     // Hooks the script does not register use the built-in rule silently.
-    CHECK(pol.should_upgrade(identity(1), day(100, 50, 0)) == false);
-    CHECK(pol.on_over_quota(MessageView{}, identity(1), 3600).release_in == 3600);
+    CHECK(upgrade_of(pol, identity(1), day(100, 50, 0)) == false);
+    CHECK(over_quota_of(pol, MessageView{}, identity(1), 3600).release_in == 3600);
     CHECK(pol.fallbacks() == 2);
 }
 
@@ -326,13 +338,13 @@ TEST_CASE("Policy reload refuses a broken script and keeps the old one", "[polic
     s.script = path;
     auto p = Policy::open(s);
     REQUIRE(p);
-    CHECK((*p)->daily_limit(identity(1)).total == 11);
+    CHECK(limit_of(**p, identity(1)).total == 11);
     std::ofstream(path) << "ses.on('daily_limit', function() return 12 end";  // syntax error
     CHECK_FALSE((*p)->reload());
-    CHECK((*p)->daily_limit(identity(1)).total == 11);
+    CHECK(limit_of(**p, identity(1)).total == 11);
     std::ofstream(path) << "ses.on('daily_limit', function() return 12 end)";
     REQUIRE((*p)->reload());
-    CHECK((*p)->daily_limit(identity(1)).total == 12);
+    CHECK(limit_of(**p, identity(1)).total == 12);
     CHECK((*p)->generation() == 2);
     s.script = (dir / "missing.lua").string();
     CHECK_FALSE(Policy::open(s));
@@ -348,7 +360,7 @@ TEST_CASE("Policy is safe to call from many threads", "[policy]") {
         ts.emplace_back([&, t] {
             for (int i = 0; i < 500; ++i) {
                 uint32_t level = static_cast<uint32_t>(1 + (i + t) % 20);
-                if ((*p)->daily_limit(identity(level)).total != level * 10) wrong++;
+                if (limit_of(**p, identity(level)).total != level * 10) wrong++;
                 if (i == 250 && t == 0)
                     (void)(*p)->replace_source("ses.on('daily_limit', function(id) return id.level * 10 end)",
                                                "t2.lua");
@@ -481,12 +493,12 @@ end)
     REQUIRE(p);
     Policy& pol = **p;
     auto t0 = std::chrono::steady_clock::now();
-    CHECK(pol.daily_limit(identity(2)).total == builtin::plan_limit(2));
-    CHECK(pol.daily_limit(identity(3)).total == builtin::plan_limit(3));
+    CHECK(limit_of(pol, identity(2)).total == builtin::plan_limit(2));
+    CHECK(limit_of(pol, identity(3)).total == builtin::plan_limit(3));
     CHECK(seconds_since(t0) < 2.0);
     CHECK(pol.stalls() == 2);
     CHECK(pol.fallbacks() == 2);
-    CHECK(pol.daily_limit(identity(1)).total == 7);
+    CHECK(limit_of(pol, identity(1)).total == 7);
 }
 
 TEST_CASE("escapes: __gc finalizers are refused", "[policy][sandbox][escape]") {

@@ -14,7 +14,7 @@
 #include "mta/adapter.hpp"
 #include "mta/postfix.hpp"
 #include "mta/sendmail.hpp"
-#include "policy/builtin.hpp"
+#include "warmup/builtin.hpp"
 #include "services/release_scheduler.hpp"
 #include "util/clock.hpp"
 #include "warmup/engine.hpp"
@@ -75,12 +75,14 @@ struct Fixture {
     explicit Fixture(const char* script = kSmallPlan, std::string tz = "UTC") {
         Settings s;
         s.time_zone = std::move(tz);
-        s.store.path = dir.path.string();
+        store::Options so;
+        so.path = dir.path.string();
         s.release_batch = 7;
-        auto e = store::Env::open(s.store);
+        auto e = store::Env::open(so);
         REQUIRE(e);
         env = *e;
-        auto p = script ? policy::Policy::from_source(script, "test.lua", s.policy) : policy::Policy::open(s.policy);
+        policy::Settings ps;
+        auto p = script ? policy::Policy::from_source(script, "test.lua", ps) : policy::Policy::open(ps);
         REQUIRE(p);
         auto eng = Engine::open(s, env, *p);
         REQUIRE(eng);
@@ -265,8 +267,8 @@ TEST_CASE("release planning: oldest first, a blocked identity waits entirely", "
 }
 
 TEST_CASE("forecast under the seed plan", "[warmup]") {
-    auto limit_at = [](uint32_t level, int32_t) { return policy::builtin::plan_limit(level); };
-    auto good = [](uint32_t level, int32_t, uint64_t) { return level < policy::builtin::max_level(); };
+    auto limit_at = [](uint32_t level, int32_t) { return builtin::plan_limit(level); };
+    auto good = [](uint32_t level, int32_t, uint64_t) { return level < builtin::max_level(); };
     Forecast f = forecast(1, 1000, 10000, 365, limit_at, good);
     REQUIRE(f.reached == 4);
     CHECK(f.days.size() == 5);
@@ -310,7 +312,7 @@ TEST_CASE("engine: day 1 holds the sixth message, day 2 releases it and counts i
     CHECK(held->at(0).release_at == d->release_at);
 
     FakeMta mta;
-    auto r = fx.engine->release_due(mta);  // not due yet
+    auto r = services::release_pass(*fx.engine, mta);  // not due yet
     REQUIRE(r);
     CHECK(r->released == 0);
     CHECK(mta.released.empty());
@@ -328,7 +330,7 @@ TEST_CASE("engine: day 1 holds the sixth message, day 2 releases it and counts i
     CHECK(st->limit.total == 10);
     CHECK(st->held_messages == 2);
 
-    r = fx.engine->release_due(mta);
+    r = services::release_pass(*fx.engine, mta);
     REQUIRE(r);
     CHECK(r->released == 2);  // both were held at 10:00 on day 1
     CHECK(mta.released == std::vector<std::string>{m.env.queue_id, m2.env.queue_id});
@@ -435,7 +437,7 @@ TEST_CASE("engine: pause holds everything, resume sends again; set-level", "[war
     clock::set_override(at("2026-11-24T10:00:00Z"));
     CHECK(fx.engine->status(id)->state.level == 1);  // no upgrade while paused
     FakeMta mta;
-    auto r = fx.engine->release_due(mta);
+    auto r = services::release_pass(*fx.engine, mta);
     REQUIRE(r);
     CHECK(r->released == 0);
     CHECK(r->deferred == 1);
@@ -466,7 +468,7 @@ TEST_CASE("engine: releases wait for quota, oldest first, across days", "[warmup
     }
     FakeMta mta;
     clock::set_override(at("2026-11-24T12:00:00Z"));  // level 2: 10 a day
-    auto r = fx.engine->release_due(mta);
+    auto r = services::release_pass(*fx.engine, mta);
     REQUIRE(r);
     CHECK(r->released == 10);
     CHECK(r->deferred == 15);
@@ -474,7 +476,7 @@ TEST_CASE("engine: releases wait for quota, oldest first, across days", "[warmup
     CHECK(fx.counters("2026-11-24").sent == 10);
     CHECK(fx.admit() == A::hold);                     // today's quota went to released mail
     clock::set_override(at("2026-11-25T00:00:30Z"));  // level 3: 20 a day
-    r = fx.engine->release_due(mta);
+    r = services::release_pass(*fx.engine, mta);
     REQUIRE(r);
     CHECK(r->released == 15);
     CHECK(std::vector<std::string>(mta.released.begin() + 10, mta.released.end()) ==
@@ -498,15 +500,15 @@ TEST_CASE("engine: MTA failures are retried without charging twice", "[warmup][e
     clock::set_override(at("2026-11-24T11:00:00Z"));
     FakeMta failing;
     failing.fail = true;
-    auto r = fx.engine->release_due(failing);
+    auto r = services::release_pass(*fx.engine, failing);
     REQUIRE(r);
     CHECK(r->failed == 2);
-    CHECK(fx.counters("2026-11-24").sent == 2);  // charged when tried
-    r = fx.engine->release_due(mta);             // too early to retry
+    CHECK(fx.counters("2026-11-24").sent == 2);   // charged when tried
+    r = services::release_pass(*fx.engine, mta);  // too early to retry
     REQUIRE(r);
     CHECK(r->released == 0);
     clock::set_override(at("2026-11-24T11:10:00Z"));
-    r = fx.engine->release_due(mta);
+    r = services::release_pass(*fx.engine, mta);
     REQUIRE(r);
     CHECK(r->released == 1);
     CHECK(r->not_held == 1);
@@ -689,13 +691,15 @@ struct ScriptFixture {
     std::unique_ptr<Engine> engine;
     ScriptFixture(const char* script, uint64_t instructions, int64_t time_limit_ms) {
         Settings s;
-        s.store.path = dir.path.string();
-        s.policy.instruction_limit = instructions;
-        s.policy.time_limit_ms = time_limit_ms;
-        auto e = store::Env::open(s.store);
+        store::Options so;
+        so.path = dir.path.string();
+        policy::Settings ps;
+        ps.instruction_limit = instructions;
+        ps.time_limit_ms = time_limit_ms;
+        auto e = store::Env::open(so);
         REQUIRE(e);
         env = *e;
-        auto p = policy::Policy::from_source(script, "test.lua", s.policy);
+        auto p = policy::Policy::from_source(script, "test.lua", ps);
         REQUIRE(p);
         policy = *p;
         auto eng = Engine::open(s, env, policy);
@@ -803,7 +807,7 @@ end)
     t.join();
     REQUIRE(slow);
     CHECK(slow->action == A::accept);  // the built-in plan: 500 on level 1
-    CHECK(slow->limit == policy::builtin::plan_limit(1));
+    CHECK(slow->limit == builtin::plan_limit(1));
     CHECK(slow_took < 3.0);
     CHECK(fx.policy->stalls() == 1);
 }
