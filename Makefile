@@ -5,7 +5,7 @@
 #   make check      deps + build + unit tests + end-to-end tests through Postfix
 #   make demo       deps + build + one signed message through a private Postfix
 #   make bench      benchmarks (see docs/PERFORMANCE.md)
-#   make docs       regenerate docs/configuration.md and examples/sesmilter.toml
+#   make docs       regenerate docs/configuration.md, docs/lua-hooks.md and examples/sesmilter.toml
 #   make install    prefix=/usr/local DESTDIR=
 #   make fuzz       libFuzzer targets (clang)
 
@@ -96,6 +96,7 @@ deps:
 docs: $(BUILD)/sesmilter
 	$(BUILD)/sesmilter --config-reference > docs/configuration.md
 	$(BUILD)/sesmilter --config-example > examples/sesmilter.toml
+	$(BUILD)/sesmilter --lua-reference > docs/lua-hooks.md
 
 # Fails when the committed reference no longer matches the key table.
 docs-check: $(BUILD)/sesmilter
@@ -103,6 +104,8 @@ docs-check: $(BUILD)/sesmilter
 	  || { echo "docs/configuration.md is stale: run 'make docs'" >&2; exit 1; }
 	@$(BUILD)/sesmilter --config-example | diff -u examples/sesmilter.toml - \
 	  || { echo "examples/sesmilter.toml is stale: run 'make docs'" >&2; exit 1; }
+	@$(BUILD)/sesmilter --lua-reference | diff -u docs/lua-hooks.md - \
+	  || { echo "docs/lua-hooks.md is stale: run 'make docs'" >&2; exit 1; }
 	@echo "docs-check: configuration reference is current"
 
 format-check:

@@ -43,6 +43,7 @@
 #include "mail/address.hpp"
 #include "milter/callbacks.hpp"
 #include "milter/runtime.hpp"
+#include "policy/reference.hpp"
 #include "services/services.hpp"
 #include "util/log.hpp"
 
@@ -57,14 +58,15 @@ void usage(std::FILE* f) {
                  "usage: sesmilter [-c FILE] [-f]\n"
                  "       sesmilter --check-config [-c FILE]\n"
                  "       sesmilter --dump-config [-c FILE]\n"
-                 "       sesmilter --config-reference | --config-example | --version\n"
+                 "       sesmilter --config-reference | --config-example | --lua-reference | --version\n"
                  "\n"
                  "  -c FILE           configuration file (default %s)\n"
                  "  -f                stay in the foreground, log to stderr\n"
                  "  --check-config    check the configuration and its keys, print problems as FILE:LINE\n"
                  "  --dump-config     print the effective configuration, defaults included\n"
                  "  --config-reference  print docs/configuration.md\n"
-                 "  --config-example  print examples/sesmilter.toml\n",
+                 "  --config-example  print examples/sesmilter.toml\n"
+                 "  --lua-reference   print docs/lua-hooks.md\n",
                  kDefaultConfig);
 }
 
@@ -260,6 +262,9 @@ int main(int argc, char** argv) {
             dump = true;
         } else if (a == "--config-reference") {
             std::cout << config::reference_markdown();
+            return 0;
+        } else if (a == "--lua-reference") {
+            std::cout << policy::lua_reference_markdown();
             return 0;
         } else if (a == "--config-example") {
             std::cout << config::example_toml();

@@ -14,14 +14,18 @@ constexpr HookDef kHooks[] = {
      "against that group's limit as well as against the total.",
      R"(ses.on("daily_limit", function(identity)
   return PLAN[math.min(identity.level, #PLAN)]
-end))"},
+end))",
+     "the seed plan by level: 500, 1 000, 2 000, 5 000, 10 000, 20 000, 40 000, 60 000, 80 000, 100 000, "
+     "150 000, 200 000, 300 000 ... 1 000 000 (level 20 and above)."},
     {"should_upgrade", "should_upgrade(identity, yesterday)", "boolean",
      "Called once per elapsed day at the day change: true moves the identity up one level. "
      "`yesterday` holds the counters of the day that just ended.",
      R"(ses.on("should_upgrade", function(identity, yesterday)
   local sent = math.max(yesterday.sent, 1)
   return yesterday.bounced / sent < 0.05 and yesterday.complained / sent < 0.001
-end))"},
+end))",
+     "up one level a day up to level 20, unless yesterday's bounce rate was >= 5 % or its complaint rate >= "
+     "0.1 % of sent."},
     {"on_over_quota", "on_over_quota(message, identity)",
      "{action = \"hold\"|\"tempfail\"|\"reject\"|\"accept\", release_in = seconds, reply = \"...\"}",
      "Called when a message does not fit into what is left of today's quota. `hold` keeps the "
@@ -29,12 +33,62 @@ end))"},
      "charged to the day it is released; `tempfail` and `reject` answer the client with `reply`; "
      "`accept` sends it anyway and counts it.",
      R"(ses.on("on_over_quota", function(message, identity)
+  if #message.recipients > 100 then
+    return { action = "tempfail", reply = "452 4.5.3 too many recipients for today, retry tomorrow" }
+  end
   return { action = "hold", release_in = 24 * 3600 }
-end))"},
+end))",
+     "hold for `[warmup] hold_duration`. `release_in` is 1 .. 31 622 400 seconds (default `[warmup] "
+     "hold_duration`); `reply` is `\"451 4.7.1 text\"` or just `\"text\"` (451 4.7.1 for tempfail, 550 5.7.1 for "
+     "reject), and its code must fit the action."},
+};
+
+constexpr FieldDef kIdentityFields[] = {
+    {"name", "string", "`\"example.com\"`, or the IP address"},
+    {"kind", "string", "`\"domain\"` or `\"ip\"`"},
+    {"level", "integer", "warm-up level, 1 on the first day"},
+    {"started", "string", "first day seen, `\"YYYY-MM-DD\"`"},
+    {"day", "integer", "calendar days since `started`, 1 on the first day"},
+    {"date", "string", "the day being decided, `\"YYYY-MM-DD\"` in `[warmup] time_zone`"},
+    {"weekday", "integer", "ISO 8601: 1 = Monday .. 7 = Sunday"},
+    {"now", "integer", "seconds since the epoch"},
+    {"day_ends_in", "integer", "seconds until the next day starts"},
+    {"paused", "boolean", "paused by `sesctl warmup pause`"},
+    {"today", "table", "`{sent, held, released, bounced, complained}` so far today"},
+    {"groups", "table", "today's use of each quota group: `{gmail = 12, ...}`"},
+};
+constexpr FieldDef kDayFields[] = {
+    {"date", "string", "the day that just ended, `\"YYYY-MM-DD\"`"},
+    {"sent", "integer", "recipients accepted for delivery (released mail included)"},
+    {"held", "integer", "recipients put on hold"},
+    {"released", "integer", "recipients released from hold (also in `sent`)"},
+    {"bounced", "integer", "bounces counted on that day"},
+    {"complained", "integer", "complaints counted on that day"},
+};
+constexpr FieldDef kMessageFields[] = {
+    {"sender", "string", "envelope sender"},
+    {"recipients", "list", "`{ {address = \"a@gmail.com\", domain = \"gmail.com\"}, ... }`"},
+    {"size", "integer", "bytes"},
+    {"queue_id", "string", "the MTA's queue id"},
+    {"headers", "table", "lower-case name -> first value, unfolded: `message.headers[\"subject\"]` (at most 200)"},
+};
+constexpr ArgTypeDef kArgTypes[] = {
+    {"identity", "every hook", kIdentityFields},
+    {"yesterday", "should_upgrade", kDayFields},
+    {"message", "on_over_quota", kMessageFields},
+};
+constexpr ApiDef kSesApi[] = {
+    {"ses.on(name, fn)",
+     "registers `fn` as the hook `name` while the script loads; an unknown name or a second registration of "
+     "one hook refuses the script."},
+    {"ses.log(...)", "writes one log line (arguments joined by spaces); `print` does the same."},
+    {"ses.now()", "the clock in seconds since the epoch (honours `SESMILTER_NOW`)."},
 };
 }  // namespace
 
 std::span<const HookDef> hooks() { return kHooks; }
+std::span<const ArgTypeDef> hook_argument_types() { return kArgTypes; }
+std::span<const ApiDef> ses_api() { return kSesApi; }
 
 const HookDef* find_hook(std::string_view name) {
     for (const HookDef& h : kHooks)

@@ -28,10 +28,29 @@ struct HookDef {
     std::string_view returns;    // "number | {total = n, groups = {...}}"
     std::string_view summary;
     std::string_view example;  // Lua
+    std::string_view builtin;  // the rule used when the hook is not registered or fails
 };
 
 std::span<const HookDef> hooks();
 const HookDef* find_hook(std::string_view name);
+
+// The tables the hooks receive, field by field (for the generated
+// reference, docs/lua-hooks.md).
+struct FieldDef {
+    std::string_view name, type, meaning;
+};
+struct ArgTypeDef {
+    std::string_view name;     // "identity"
+    std::string_view used_by;  // "every hook"
+    std::span<const FieldDef> fields;
+};
+std::span<const ArgTypeDef> hook_argument_types();
+
+// The `ses` table a script sees.
+struct ApiDef {
+    std::string_view signature, doc;
+};
+std::span<const ApiDef> ses_api();
 
 // Per-day counters of one identity.  Each recipient counts as one message.
 struct Counters {

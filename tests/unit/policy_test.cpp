@@ -12,6 +12,7 @@
 #include "policy/hooks.hpp"
 #include "policy/lua_runtime.hpp"
 #include "policy/policy.hpp"
+#include "policy/reference.hpp"
 #include "warmup/builtin.hpp"
 
 using namespace ses;
@@ -570,4 +571,21 @@ TEST_CASE("check_script warns about globals that look like hooks", "[policy]") {
     std::ofstream(s.script) << "ses.on('daily_limt', function() return 10 end)\n";
     CHECK_FALSE(check_script(s));
     std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("the hook reference is generated from the hook table", "[policy][docs]") {
+    std::string ref = lua_reference_markdown();
+    for (const HookDef& h : hooks()) {
+        INFO(h.name);
+        CHECK_FALSE(h.builtin.empty());
+        CHECK_FALSE(h.summary.empty());
+        CHECK_FALSE(h.returns.empty());
+        CHECK_THAT(ref, Catch::Contains("### `" + std::string(h.signature) + "`"));
+        CHECK_THAT(ref, Catch::Contains(std::string(h.example)));
+        CHECK_THAT(ref, Catch::Contains(std::string(h.builtin)));
+    }
+    for (const ArgTypeDef& a : hook_argument_types())
+        for (const FieldDef& f : a.fields) CHECK_THAT(ref, Catch::Contains("| `" + std::string(f.name) + "` |"));
+    // The committed file is what the code prints (make docs-check does the same).
+    CHECK(repo_file("docs/lua-hooks.md") == ref);
 }

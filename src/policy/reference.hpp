@@ -1,0 +1,14 @@
+// reference.hpp -- the Lua hook reference (docs/lua-hooks.md), generated
+// from the hook table (hooks.hpp) so that the documentation cannot drift from
+// the code: `sesmilter --lua-reference` prints it, `make docs` writes it and
+// `make docs-check` fails when the committed file is stale.
+// Pure; thread-safe.
+#pragma once
+
+#include <string>
+
+namespace ses::policy {
+
+std::string lua_reference_markdown();
+
+}  // namespace ses::policy
