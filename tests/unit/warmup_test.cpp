@@ -15,7 +15,9 @@
 #include "mta/postfix.hpp"
 #include "mta/sendmail.hpp"
 #include "warmup/builtin.hpp"
+#include "config/config.hpp"
 #include "services/release_scheduler.hpp"
+#include "services/warmup_stack.hpp"
 #include "util/clock.hpp"
 #include "warmup/engine.hpp"
 #include "warmup/model.hpp"
@@ -810,4 +812,27 @@ end)
     CHECK(slow->limit == builtin::plan_limit(1));
     CHECK(slow_took < 3.0);
     CHECK(fx.policy->stalls() == 1);
+}
+
+TEST_CASE("one builder opens store, policy and engine from a configuration", "[warmup]") {
+    TempDir dir;
+    auto cfg = config::load_string(
+        "[warmup]\nenabled = true\ntime_zone = \"+02:00\"\nhold_duration = \"2h\"\n"
+        "[store]\npath = \"" +
+            dir.path.string() + "\"\n[policy]\ntime_limit_ms = 50\n[mta]\nkind = \"sendmail\"\n",
+        "t.toml");
+    REQUIRE(cfg);
+    auto w = services::open_warmup_stack(*cfg);
+    INFO((w ? "" : w.error().what));
+    REQUIRE(w);
+    CHECK(w->settings.hold_duration == 7200);
+    CHECK(w->engine->time_zone().name() == "+02:00");
+    CHECK(w->policy_settings.time_limit_ms == 50);
+    CHECK(w->mta_settings.kind == mta::Kind::sendmail);
+    CHECK(w->policy->describe() == "built-in rules");
+    CHECK(std::filesystem::exists(dir.path / "data.mdb"));
+    // A second stack on the same store shares the environment (one per process).
+    auto again = services::open_warmup_stack(*cfg);
+    REQUIRE(again);
+    CHECK(again->env == w->env);
 }
