@@ -26,7 +26,8 @@ static void run(const char* label, const std::string& script, store::Sync sync, 
     so.sync = sync;
     policy::Settings ps;
     auto env = store::Env::open(so);
-    auto pol = script.empty() ? policy::Policy::open(ps) : policy::Policy::from_source(script, "warmup.lua", ps);
+    auto pol = script.empty() ? policy::Policy::open(ps, warmup::hook_defs())
+                              : policy::Policy::from_source(script, "warmup.lua", ps, warmup::hook_defs());
     if (!env || !pol) {
         std::fprintf(stderr, "setup failed\n");
         return;

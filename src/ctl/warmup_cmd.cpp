@@ -18,7 +18,7 @@ namespace {
 using nlohmann::json;
 using warmup::IdentityKey;
 
-json counters_json(const policy::Counters& c) {
+json counters_json(const warmup::Counters& c) {
     return json{{"sent", c.sent},
                 {"held", c.held},
                 {"released", c.released},

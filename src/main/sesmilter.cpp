@@ -44,6 +44,7 @@
 #include "milter/callbacks.hpp"
 #include "milter/runtime.hpp"
 #include "policy/reference.hpp"
+#include "warmup/hooks.hpp"
 #include "services/services.hpp"
 #include "util/log.hpp"
 
@@ -264,7 +265,7 @@ int main(int argc, char** argv) {
             std::cout << config::reference_markdown();
             return 0;
         } else if (a == "--lua-reference") {
-            std::cout << policy::lua_reference_markdown();
+            std::cout << policy::lua_reference_markdown(warmup::hook_defs(), warmup::hook_argument_types());
             return 0;
         } else if (a == "--config-example") {
             std::cout << config::example_toml();

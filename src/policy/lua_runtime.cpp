@@ -11,6 +11,7 @@
 #include <set>
 
 #include "policy/lua_budget.hpp"
+#include "policy/value.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
 
@@ -20,7 +21,10 @@ namespace {
 
 constexpr const char* kHooksKey = "sesmilter.hooks";
 constexpr const char* kLoadingKey = "sesmilter.loading";
-constexpr double kMaxCount = 1e15;  // larger "limits" are nonsense
+constexpr const char* kHookDefsKey = "sesmilter.hookdefs";
+constexpr int kMaxDepth = 16;           // of a result table
+constexpr size_t kMaxEntries = 100000;  // in a result, all tables together
+constexpr double kMaxCount = 1e15;      // larger "limits" are nonsense
 constexpr size_t kCheckedAlloc = 4096;
 constexpr const char* kInstructionBudget = "instruction budget exceeded";
 constexpr const char* kTimeLimit = "time limit exceeded";
@@ -197,9 +201,13 @@ int l_on(lua_State* L) {
     bool loading = lua_toboolean(L, -1);
     lua_pop(L, 1);
     if (!loading) return luaL_error(L, "ses.on: hooks are registered while the script loads");
-    if (!find_hook(name)) {
+    lua_getfield(L, LUA_REGISTRYINDEX, kHookDefsKey);
+    const auto* defs = static_cast<const std::span<const HookDef>*>(lua_touserdata(L, -1));
+    lua_pop(L, 1);
+    if (!defs || !find_hook(*defs, name)) {
         std::string known;
-        for (const HookDef& h : hooks()) known += (known.empty() ? "" : ", ") + std::string(h.name);
+        if (defs)
+            for (const HookDef& h : *defs) known += (known.empty() ? "" : ", ") + std::string(h.name);
         return luaL_error(L, "ses.on: unknown hook '%s' (known: %s)", name, known.c_str());
     }
     lua_getfield(L, LUA_REGISTRYINDEX, kHooksKey);
@@ -280,183 +288,97 @@ int setup(lua_State* L) {
     return 0;
 }
 
-// ---- C++ -> Lua ----
+// ---- C++ -> Lua and back ----
 
-void set_int(lua_State* L, const char* k, int64_t v) {
-    lua_pushinteger(L, static_cast<lua_Integer>(v));
-    lua_setfield(L, -2, k);
-}
-void set_str(lua_State* L, const char* k, std::string_view v) {
-    lua_pushlstring(L, v.data(), v.size());
-    lua_setfield(L, -2, k);
-}
-void set_bool(lua_State* L, const char* k, bool v) {
-    lua_pushboolean(L, v);
-    lua_setfield(L, -2, k);
-}
-
-void push_counters(lua_State* L, const Counters& c) {
-    lua_createtable(L, 0, 5);
-    set_int(L, "sent", static_cast<int64_t>(c.sent));
-    set_int(L, "held", static_cast<int64_t>(c.held));
-    set_int(L, "released", static_cast<int64_t>(c.released));
-    set_int(L, "bounced", static_cast<int64_t>(c.bounced));
-    set_int(L, "complained", static_cast<int64_t>(c.complained));
-}
-
-void push_identity(lua_State* L, const IdentityView& id) {
-    lua_createtable(L, 0, 13);
-    set_str(L, "name", id.name);
-    set_str(L, "kind", id.kind);
-    set_int(L, "level", id.level);
-    set_str(L, "started", id.started);
-    set_int(L, "day", id.day);
-    set_str(L, "date", id.date);
-    set_int(L, "weekday", id.weekday);
-    set_int(L, "now", id.now);
-    set_int(L, "day_ends_in", id.day_ends_in);
-    set_bool(L, "paused", id.paused);
-    push_counters(L, id.today);
-    lua_setfield(L, -2, "today");
-    lua_createtable(L, 0, static_cast<int>(id.groups.size()));
-    for (const GroupUse& g : id.groups) set_int(L, g.name.c_str(), static_cast<int64_t>(g.sent));
-    lua_setfield(L, -2, "groups");
-}
-
-void push_day(lua_State* L, const DayView& d) {
-    push_counters(L, d.counters);
-    set_str(L, "date", d.date);
-}
-
-void push_message(lua_State* L, const MessageView& m) {
-    lua_createtable(L, 0, 5);
-    set_str(L, "sender", m.sender);
-    set_int(L, "size", static_cast<int64_t>(m.size));
-    set_str(L, "queue_id", m.queue_id);
-    lua_createtable(L, static_cast<int>(m.recipients.size()), 0);
-    lua_Integer i = 1;
-    for (const Recipient& r : m.recipients) {
-        lua_createtable(L, 0, 2);
-        set_str(L, "address", r.address);
-        set_str(L, "domain", r.domain);
-        lua_rawseti(L, -2, i++);
+void push_value(lua_State* L, const Value& v) {
+    switch (v.type) {
+        case Value::Type::nil:
+            lua_pushnil(L);
+            return;
+        case Value::Type::boolean:
+            lua_pushboolean(L, v.b);
+            return;
+        case Value::Type::integer:
+            lua_pushinteger(L, static_cast<lua_Integer>(v.i));
+            return;
+        case Value::Type::number:
+            lua_pushnumber(L, v.n);
+            return;
+        case Value::Type::string:
+            lua_pushlstring(L, v.s.data(), v.s.size());
+            return;
+        case Value::Type::table:
+            luaL_checkstack(L, 3, "building a hook argument");
+            lua_createtable(L, 0, static_cast<int>(v.entries.size()));
+            for (const auto& [k, x] : v.entries) {
+                push_value(L, k);
+                push_value(L, x);
+                lua_settable(L, -3);
+            }
+            return;
     }
-    lua_setfield(L, -2, "recipients");
-    lua_createtable(L, 0, static_cast<int>(m.headers.size()));
-    for (const auto& [name, value] : m.headers) {
-        if (lua_getfield(L, -1, name.c_str()) == LUA_TNIL) {  // the first occurrence wins
-            lua_pop(L, 1);
-            set_str(L, name.c_str(), value);
-        } else {
-            lua_pop(L, 1);
+}
+
+// A result copied out of Lua: lists keep their order (1..n first), other
+// keys follow in Lua's order.  Returns "" or a complaint.
+std::string to_value(lua_State* L, int idx, Value& out, int depth, size_t& budget) {
+    idx = lua_absindex(L, idx);
+    switch (lua_type(L, idx)) {
+        case LUA_TNIL:
+            out = Value{};
+            return "";
+        case LUA_TBOOLEAN:
+            out = Value::boolean(lua_toboolean(L, idx));
+            return "";
+        case LUA_TNUMBER:
+            out = lua_isinteger(L, idx) ? Value::integer(lua_tointeger(L, idx)) : Value::number(lua_tonumber(L, idx));
+            return "";
+        case LUA_TSTRING: {
+            size_t len = 0;
+            const char* p = lua_tolstring(L, idx, &len);
+            out = Value::string(std::string_view(p, len));
+            return "";
         }
+        case LUA_TTABLE:
+            break;
+        default:
+            return std::string("a ") + luaL_typename(L, idx) + " cannot be returned";
     }
-    lua_setfield(L, -2, "headers");
-}
-
-// ---- Lua -> C++ ----
-
-// A count: a finite number >= 0 (fractions are dropped).
-bool to_count(lua_State* L, int idx, uint64_t& out) {
-    if (lua_type(L, idx) != LUA_TNUMBER) return false;
-    if (lua_isinteger(L, idx)) {
-        lua_Integer v = lua_tointeger(L, idx);
-        if (v < 0 || static_cast<double>(v) > kMaxCount) return false;
-        out = static_cast<uint64_t>(v);
-        return true;
-    }
-    double d = lua_tonumber(L, idx);
-    if (!std::isfinite(d) || d < 0 || d > kMaxCount) return false;
-    out = static_cast<uint64_t>(std::floor(d));
-    return true;
-}
-
-std::string type_of(lua_State* L, int idx) { return luaL_typename(L, idx); }
-
-std::string read_domains(lua_State* L, int idx, std::vector<std::string>& out) {
-    if (lua_type(L, idx) != LUA_TTABLE) return "domains must be a list of strings";
+    if (depth >= kMaxDepth) return "tables nested too deep";
+    luaL_checkstack(L, 3, "reading a hook result");
+    out = Value::table();
     lua_Integer n = static_cast<lua_Integer>(lua_rawlen(L, idx));
     for (lua_Integer i = 1; i <= n; ++i) {
-        if (lua_rawgeti(L, idx, i) != LUA_TSTRING) return "domains must be a list of strings";
-        std::string d = lua_tostring(L, -1);
+        if (budget-- == 0) return "a result with too many entries";
+        lua_rawgeti(L, idx, i);
+        Value x;
+        std::string e = to_value(L, -1, x, depth + 1, budget);
         lua_pop(L, 1);
-        for (char& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        while (!d.empty() && d.front() == '.') d.erase(0, 1);
-        if (d.empty()) return "an empty domain in a group";
-        out.push_back(std::move(d));
+        if (!e.empty()) return e;
+        out.entries.emplace_back(Value::integer(i), std::move(x));
     }
-    return "";
-}
-
-std::string read_limit(lua_State* L, int idx, Limit& out) {
-    if (to_count(L, idx, out.total)) return "";
-    if (lua_type(L, idx) != LUA_TTABLE) return "returned " + type_of(L, idx) + ", expected a number >= 0 or a table";
-    lua_getfield(L, idx, "total");
-    bool ok = to_count(L, -1, out.total);
-    lua_pop(L, 1);
-    if (!ok) return "table without a number `total` >= 0";
-    if (lua_getfield(L, idx, "groups") == LUA_TNIL) {
-        lua_pop(L, 1);
-        return "";
-    }
-    int groups = lua_gettop(L);
-    if (lua_type(L, groups) != LUA_TTABLE) return "`groups` must be a table";
     lua_pushnil(L);
-    while (lua_next(L, groups)) {
-        int g = lua_gettop(L);
-        if (lua_type(L, g - 1) != LUA_TSTRING) return "group names must be strings";
-        Group grp;
-        grp.name = lua_tostring(L, g - 1);
-        if (lua_type(L, g) != LUA_TTABLE) return "group " + grp.name + " must be a table";
-        lua_getfield(L, g, "limit");
-        bool lim_ok = to_count(L, -1, grp.limit);
+    while (lua_next(L, idx)) {
+        if (lua_isinteger(L, -2)) {
+            lua_Integer k = lua_tointeger(L, -2);
+            if (k >= 1 && k <= n) {
+                lua_pop(L, 1);
+                continue;
+            }
+        }
+        if (budget-- == 0) {
+            lua_pop(L, 2);
+            return "a result with too many entries";
+        }
+        Value k, x;
+        std::string e = to_value(L, -2, k, depth + 1, budget);
+        if (e.empty()) e = to_value(L, -1, x, depth + 1, budget);
         lua_pop(L, 1);
-        if (!lim_ok) return "group " + grp.name + " needs a number `limit` >= 0";
-        lua_getfield(L, g, "domains");
-        std::string e = read_domains(L, lua_gettop(L), grp.domains);
-        lua_pop(L, 1);
-        if (!e.empty()) return "group " + grp.name + ": " + e;
-        out.groups.push_back(std::move(grp));
-        lua_pop(L, 1);  // the value; keep the key for lua_next
-    }
-    lua_pop(L, 1);
-    return "";
-}
-
-std::string read_over_quota(lua_State* L, int idx, int64_t default_hold, OverQuota& out) {
-    if (lua_type(L, idx) != LUA_TTABLE) return "returned " + type_of(L, idx) + ", expected a table";
-    if (lua_getfield(L, idx, "action") != LUA_TSTRING) return "`action` must be a string";
-    std::string a = lua_tostring(L, -1);
-    lua_pop(L, 1);
-    if (a == "hold")
-        out.action = Action::hold;
-    else if (a == "tempfail")
-        out.action = Action::tempfail;
-    else if (a == "reject")
-        out.action = Action::reject;
-    else if (a == "accept")
-        out.action = Action::accept;
-    else
-        return "unknown action \"" + a + "\"";
-    out.release_in = default_hold;
-    if (lua_getfield(L, idx, "release_in") != LUA_TNIL) {
-        uint64_t s = 0;
-        if (!to_count(L, -1, s) || s == 0 || s > 366ull * 86400) return "`release_in` must be 1 .. 31622400 seconds";
-        out.release_in = static_cast<int64_t>(s);
-    }
-    lua_pop(L, 1);
-    if (out.action == Action::tempfail || out.action == Action::reject) {
-        std::string text = out.action == Action::reject ? "daily sending quota exceeded"
-                                                        : "daily sending quota exceeded, try again later";
-        int t = lua_getfield(L, idx, "reply");
-        if (t == LUA_TSTRING)
-            text = lua_tostring(L, -1);
-        else if (t != LUA_TNIL)
-            return "`reply` must be a string";
-        lua_pop(L, 1);
-        auto r = parse_reply(text, out.action);
-        if (!r) return "reply: " + r.error().what;
-        out.reply = *r;
+        if (!e.empty()) {
+            lua_pop(L, 1);
+            return e;
+        }
+        out.entries.emplace_back(std::move(k), std::move(x));
     }
     return "";
 }
@@ -557,13 +479,16 @@ Status LuaRuntime::run(std::string_view what, const std::function<std::string(lu
 }
 
 Result<std::unique_ptr<LuaRuntime>> LuaRuntime::load(std::string_view source, std::string_view name,
-                                                     const Limits& limits) {
+                                                     const Limits& limits, std::span<const HookDef> hooks) {
     std::unique_ptr<LuaRuntime> rt(new LuaRuntime(limits));
+    rt->hooks_ = hooks;
     rt->L_ = lua_newstate(limited_alloc, &rt->mem_);
     if (!rt->L_) return internal_error("policy: cannot create a Lua state");
     lua_State* L = rt->L_;
     lua_atpanic(L, on_panic);
     set_budget(L, &rt->budget_);
+    lua_pushlightuserdata(L, &rt->hooks_);
+    lua_setfield(L, LUA_REGISTRYINDEX, kHookDefsKey);
 
     if (Status s = rt->run("setup",
                            [](lua_State* L) {
@@ -589,7 +514,7 @@ Result<std::unique_ptr<LuaRuntime>> LuaRuntime::load(std::string_view source, st
 
     // Which hooks did it register?
     lua_getfield(L, LUA_REGISTRYINDEX, kHooksKey);
-    auto hs = hooks();
+    auto hs = rt->hooks_;
     for (size_t i = 0; i < hs.size(); ++i) {
         std::string n(hs[i].name);
         if (lua_getfield(L, -1, n.c_str()) == LUA_TFUNCTION) rt->registered_ |= 1u << i;
@@ -622,7 +547,7 @@ Result<std::unique_ptr<LuaRuntime>> LuaRuntime::load(std::string_view source, st
 }
 
 bool LuaRuntime::has(std::string_view hook) const {
-    auto hs = hooks();
+    auto hs = hooks_;
     for (size_t i = 0; i < hs.size(); ++i)
         if (hs[i].name == hook) return registered_ & (1u << i);
     return false;
@@ -639,41 +564,17 @@ void push_hook(lua_State* L, const char* name) {
 }
 }  // namespace
 
-Result<Limit> LuaRuntime::daily_limit(const IdentityView& id) {
-    Limit out;
-    Status s = run("daily_limit", [&](lua_State* L) {
-        push_hook(L, "daily_limit");
-        push_identity(L, id);
-        lua_call(L, 1, 1);
-        return read_limit(L, lua_gettop(L), out);
-    });
-    if (!s) return s.error();
-    return out;
-}
-
-Result<bool> LuaRuntime::should_upgrade(const IdentityView& id, const DayView& yesterday) {
-    bool out = false;
-    Status s = run("should_upgrade", [&](lua_State* L) {
-        push_hook(L, "should_upgrade");
-        push_identity(L, id);
-        push_day(L, yesterday);
-        lua_call(L, 2, 1);
-        if (lua_type(L, -1) != LUA_TBOOLEAN) return "returned " + type_of(L, -1) + ", expected a boolean";
-        out = lua_toboolean(L, -1);
-        return std::string();
-    });
-    if (!s) return s.error();
-    return out;
-}
-
-Result<OverQuota> LuaRuntime::on_over_quota(const MessageView& m, const IdentityView& id, int64_t default_hold) {
-    OverQuota out;
-    Status s = run("on_over_quota", [&](lua_State* L) {
-        push_hook(L, "on_over_quota");
-        push_message(L, m);
-        push_identity(L, id);
-        lua_call(L, 2, 1);
-        return read_over_quota(L, lua_gettop(L), default_hold, out);
+Result<Value> LuaRuntime::call(std::string_view hook, const std::vector<Value>& args) {
+    Value out;
+    std::string name(hook);
+    Status s = run(name, [&](lua_State* L) {
+        push_hook(L, name.c_str());
+        if (lua_type(L, -1) != LUA_TFUNCTION) return "hook " + name + " is not registered";
+        luaL_checkstack(L, static_cast<int>(args.size()) + 2, "hook arguments");
+        for (const Value& a : args) push_value(L, a);
+        lua_call(L, static_cast<int>(args.size()), 1);
+        size_t budget = kMaxEntries;
+        return to_value(L, -1, out, 0, budget);
     });
     if (!s) return s.error();
     return out;

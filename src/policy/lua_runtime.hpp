@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,7 @@
 #include "policy/lua_budget.hpp"
 
 #include "policy/hooks.hpp"
+#include "policy/value.hpp"
 #include "util/result.hpp"
 
 struct lua_State;
@@ -56,9 +58,11 @@ struct Limits {
 
 class LuaRuntime {
 public:
-    // `name` appears in error messages and tracebacks (usually the path).
+    // `name` appears in error messages and tracebacks (usually the path);
+    // `hooks` are the names ses.on accepts (the table must outlive the
+    // runtime).
     static Result<std::unique_ptr<LuaRuntime>> load(std::string_view source, std::string_view name,
-                                                    const Limits& limits);
+                                                    const Limits& limits, std::span<const HookDef> hooks);
     ~LuaRuntime();
     LuaRuntime(const LuaRuntime&) = delete;
     LuaRuntime& operator=(const LuaRuntime&) = delete;
@@ -66,16 +70,18 @@ public:
     bool has(std::string_view hook) const;  // registered by the script
     bool broken() const { return broken_; }
     bool stalled() const { return stalled_; }  // the last run hit the budget or the time limit
+    uint64_t memory_used() const;
 
     // Global functions named like a hook but not registered with ses.on
     // (a script that defines `function daily_limit(...)` silently uses the
     // built-in rule): one warning each.
     const std::vector<std::string>& hook_warnings() const { return hook_warnings_; }
-    uint64_t memory_used() const;
 
-    Result<Limit> daily_limit(const IdentityView& id);
-    Result<bool> should_upgrade(const IdentityView& id, const DayView& yesterday);
-    Result<OverQuota> on_over_quota(const MessageView& m, const IdentityView& id, int64_t default_hold);
+    // Calls a registered hook with `args`; its first result comes back as a
+    // Value (the caller checks its shape).  Fails on an error in the hook, the
+    // budget, the time limit, memory, or a result that cannot be copied (a
+    // function, nesting deeper than 16, more than 100 000 entries).
+    Result<Value> call(std::string_view hook, const std::vector<Value>& args);
 
     struct Mem {
         uint64_t used = 0;
@@ -93,7 +99,8 @@ private:
     Mem mem_;
     Budget budget_;
     lua_State* L_ = nullptr;
-    unsigned registered_ = 0;  // bit i = hooks()[i]
+    std::span<const HookDef> hooks_;
+    unsigned registered_ = 0;  // bit i = hooks_[i]
     bool broken_ = false;
     bool stalled_ = false;
     std::vector<std::string> hook_warnings_;

@@ -1,5 +1,5 @@
-// policy.hpp -- the warm-up policy shared by every thread: a script, a pool
-// of Lua states running it, and the built-in fallback.
+// policy.hpp -- the policy script shared by every thread: a script, a pool
+// of Lua states running it, and the caller's fallback for each call.
 //
 // Lua states are not thread-safe, so each call borrows a state from a pool
 // (creating one from the current script when none is idle) and returns it
@@ -20,7 +20,9 @@
 // Thread safety: all methods may be called from any thread.
 #pragma once
 
-#include <array>
+#include <map>
+#include <optional>
+#include <span>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -46,24 +48,46 @@ struct Settings {
 // For --check-config: loads the script as the daemon would and returns
 // warnings (globals that look like hooks but are not registered); fails
 // when it does not load.
-Result<std::vector<std::string>> check_script(const Settings& s);
+Result<std::vector<std::string>> check_script(const Settings& s, std::span<const HookDef> hooks);
 
 class Policy {
 public:
     // Loads the script once to check it; fails when it does not load.
-    static Result<std::shared_ptr<Policy>> open(const Settings& s);
+    // `hooks` are the hooks a script may register (the table must outlive
+    // the Policy).
+    static Result<std::shared_ptr<Policy>> open(const Settings& s, std::span<const HookDef> hooks);
     // From text (tests, benchmarks): `name` is used in messages.
-    static Result<std::shared_ptr<Policy>> from_source(std::string source, std::string name, const Settings& s);
+    static Result<std::shared_ptr<Policy>> from_source(std::string source, std::string name, const Settings& s,
+                                                       std::span<const HookDef> hooks);
 
     Status reload();  // re-reads Settings::script
     Status replace_source(std::string source, std::string name);
 
-    // Each call answers with `fallback` (the caller's built-in rule) when the
-    // script does not register the hook or the hook fails.
-    Limit daily_limit(const IdentityView& id, const std::function<Limit()>& fallback);
-    bool should_upgrade(const IdentityView& id, const DayView& yesterday, const std::function<bool()>& fallback);
-    OverQuota on_over_quota(const MessageView& m, const IdentityView& id, int64_t hold_seconds,
-                            const std::function<OverQuota()>& fallback);
+    // Calls `hook` on a borrowed state: nullopt when the script does not
+    // register it, else the hook's result or why it failed.
+    std::optional<Result<Value>> call(std::string_view hook, const std::vector<Value>& args);
+
+    // call(), then `convert` checks the result; answers with `fallback` (the
+    // caller's built-in rule) when the script does not register the hook
+    // (silently) or the call or the conversion fails (counted and logged).
+    // The arguments are built only when the script registers the hook.
+    template <class R>
+    R decide(std::string_view hook, const std::function<std::vector<Value>()>& args,
+             const std::function<Result<R>(const Value&)>& convert, const std::function<R()>& fallback) {
+        if (!has(hook)) return fallback();
+        auto v = call(hook, args());
+        if (!v) return fallback();
+        if (!*v) {
+            fell_back(hook, v->error());
+            return fallback();
+        }
+        auto r = convert(**v);
+        if (!r) {
+            fell_back(hook, Error{std::string(hook) + ": " + r.error().what, {}});
+            return fallback();
+        }
+        return std::move(*r);
+    }
 
     bool has(std::string_view hook) const;  // registered by the current script
     std::string describe() const;           // "script /etc/sesmilter/warmup.lua" / "built-in rules"
@@ -72,8 +96,6 @@ public:
     uint64_t generation() const;
 
 private:
-    explicit Policy(Settings s) : settings_(std::move(s)) {}
-
     struct Script {
         std::string source;
         std::string name;
@@ -81,12 +103,11 @@ private:
         unsigned hooks = 0;  // bit i = hooks()[i] registered
     };
 
+    Policy(Settings s, std::span<const HookDef> hooks) : settings_(std::move(s)), hooks_(hooks) {}
     Status install(std::string source, std::string name);
     std::unique_ptr<LuaRuntime> take(const Script& script);
-    template <class R, class Call, class Builtin>
-    R call(size_t index, Call&& call, Builtin&& builtin_rule);
     void give_back(std::unique_ptr<LuaRuntime> rt, uint64_t generation);
-    void fell_back(size_t hook_index, const Error& e);
+    void fell_back(std::string_view hook, const Error& e);
     bool script_has(const Script* s, size_t hook_index) const;
 
     Settings settings_;
@@ -95,8 +116,9 @@ private:
     std::vector<std::unique_ptr<LuaRuntime>> idle_;
     std::atomic<uint64_t> fallbacks_{0};
     std::atomic<uint64_t> stalls_{0};
-    std::array<std::atomic<int64_t>, 3> last_log_{};
-    std::array<std::atomic<uint64_t>, 3> suppressed_{};
+    std::span<const HookDef> hooks_;
+    std::mutex log_mu_;
+    std::map<std::string, std::pair<int64_t, uint64_t>, std::less<>> last_log_;  // hook -> second, left out
 };
 
 }  // namespace ses::policy

@@ -6,9 +6,14 @@
 #pragma once
 
 #include <string>
+#include <span>
+
+#include "policy/hooks.hpp"
 
 namespace ses::policy {
 
-std::string lua_reference_markdown();
+// The reference of `hooks` and their argument tables (the module's), with
+// the `ses` table.
+std::string lua_reference_markdown(std::span<const HookDef> hooks, std::span<const ArgTypeDef> arguments);
 
 }  // namespace ses::policy

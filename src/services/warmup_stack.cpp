@@ -20,7 +20,7 @@ Result<WarmupStack> open_warmup_stack(const config::Config& cfg, std::shared_ptr
         env = *e;
     }
     w.env = env;
-    auto pol = policy::Policy::open(w.policy_settings);
+    auto pol = policy::Policy::open(w.policy_settings, warmup::hook_defs());
     if (!pol) return Error{"policy.script: " + pol.error().what, {}};
     w.policy = *pol;
     auto eng = warmup::Engine::open(w.settings, w.env, w.policy);

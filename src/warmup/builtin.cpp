@@ -3,8 +3,6 @@
 
 namespace ses::warmup::builtin {
 
-using policy::Action;
-
 namespace {
 constexpr uint64_t kSeedPlan[] = {500,    1000,   2000,   5000,   10000,  20000,  40000,  60000,  80000,  100000,
                                   150000, 200000, 300000, 400000, 500000, 600000, 700000, 800000, 900000, 1000000};

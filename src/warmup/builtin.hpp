@@ -13,15 +13,9 @@
 #include <cstdint>
 #include <span>
 
-#include "policy/hooks.hpp"
+#include "warmup/hooks.hpp"
 
 namespace ses::warmup::builtin {
-
-using policy::DayView;
-using policy::IdentityView;
-using policy::Limit;
-using policy::MessageView;
-using policy::OverQuota;
 
 inline constexpr double kMaxBounceRate = 0.05;
 inline constexpr double kMaxComplaintRate = 0.001;

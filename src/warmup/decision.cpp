@@ -19,8 +19,8 @@ using detail::starts_with;
 
 namespace {
 
-policy::MessageView message_view(const mail::Message& m) {
-    policy::MessageView v;
+MessageView message_view(const mail::Message& m) {
+    MessageView v;
     v.sender = m.env.mail_from;
     for (const auto& r : m.env.rcpts) v.recipients.push_back({r, mail::domain_of(r)});
     v.size = m.size();
@@ -108,7 +108,7 @@ Result<Decision> Engine::admit(const mail::Message& m, const std::vector<Identit
         for (Loaded& l : loaded) evaluate(l, today, now, true);
         Fit planned_fit;
         int planned_over = first_over(loaded, domains, &planned_fit);
-        std::optional<policy::OverQuota> planned;
+        std::optional<OverQuota> planned;
         if (planned_over >= 0) {
             const Loaded& l = loaded[static_cast<size_t>(planned_over)];
             planned = ask_over_quota(message_view(m), view(l.id, l.state, today, now, l.counters, l.usage));
@@ -127,7 +127,7 @@ Result<Decision> Engine::admit(const mail::Message& m, const std::vector<Identit
             for (Loaded& l : loaded) refresh(txn, l, today);
             Fit over_fit;
             int over = first_over(loaded, domains, &over_fit);
-            policy::OverQuota oq;
+            OverQuota oq;
             if (over >= 0) {
                 if (over == planned_over && planned) {
                     oq = *planned;
@@ -173,26 +173,26 @@ Result<Decision> Engine::admit(const mail::Message& m, const std::vector<Identit
 }
 
 Status Engine::record_over(store::Txn& txn, const mail::Message& m, const std::vector<IdentityKey>& ids,
-                           const DomainCounts& domains, const Loaded& l, const Fit& over_fit,
-                           const policy::OverQuota& oq, int64_t now, Decision& d,
-                           const std::function<void()>& charge_held, const std::function<void()>& charge_sent) {
+                           const DomainCounts& domains, const Loaded& l, const Fit& over_fit, const OverQuota& oq,
+                           int64_t now, Decision& d, const std::function<void()>& charge_held,
+                           const std::function<void()>& charge_sent) {
     d.identity = l.id.str();
     d.over = over_fit.over;
     d.limit = over_fit.limit;
     d.used = over_fit.used;
     switch (oq.action) {
-        case policy::Action::accept:
+        case Action::accept:
             d.action = Decision::Action::accept;
             d.reason = d.identity + " over " + describe_limit(over_fit) + ": accepted by policy";
             charge_sent();
             break;
-        case policy::Action::tempfail:
-        case policy::Action::reject:
-            d.action = oq.action == policy::Action::reject ? Decision::Action::reject : Decision::Action::tempfail;
+        case Action::tempfail:
+        case Action::reject:
+            d.action = oq.action == Action::reject ? Decision::Action::reject : Decision::Action::tempfail;
             d.reply = oq.reply;
             d.reason = d.identity + " over " + describe_limit(over_fit);
             break;
-        case policy::Action::hold: {
+        case Action::hold: {
             if (!valid_queue_id(m.env.queue_id)) {
                 // Without the MTA's queue id the message could never be
                 // released: let the client retry instead.

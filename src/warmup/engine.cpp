@@ -39,7 +39,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const Settings& s, std::shared_ptr<
 
 // ---- reading and writing one identity ----------------------------------
 
-policy::Counters Engine::get_counters(store::Txn& txn, const IdentityKey& id, int32_t day) {
+Counters Engine::get_counters(store::Txn& txn, const IdentityKey& id, int32_t day) {
     if (auto v = txn.get(t_day_, day_key(id, day)))
         if (auto c = decode_counters(*v)) return *c;
     return {};
@@ -54,8 +54,8 @@ Usage Engine::get_usage(store::Txn& txn, const IdentityKey& id, int32_t day) {
     return u;
 }
 
-void Engine::put_counters(store::Txn& txn, const IdentityKey& id, int32_t day, const policy::Counters& c,
-                          const Usage& usage, const Need& delta) {
+void Engine::put_counters(store::Txn& txn, const IdentityKey& id, int32_t day, const Counters& c, const Usage& usage,
+                          const Need& delta) {
     txn.put(t_day_, day_key(id, day), encode(c));
     for (const auto& [name, n] : delta.groups) {
         if (n == 0) continue;
@@ -77,9 +77,9 @@ void Engine::append_history(store::Txn& txn, const IdentityKey& id, const LevelC
     txn.put(t_history_, history_key(id, c.at, seq), encode(c));
 }
 
-policy::IdentityView Engine::view(const IdentityKey& id, const IdentityState& s, int32_t day, int64_t now,
-                                  const policy::Counters& today, const Usage& usage) const {
-    policy::IdentityView v;
+IdentityView Engine::view(const IdentityKey& id, const IdentityState& s, int32_t day, int64_t now,
+                          const Counters& today, const Usage& usage) const {
+    IdentityView v;
     v.name = id.name;
     v.kind = std::string(kind_name(id.kind));
     v.level = s.level;
@@ -97,17 +97,17 @@ policy::IdentityView Engine::view(const IdentityKey& id, const IdentityState& s,
 
 // The hooks, with the built-in rule as the answer when the script has none
 // or it fails.
-policy::Limit Engine::ask_limit(const policy::IdentityView& v) {
-    return policy_->daily_limit(v, [&] { return builtin::daily_limit(v); });
+Limit Engine::ask_limit(const IdentityView& v) {
+    return warmup::daily_limit(*policy_, v, [&] { return builtin::daily_limit(v); });
 }
 
-bool Engine::ask_upgrade(const policy::IdentityView& v, const policy::DayView& y) {
-    return policy_->should_upgrade(v, y, [&] { return builtin::should_upgrade(v, y); });
+bool Engine::ask_upgrade(const IdentityView& v, const DayView& y) {
+    return warmup::should_upgrade(*policy_, v, y, [&] { return builtin::should_upgrade(v, y); });
 }
 
-policy::OverQuota Engine::ask_over_quota(const policy::MessageView& m, const policy::IdentityView& v) {
-    return policy_->on_over_quota(m, v, settings_.hold_duration,
-                                  [&] { return builtin::on_over_quota(m, v, settings_.hold_duration); });
+OverQuota Engine::ask_over_quota(const MessageView& m, const IdentityView& v) {
+    return warmup::on_over_quota(*policy_, m, v, settings_.hold_duration,
+                                 [&] { return builtin::on_over_quota(m, v, settings_.hold_duration); });
 }
 
 Engine::Loaded Engine::read(store::Txn& txn, const IdentityKey& id, int32_t today, int64_t now) {
@@ -143,7 +143,7 @@ void Engine::refresh(store::Txn& txn, Loaded& l, int32_t today) {
 void Engine::evaluate(Loaded& l, int32_t today, int64_t now, bool with_limit) {
     if (l.state.day < today) {
         l.steps = roll(l.state, today, [&](const IdentityState& before, int32_t d) {
-            policy::DayView y;
+            DayView y;
             y.date = date_string(d - 1);
             auto it = l.past.find(d - 1);
             if (it != l.past.end()) y.counters = it->second;

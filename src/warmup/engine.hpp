@@ -80,7 +80,7 @@ public:
                         std::optional<int32_t> day = std::nullopt);
     Result<std::vector<HeldMail>> held(std::optional<IdentityKey> only = std::nullopt);
     Result<Forecast> forecast(const IdentityKey& id, uint64_t volume, int max_days = 365);
-    Result<policy::Counters> counters(const IdentityKey& id, int32_t day);
+    Result<Counters> counters(const IdentityKey& id, int32_t day);
 
     const TimeZone& time_zone() const { return tz_; }
     const Settings& settings() const { return settings_; }
@@ -91,27 +91,27 @@ private:
     Engine(Settings s, std::shared_ptr<store::Env> env, std::shared_ptr<policy::Policy> p, TimeZone tz);
 
     struct Loaded;
-    policy::Limit ask_limit(const policy::IdentityView& v);
-    bool ask_upgrade(const policy::IdentityView& v, const policy::DayView& y);
-    policy::OverQuota ask_over_quota(const policy::MessageView& m, const policy::IdentityView& v);
+    Limit ask_limit(const IdentityView& v);
+    bool ask_upgrade(const IdentityView& v, const DayView& y);
+    OverQuota ask_over_quota(const MessageView& m, const IdentityView& v);
     Loaded read(store::Txn& txn, const IdentityKey& id, int32_t today, int64_t now);
     void refresh(store::Txn& txn, Loaded& l, int32_t today);
     void evaluate(Loaded& l, int32_t today, int64_t now, bool with_limit);  // Lua: never inside a transaction
     bool unchanged(store::Txn& txn, const Loaded& l);
     void write_state(store::Txn& txn, const Loaded& l, int64_t now);
     Status record_over(store::Txn& txn, const mail::Message& m, const std::vector<IdentityKey>& ids,
-                       const DomainCounts& domains, const Loaded& l, const Fit& over_fit, const policy::OverQuota& oq,
+                       const DomainCounts& domains, const Loaded& l, const Fit& over_fit, const OverQuota& oq,
                        int64_t now, Decision& d, const std::function<void()>& charge_held,
                        const std::function<void()>& charge_sent);
     Result<std::vector<IdentityStatus>> collect_status(const std::optional<IdentityKey>& only);
     Status change_state(const IdentityKey& id,
                         const std::function<std::optional<LevelChange>(IdentityState&, int32_t, int64_t)>& edit);
-    policy::IdentityView view(const IdentityKey& id, const IdentityState& s, int32_t day, int64_t now,
-                              const policy::Counters& today, const Usage& usage) const;
-    void put_counters(store::Txn& txn, const IdentityKey& id, int32_t day, const policy::Counters& c,
-                      const Usage& usage, const Need& delta);
+    IdentityView view(const IdentityKey& id, const IdentityState& s, int32_t day, int64_t now, const Counters& today,
+                      const Usage& usage) const;
+    void put_counters(store::Txn& txn, const IdentityKey& id, int32_t day, const Counters& c, const Usage& usage,
+                      const Need& delta);
     void append_history(store::Txn& txn, const IdentityKey& id, const LevelChange& c);
-    policy::Counters get_counters(store::Txn& txn, const IdentityKey& id, int32_t day);
+    Counters get_counters(store::Txn& txn, const IdentityKey& id, int32_t day);
     Usage get_usage(store::Txn& txn, const IdentityKey& id, int32_t day);
 
     Settings settings_;

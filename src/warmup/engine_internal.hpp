@@ -16,12 +16,12 @@ namespace ses::warmup {
 // makes of it (Engine::evaluate(), outside any transaction).
 struct Engine::Loaded {
     IdentityKey id;
-    std::optional<std::string> stored;         // the identity record as read; nullopt: none yet
-    IdentityState state;                       // rolled to today by evaluate()
-    std::map<int32_t, policy::Counters> past;  // the days the roll asks about
-    policy::Counters counters;                 // today
-    Usage usage;                               // today
-    policy::Limit limit;                       // by evaluate()
+    std::optional<std::string> stored;  // the identity record as read; nullopt: none yet
+    IdentityState state;                // rolled to today by evaluate()
+    std::map<int32_t, Counters> past;   // the days the roll asks about
+    Counters counters;                  // today
+    Usage usage;                        // today
+    Limit limit;                        // by evaluate()
     std::vector<RollStep> steps;
     bool dirty = false;  // the state must be written
 };

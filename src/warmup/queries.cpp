@@ -78,7 +78,7 @@ Result<std::vector<IdentityStatus>> Engine::collect_status(const std::optional<I
             s.held_recipients = h->second.second;
         }
         s.next_day_at = tz_.day_start(today + 1);
-        policy::DayView y{date_string(today), l.counters};
+        DayView y{date_string(today), l.counters};
         s.upgrade_expected = !l.state.paused && ask_upgrade(view(l.id, l.state, today + 1, s.next_day_at, {}, {}), y);
         s.history = std::move(history[l.id.key()]);
         for (const RollStep& r : l.steps) s.history.push_back({now, r.day, r.from, r.to, "upgrade"});
@@ -143,7 +143,7 @@ Status Engine::set_paused(const IdentityKey& id, bool paused) {
 Status Engine::add_feedback(const IdentityKey& id, uint64_t bounced, uint64_t complained, std::optional<int32_t> day) {
     int32_t d = day ? *day : tz_.day_of(clock::now());
     return env_->update([&](store::Txn& txn) -> Status {
-        policy::Counters c = get_counters(txn, id, d);
+        Counters c = get_counters(txn, id, d);
         c.bounced += bounced;
         c.complained += complained;
         txn.put(t_day_, day_key(id, d), encode(c));
@@ -151,8 +151,8 @@ Status Engine::add_feedback(const IdentityKey& id, uint64_t bounced, uint64_t co
     });
 }
 
-Result<policy::Counters> Engine::counters(const IdentityKey& id, int32_t day) {
-    policy::Counters out;
+Result<Counters> Engine::counters(const IdentityKey& id, int32_t day) {
+    Counters out;
     Status st = env_->view([&](store::Txn& txn) -> Status {
         out = get_counters(txn, id, day);
         return txn.status();
@@ -182,7 +182,7 @@ Result<Forecast> Engine::forecast(const IdentityKey& id, uint64_t volume, int ma
     int32_t today = tz_.day_of(now);
     Forecast f;
     Loaded l;
-    policy::Counters basis;
+    Counters basis;
     Status st = env_->view([&](store::Txn& txn) -> Status {
         l = read(txn, id, today, now);
         basis = get_counters(txn, id, today - 1);
@@ -206,7 +206,7 @@ Result<Forecast> Engine::forecast(const IdentityKey& id, uint64_t volume, int ma
         auto upgrade_at = [&](uint32_t level, int32_t day, uint64_t sent) {
             IdentityState x = s;
             x.level = level;
-            policy::DayView y;
+            DayView y;
             y.date = date_string(day - 1);
             y.counters.sent = sent;
             y.counters.bounced = static_cast<uint64_t>(bounce_rate * static_cast<double>(sent) + 0.5);

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "policy/hooks.hpp"
+#include "warmup/hooks.hpp"
 #include "warmup/model.hpp"
 #include "warmup/records.hpp"
 
@@ -16,9 +16,9 @@ struct IdentityStatus {
     IdentityKey id;
     IdentityState state;  // rolled to today (not written by status)
     int32_t today = 0;
-    policy::Limit limit;
-    policy::Counters counters;  // today
-    Usage usage;                // today, with groups
+    Limit limit;
+    Counters counters;  // today
+    Usage usage;        // today, with groups
     uint64_t remaining = 0;
     uint32_t held_messages = 0;  // waiting in the hold queue now
     uint64_t held_recipients = 0;

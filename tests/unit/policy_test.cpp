@@ -14,10 +14,25 @@
 #include "policy/policy.hpp"
 #include "policy/reference.hpp"
 #include "warmup/builtin.hpp"
+#include "warmup/hooks.hpp"
 
 using namespace ses;
 using namespace ses::policy;
 namespace builtin = ses::warmup::builtin;
+// The warm-up's hooks exercise the runtime (the runtime itself knows none).
+using warmup::Action;
+using warmup::Counters;
+using warmup::daily_limit;
+using warmup::DayView;
+using warmup::hook_argument_types;
+using warmup::hook_defs;
+using warmup::IdentityView;
+using warmup::Limit;
+using warmup::MessageView;
+using warmup::on_over_quota;
+using warmup::OverQuota;
+using warmup::parse_reply;
+using warmup::should_upgrade;
 
 namespace {
 
@@ -51,7 +66,7 @@ DayView day(uint64_t sent, uint64_t bounced, uint64_t complained) {
 Limits small_limits() { return Limits{200'000, 4ull << 20}; }
 
 std::unique_ptr<LuaRuntime> load_ok(const std::string& src) {
-    auto rt = LuaRuntime::load(src, "test.lua", small_limits());
+    auto rt = LuaRuntime::load(src, "test.lua", small_limits(), hook_defs());
     INFO((rt ? std::string() : rt.error().what));
     REQUIRE(rt);
     return std::move(*rt);
@@ -59,13 +74,13 @@ std::unique_ptr<LuaRuntime> load_ok(const std::string& src) {
 
 // The Policy with the warm-up's built-in rules as fallbacks.
 Limit limit_of(Policy& p, const IdentityView& id) {
-    return p.daily_limit(id, [&] { return builtin::daily_limit(id); });
+    return daily_limit(p, id, [&] { return builtin::daily_limit(id); });
 }
 bool upgrade_of(Policy& p, const IdentityView& id, const DayView& y) {
-    return p.should_upgrade(id, y, [&] { return builtin::should_upgrade(id, y); });
+    return should_upgrade(p, id, y, [&] { return builtin::should_upgrade(id, y); });
 }
 OverQuota over_quota_of(Policy& p, const MessageView& m, const IdentityView& id, int64_t hold) {
-    return p.on_over_quota(m, id, hold, [&] { return builtin::on_over_quota(m, id, hold); });
+    return on_over_quota(p, m, id, hold, [&] { return builtin::on_over_quota(m, id, hold); });
 }
 
 std::string hook_script(const std::string& body) {
@@ -128,16 +143,16 @@ TEST_CASE("replies from scripts are checked", "[policy]") {
 }
 
 TEST_CASE("hook registry declares the three hooks once", "[policy]") {
-    CHECK(hooks().size() == 3);
-    CHECK(find_hook("daily_limit"));
-    CHECK(find_hook("should_upgrade"));
-    CHECK(find_hook("on_over_quota"));
-    CHECK_FALSE(find_hook("daily_limt"));
-    for (const HookDef& h : hooks()) {
+    CHECK(hook_defs().size() == 3);
+    CHECK(find_hook(hook_defs(), "daily_limit"));
+    CHECK(find_hook(hook_defs(), "should_upgrade"));
+    CHECK(find_hook(hook_defs(), "on_over_quota"));
+    CHECK_FALSE(find_hook(hook_defs(), "daily_limt"));
+    for (const HookDef& h : hook_defs()) {
         CHECK_FALSE(h.signature.empty());
         CHECK_FALSE(h.example.empty());
         // Every example is a loadable script registering its hook.
-        auto rt = LuaRuntime::load("PLAN = {500}\n" + std::string(h.example), "example", small_limits());
+        auto rt = LuaRuntime::load("PLAN = {500}\n" + std::string(h.example), "example", small_limits(), hook_defs());
         INFO(h.name << ": " << (rt ? "" : rt.error().what));
         REQUIRE(rt);
         CHECK((*rt)->has(h.name));
@@ -152,7 +167,7 @@ TEST_CASE("the shipped lua/warmup.lua reproduces the built-in rules", "[policy]"
     CHECK(rt->has("should_upgrade"));
     CHECK(rt->has("on_over_quota"));
     for (uint32_t level = 1; level <= 22; ++level) {
-        auto l = rt->daily_limit(identity(level));
+        auto l = daily_limit(*rt, identity(level));
         REQUIRE(l);
         CHECK(l->total == builtin::plan_limit(level));
         CHECK(l->groups.empty());
@@ -166,13 +181,13 @@ TEST_CASE("the shipped lua/warmup.lua reproduces the built-in rules", "[policy]"
     };
     for (auto& c : cases) {
         INFO("level " << c.level << " sent " << c.sent << " bounced " << c.bounced);
-        auto up = rt->should_upgrade(identity(c.level), day(c.sent, c.bounced, c.complained));
+        auto up = should_upgrade(*rt, identity(c.level), day(c.sent, c.bounced, c.complained));
         REQUIRE(up);
         CHECK(*up == builtin::should_upgrade(identity(c.level), day(c.sent, c.bounced, c.complained)));
     }
     MessageView m;
     m.recipients = {{"a@gmail.com", "gmail.com"}};
-    auto o = rt->on_over_quota(m, identity(1), 3600);
+    auto o = on_over_quota(*rt, m, identity(1), 3600);
     REQUIRE(o);
     CHECK(o->action == Action::hold);
     CHECK(o->release_in == 86400);
@@ -181,21 +196,21 @@ TEST_CASE("the shipped lua/warmup.lua reproduces the built-in rules", "[policy]"
 TEST_CASE("sandbox: loops, allocation, os.execute, errors and wrong types fail the call", "[policy][sandbox]") {
     SECTION("an endless loop runs out of its instruction budget") {
         auto rt = load_ok(hook_script("while true do end"));
-        auto r = rt->daily_limit(identity(1));
+        auto r = daily_limit(*rt, identity(1));
         REQUIRE_FALSE(r);
         CHECK_THAT(r.error().what, Catch::Contains("instruction budget"));
         CHECK(rt->broken());
     }
     SECTION("unbounded allocation hits the memory cap") {
         auto rt = load_ok(hook_script("local t = {} local s = 'x' while true do s = s .. s t[#t + 1] = s end"));
-        auto r = rt->daily_limit(identity(1));
+        auto r = daily_limit(*rt, identity(1));
         REQUIRE_FALSE(r);
         CHECK_THAT(r.error().what, Catch::Contains("memory limit"));
         CHECK(rt->memory_used() <= small_limits().memory);
     }
     SECTION("string.rep cannot be interrupted but cannot pass the memory cap") {
         auto rt = load_ok(hook_script("return #string.rep('x', 1 << 30)"));
-        auto r = rt->daily_limit(identity(1));
+        auto r = daily_limit(*rt, identity(1));
         REQUIRE_FALSE(r);
         CHECK_THAT(r.error().what, Catch::Contains("memory limit"));
     }
@@ -205,14 +220,14 @@ TEST_CASE("sandbox: loops, allocation, os.execute, errors and wrong types fail t
                                  "loadfile('/etc/passwd')", "string.dump(print)", "collectgarbage('stop')"}) {
             INFO(expr);
             auto rt = load_ok(hook_script("local _ = " + std::string(expr) + " return 1"));
-            auto r = rt->daily_limit(identity(1));
+            auto r = daily_limit(*rt, identity(1));
             CHECK_FALSE(r);
         }
         CHECK_FALSE(std::filesystem::exists("/tmp/sesmilter-pwned"));
     }
     SECTION("a runtime error carries the script's name and a traceback") {
         auto rt = load_ok(hook_script("error('boom')"));
-        auto r = rt->daily_limit(identity(1));
+        auto r = daily_limit(*rt, identity(1));
         REQUIRE_FALSE(r);
         CHECK_THAT(r.error().what, Catch::Contains("test.lua:2: boom"));
         CHECK_THAT(r.error().what, Catch::Contains("traceback"));
@@ -223,23 +238,23 @@ TEST_CASE("sandbox: loops, allocation, os.execute, errors and wrong types fail t
                                 "return {total = 5, groups = {g = {limit = 1, domains = {3}}}}"}) {
             INFO(ret);
             auto rt = load_ok(hook_script(ret));
-            CHECK_FALSE(rt->daily_limit(identity(1)));
+            CHECK_FALSE(daily_limit(*rt, identity(1)));
         }
         auto rt = load_ok("ses.on('should_upgrade', function() return 1 end)");
-        CHECK_FALSE(rt->should_upgrade(identity(1), day(1, 0, 0)));
+        CHECK_FALSE(should_upgrade(*rt, identity(1), day(1, 0, 0)));
         for (const char* ret :
              {"return 'hold'", "return {action = 'drop'}", "return {action = 'hold', release_in = -5}",
               "return {action = 'tempfail', reply = '550 5.7.1 no'}",
               "return {action = 'reject', reply = 'a\\r\\nb'}"}) {
             INFO(ret);
             auto r2 = load_ok(std::string("ses.on('on_over_quota', function() ") + ret + " end)");
-            CHECK_FALSE(r2->on_over_quota(MessageView{}, identity(1), 86400));
+            CHECK_FALSE(on_over_quota(*r2, MessageView{}, identity(1), 86400));
         }
     }
     SECTION("a well-formed table and fractional numbers are accepted") {
         auto rt = load_ok(hook_script(
             "return {total = 1000.7, groups = {gmail = {limit = 10, domains = {'GMail.com', 'googlemail.com'}}}}"));
-        auto r = rt->daily_limit(identity(1));
+        auto r = daily_limit(*rt, identity(1));
         REQUIRE(r);
         CHECK(r->total == 1000);
         REQUIRE(r->groups.size() == 1);
@@ -265,13 +280,13 @@ TEST_CASE("scripts that cannot load are refused", "[policy][sandbox]") {
     };
     for (auto& c : cases) {
         INFO(c.src);
-        auto rt = LuaRuntime::load(c.src, "bad.lua", small_limits());
+        auto rt = LuaRuntime::load(c.src, "bad.lua", small_limits(), hook_defs());
         REQUIRE_FALSE(rt);
         CHECK_THAT(rt.error().what, Catch::Contains(c.why));
     }
     // Hooks can only be registered while loading.
     auto rt = load_ok(hook_script("ses.on('should_upgrade', function() return true end) return 1"));
-    CHECK_FALSE(rt->daily_limit(identity(1)));
+    CHECK_FALSE(daily_limit(*rt, identity(1)));
 }
 
 TEST_CASE("hook arguments carry the identity and the message", "[policy]") {
@@ -290,7 +305,7 @@ end)
     IdentityView id = identity(3);
     id.today.sent = 7;
     id.groups = {{"gmail", 2}};
-    auto l = rt->daily_limit(id);
+    auto l = daily_limit(*rt, id);
     REQUIRE(l);
     CHECK(l->total == 9);
     MessageView m;
@@ -299,7 +314,7 @@ end)
     m.headers = {{"subject", "hello"}, {"subject", "second"}};
     m.size = 123;
     m.queue_id = "ABC";
-    auto o = rt->on_over_quota(m, id, 86400);
+    auto o = on_over_quota(*rt, m, id, 86400);
     INFO((o ? "" : o.error().what));
     REQUIRE(o);
     CHECK(o->action == Action::tempfail);
@@ -316,7 +331,7 @@ ses.on('daily_limit', function(id)
   return 7
 end)
 )",
-                                 "t.lua", s);
+                                 "t.lua", s, hook_defs());
     REQUIRE(p);
     Policy& pol = **p;
     CHECK(limit_of(pol, identity(1)).total == 7);
@@ -337,7 +352,7 @@ TEST_CASE("Policy reload refuses a broken script and keeps the old one", "[polic
     std::ofstream(path) << "ses.on('daily_limit', function() return 11 end)";
     Settings s;
     s.script = path;
-    auto p = Policy::open(s);
+    auto p = Policy::open(s, hook_defs());
     REQUIRE(p);
     CHECK(limit_of(**p, identity(1)).total == 11);
     std::ofstream(path) << "ses.on('daily_limit', function() return 12 end";  // syntax error
@@ -348,12 +363,13 @@ TEST_CASE("Policy reload refuses a broken script and keeps the old one", "[polic
     CHECK(limit_of(**p, identity(1)).total == 12);
     CHECK((*p)->generation() == 2);
     s.script = (dir / "missing.lua").string();
-    CHECK_FALSE(Policy::open(s));
+    CHECK_FALSE(Policy::open(s, hook_defs()));
     std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("Policy is safe to call from many threads", "[policy]") {
-    auto p = Policy::from_source("ses.on('daily_limit', function(id) return id.level * 10 end)", "t.lua", Settings{});
+    auto p = Policy::from_source("ses.on('daily_limit', function(id) return id.level * 10 end)", "t.lua", Settings{},
+                                 hook_defs());
     REQUIRE(p);
     std::atomic<int> wrong{0};
     std::vector<std::thread> ts;
@@ -377,15 +393,15 @@ TEST_CASE("the example scripts load and do what they say", "[policy]") {
         auto rt = load_ok(repo_file("examples/lua/trusted_fast.lua"));
         IdentityView trusted = identity(2);
         trusted.name = "newsletter.example.com";
-        CHECK(rt->daily_limit(trusted)->total == 20000);
-        CHECK(rt->daily_limit(identity(2))->total == 1000);
+        CHECK(daily_limit(*rt, trusted)->total == 20000);
+        CHECK(daily_limit(*rt, identity(2))->total == 1000);
         trusted.level = 8;
-        CHECK(rt->daily_limit(trusted)->total == 1000000);
-        CHECK_FALSE(*rt->should_upgrade(trusted, day(10, 0, 0)));
+        CHECK(daily_limit(*rt, trusted)->total == 1000000);
+        CHECK_FALSE(*should_upgrade(*rt, trusted, day(10, 0, 0)));
     }
     SECTION("per_provider.lua") {
         auto rt = load_ok(repo_file("examples/lua/per_provider.lua"));
-        auto l = rt->daily_limit(identity(1));
+        auto l = daily_limit(*rt, identity(1));
         REQUIRE(l);
         CHECK(l->total == 500);
         REQUIRE(l->groups.size() == 3);
@@ -400,18 +416,18 @@ TEST_CASE("the example scripts load and do what they say", "[policy]") {
         IdentityView id = identity(3);
         id.weekday = 6;
         id.day_ends_in = 3600;
-        CHECK(rt->daily_limit(id)->total == 0);
-        auto o = rt->on_over_quota(MessageView{}, id, 86400);
+        CHECK(daily_limit(*rt, id)->total == 0);
+        auto o = on_over_quota(*rt, MessageView{}, id, 86400);
         REQUIRE(o);
         CHECK(o->release_in == 3600 + 86400);  // Monday 00:00
         id.weekday = 7;
-        CHECK(rt->on_over_quota(MessageView{}, id, 86400)->release_in == 3600);
-        CHECK_FALSE(*rt->should_upgrade(id, day(0, 0, 0)));
+        CHECK(on_over_quota(*rt, MessageView{}, id, 86400)->release_in == 3600);
+        CHECK_FALSE(*should_upgrade(*rt, id, day(0, 0, 0)));
         id.weekday = 1;
-        CHECK_FALSE(*rt->should_upgrade(id, day(0, 0, 0)));
-        CHECK(rt->daily_limit(id)->total == 2000);
+        CHECK_FALSE(*should_upgrade(*rt, id, day(0, 0, 0)));
+        CHECK(daily_limit(*rt, id)->total == 2000);
         id.weekday = 6;
-        CHECK(*rt->should_upgrade(id, day(2000, 0, 0)));  // Friday judged at the change into Saturday
+        CHECK(*should_upgrade(*rt, id, day(2000, 0, 0)));  // Friday judged at the change into Saturday
     }
 }
 
@@ -464,10 +480,10 @@ TEST_CASE("escapes: a hook ends within its limits whatever it catches", "[policy
     };
     for (auto& c : cases) {
         INFO(c.name);
-        auto rt = LuaRuntime::load(hook_script(c.body), "hostile.lua", escape_limits());
+        auto rt = LuaRuntime::load(hook_script(c.body), "hostile.lua", escape_limits(), hook_defs());
         REQUIRE(rt);
         auto t0 = std::chrono::steady_clock::now();
-        auto r = (*rt)->daily_limit(identity(1));
+        auto r = daily_limit(**rt, identity(1));
         double took = seconds_since(t0);
         REQUIRE_FALSE(r);
         INFO(r.error().what);
@@ -490,7 +506,7 @@ ses.on('daily_limit', function(id)
   return 7
 end)
 )",
-                                 "hostile.lua", s);
+                                 "hostile.lua", s, hook_defs());
     REQUIRE(p);
     Policy& pol = **p;
     auto t0 = std::chrono::steady_clock::now();
@@ -508,14 +524,14 @@ TEST_CASE("escapes: __gc finalizers are refused", "[policy][sandbox][escape]") {
     auto t0 = std::chrono::steady_clock::now();
     {
         auto rt = LuaRuntime::load(hook_script("setmetatable({}, {__gc = function() while true do end end}) return 1"),
-                                   "gc.lua", escape_limits());
+                                   "gc.lua", escape_limits(), hook_defs());
         REQUIRE(rt);
-        auto r = (*rt)->daily_limit(identity(1));
+        auto r = daily_limit(**rt, identity(1));
         REQUIRE_FALSE(r);
         CHECK_THAT(r.error().what, Catch::Contains("__gc"));
     }
     {
-        auto rt = LuaRuntime::load("setmetatable({}, {__gc = false})", "gc.lua", escape_limits());
+        auto rt = LuaRuntime::load("setmetatable({}, {__gc = false})", "gc.lua", escape_limits(), hook_defs());
         REQUIRE_FALSE(rt);
         CHECK_THAT(rt.error().what, Catch::Contains("__gc"));
     }
@@ -523,7 +539,7 @@ TEST_CASE("escapes: __gc finalizers are refused", "[policy][sandbox][escape]") {
     auto rt =
         load_ok(hook_script("local mt = {__index = function(t, k) return 5 end} local t = setmetatable({}, mt) "
                             "mt.__gc = function() while true do end end return t.x"));
-    auto r = rt->daily_limit(identity(1));
+    auto r = daily_limit(*rt, identity(1));
     REQUIRE(r);
     CHECK(r->total == 5);
     rt.reset();  // closing the state runs no finalizer
@@ -547,7 +563,7 @@ TEST_CASE("bounded pattern functions keep Lua's semantics", "[policy][sandbox]")
   assert(not pcall(string.match, "x", "("))
   return 1
 )LUA"));
-    auto r = rt->daily_limit(identity(1));
+    auto r = daily_limit(*rt, identity(1));
     INFO((r ? "" : r.error().what));
     CHECK(r);
 }
@@ -560,22 +576,22 @@ TEST_CASE("check_script warns about globals that look like hooks", "[policy]") {
     std::ofstream(s.script) << "function daily_limit(identity) return 10 end\n"
                                "ses.on('should_upgrade', function() return true end)\n"
                                "function should_upgrade() return false end\n";
-    auto w = check_script(s);
+    auto w = check_script(s, hook_defs());
     REQUIRE(w);
     REQUIRE(w->size() == 1);
     CHECK_THAT(w->at(0), Catch::Contains("daily_limit") && Catch::Contains("ses.on"));
     std::ofstream(s.script) << "ses.on('daily_limit', function() return 10 end)\n";
-    w = check_script(s);
+    w = check_script(s, hook_defs());
     REQUIRE(w);
     CHECK(w->empty());
     std::ofstream(s.script) << "ses.on('daily_limt', function() return 10 end)\n";
-    CHECK_FALSE(check_script(s));
+    CHECK_FALSE(check_script(s, hook_defs()));
     std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("the hook reference is generated from the hook table", "[policy][docs]") {
-    std::string ref = lua_reference_markdown();
-    for (const HookDef& h : hooks()) {
+    std::string ref = lua_reference_markdown(hook_defs(), hook_argument_types());
+    for (const HookDef& h : hook_defs()) {
         INFO(h.name);
         CHECK_FALSE(h.builtin.empty());
         CHECK_FALSE(h.summary.empty());

@@ -84,7 +84,8 @@ struct Fixture {
         REQUIRE(e);
         env = *e;
         policy::Settings ps;
-        auto p = script ? policy::Policy::from_source(script, "test.lua", ps) : policy::Policy::open(ps);
+        auto p = script ? policy::Policy::from_source(script, "test.lua", ps, hook_defs())
+                        : policy::Policy::open(ps, hook_defs());
         REQUIRE(p);
         auto eng = Engine::open(s, env, *p);
         REQUIRE(eng);
@@ -108,7 +109,7 @@ struct Fixture {
         REQUIRE(d);
         return d->action;
     }
-    policy::Counters counters(const char* day) {
+    Counters counters(const char* day) {
         auto c = engine->counters(IdentityKey::domain("example.com"), *parse_date(day));
         REQUIRE(c);
         return *c;
@@ -165,7 +166,7 @@ TEST_CASE("civil dates and weekdays", "[warmup]") {
 }
 
 TEST_CASE("recipients fall into quota groups", "[warmup]") {
-    policy::Limit lim{100, {{"gmail", 10, {"gmail.com", "googlemail.com"}}, {"ms", 5, {"outlook.com", "hotmail.com"}}}};
+    Limit lim{100, {{"gmail", 10, {"gmail.com", "googlemail.com"}}, {"ms", 5, {"outlook.com", "hotmail.com"}}}};
     auto doms = count_domains({"a@Gmail.com", "b@gmail.com", "c@mail.outlook.com", "d@example.org", "e@GMAIL.COM"});
     REQUIRE(doms.size() == 3);
     CHECK(doms[0] == std::pair<std::string, uint32_t>{"gmail.com", 3});
@@ -178,7 +179,7 @@ TEST_CASE("recipients fall into quota groups", "[warmup]") {
 }
 
 TEST_CASE("decision table: what fits into today", "[warmup]") {
-    policy::Limit lim{10, {{"gmail", 3, {"gmail.com"}}}};
+    Limit lim{10, {{"gmail", 3, {"gmail.com"}}}};
     struct {
         uint64_t sent, gmail_sent;
         std::vector<std::string> rcpts;
@@ -206,7 +207,7 @@ TEST_CASE("decision table: what fits into today", "[warmup]") {
         CHECK(f.over == c.over);
     }
     // A zero limit (e.g. a weekend) fits nothing.
-    CHECK_FALSE(fits(policy::Limit{0, {}}, Usage{}, Need{1, {}}, false).ok);
+    CHECK_FALSE(fits(Limit{0, {}}, Usage{}, Need{1, {}}, false).ok);
 }
 
 TEST_CASE("day change: one upgrade question per elapsed day", "[warmup]") {
@@ -701,7 +702,7 @@ struct ScriptFixture {
         auto e = store::Env::open(so);
         REQUIRE(e);
         env = *e;
-        auto p = policy::Policy::from_source(script, "test.lua", ps);
+        auto p = policy::Policy::from_source(script, "test.lua", ps, hook_defs());
         REQUIRE(p);
         policy = *p;
         auto eng = Engine::open(s, env, policy);
