@@ -4,6 +4,7 @@
 #include "mta/settings.hpp"
 #include "policy/settings.hpp"
 #include "store/settings.hpp"
+#include "warmup/hooks.hpp"
 #include "warmup/settings.hpp"
 
 namespace ses::services {
@@ -27,6 +28,10 @@ Result<WarmupStack> open_warmup_stack(const config::Config& cfg, std::shared_ptr
     if (!eng) return Error{"warm-up: " + eng.error().what, {}};
     w.engine = std::shared_ptr<warmup::Engine>(std::move(*eng));
     return w;
+}
+
+Result<std::vector<std::string>> check_warmup_script(const config::Config& cfg) {
+    return policy::check_script(policy::settings_from(cfg), warmup::hook_defs());
 }
 
 }  // namespace ses::services

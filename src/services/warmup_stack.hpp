@@ -13,6 +13,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "config/config.hpp"
 #include "mta/adapter.hpp"
@@ -34,5 +36,10 @@ struct WarmupStack {
 
 // Opens the store when `env` is null (the daemon passes the one it opened).
 Result<WarmupStack> open_warmup_stack(const config::Config& cfg, std::shared_ptr<store::Env> env = nullptr);
+
+// For --check-config: loads [policy] script with the warm-up's hooks (nothing
+// else is opened); fails when it does not load, else returns warnings such
+// as a global function named like a hook but not registered with ses.on.
+Result<std::vector<std::string>> check_warmup_script(const config::Config& cfg);
 
 }  // namespace ses::services

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -836,4 +837,14 @@ TEST_CASE("one builder opens store, policy and engine from a configuration", "[w
     auto again = services::open_warmup_stack(*cfg);
     REQUIRE(again);
     CHECK(again->env == w->env);
+
+    // --check-config's view of the script: warnings for would-be hooks.
+    auto script = dir.path / "w.lua";
+    std::ofstream(script) << "function on_over_quota(m, id) return {action = 'reject'} end\n";
+    auto cfg2 = config::load_string("[policy]\nscript = \"" + script.string() + "\"\n", "t.toml");
+    REQUIRE(cfg2);
+    auto warnings = services::check_warmup_script(*cfg2);
+    REQUIRE(warnings);
+    REQUIRE(warnings->size() == 1);
+    CHECK_THAT(warnings->at(0), Catch::Contains("on_over_quota"));
 }
