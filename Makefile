@@ -6,7 +6,7 @@
 #   make demo       deps + build + one signed message through a private Postfix
 #   make bench      benchmarks (see docs/PERFORMANCE.md)
 #   make docs       regenerate docs/configuration.md, examples/sesmilter.toml,
-#                   docs/store-layout.md and docs/replies.md
+#                   docs/store-layout.md, docs/replies.md and docs/lua-hooks.md
 #   make install    DESTDIR= (paths from ./configure: prefix /usr, sysconfdir /etc)
 #   make fuzz       libFuzzer targets (clang)
 
@@ -111,6 +111,7 @@ docs: $(BUILD)/sesmilter $(BUILD)/sesctl
 	$(BUILD)/sesmilter --config-example > examples/sesmilter.toml
 	$(BUILD)/sesctl --store-layout > docs/store-layout.md
 	$(BUILD)/sesmilter --replies-reference > docs/replies.md
+	$(BUILD)/sesmilter --lua-reference > docs/lua-hooks.md
 
 # Fails when the committed reference no longer matches the key table.
 docs-check: $(BUILD)/sesmilter $(BUILD)/sesctl
@@ -122,7 +123,9 @@ docs-check: $(BUILD)/sesmilter $(BUILD)/sesctl
 	  || { echo "docs/store-layout.md is stale: run 'make docs'" >&2; exit 1; }
 	@$(BUILD)/sesmilter --replies-reference | diff -u docs/replies.md - \
 	  || { echo "docs/replies.md is stale: run 'make docs'" >&2; exit 1; }
-	@echo "docs-check: configuration reference, store layout and reply table are current"
+	@$(BUILD)/sesmilter --lua-reference | diff -u docs/lua-hooks.md - \
+	  || { echo "docs/lua-hooks.md is stale: run 'make docs'" >&2; exit 1; }
+	@echo "docs-check: configuration reference, store layout, reply table and Lua hook reference are current"
 
 # Layering (docs/ARCHITECTURE.md, "Layers"): folder order and C library owners.
 deps-check:

@@ -21,11 +21,13 @@ static void run(const char* label, const std::string& script, store::Sync sync, 
     auto dir = std::filesystem::temp_directory_path() / ("ses-bench-" + std::to_string(getpid()) + label);
     std::filesystem::remove_all(dir);
     warmup::Settings s;
-    s.store.path = dir.string();
-    s.store.sync = sync;
-    auto env = store::Env::open(s.store);
-    auto pol =
-        script.empty() ? policy::Policy::open(s.policy) : policy::Policy::from_source(script, "warmup.lua", s.policy);
+    store::Options so;
+    so.path = dir.string();
+    so.sync = sync;
+    policy::Settings ps;
+    auto env = store::Env::open(so);
+    auto pol = script.empty() ? policy::Policy::open(ps, warmup::hook_defs())
+                              : policy::Policy::from_source(script, "warmup.lua", ps, warmup::hook_defs());
     if (!env || !pol) {
         std::fprintf(stderr, "setup failed\n");
         return;

@@ -94,6 +94,7 @@ struct Key {
     X(policy, script, string)                 \
     X(policy, instruction_limit, integer)     \
     X(policy, memory_limit, size)             \
+    X(policy, time_limit_ms, integer)         \
     X(store, path, string)                    \
     X(store, sync, choice)                    \
     X(store, sync_interval, duration)         \

@@ -208,6 +208,14 @@ const KeyDef kKeys[] = {
      1000,
      1000000000},
     {"policy.memory_limit", Type::size, R"("16MiB")", "Memory one Lua state may allocate.", {}, 1 << 20, 1ll << 32},
+    {"policy.time_limit_ms",
+     Type::integer,
+     "200",
+     "Wall-clock milliseconds one hook call may run (also bounds C functions such as pattern matching and "
+     "string.rep); past it the call fails and the built-in rule decides.",
+     {},
+     1,
+     60000},
 
     // [store]
     {"store.path", Type::string, R"("/var/lib/sesmilter")",

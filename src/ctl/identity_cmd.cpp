@@ -10,7 +10,7 @@
 //       The stored results, without asking DNS.
 #include "ctl/identity_cmd.hpp"
 #include "ctl/open_store.hpp"
-#include "warmup/settings.hpp"
+#include "store/settings.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -36,7 +36,7 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 
 Result<std::shared_ptr<store::Env>> open_store(Context& c) {
     if (auto p = c.opt("store")) {
-        auto o = warmup::from_config(c.cfg).store;
+        auto o = store::options_from(c.cfg);
         o.path = *p;
         return store::Env::open(o);
     }

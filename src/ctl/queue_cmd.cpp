@@ -8,6 +8,7 @@
 #include <ostream>
 
 #include "ctl/warmup_cmd.hpp"
+#include "services/release_scheduler.hpp"
 #include "util/clock.hpp"
 #include "warmup/timezone.hpp"
 
@@ -61,8 +62,8 @@ int held(Context& c) {
 int release_due(Context& c) {
     auto w = open_warmup(c);
     if (!w) return fail(c, w.error().what);
-    auto mta = mta::make_adapter(w->settings.mta);
-    auto r = w->engine->release_due(*mta);
+    auto mta = mta::make_adapter(w->mta_settings);
+    auto r = services::release_pass(*w->engine, *mta);
     if (!r) return fail(c, r.error().what);
     if (c.json) {
         c.out << json{{"released", r->released},

@@ -18,7 +18,7 @@ namespace {
 using nlohmann::json;
 using warmup::IdentityKey;
 
-json counters_json(const policy::Counters& c) {
+json counters_json(const warmup::Counters& c) {
     return json{{"sent", c.sent},
                 {"held", c.held},
                 {"released", c.released},
@@ -96,13 +96,20 @@ int status(Context& c) {
         list = std::move(*all);
     }
     if (c.json) {
+        // The fallbacks of this process's policy (computing the status asks
+        // the hooks too); the daemon logs its own.
         if (!c.args.empty()) {
-            c.out << status_json(list[0]).dump(2) << "\n";
+            json j = status_json(list[0]);
+            j["policy_fallbacks"] = eng.policy().fallbacks();
+            j["policy_stalls"] = eng.policy().stalls();
+            c.out << j.dump(2) << "\n";
         } else {
             json arr = json::array();
             for (const auto& s : list) arr.push_back(status_json(s));
             c.out << json{{"time_zone", eng.time_zone().name()},
                           {"policy", eng.policy().describe()},
+                          {"policy_fallbacks", eng.policy().fallbacks()},
+                          {"policy_stalls", eng.policy().stalls()},
                           {"identities", arr}}
                          .dump(2)
                   << "\n";
@@ -215,20 +222,7 @@ int feedback(Context& c) {
 
 }  // namespace
 
-Result<WarmupHandle> open_warmup(const Context& c) {
-    WarmupHandle h;
-    h.settings = warmup::from_config(c.cfg);
-    auto env = store::Env::open(h.settings.store);
-    if (!env) return env.error();
-    h.env = *env;
-    auto pol = policy::Policy::open(h.settings.policy);
-    if (!pol) return pol.error();
-    h.policy = *pol;
-    auto eng = warmup::Engine::open(h.settings, h.env, h.policy);
-    if (!eng) return eng.error();
-    h.engine = std::move(*eng);
-    return h;
-}
+Result<services::WarmupStack> open_warmup(const Context& c) { return services::open_warmup_stack(c.cfg); }
 
 std::vector<Command> warmup_commands() {
     return {

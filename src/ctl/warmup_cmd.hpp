@@ -6,19 +6,14 @@
 #include <vector>
 
 #include "ctl/command.hpp"
-#include "warmup/engine.hpp"
+#include "services/warmup_stack.hpp"
 
 namespace ses::ctl {
 
 std::vector<Command> warmup_commands();
 
-// The store, the policy and the engine of the configuration in `c`.
-struct WarmupHandle {
-    warmup::Settings settings;
-    std::shared_ptr<store::Env> env;
-    std::shared_ptr<policy::Policy> policy;
-    std::unique_ptr<warmup::Engine> engine;
-};
-Result<WarmupHandle> open_warmup(const Context& c);
+// The store, the policy and the engine of the configuration in `c`, built
+// by the same function as the daemon's (services/warmup_stack.hpp).
+Result<services::WarmupStack> open_warmup(const Context& c);
 
 }  // namespace ses::ctl

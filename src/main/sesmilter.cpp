@@ -47,7 +47,10 @@
 #include "milter/server.hpp"
 #include "milter/identity_recheck.hpp"
 #include "milter/reloader.hpp"
+#include "policy/reference.hpp"
+#include "warmup/hooks.hpp"
 #include "services/services.hpp"
+#include "services/warmup_stack.hpp"
 #include "util/daemon.hpp"
 #include "util/log.hpp"
 #include "util/version.hpp"
@@ -63,7 +66,8 @@ void usage(std::FILE* f) {
                  "usage: sesmilter [-c FILE] [-f]\n"
                  "       sesmilter --check-config [-c FILE]\n"
                  "       sesmilter --dump-config [-c FILE]\n"
-                 "       sesmilter --config-reference | --config-example | --replies-reference | --version\n"
+                 "       sesmilter --config-reference | --config-example | --replies-reference\n"
+                 "       sesmilter --lua-reference | --version\n"
                  "\n"
                  "  -c FILE           configuration file (default %s)\n"
                  "  -f                stay in the foreground, log to stderr\n"
@@ -71,7 +75,8 @@ void usage(std::FILE* f) {
                  "  --dump-config     print the effective configuration, defaults included\n"
                  "  --config-reference  print docs/configuration.md\n"
                  "  --config-example  print examples/sesmilter.toml\n"
-                 "  --replies-reference  print docs/replies.md\n",
+                 "  --replies-reference  print docs/replies.md\n"
+                 "  --lua-reference   print docs/lua-hooks.md\n",
                  kDefaultConfig);
 }
 
@@ -113,6 +118,10 @@ int check_config(const std::string& path, const config::Config& cfg) {
         problems.push_back(pol.error().what);
     else
         std::printf("%s: policy: %s\n", path.c_str(), pol->c_str());
+    // Globals named like hooks but never registered with ses.on: the script
+    // loads, yet the built-in rule would decide.
+    if (auto lint = services::check_warmup_script(cfg))
+        for (auto& w : *lint) warnings.push_back("policy.script: " + w);
     if (auto st = milter::Server::check(cfg, warnings); !st) problems.push_back(st.error().what);
     std::string store = cfg.get(config::key::store::path);
     struct stat st;
@@ -283,6 +292,9 @@ int main(int argc, char** argv) {
             return 0;
         } else if (a == "--replies-reference") {
             std::cout << mail::replies_markdown();
+            return 0;
+        } else if (a == "--lua-reference") {
+            std::cout << policy::lua_reference_markdown(warmup::hook_defs(), warmup::hook_argument_types());
             return 0;
         } else if (a == "--config-example") {
             std::cout << config::example_toml();

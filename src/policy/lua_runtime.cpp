@@ -3,11 +3,15 @@
 
 #include <lua.hpp>
 
+#include <chrono>
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <set>
 
+#include "policy/lua_budget.hpp"
+#include "policy/value.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
 
@@ -17,7 +21,18 @@ namespace {
 
 constexpr const char* kHooksKey = "sesmilter.hooks";
 constexpr const char* kLoadingKey = "sesmilter.loading";
-constexpr double kMaxCount = 1e15;  // larger "limits" are nonsense
+constexpr const char* kHookDefsKey = "sesmilter.hookdefs";
+constexpr int kMaxDepth = 16;           // of a result table
+constexpr size_t kMaxEntries = 100000;  // in a result, all tables together
+constexpr double kMaxCount = 1e15;      // larger "limits" are nonsense
+constexpr size_t kCheckedAlloc = 4096;
+constexpr const char* kInstructionBudget = "instruction budget exceeded";
+constexpr const char* kTimeLimit = "time limit exceeded";
+
+int64_t steady_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
 
 void* limited_alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
     auto* m = static_cast<LuaRuntime::Mem*>(ud);
@@ -27,7 +42,13 @@ void* limited_alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
         m->used -= old;
         return nullptr;
     }
-    if (nsize > old && m->used - old + nsize > m->limit) return nullptr;  // refuse to grow
+    if (nsize > old) {
+        if (m->used - old + nsize > m->limit) return nullptr;  // refuse to grow
+        // Large allocations are where C functions (string.rep, table.concat)
+        // spend their time without a hook firing: they check the deadline.
+        if (nsize - old >= kCheckedAlloc && m->budget && (m->budget->tripped || m->budget->charge_and_check(0)))
+            return nullptr;
+    }
     void* p = std::realloc(ptr, nsize);
     if (!p) return nsize <= old ? ptr : nullptr;  // shrinking must not fail
     m->used = m->used - old + nsize;
@@ -40,16 +61,135 @@ int on_panic(lua_State* L) {
     std::abort();  // a broken invariant: every call is protected
 }
 
+// Fires every Budget::step instructions.  Once tripped it fires on every
+// instruction of this thread and raises again: whatever a script catches,
+// the next instruction fails.
 void budget_hook(lua_State* L, lua_Debug*) {
-    lua_sethook(L, nullptr, 0, 0);
-    luaL_error(L, "instruction budget exceeded");
+    Budget* b = budget_of(L);
+    if (b->tripped || b->charge_and_check(static_cast<uint64_t>(b->step))) {
+        lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+        luaL_error(L, "%s", b->why);
+    }
 }
 
 int traceback(lua_State* L) {
-    lua_sethook(L, nullptr, 0, 0);
     const char* m = lua_tostring(L, 1);
     luaL_traceback(L, L, m ? m : "(error object is not a string)", 1);
     return 1;
+}
+
+// ---- what a script can use to catch errors, re-raising the budget's ----
+
+int finish_pcall(lua_State* L, int status, lua_KContext extra) {
+    raise_if_tripped(L);
+    if (status != LUA_OK && status != LUA_YIELD) {
+        lua_pushboolean(L, 0);
+        lua_pushvalue(L, -2);
+        return 2;
+    }
+    return lua_gettop(L) - static_cast<int>(extra);
+}
+
+int l_pcall(lua_State* L) {
+    luaL_checkany(L, 1);
+    lua_pushboolean(L, 1);
+    lua_insert(L, 1);
+    int status = lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0, finish_pcall);
+    return finish_pcall(L, status, 0);
+}
+
+// xpcall's message handler runs where the error is raised; an error raised
+// by the count hook is raised with hooks off, so the script's handler must
+// not run then (it could loop unchecked): a spent budget skips it.
+int l_message_handler(lua_State* L) {
+    if (budget_of(L)->tripped) return 1;
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+int l_xpcall(lua_State* L) {
+    int n = lua_gettop(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, l_message_handler, 1);
+    lua_replace(L, 2);
+    lua_pushboolean(L, 1);
+    lua_pushvalue(L, 1);
+    lua_rotate(L, 3, 2);  // true, f below f's arguments; the handler stays at 2
+    int status = lua_pcallk(L, n - 2, LUA_MULTRET, 2, 2, finish_pcall);
+    return finish_pcall(L, status, 2);
+}
+
+// coroutine.resume and coroutine.close return errors as values: call the
+// original (upvalue 1), then re-raise a spent budget.
+// A coroutine killed by the count hook keeps hooks off (Lua leaves them
+// off in a thread an error from a hook escaped), so closing it would run its
+// __close handlers unchecked: nothing is called once the budget is spent.
+int l_guarded(lua_State* L) {
+    raise_if_tripped(L);
+    int n = lua_gettop(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, n, LUA_MULTRET);
+    raise_if_tripped(L);
+    return lua_gettop(L);
+}
+
+// coroutine.wrap without upstream's closing of the coroutine on error (see
+// l_guarded): the error is passed on, to-be-closed variables of a coroutine
+// that failed are not closed.
+int l_wrapped_resume(lua_State* L) {
+    raise_if_tripped(L);
+    lua_State* co = lua_tothread(L, lua_upvalueindex(1));
+    int narg = lua_gettop(L);
+    if (lua_status(co) == LUA_OK && lua_gettop(co) == 0) return luaL_error(L, "cannot resume dead coroutine");
+    if (!lua_checkstack(co, narg)) return luaL_error(L, "too many arguments to resume");
+    lua_xmove(L, co, narg);
+    int nres = 0;
+    int status = lua_resume(co, L, narg, &nres);
+    raise_if_tripped(L);
+    if (status == LUA_OK || status == LUA_YIELD) {
+        if (!lua_checkstack(L, nres + 1)) return luaL_error(L, "too many results to resume");
+        lua_xmove(co, L, nres);
+        return nres;
+    }
+    lua_xmove(co, L, 1);
+    return lua_error(L);
+}
+
+int l_wrap(lua_State* L) {
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_State* co = lua_newthread(L);
+    lua_pushvalue(L, 1);
+    lua_xmove(L, co, 1);
+    lua_pushcclosure(L, l_wrapped_resume, 1);
+    return 1;
+}
+
+// Finalizers run with hooks off, so an object with __gc could loop forever
+// unchecked: refuse them.  (Lua marks an object for finalization only when
+// its metatable has __gc at setmetatable time.)
+int l_setmetatable(lua_State* L) {
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        bool gc = lua_rawget(L, 2) != LUA_TNIL;
+        lua_pop(L, 1);
+        if (gc) return luaL_error(L, "setmetatable: __gc metamethods are not allowed");
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+void wrap_global(lua_State* L, const char* table, const char* name, lua_CFunction wrapper) {
+    lua_getglobal(L, table);
+    lua_getfield(L, -1, name);
+    lua_pushcclosure(L, wrapper, 1);
+    lua_setfield(L, -2, name);
+    lua_pop(L, 1);
 }
 
 // ---- the `ses` table ----
@@ -61,9 +201,13 @@ int l_on(lua_State* L) {
     bool loading = lua_toboolean(L, -1);
     lua_pop(L, 1);
     if (!loading) return luaL_error(L, "ses.on: hooks are registered while the script loads");
-    if (!find_hook(name)) {
+    lua_getfield(L, LUA_REGISTRYINDEX, kHookDefsKey);
+    const auto* defs = static_cast<const std::span<const HookDef>*>(lua_touserdata(L, -1));
+    lua_pop(L, 1);
+    if (!defs || !find_hook(*defs, name)) {
         std::string known;
-        for (const HookDef& h : hooks()) known += (known.empty() ? "" : ", ") + std::string(h.name);
+        if (defs)
+            for (const HookDef& h : *defs) known += (known.empty() ? "" : ", ") + std::string(h.name);
         return luaL_error(L, "ses.on: unknown hook '%s' (known: %s)", name, known.c_str());
     }
     lua_getfield(L, LUA_REGISTRYINDEX, kHooksKey);
@@ -103,7 +247,20 @@ int setup(lua_State* L) {
     luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
     luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
     luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
+    luaL_requiref(L, LUA_COLIBNAME, luaopen_coroutine, 1);
     lua_settop(L, 0);
+    lua_pushcfunction(L, l_pcall);
+    lua_setglobal(L, "pcall");
+    lua_pushcfunction(L, l_xpcall);
+    lua_setglobal(L, "xpcall");
+    wrap_global(L, "_G", "setmetatable", l_setmetatable);
+    wrap_global(L, LUA_COLIBNAME, "resume", l_guarded);
+    wrap_global(L, LUA_COLIBNAME, "close", l_guarded);
+    lua_getglobal(L, LUA_COLIBNAME);
+    lua_pushcfunction(L, l_wrap);
+    lua_setfield(L, -2, "wrap");
+    lua_pop(L, 1);
+    open_bounded_patterns(L);
     for (const char* name : {"dofile", "loadfile", "load", "collectgarbage", "warn", "require"}) {
         lua_pushnil(L);
         lua_setglobal(L, name);
@@ -131,183 +288,97 @@ int setup(lua_State* L) {
     return 0;
 }
 
-// ---- C++ -> Lua ----
+// ---- C++ -> Lua and back ----
 
-void set_int(lua_State* L, const char* k, int64_t v) {
-    lua_pushinteger(L, static_cast<lua_Integer>(v));
-    lua_setfield(L, -2, k);
-}
-void set_str(lua_State* L, const char* k, std::string_view v) {
-    lua_pushlstring(L, v.data(), v.size());
-    lua_setfield(L, -2, k);
-}
-void set_bool(lua_State* L, const char* k, bool v) {
-    lua_pushboolean(L, v);
-    lua_setfield(L, -2, k);
-}
-
-void push_counters(lua_State* L, const Counters& c) {
-    lua_createtable(L, 0, 5);
-    set_int(L, "sent", static_cast<int64_t>(c.sent));
-    set_int(L, "held", static_cast<int64_t>(c.held));
-    set_int(L, "released", static_cast<int64_t>(c.released));
-    set_int(L, "bounced", static_cast<int64_t>(c.bounced));
-    set_int(L, "complained", static_cast<int64_t>(c.complained));
-}
-
-void push_identity(lua_State* L, const IdentityView& id) {
-    lua_createtable(L, 0, 13);
-    set_str(L, "name", id.name);
-    set_str(L, "kind", id.kind);
-    set_int(L, "level", id.level);
-    set_str(L, "started", id.started);
-    set_int(L, "day", id.day);
-    set_str(L, "date", id.date);
-    set_int(L, "weekday", id.weekday);
-    set_int(L, "now", id.now);
-    set_int(L, "day_ends_in", id.day_ends_in);
-    set_bool(L, "paused", id.paused);
-    push_counters(L, id.today);
-    lua_setfield(L, -2, "today");
-    lua_createtable(L, 0, static_cast<int>(id.groups.size()));
-    for (const GroupUse& g : id.groups) set_int(L, g.name.c_str(), static_cast<int64_t>(g.sent));
-    lua_setfield(L, -2, "groups");
-}
-
-void push_day(lua_State* L, const DayView& d) {
-    push_counters(L, d.counters);
-    set_str(L, "date", d.date);
-}
-
-void push_message(lua_State* L, const MessageView& m) {
-    lua_createtable(L, 0, 5);
-    set_str(L, "sender", m.sender);
-    set_int(L, "size", static_cast<int64_t>(m.size));
-    set_str(L, "queue_id", m.queue_id);
-    lua_createtable(L, static_cast<int>(m.recipients.size()), 0);
-    lua_Integer i = 1;
-    for (const Recipient& r : m.recipients) {
-        lua_createtable(L, 0, 2);
-        set_str(L, "address", r.address);
-        set_str(L, "domain", r.domain);
-        lua_rawseti(L, -2, i++);
+void push_value(lua_State* L, const Value& v) {
+    switch (v.type) {
+        case Value::Type::nil:
+            lua_pushnil(L);
+            return;
+        case Value::Type::boolean:
+            lua_pushboolean(L, v.b);
+            return;
+        case Value::Type::integer:
+            lua_pushinteger(L, static_cast<lua_Integer>(v.i));
+            return;
+        case Value::Type::number:
+            lua_pushnumber(L, v.n);
+            return;
+        case Value::Type::string:
+            lua_pushlstring(L, v.s.data(), v.s.size());
+            return;
+        case Value::Type::table:
+            luaL_checkstack(L, 3, "building a hook argument");
+            lua_createtable(L, 0, static_cast<int>(v.entries.size()));
+            for (const auto& [k, x] : v.entries) {
+                push_value(L, k);
+                push_value(L, x);
+                lua_settable(L, -3);
+            }
+            return;
     }
-    lua_setfield(L, -2, "recipients");
-    lua_createtable(L, 0, static_cast<int>(m.headers.size()));
-    for (const auto& [name, value] : m.headers) {
-        if (lua_getfield(L, -1, name.c_str()) == LUA_TNIL) {  // the first occurrence wins
-            lua_pop(L, 1);
-            set_str(L, name.c_str(), value);
-        } else {
-            lua_pop(L, 1);
+}
+
+// A result copied out of Lua: lists keep their order (1..n first), other
+// keys follow in Lua's order.  Returns "" or a complaint.
+std::string to_value(lua_State* L, int idx, Value& out, int depth, size_t& budget) {
+    idx = lua_absindex(L, idx);
+    switch (lua_type(L, idx)) {
+        case LUA_TNIL:
+            out = Value{};
+            return "";
+        case LUA_TBOOLEAN:
+            out = Value::boolean(lua_toboolean(L, idx));
+            return "";
+        case LUA_TNUMBER:
+            out = lua_isinteger(L, idx) ? Value::integer(lua_tointeger(L, idx)) : Value::number(lua_tonumber(L, idx));
+            return "";
+        case LUA_TSTRING: {
+            size_t len = 0;
+            const char* p = lua_tolstring(L, idx, &len);
+            out = Value::string(std::string_view(p, len));
+            return "";
         }
+        case LUA_TTABLE:
+            break;
+        default:
+            return std::string("a ") + luaL_typename(L, idx) + " cannot be returned";
     }
-    lua_setfield(L, -2, "headers");
-}
-
-// ---- Lua -> C++ ----
-
-// A count: a finite number >= 0 (fractions are dropped).
-bool to_count(lua_State* L, int idx, uint64_t& out) {
-    if (lua_type(L, idx) != LUA_TNUMBER) return false;
-    if (lua_isinteger(L, idx)) {
-        lua_Integer v = lua_tointeger(L, idx);
-        if (v < 0 || static_cast<double>(v) > kMaxCount) return false;
-        out = static_cast<uint64_t>(v);
-        return true;
-    }
-    double d = lua_tonumber(L, idx);
-    if (!std::isfinite(d) || d < 0 || d > kMaxCount) return false;
-    out = static_cast<uint64_t>(std::floor(d));
-    return true;
-}
-
-std::string type_of(lua_State* L, int idx) { return luaL_typename(L, idx); }
-
-std::string read_domains(lua_State* L, int idx, std::vector<std::string>& out) {
-    if (lua_type(L, idx) != LUA_TTABLE) return "domains must be a list of strings";
+    if (depth >= kMaxDepth) return "tables nested too deep";
+    luaL_checkstack(L, 3, "reading a hook result");
+    out = Value::table();
     lua_Integer n = static_cast<lua_Integer>(lua_rawlen(L, idx));
     for (lua_Integer i = 1; i <= n; ++i) {
-        if (lua_rawgeti(L, idx, i) != LUA_TSTRING) return "domains must be a list of strings";
-        std::string d = lua_tostring(L, -1);
+        if (budget-- == 0) return "a result with too many entries";
+        lua_rawgeti(L, idx, i);
+        Value x;
+        std::string e = to_value(L, -1, x, depth + 1, budget);
         lua_pop(L, 1);
-        for (char& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        while (!d.empty() && d.front() == '.') d.erase(0, 1);
-        if (d.empty()) return "an empty domain in a group";
-        out.push_back(std::move(d));
+        if (!e.empty()) return e;
+        out.entries.emplace_back(Value::integer(i), std::move(x));
     }
-    return "";
-}
-
-std::string read_limit(lua_State* L, int idx, Limit& out) {
-    if (to_count(L, idx, out.total)) return "";
-    if (lua_type(L, idx) != LUA_TTABLE) return "returned " + type_of(L, idx) + ", expected a number >= 0 or a table";
-    lua_getfield(L, idx, "total");
-    bool ok = to_count(L, -1, out.total);
-    lua_pop(L, 1);
-    if (!ok) return "table without a number `total` >= 0";
-    if (lua_getfield(L, idx, "groups") == LUA_TNIL) {
-        lua_pop(L, 1);
-        return "";
-    }
-    int groups = lua_gettop(L);
-    if (lua_type(L, groups) != LUA_TTABLE) return "`groups` must be a table";
     lua_pushnil(L);
-    while (lua_next(L, groups)) {
-        int g = lua_gettop(L);
-        if (lua_type(L, g - 1) != LUA_TSTRING) return "group names must be strings";
-        Group grp;
-        grp.name = lua_tostring(L, g - 1);
-        if (lua_type(L, g) != LUA_TTABLE) return "group " + grp.name + " must be a table";
-        lua_getfield(L, g, "limit");
-        bool lim_ok = to_count(L, -1, grp.limit);
+    while (lua_next(L, idx)) {
+        if (lua_isinteger(L, -2)) {
+            lua_Integer k = lua_tointeger(L, -2);
+            if (k >= 1 && k <= n) {
+                lua_pop(L, 1);
+                continue;
+            }
+        }
+        if (budget-- == 0) {
+            lua_pop(L, 2);
+            return "a result with too many entries";
+        }
+        Value k, x;
+        std::string e = to_value(L, -2, k, depth + 1, budget);
+        if (e.empty()) e = to_value(L, -1, x, depth + 1, budget);
         lua_pop(L, 1);
-        if (!lim_ok) return "group " + grp.name + " needs a number `limit` >= 0";
-        lua_getfield(L, g, "domains");
-        std::string e = read_domains(L, lua_gettop(L), grp.domains);
-        lua_pop(L, 1);
-        if (!e.empty()) return "group " + grp.name + ": " + e;
-        out.groups.push_back(std::move(grp));
-        lua_pop(L, 1);  // the value; keep the key for lua_next
-    }
-    lua_pop(L, 1);
-    return "";
-}
-
-std::string read_over_quota(lua_State* L, int idx, int64_t default_hold, OverQuota& out) {
-    if (lua_type(L, idx) != LUA_TTABLE) return "returned " + type_of(L, idx) + ", expected a table";
-    if (lua_getfield(L, idx, "action") != LUA_TSTRING) return "`action` must be a string";
-    std::string a = lua_tostring(L, -1);
-    lua_pop(L, 1);
-    if (a == "hold")
-        out.action = Action::hold;
-    else if (a == "tempfail")
-        out.action = Action::tempfail;
-    else if (a == "reject")
-        out.action = Action::reject;
-    else if (a == "accept")
-        out.action = Action::accept;
-    else
-        return "unknown action \"" + a + "\"";
-    out.release_in = default_hold;
-    if (lua_getfield(L, idx, "release_in") != LUA_TNIL) {
-        uint64_t s = 0;
-        if (!to_count(L, -1, s) || s == 0 || s > 366ull * 86400) return "`release_in` must be 1 .. 31622400 seconds";
-        out.release_in = static_cast<int64_t>(s);
-    }
-    lua_pop(L, 1);
-    if (out.action == Action::tempfail || out.action == Action::reject) {
-        std::string text = out.action == Action::reject ? "daily sending quota exceeded"
-                                                        : "daily sending quota exceeded, try again later";
-        int t = lua_getfield(L, idx, "reply");
-        if (t == LUA_TSTRING)
-            text = lua_tostring(L, -1);
-        else if (t != LUA_TNIL)
-            return "`reply` must be a string";
-        lua_pop(L, 1);
-        auto r = parse_reply(text, out.action);
-        if (!r) return "reply: " + r.error().what;
-        out.reply = *r;
+        if (!e.empty()) {
+            lua_pop(L, 1);
+            return e;
+        }
+        out.entries.emplace_back(std::move(k), std::move(x));
     }
     return "";
 }
@@ -328,6 +399,47 @@ int trampoline(lua_State* L) {
 
 }  // namespace
 
+void Budget::start() {
+    used = 0;
+    tripped = false;
+    why = "";
+    deadline_ns = time_limit_ms > 0 ? steady_ns() + time_limit_ms * 1'000'000 : 0;
+}
+
+bool Budget::charge_and_check(uint64_t n) {
+    used += n;
+    if (used > limit) {
+        tripped = true;
+        why = kInstructionBudget;
+    } else if (int64_t d = deadline_ns.load(std::memory_order_relaxed); d && steady_ns() > d) {
+        tripped = true;
+        why = kTimeLimit;
+    }
+    return tripped;
+}
+
+Budget* budget_of(lua_State* L) { return *static_cast<Budget**>(lua_getextraspace(L)); }
+
+void set_budget(lua_State* L, Budget* b) { *static_cast<Budget**>(lua_getextraspace(L)) = b; }
+
+void charge(lua_State* L, uint64_t n) {
+    Budget* b = budget_of(L);
+    if (b && (b->tripped || b->charge_and_check(n))) luaL_error(L, "%s", b->why);
+}
+
+void raise_if_tripped(lua_State* L) {
+    Budget* b = budget_of(L);
+    if (b && b->tripped) luaL_error(L, "%s", b->why);
+}
+
+LuaRuntime::LuaRuntime(const Limits& l) : limits_(l) {
+    mem_.limit = l.memory;
+    mem_.budget = &budget_;
+    budget_.limit = l.instructions;
+    budget_.step = static_cast<int>(std::clamp<uint64_t>(l.instructions / 4, 1, 1000));
+    budget_.time_limit_ms = l.time_limit_ms;
+}
+
 LuaRuntime::~LuaRuntime() {
     if (L_) lua_close(L_);
 }
@@ -338,19 +450,27 @@ Status LuaRuntime::run(std::string_view what, const std::function<std::string(lu
     lua_pushcfunction(L_, traceback);
     lua_pushcfunction(L_, trampoline);
     lua_pushlightuserdata(L_, &call);
-    int budget = static_cast<int>(std::min<uint64_t>(limits_.instructions, INT_MAX));
-    lua_sethook(L_, budget_hook, LUA_MASKCOUNT, budget > 0 ? budget : 1);
+    budget_.start();
+    lua_sethook(L_, budget_hook, LUA_MASKCOUNT, budget_.step);
     int rc = lua_pcall(L_, 1, 0, base + 1);
-    lua_sethook(L_, nullptr, 0, 0);
+    stalled_ = budget_.tripped;
     std::string msg;
-    if (rc == LUA_ERRMEM) {
+    if (budget_.tripped) {
+        // The error that came out names the spent limit unless the script
+        // raised another on the way out (a __close handler, say).
+        const char* m = rc != LUA_OK && rc != LUA_ERRMEM ? lua_tostring(L_, -1) : nullptr;
+        msg = m ? m : budget_.why;
+        if (msg.find(budget_.why) == std::string::npos) msg = std::string(budget_.why) + ": " + msg;
+        if (budget_.why == std::string_view(kTimeLimit))
+            msg += " (limit " + std::to_string(limits_.time_limit_ms) + " ms)";
+    } else if (rc == LUA_ERRMEM) {
         msg = "memory limit (" + std::to_string(limits_.memory) + " bytes) exceeded";
     } else if (rc != LUA_OK) {
         const char* m = lua_tostring(L_, -1);
         msg = m ? m : "error (no message)";
     }
     lua_settop(L_, base);
-    if (rc != LUA_OK) {
+    if (rc != LUA_OK || budget_.tripped) {
         broken_ = true;
         return internal_error(std::string(what) + ": " + msg);
     }
@@ -359,12 +479,16 @@ Status LuaRuntime::run(std::string_view what, const std::function<std::string(lu
 }
 
 Result<std::unique_ptr<LuaRuntime>> LuaRuntime::load(std::string_view source, std::string_view name,
-                                                     const Limits& limits) {
+                                                     const Limits& limits, std::span<const HookDef> hooks) {
     std::unique_ptr<LuaRuntime> rt(new LuaRuntime(limits));
+    rt->hooks_ = hooks;
     rt->L_ = lua_newstate(limited_alloc, &rt->mem_);
     if (!rt->L_) return internal_error("policy: cannot create a Lua state");
     lua_State* L = rt->L_;
     lua_atpanic(L, on_panic);
+    set_budget(L, &rt->budget_);
+    lua_pushlightuserdata(L, &rt->hooks_);
+    lua_setfield(L, LUA_REGISTRYINDEX, kHookDefsKey);
 
     if (Status s = rt->run("setup",
                            [](lua_State* L) {
@@ -390,18 +514,40 @@ Result<std::unique_ptr<LuaRuntime>> LuaRuntime::load(std::string_view source, st
 
     // Which hooks did it register?
     lua_getfield(L, LUA_REGISTRYINDEX, kHooksKey);
-    auto hs = hooks();
+    auto hs = rt->hooks_;
     for (size_t i = 0; i < hs.size(); ++i) {
         std::string n(hs[i].name);
         if (lua_getfield(L, -1, n.c_str()) == LUA_TFUNCTION) rt->registered_ |= 1u << i;
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
+
+    // Globals that look like hooks but were not registered (read raw, in a
+    // protected call: the script may have given _G a metatable).
+    auto& warnings = rt->hook_warnings_;
+    unsigned registered = rt->registered_;
+    if (Status st = rt->run("check",
+                            [&](lua_State* L) {
+                                lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+                                for (size_t i = 0; i < hs.size(); ++i) {
+                                    if (registered & (1u << i)) continue;
+                                    std::string n(hs[i].name);
+                                    lua_pushstring(L, n.c_str());
+                                    if (lua_rawget(L, -2) == LUA_TFUNCTION)
+                                        warnings.push_back("global function '" + n +
+                                                           "' is not registered as a hook (use ses.on(\"" + n +
+                                                           "\", fn)); the built-in rule decides " + n);
+                                    lua_pop(L, 1);
+                                }
+                                return std::string();
+                            });
+        !st)
+        return st.error();
     return rt;
 }
 
 bool LuaRuntime::has(std::string_view hook) const {
-    auto hs = hooks();
+    auto hs = hooks_;
     for (size_t i = 0; i < hs.size(); ++i)
         if (hs[i].name == hook) return registered_ & (1u << i);
     return false;
@@ -418,41 +564,17 @@ void push_hook(lua_State* L, const char* name) {
 }
 }  // namespace
 
-Result<Limit> LuaRuntime::daily_limit(const IdentityView& id) {
-    Limit out;
-    Status s = run("daily_limit", [&](lua_State* L) {
-        push_hook(L, "daily_limit");
-        push_identity(L, id);
-        lua_call(L, 1, 1);
-        return read_limit(L, lua_gettop(L), out);
-    });
-    if (!s) return s.error();
-    return out;
-}
-
-Result<bool> LuaRuntime::should_upgrade(const IdentityView& id, const DayView& yesterday) {
-    bool out = false;
-    Status s = run("should_upgrade", [&](lua_State* L) {
-        push_hook(L, "should_upgrade");
-        push_identity(L, id);
-        push_day(L, yesterday);
-        lua_call(L, 2, 1);
-        if (lua_type(L, -1) != LUA_TBOOLEAN) return "returned " + type_of(L, -1) + ", expected a boolean";
-        out = lua_toboolean(L, -1);
-        return std::string();
-    });
-    if (!s) return s.error();
-    return out;
-}
-
-Result<OverQuota> LuaRuntime::on_over_quota(const MessageView& m, const IdentityView& id, int64_t default_hold) {
-    OverQuota out;
-    Status s = run("on_over_quota", [&](lua_State* L) {
-        push_hook(L, "on_over_quota");
-        push_message(L, m);
-        push_identity(L, id);
-        lua_call(L, 2, 1);
-        return read_over_quota(L, lua_gettop(L), default_hold, out);
+Result<Value> LuaRuntime::call(std::string_view hook, const std::vector<Value>& args) {
+    Value out;
+    std::string name(hook);
+    Status s = run(name, [&](lua_State* L) {
+        push_hook(L, name.c_str());
+        if (lua_type(L, -1) != LUA_TFUNCTION) return "hook " + name + " is not registered";
+        luaL_checkstack(L, static_cast<int>(args.size()) + 2, "hook arguments");
+        for (const Value& a : args) push_value(L, a);
+        lua_call(L, static_cast<int>(args.size()), 1);
+        size_t budget = kMaxEntries;
+        return to_value(L, -1, out, 0, budget);
     });
     if (!s) return s.error();
     return out;

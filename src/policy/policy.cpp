@@ -4,14 +4,13 @@
 #include <ctime>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
-#include "policy/builtin.hpp"
 #include "util/log.hpp"
 
 namespace ses::policy {
 
 namespace {
-constexpr size_t kDailyLimit = 0, kShouldUpgrade = 1, kOnOverQuota = 2;
 
 Result<std::string> read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -21,7 +20,7 @@ Result<std::string> read_file(const std::string& path) {
     return ss.str();
 }
 
-Limits limits_of(const Settings& s) { return Limits{s.instruction_limit, s.memory_limit}; }
+Limits limits_of(const Settings& s) { return Limits{s.instruction_limit, s.memory_limit, s.time_limit_ms}; }
 
 std::string one_line(std::string_view s) {
     std::string out;
@@ -36,8 +35,19 @@ std::string one_line(std::string_view s) {
 }
 }  // namespace
 
-Result<std::shared_ptr<Policy>> Policy::open(const Settings& s) {
-    std::shared_ptr<Policy> p(new Policy(s));
+Result<std::vector<std::string>> check_script(const Settings& s, std::span<const HookDef> hooks) {
+    if (s.script.empty()) return std::vector<std::string>{};
+    auto src = read_file(s.script);
+    if (!src) return src.error();
+    auto rt = LuaRuntime::load(*src, s.script, limits_of(s), hooks);
+    if (!rt) return internal_error("policy: " + s.script + ": " + rt.error().what);
+    std::vector<std::string> out;
+    for (const auto& w : (*rt)->hook_warnings()) out.push_back(s.script + ": " + w);
+    return out;
+}
+
+Result<std::shared_ptr<Policy>> Policy::open(const Settings& s, std::span<const HookDef> hooks) {
+    std::shared_ptr<Policy> p(new Policy(s, hooks));
     if (s.script.empty()) return p;
     auto src = read_file(s.script);
     if (!src) return src.error();
@@ -45,8 +55,9 @@ Result<std::shared_ptr<Policy>> Policy::open(const Settings& s) {
     return p;
 }
 
-Result<std::shared_ptr<Policy>> Policy::from_source(std::string source, std::string name, const Settings& s) {
-    std::shared_ptr<Policy> p(new Policy(s));
+Result<std::shared_ptr<Policy>> Policy::from_source(std::string source, std::string name, const Settings& s,
+                                                    std::span<const HookDef> hooks) {
+    std::shared_ptr<Policy> p(new Policy(s, hooks));
     if (Status st = p->install(std::move(source), std::move(name)); !st) return st.error();
     return p;
 }
@@ -63,14 +74,14 @@ Status Policy::replace_source(std::string source, std::string name) {
 }
 
 Status Policy::install(std::string source, std::string name) {
-    auto rt = LuaRuntime::load(source, name, limits_of(settings_));
+    auto rt = LuaRuntime::load(source, name, limits_of(settings_), hooks_);
     if (!rt) return internal_error("policy: " + name + " refused: " + rt.error().what);
+    for (const auto& w : (*rt)->hook_warnings()) log::warn("policy: " + name + ": " + w);
     auto script = std::make_shared<Script>();
     script->source = std::move(source);
     script->name = std::move(name);
-    auto hs = hooks();
-    for (size_t i = 0; i < hs.size(); ++i)
-        if ((*rt)->has(hs[i].name)) script->hooks |= 1u << i;
+    for (size_t i = 0; i < hooks_.size(); ++i)
+        if ((*rt)->has(hooks_[i].name)) script->hooks |= 1u << i;
     std::lock_guard<std::mutex> g(mu_);
     script->generation = script_ ? script_->generation + 1 : 1;
     script_ = script;
@@ -94,9 +105,8 @@ bool Policy::script_has(const Script* s, size_t i) const { return s && (s->hooks
 
 bool Policy::has(std::string_view hook) const {
     std::lock_guard<std::mutex> g(mu_);
-    auto hs = hooks();
-    for (size_t i = 0; i < hs.size(); ++i)
-        if (hs[i].name == hook) return script_has(script_.get(), i);
+    for (size_t i = 0; i < hooks_.size(); ++i)
+        if (hooks_[i].name == hook) return script_has(script_.get(), i);
     return false;
 }
 
@@ -112,7 +122,7 @@ std::unique_ptr<LuaRuntime> Policy::take(const Script& script) {
     }
     // A new state for this script (it loaded before, so this fails only on
     // memory or a script that misbehaves at random).
-    auto rt = LuaRuntime::load(script.source, script.name, limits_of(settings_));
+    auto rt = LuaRuntime::load(script.source, script.name, limits_of(settings_), hooks_);
     if (!rt) {
         log::warn("policy: cannot start a Lua state: " + rt.error().what);
         return nullptr;
@@ -127,59 +137,43 @@ void Policy::give_back(std::unique_ptr<LuaRuntime> rt, uint64_t generation) {
         idle_.push_back(std::move(rt));
 }
 
-void Policy::fell_back(size_t i, const Error& e) {
+void Policy::fell_back(std::string_view hook, const Error& e) {
     fallbacks_++;
     int64_t now = static_cast<int64_t>(std::time(nullptr));
-    int64_t last = last_log_[i].load();
-    if (last == now || !last_log_[i].compare_exchange_strong(last, now)) {
-        suppressed_[i]++;
-        return;
+    uint64_t more = 0;
+    {
+        std::lock_guard<std::mutex> g(log_mu_);
+        auto it = last_log_.find(hook);
+        if (it == last_log_.end()) it = last_log_.emplace(std::string(hook), std::pair<int64_t, uint64_t>{0, 0}).first;
+        if (it->second.first == now) {
+            it->second.second++;
+            return;
+        }
+        it->second.first = now;
+        more = std::exchange(it->second.second, 0);
     }
-    uint64_t more = suppressed_[i].exchange(0);
     std::string what = one_line(e.what);  // the traceback folded
     std::string line = "policy: " + what + "; using the built-in rule";
     if (more) line += " (" + std::to_string(more) + " similar failures not logged)";
     log::warn(line);
 }
 
-// Borrow a state, call, give it back; fall back on failure.
-template <class R, class Call, class Builtin>
-R Policy::call(size_t index, Call&& call, Builtin&& builtin_rule) {
+std::optional<Result<Value>> Policy::call(std::string_view hook, const std::vector<Value>& args) {
     std::shared_ptr<const Script> script;
     {
         std::lock_guard<std::mutex> g(mu_);
         script = script_;
     }
-    if (!script_has(script.get(), index)) return builtin_rule();
+    size_t index = hooks_.size();
+    for (size_t i = 0; i < hooks_.size(); ++i)
+        if (hooks_[i].name == hook) index = i;
+    if (index == hooks_.size() || !script_has(script.get(), index)) return std::nullopt;
     auto rt = take(*script);
-    if (!rt) {
-        fell_back(index, internal_error(std::string(hooks()[index].name) + ": no Lua state"));
-        return builtin_rule();
-    }
-    auto r = call(*rt);
+    if (!rt) return Result<Value>(internal_error(std::string(hook) + ": no Lua state"));
+    auto r = rt->call(hook, args);
+    if (!r && rt->stalled()) stalls_++;
     give_back(std::move(rt), script->generation);
-    if (!r) {
-        fell_back(index, r.error());
-        return builtin_rule();
-    }
-    return *r;
-}
-
-Limit Policy::daily_limit(const IdentityView& id) {
-    return call<Limit>(
-        kDailyLimit, [&](LuaRuntime& rt) { return rt.daily_limit(id); }, [&] { return builtin::daily_limit(id); });
-}
-
-bool Policy::should_upgrade(const IdentityView& id, const DayView& y) {
-    return call<bool>(
-        kShouldUpgrade, [&](LuaRuntime& rt) { return rt.should_upgrade(id, y); },
-        [&] { return builtin::should_upgrade(id, y); });
-}
-
-OverQuota Policy::on_over_quota(const MessageView& m, const IdentityView& id, int64_t hold_seconds) {
-    return call<OverQuota>(
-        kOnOverQuota, [&](LuaRuntime& rt) { return rt.on_over_quota(m, id, hold_seconds); },
-        [&] { return builtin::on_over_quota(m, id, hold_seconds); });
+    return r;
 }
 
 }  // namespace ses::policy

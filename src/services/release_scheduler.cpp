@@ -8,6 +8,42 @@
 
 namespace ses::services {
 
+Result<warmup::ReleaseReport> release_pass(warmup::Engine& engine, mta::Adapter& mta) {
+    warmup::ReleaseReport report;
+    for (int round = 0; round < 1000; ++round) {
+        auto batch = engine.begin_release();
+        if (!batch) return batch.error();
+        report.deferred += batch->deferred;
+        if (batch->items.empty()) break;
+        // The MTA, outside any transaction.
+        std::vector<warmup::ReleaseOutcome> outcomes;
+        for (const warmup::ReleaseItem& it : batch->items) {
+            auto r = mta.release(it.mail.queue_id);
+            std::string ids;
+            for (const auto& id : it.mail.identities) ids += (ids.empty() ? "" : ",") + id.str();
+            if (!r) {
+                outcomes.push_back(warmup::ReleaseOutcome::failed);
+                report.failed++;
+                log::warn(it.mail.queue_id + ": warm-up: release failed (retry in " +
+                          std::to_string(engine.settings().release_retry) + "s): " + r.error().what);
+            } else if (*r == mta::Released::not_held) {
+                outcomes.push_back(warmup::ReleaseOutcome::not_held);
+                report.not_held++;
+                log::notice(it.mail.queue_id + ": warm-up: not in the MTA's hold queue any more; record dropped");
+            } else {
+                outcomes.push_back(warmup::ReleaseOutcome::released);
+                report.released++;
+                report.queue_ids.push_back(it.mail.queue_id);
+                log::info(it.mail.queue_id + ": warm-up: released " + std::to_string(it.mail.recipients) +
+                          " recipient(s) of " + ids + ", charged to " + warmup::date_string(it.mail.charged_day));
+            }
+        }
+        if (Status st = engine.finish_release(*batch, outcomes); !st) return st.error();
+        if (!batch->full) break;
+    }
+    return report;
+}
+
 ReleaseScheduler::ReleaseScheduler(warmup::Engine& engine, std::unique_ptr<mta::Adapter> mta, int64_t interval)
     : engine_(engine), mta_(std::move(mta)), interval_(std::max<int64_t>(1, interval)) {}
 
@@ -43,7 +79,7 @@ void ReleaseScheduler::loop() {
     while (!stop_) {
         lk.unlock();
         try {
-            auto r = engine_.release_due(*mta_);
+            auto r = release_pass(engine_, *mta_);
             if (!r)
                 log::warn("release scheduler: " + r.error().what);
             else if (r->released || r->deferred || r->failed || r->not_held)

@@ -1,8 +1,7 @@
 // release_scheduler.hpp -- the thread in sesmilter that releases held mail.
 //
-// Every `interval` seconds (and at once after wake()) it runs
-// warmup::Engine::release_due() with the configured MTA adapter, and clears
-// stale LMDB reader slots.  `sesctl queue release-due` does the same pass
+// Every `interval` seconds (and at once after wake()) it runs release_pass()
+// with the configured MTA adapter, and clears stale LMDB reader slots.  `sesctl queue release-due` does the same pass
 // from cron; both may run at the same time (records being released are
 // marked in the store, so nothing is released twice).
 //
@@ -23,6 +22,13 @@
 #include "warmup/engine.hpp"
 
 namespace ses::services {
+
+// One release pass: batches from the engine (begin_release), the MTA adapter
+// run for each message, the outcomes recorded (finish_release), until no
+// more is due or fits.  One log line per message.  The engine decides and
+// records; only this runs MTA tools (for the scheduler and for `sesctl queue
+// release-due`).
+Result<warmup::ReleaseReport> release_pass(warmup::Engine& engine, mta::Adapter& mta);
 
 class ReleaseScheduler {
 public:

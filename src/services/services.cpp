@@ -6,6 +6,11 @@
 
 #include "mta/adapter.hpp"
 #include "util/daemon.hpp"
+#include "mta/settings.hpp"
+#include "policy/settings.hpp"
+#include "services/warmup_stack.hpp"
+#include "warmup/hooks.hpp"
+#include "store/settings.hpp"
 #include "util/log.hpp"
 
 namespace ses::services {
@@ -28,25 +33,26 @@ private:
 Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
     auto s = std::make_shared<Services>();
     s->warmup_settings = warmup::from_config(cfg);
+    s->store_options = store::options_from(cfg);
+    s->policy_settings = policy::settings_from(cfg);
+    s->mta_settings = mta::settings_from(cfg);
     const auto& ws = s->warmup_settings;
-    if (auto st = daemon::make_directories(ws.store.path, 0750); !st)
-        return internal_error("store.path: " + st.error().what);
-    auto env = store::Env::open(ws.store);
-    if (!env) return Error{"store " + ws.store.path + ": " + env.error().what, {}};
+    const auto& so = s->store_options;
+    if (auto st = daemon::make_directories(so.path, 0750); !st) return internal_error("store.path: " + st.error().what);
+    auto env = store::Env::open(so);
+    if (!env) return Error{"store " + so.path + ": " + env.error().what, {}};
     s->store = *env;
     auto templates = tmpl::LmdbTemplateStore::open(s->store);
     if (!templates) return Error{"template store: " + templates.error().what, {}};
     s->templates = std::move(*templates);
     if (ws.enabled) {
-        auto pol = policy::Policy::open(ws.policy);
-        if (!pol) return Error{"policy.script: " + pol.error().what, {}};
-        s->policy = *pol;
-        auto eng = warmup::Engine::open(ws, s->store, s->policy);
-        if (!eng) return Error{"warm-up: " + eng.error().what, {}};
-        s->warmup = std::shared_ptr<warmup::Engine>(std::move(*eng));
+        auto stack = open_warmup_stack(cfg, s->store);  // the same builder as sesctl's
+        if (!stack) return stack.error();
+        s->policy = stack->policy;
+        s->warmup = stack->engine;
         if (ws.release_scheduler)
-            s->scheduler =
-                std::make_unique<ReleaseScheduler>(*s->warmup, mta::make_adapter(ws.mta), ws.release_interval);
+            s->scheduler = std::make_unique<ReleaseScheduler>(*s->warmup, mta::make_adapter(stack->mta_settings),
+                                                              ws.release_interval);
     } else if (auto checked = check_policy(cfg); !checked) {
         // Not used while warm-up is off, but a script that is named and does
         // not load is a mistake to report now, not when warm-up is turned on.
@@ -57,11 +63,11 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
 }
 
 Result<std::string> Services::check_policy(const config::Config& cfg) {
-    policy::Settings ps = warmup::from_config(cfg).policy;
-    auto pol = policy::Policy::open(ps);
+    policy::Settings ps = policy::settings_from(cfg);
+    auto pol = policy::Policy::open(ps, warmup::hook_defs());
     if (!pol) return Error{"policy.script: " + pol.error().what, {}};
     std::string hooks;
-    for (const auto& h : policy::hooks())
+    for (const auto& h : warmup::hook_defs())
         if ((*pol)->has(h.name)) hooks += (hooks.empty() ? "" : ", ") + std::string(h.name);
     return (*pol)->describe() + (ps.script.empty() ? "" : " (hooks: " + (hooks.empty() ? "none" : hooks) + ")");
 }
@@ -78,19 +84,21 @@ void Services::start() {
 
 Result<StagedReload> Services::stage_reload(const config::Config& cfg) const {
     warmup::Settings next = warmup::from_config(cfg);
-    if (next.enabled != warmup_settings.enabled || next.store.path != warmup_settings.store.path ||
-        next.time_zone != warmup_settings.time_zone || next.policy.script != warmup_settings.policy.script ||
-        next.mta.kind != warmup_settings.mta.kind || next.mta.config_directory != warmup_settings.mta.config_directory)
+    policy::Settings next_policy = policy::settings_from(cfg);
+    mta::Settings next_mta = mta::settings_from(cfg);
+    if (next.enabled != warmup_settings.enabled || store::options_from(cfg).path != store_options.path ||
+        next.time_zone != warmup_settings.time_zone || next_policy.script != policy_settings.script ||
+        next_mta.kind != mta_settings.kind || next_mta.config_directory != mta_settings.config_directory)
         log::warn("reload: [warmup], [policy] script, [store] and [mta] changes take effect after a restart");
     StagedReload staged;
-    const std::string& path = warmup_settings.policy.script;
+    const std::string& path = policy_settings.script;
     if (!policy || path.empty()) return staged;
     std::ifstream in(path, std::ios::binary);
     if (!in) return internal_error("policy.script: cannot read " + path);
     std::ostringstream text;
     text << in.rdbuf();
     // Loaded into a Policy of its own: the running one is not touched.
-    auto trial = policy::Policy::from_source(text.str(), path, warmup_settings.policy);
+    auto trial = policy::Policy::from_source(text.str(), path, policy_settings, warmup::hook_defs());
     if (!trial) return Error{"policy.script: " + trial.error().what, {}};
     staged.has_script = true;
     staged.script_source = text.str();

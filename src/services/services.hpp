@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "mta/adapter.hpp"
 #include "policy/policy.hpp"
 #include "services/release_scheduler.hpp"
 #include "store/env.hpp"
@@ -52,6 +53,9 @@ struct StagedReload {
 
 struct Services {
     warmup::Settings warmup_settings;
+    store::Options store_options;  // as started: changes need a restart
+    policy::Settings policy_settings;
+    mta::Settings mta_settings;
     std::shared_ptr<store::Env> store;
     std::shared_ptr<policy::Policy> policy;
     std::shared_ptr<warmup::Engine> warmup;  // null when warm-up is off

@@ -1,65 +1,22 @@
-// engine.cpp -- see engine.hpp.
+// engine.cpp -- see engine.hpp: opening the engine and reading, evaluating
+// and writing one identity (shared by the decision, the release and the
+// operator queries).
 #include "warmup/engine.hpp"
 
 #include <algorithm>
-#include <set>
 
-#include "mail/address.hpp"
-#include "mail/replies.hpp"
 #include "store/codec.hpp"
 #include "store/schema.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
-#include "util/strings.hpp"
+#include "warmup/builtin.hpp"
+#include "warmup/engine_internal.hpp"
 
 namespace ses::warmup {
 
-namespace {
-
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-
-policy::MessageView message_view(const mail::Message& m) {
-    policy::MessageView v;
-    v.sender = m.env.mail_from;
-    for (const auto& r : m.env.rcpts) v.recipients.push_back({r, mail::domain_of(r)});
-    v.size = m.size();
-    v.queue_id = m.env.queue_id;
-    for (const auto& h : m.headers()) {
-        if (v.headers.size() >= 200) break;
-        v.headers.emplace_back(str::lower(h.name), mail::unfold(h.value));
-    }
-    return v;
-}
-
-std::string describe_limit(const Fit& f) {
-    if (f.over == "paused") return "paused";
-    return f.over + " (" + std::to_string(f.used) + " of " + std::to_string(f.limit) + " used)";
-}
-
-}  // namespace
-
-std::string_view action_name(Decision::Action a) {
-    switch (a) {
-        case Decision::Action::accept:
-            return "accept";
-        case Decision::Action::hold:
-            return "hold";
-        case Decision::Action::tempfail:
-            return "tempfail";
-        case Decision::Action::reject:
-            return "reject";
-    }
-    return "accept";
-}
-
-struct Engine::Loaded {
-    IdentityKey id;
-    IdentityState state;
-    policy::Counters counters;  // today
-    Usage usage;                // today
-    policy::Limit limit;
-    std::vector<RollStep> steps;
-};
+using detail::kConflict;
+using detail::kDecideAttempts;
+using detail::starts_with;
 
 Engine::Engine(Settings s, std::shared_ptr<store::Env> env, std::shared_ptr<policy::Policy> p, TimeZone tz)
     : settings_(std::move(s)), env_(std::move(env)), policy_(std::move(p)), tz_(std::move(tz)) {
@@ -82,7 +39,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const Settings& s, std::shared_ptr<
 
 // ---- reading and writing one identity ----------------------------------
 
-policy::Counters Engine::get_counters(store::Txn& txn, const IdentityKey& id, int32_t day) {
+Counters Engine::get_counters(store::Txn& txn, const IdentityKey& id, int32_t day) {
     if (auto v = txn.get(t_day_, day_key(id, day)))
         if (auto c = decode_counters(*v)) return *c;
     return {};
@@ -97,8 +54,8 @@ Usage Engine::get_usage(store::Txn& txn, const IdentityKey& id, int32_t day) {
     return u;
 }
 
-void Engine::put_counters(store::Txn& txn, const IdentityKey& id, int32_t day, const policy::Counters& c,
-                          const Usage& usage, const Need& delta) {
+void Engine::put_counters(store::Txn& txn, const IdentityKey& id, int32_t day, const Counters& c, const Usage& usage,
+                          const Need& delta) {
     txn.put(t_day_, day_key(id, day), encode(c));
     for (const auto& [name, n] : delta.groups) {
         if (n == 0) continue;
@@ -120,9 +77,9 @@ void Engine::append_history(store::Txn& txn, const IdentityKey& id, const LevelC
     txn.put(t_history_, history_key(id, c.at, seq), encode(c));
 }
 
-policy::IdentityView Engine::view(const IdentityKey& id, const IdentityState& s, int32_t day, int64_t now,
-                                  const policy::Counters& today, const Usage& usage) const {
-    policy::IdentityView v;
+IdentityView Engine::view(const IdentityKey& id, const IdentityState& s, int32_t day, int64_t now,
+                          const Counters& today, const Usage& usage) const {
+    IdentityView v;
     v.name = id.name;
     v.kind = std::string(kind_name(id.kind));
     v.level = s.level;
@@ -138,468 +95,76 @@ policy::IdentityView Engine::view(const IdentityKey& id, const IdentityState& s,
     return v;
 }
 
-Engine::Loaded Engine::load(store::Txn& txn, const IdentityKey& id, int32_t today, int64_t now, bool write) {
+// The hooks, with the built-in rule as the answer when the script has none
+// or it fails.
+Limit Engine::ask_limit(const IdentityView& v) {
+    return warmup::daily_limit(*policy_, v, [&] { return builtin::daily_limit(v); });
+}
+
+bool Engine::ask_upgrade(const IdentityView& v, const DayView& y) {
+    return warmup::should_upgrade(*policy_, v, y, [&] { return builtin::should_upgrade(v, y); });
+}
+
+OverQuota Engine::ask_over_quota(const MessageView& m, const IdentityView& v) {
+    return warmup::on_over_quota(*policy_, m, v, settings_.hold_duration,
+                                 [&] { return builtin::on_over_quota(m, v, settings_.hold_duration); });
+}
+
+Engine::Loaded Engine::read(store::Txn& txn, const IdentityKey& id, int32_t today, int64_t now) {
     Loaded l;
     l.id = id;
-    std::string ik = id.key();
-    bool dirty = false;
-    if (auto v = txn.get(t_identity_, ik); v && decode_state(*v)) {
-        l.state = *decode_state(*v);
+    std::optional<IdentityState> st;
+    if (auto v = txn.get(t_identity_, id.key())) {
+        l.stored = std::string(*v);
+        st = decode_state(*v);
+    }
+    if (st) {
+        l.state = *st;
     } else {
         l.state.level = 1;
         l.state.started = today;
         l.state.day = today;
         l.state.updated_at = now;
-        dirty = true;
+        l.dirty = true;
     }
-    if (l.state.day < today) {
-        l.steps = roll(l.state, today, [&](const IdentityState& before, int32_t d) {
-            policy::DayView y;
-            y.date = date_string(d - 1);
-            y.counters = get_counters(txn, id, d - 1);
-            return policy_->should_upgrade(view(id, before, d, tz_.day_start(d), {}, {}), y);
-        });
-        dirty = true;
-    }
-    if (write && dirty) {
-        l.state.updated_at = now;
-        txn.put(t_identity_, ik, encode(l.state));
-        for (const RollStep& s : l.steps) append_history(txn, id, LevelChange{now, s.day, s.from, s.to, "upgrade"});
-    }
-    l.counters = get_counters(txn, id, today);
-    l.usage = get_usage(txn, id, today);
-    l.usage.sent = l.counters.sent;
-    l.limit = policy_->daily_limit(view(id, l.state, today, now, l.counters, l.usage));
+    if (l.state.day < today)
+        for (int32_t d = std::max(l.state.day + 1, today - 365); d <= today; ++d)
+            l.past[d - 1] = get_counters(txn, id, d - 1);
+    refresh(txn, l, today);
     return l;
 }
 
-// ---- the decision ------------------------------------------------------
-
-Result<Decision> Engine::admit(const mail::Message& m, std::string_view identity_domain, std::string_view ip) {
-    std::vector<IdentityKey> ids;
-    if (!identity_domain.empty()) ids.push_back(IdentityKey::domain(identity_domain));
-    if (!ip.empty()) ids.push_back(IdentityKey::ip(ip));
-    return admit(m, ids);
+void Engine::refresh(store::Txn& txn, Loaded& l, int32_t today) {
+    l.counters = get_counters(txn, l.id, today);
+    l.usage = get_usage(txn, l.id, today);
+    l.usage.sent = l.counters.sent;
 }
 
-Result<Decision> Engine::admit(const mail::Message& m, const std::vector<IdentityKey>& ids_in) {
-    std::vector<IdentityKey> ids;
-    for (const auto& id : ids_in)
-        if (!id.name.empty() && std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
-    Decision d;
-    DomainCounts domains = count_domains(m.env.rcpts);
-    if (domains.empty()) domains.emplace_back("", 1);
-    for (const auto& [dom, n] : domains) d.recipients += n;
-    if (ids.empty()) return d;  // nothing to count against
-
-    int64_t now = clock::now();
-    int32_t today = tz_.day_of(now);
-
-    Status st = env_->update([&](store::Txn& txn) -> Status {
-        d = Decision{};
-        for (const auto& [dom, n] : domains) d.recipients += n;
-        std::vector<Loaded> loaded;
-        std::vector<Need> needs;
-        int over = -1;
-        Fit over_fit;
-        for (const auto& id : ids) {
-            loaded.push_back(load(txn, id, today, now, true));
-            needs.push_back(need_of(loaded.back().limit, domains));
-            Fit f = fits(loaded.back().limit, loaded.back().usage, needs.back(), loaded.back().state.paused);
-            if (!f.ok && over < 0) {
-                over = static_cast<int>(loaded.size() - 1);
-                over_fit = f;
-            }
-        }
-        auto charge_all = [&](bool held) {
-            for (size_t i = 0; i < loaded.size(); ++i) {
-                Loaded& l = loaded[i];
-                if (held) {
-                    l.counters.held += d.recipients;
-                    put_counters(txn, l.id, today, l.counters, l.usage, Need{});
-                } else {
-                    l.counters.sent += d.recipients;
-                    charge(l.usage, needs[i]);
-                    put_counters(txn, l.id, today, l.counters, l.usage, needs[i]);
-                }
-            }
-        };
-        if (over < 0) {
-            charge_all(false);
-            d.limit = loaded[0].limit.total;
-            d.used = loaded[0].usage.sent - d.recipients;
-            return txn.status();
-        }
-
-        Loaded& l = loaded[static_cast<size_t>(over)];
-        d.identity = l.id.str();
-        d.over = over_fit.over;
-        d.limit = over_fit.limit;
-        d.used = over_fit.used;
-        policy::OverQuota oq = policy_->on_over_quota(
-            message_view(m), view(l.id, l.state, today, now, l.counters, l.usage), settings_.hold_duration);
-        switch (oq.action) {
-            case policy::Action::accept:
-                d.action = Decision::Action::accept;
-                d.reason = d.identity + " over " + describe_limit(over_fit) + ": accepted by policy";
-                charge_all(false);
-                break;
-            case policy::Action::tempfail:
-            case policy::Action::reject:
-                d.action = oq.action == policy::Action::reject ? Decision::Action::reject : Decision::Action::tempfail;
-                d.reply = oq.reply;
-                d.reason = d.identity + " over " + describe_limit(over_fit);
-                break;
-            case policy::Action::hold: {
-                if (!mta::valid_queue_id(m.env.queue_id)) {
-                    // Without the MTA's queue id the message could never be
-                    // released: let the client retry instead.
-                    d.action = Decision::Action::tempfail;
-                    d.reply = mail::make_reply(mail::ReplyReason::warmup_no_queue_id);
-                    d.reason = d.identity + " over " + describe_limit(over_fit) + "; no queue id to hold it by";
-                    break;
-                }
-                d.action = Decision::Action::hold;
-                d.release_at = now + oq.release_in;
-                d.reason = "sesmilter warm-up: " + d.identity + " over " + describe_limit(over_fit) + ", release at " +
-                           clock::format_rfc3339(d.release_at);
-                HeldMail h;
-                h.queue_id = m.env.queue_id;
-                h.sender = m.env.mail_from;
-                h.identities = ids;
-                h.recipients = d.recipients;
-                h.domains = domains;
-                h.held_at = now;
-                h.release_at = d.release_at;
-                if (auto old = txn.get(t_held_qid_, h.queue_id)) txn.del(t_held_, std::string(*old));
-                std::string key = held_key(h.release_at, h.held_at, h.queue_id);
-                txn.put(t_held_, key, encode(h));
-                txn.put(t_held_qid_, h.queue_id, key);
-                charge_all(true);
-                break;
-            }
-        }
-        return txn.status();
-    });
-    if (!st) return st.error();
-    return d;
-}
-
-ses::Status apply(Engine& engine, mail::Message& msg, std::string_view identity_domain, std::string_view ip) {
-    auto d = engine.admit(msg, identity_domain, ip);
-    if (!d) return d.error();
-    const std::string qid = msg.env.queue_id.empty() ? "-" : msg.env.queue_id;
-    switch (d->action) {
-        case Decision::Action::accept:
-            if (!d->reason.empty()) log::info(qid + ": warm-up: " + d->reason);
-            return ok_status();
-        case Decision::Action::hold:
-            msg.quarantine(d->reason);
-            log::info(qid + ": warm-up: hold " + std::to_string(d->recipients) + " recipient(s): " + d->reason);
-            return ok_status();
-        case Decision::Action::tempfail:
-        case Decision::Action::reject:
-            log::info(qid + ": warm-up: " + std::string(action_name(d->action)) + ": " + d->reason);
-            return Error{"warm-up: " + d->reason, d->reply};
-    }
-    return ok_status();
-}
-
-// ---- releasing held mail -----------------------------------------------
-
-Result<ReleaseReport> Engine::release_due(mta::Adapter& mta) {
-    ReleaseReport report;
-    const size_t batch_max = std::max<size_t>(1, settings_.release_batch);
-    for (int round = 0; round < 1000; ++round) {
-        struct Item {
-            std::string key;
-            HeldMail mail;
-        };
-        std::vector<Item> batch;
-        size_t deferred = 0;
-        int64_t now = clock::now();
-        int32_t today = tz_.day_of(now);
-
-        Status st = env_->update([&](store::Txn& txn) -> Status {
-            batch.clear();
-            deferred = 0;
-            std::vector<Item> due;
-            {
-                store::Cursor c(txn, t_held_);
-                for (bool ok = c.first(); ok && due.size() < batch_max * 4; ok = c.next()) {
-                    if (held_key_release_at(c.key()) > now) break;
-                    auto h = decode_held(c.value());
-                    if (!h) continue;
-                    if (h->state == HeldMail::State::releasing) {
-                        // An earlier pass died or the MTA failed: try again,
-                        // already charged.
-                        if (now - h->releasing_since >= settings_.release_retry && batch.size() < batch_max)
-                            batch.push_back({std::string(c.key()), *h});
-                        continue;
-                    }
-                    due.push_back({std::string(c.key()), *h});
-                }
-            }
-            for (Item& it : batch) {
-                it.mail.releasing_since = now;
-                it.mail.attempts++;
-                txn.put(t_held_, it.key, encode(it.mail));
-            }
-            std::map<std::string, Loaded> loaded;
-            std::map<std::string, Quota> quotas;
-            std::vector<Candidate> cands;
-            for (const Item& it : due) {
-                Candidate c;
-                for (const auto& id : it.mail.identities) {
-                    std::string ik = id.key();
-                    if (!loaded.count(ik)) {
-                        Loaded l = load(txn, id, today, now, true);
-                        quotas[ik] = Quota{l.limit, l.usage, l.state.paused};
-                        loaded.emplace(ik, std::move(l));
-                    }
-                    c.identities.push_back(ik);
-                }
-                c.domains = it.mail.domains;
-                cands.push_back(std::move(c));
-            }
-            std::vector<bool> plan = plan_release(cands, quotas);
-            int64_t tomorrow = tz_.day_start(today + 1);
-            for (size_t i = 0; i < due.size(); ++i) {
-                Item& it = due[i];
-                if (plan[i] && batch.size() < batch_max) {
-                    for (const auto& id : it.mail.identities) {
-                        Loaded& l = loaded[id.key()];
-                        Need need = need_of(l.limit, it.mail.domains);
-                        l.counters.sent += it.mail.recipients;
-                        l.counters.released += it.mail.recipients;
-                        charge(l.usage, need);
-                        put_counters(txn, l.id, today, l.counters, l.usage, need);
-                    }
-                    it.mail.state = HeldMail::State::releasing;
-                    it.mail.charged_day = today;
-                    it.mail.releasing_since = now;
-                    it.mail.attempts++;
-                    txn.put(t_held_, it.key, encode(it.mail));
-                    batch.push_back(it);
-                } else if (!plan[i]) {
-                    // Wait for the next day's quota; the new key keeps the
-                    // oldest-first order among what is due then.
-                    txn.del(t_held_, it.key);
-                    it.mail.release_at = std::max(tomorrow, it.mail.release_at);
-                    std::string key = held_key(it.mail.release_at, it.mail.held_at, it.mail.queue_id);
-                    txn.put(t_held_, key, encode(it.mail));
-                    txn.put(t_held_qid_, it.mail.queue_id, key);
-                    deferred++;
-                }
-            }
-            return txn.status();
+void Engine::evaluate(Loaded& l, int32_t today, int64_t now, bool with_limit) {
+    if (l.state.day < today) {
+        l.steps = roll(l.state, today, [&](const IdentityState& before, int32_t d) {
+            DayView y;
+            y.date = date_string(d - 1);
+            auto it = l.past.find(d - 1);
+            if (it != l.past.end()) y.counters = it->second;
+            return ask_upgrade(view(l.id, before, d, tz_.day_start(d), {}, {}), y);
         });
-        if (!st) return st.error();
-        report.deferred += deferred;
-        if (batch.empty()) break;
-
-        // The MTA, outside any transaction.
-        std::vector<std::pair<Item*, Result<mta::Released>>> results;
-        for (Item& it : batch) results.emplace_back(&it, mta.release(it.mail.queue_id));
-
-        st = env_->update([&](store::Txn& txn) -> Status {
-            for (auto& [it, r] : results) {
-                if (r && (*r == mta::Released::yes || *r == mta::Released::not_held)) {
-                    txn.del(t_held_, it->key);
-                    auto idx = txn.get(t_held_qid_, it->mail.queue_id);
-                    if (idx && *idx == it->key) txn.del(t_held_qid_, it->mail.queue_id);
-                }
-            }
-            return txn.status();
-        });
-        for (auto& [it, r] : results) {
-            std::string ids;
-            for (const auto& id : it->mail.identities) ids += (ids.empty() ? "" : ",") + id.str();
-            if (!r) {
-                report.failed++;
-                log::warn(it->mail.queue_id + ": warm-up: release failed (retry in " +
-                          std::to_string(settings_.release_retry) + "s): " + r.error().what);
-            } else if (*r == mta::Released::not_held) {
-                report.not_held++;
-                log::notice(it->mail.queue_id + ": warm-up: not in the MTA's hold queue any more; record dropped");
-            } else {
-                report.released++;
-                report.queue_ids.push_back(it->mail.queue_id);
-                log::info(it->mail.queue_id + ": warm-up: released " + std::to_string(it->mail.recipients) +
-                          " recipient(s) of " + ids + ", charged to " + date_string(it->mail.charged_day));
-            }
-        }
-        if (!st) return st.error();
-        if (batch.size() < batch_max) break;
+        l.dirty = true;
     }
-    return report;
+    if (l.dirty) l.state.updated_at = now;
+    if (with_limit) l.limit = ask_limit(view(l.id, l.state, today, now, l.counters, l.usage));
 }
 
-// ---- operator commands -------------------------------------------------
-
-Result<IdentityStatus> Engine::status(const IdentityKey& id) {
-    auto all = status_all();
-    if (!all) return all.error();
-    for (auto& s : *all)
-        if (s.id == id) return std::move(s);
-    return internal_error("warm-up: unknown identity " + id.str());
+bool Engine::unchanged(store::Txn& txn, const Loaded& l) {
+    auto v = txn.get(t_identity_, l.id.key());
+    if (!v) return !l.stored;
+    return l.stored && *l.stored == *v;
 }
 
-Result<std::vector<IdentityStatus>> Engine::status_all() {
-    std::vector<IdentityStatus> out;
-    int64_t now = clock::now();
-    int32_t today = tz_.day_of(now);
-    Status st = env_->view([&](store::Txn& txn) -> Status {
-        std::vector<IdentityKey> ids;
-        {
-            store::Cursor c(txn, t_identity_);
-            for (bool ok = c.first(); ok; ok = c.next())
-                if (auto id = IdentityKey::from_key(c.key())) ids.push_back(*id);
-        }
-        std::map<std::string, std::pair<uint32_t, uint64_t>> held;
-        {
-            store::Cursor c(txn, t_held_);
-            for (bool ok = c.first(); ok; ok = c.next())
-                if (auto h = decode_held(c.value()))
-                    for (const auto& id : h->identities) {
-                        auto& e = held[id.key()];
-                        e.first++;
-                        e.second += h->recipients;
-                    }
-        }
-        for (const auto& id : ids) {
-            Loaded l = load(txn, id, today, now, false);
-            IdentityStatus s;
-            s.id = id;
-            s.state = l.state;
-            s.today = today;
-            s.limit = l.limit;
-            s.counters = l.counters;
-            s.usage = l.usage;
-            s.remaining = l.state.paused || l.usage.sent >= l.limit.total ? 0 : l.limit.total - l.usage.sent;
-            auto h = held.find(id.key());
-            if (h != held.end()) {
-                s.held_messages = h->second.first;
-                s.held_recipients = h->second.second;
-            }
-            s.next_day_at = tz_.day_start(today + 1);
-            policy::DayView y{date_string(today), l.counters};
-            s.upgrade_expected =
-                !l.state.paused && policy_->should_upgrade(view(id, l.state, today + 1, s.next_day_at, {}, {}), y);
-            std::string ik = id.key();
-            store::Cursor c(txn, t_history_);
-            for (bool ok = c.seek(ik); ok && starts_with(c.key(), ik); ok = c.next())
-                if (auto ch = decode_change(c.value())) s.history.push_back(*ch);
-            for (const RollStep& r : l.steps) s.history.push_back({now, r.day, r.from, r.to, "upgrade"});
-            out.push_back(std::move(s));
-        }
-        return txn.status();
-    });
-    if (!st) return st.error();
-    return out;
-}
-
-Status Engine::set_level(const IdentityKey& id, uint32_t level, std::string_view why) {
-    if (level < 1) return internal_error("warm-up: the level starts at 1");
-    int64_t now = clock::now();
-    int32_t today = tz_.day_of(now);
-    return env_->update([&](store::Txn& txn) -> Status {
-        Loaded l = load(txn, id, today, now, true);
-        uint32_t from = l.state.level;
-        l.state.level = level;
-        l.state.updated_at = now;
-        txn.put(t_identity_, id.key(), encode(l.state));
-        append_history(txn, id, LevelChange{now, today, from, level, std::string(why)});
-        return txn.status();
-    });
-}
-
-Status Engine::set_paused(const IdentityKey& id, bool paused) {
-    int64_t now = clock::now();
-    int32_t today = tz_.day_of(now);
-    return env_->update([&](store::Txn& txn) -> Status {
-        Loaded l = load(txn, id, today, now, true);
-        if (l.state.paused == paused) return txn.status();
-        l.state.paused = paused;
-        l.state.updated_at = now;
-        txn.put(t_identity_, id.key(), encode(l.state));
-        append_history(txn, id, LevelChange{now, today, l.state.level, l.state.level, paused ? "paused" : "resumed"});
-        return txn.status();
-    });
-}
-
-Status Engine::add_feedback(const IdentityKey& id, uint64_t bounced, uint64_t complained, std::optional<int32_t> day) {
-    int32_t d = day ? *day : tz_.day_of(clock::now());
-    return env_->update([&](store::Txn& txn) -> Status {
-        policy::Counters c = get_counters(txn, id, d);
-        c.bounced += bounced;
-        c.complained += complained;
-        txn.put(t_day_, day_key(id, d), encode(c));
-        return txn.status();
-    });
-}
-
-Result<policy::Counters> Engine::counters(const IdentityKey& id, int32_t day) {
-    policy::Counters out;
-    Status st = env_->view([&](store::Txn& txn) -> Status {
-        out = get_counters(txn, id, day);
-        return txn.status();
-    });
-    if (!st) return st.error();
-    return out;
-}
-
-Result<std::vector<HeldMail>> Engine::held(std::optional<IdentityKey> only) {
-    std::vector<HeldMail> out;
-    Status st = env_->view([&](store::Txn& txn) -> Status {
-        store::Cursor c(txn, t_held_);
-        for (bool ok = c.first(); ok; ok = c.next()) {
-            auto h = decode_held(c.value());
-            if (!h) continue;
-            if (only && std::find(h->identities.begin(), h->identities.end(), *only) == h->identities.end()) continue;
-            out.push_back(std::move(*h));
-        }
-        return txn.status();
-    });
-    if (!st) return st.error();
-    return out;
-}
-
-Result<Forecast> Engine::forecast(const IdentityKey& id, uint64_t volume, int max_days) {
-    int64_t now = clock::now();
-    int32_t today = tz_.day_of(now);
-    Forecast f;
-    Status st = env_->view([&](store::Txn& txn) -> Status {
-        Loaded l = load(txn, id, today, now, false);
-        // The reputation as it stands: yesterday's rates, or today's so far
-        // when yesterday sent nothing.
-        policy::Counters basis = get_counters(txn, id, today - 1);
-        if (basis.sent == 0) basis = l.counters;
-        double bounce_rate = basis.sent ? static_cast<double>(basis.bounced) / basis.sent : 0.0;
-        double complaint_rate = basis.sent ? static_cast<double>(basis.complained) / basis.sent : 0.0;
-        IdentityState s = l.state;
-        s.paused = false;
-        auto limit_at = [&](uint32_t level, int32_t day) {
-            IdentityState x = s;
-            x.level = level;
-            return policy_->daily_limit(view(id, x, day, tz_.day_start(day), {}, {})).total;
-        };
-        auto upgrade_at = [&](uint32_t level, int32_t day, uint64_t sent) {
-            IdentityState x = s;
-            x.level = level;
-            policy::DayView y;
-            y.date = date_string(day - 1);
-            y.counters.sent = sent;
-            y.counters.bounced = static_cast<uint64_t>(bounce_rate * static_cast<double>(sent) + 0.5);
-            y.counters.complained = static_cast<uint64_t>(complaint_rate * static_cast<double>(sent) + 0.5);
-            return policy_->should_upgrade(view(id, x, day, tz_.day_start(day), {}, {}), y);
-        };
-        f = warmup::forecast(l.state.level, today, volume, max_days, limit_at, upgrade_at);
-        if (l.state.paused) f.note = "paused now; the forecast assumes it resumes today. " + f.note;
-        return txn.status();
-    });
-    if (!st) return st.error();
-    return f;
+void Engine::write_state(store::Txn& txn, const Loaded& l, int64_t now) {
+    if (!l.dirty) return;
+    txn.put(t_identity_, l.id.key(), encode(l.state));
+    for (const RollStep& s : l.steps) append_history(txn, l.id, LevelChange{now, s.day, s.from, s.to, "upgrade"});
 }
 
 }  // namespace ses::warmup

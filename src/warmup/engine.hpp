@@ -1,23 +1,31 @@
-// engine.hpp -- warm-up quotas: the decision at end of message, the release
-// of held mail and the operator's view.
+// engine.hpp -- warm-up quotas: the decision at end of message
+// (decision.cpp), the release of held mail (release.cpp) and the operator's
+// view (queries.cpp), over one store and one policy.
 //
 // admit() is called by the milter for every outbound message, after the
-// identity is known.  In ONE LMDB write transaction it reads the state of
-// each identity (the sender domain, and the sending IP when given), rolls it
-// to today (asking should_upgrade once per elapsed day), asks daily_limit,
-// and either charges the recipients to today's counters (accept) or asks
-// on_over_quota and records the decision (hold: a held-mail record with the
-// release time; tempfail/reject: nothing is counted).  Because LMDB allows
-// one writer at a time, parallel sessions can never overshoot a limit.
-// Lua runs inside that transaction under its instruction budget.
-//
-// release_due() releases held mail whose release time has come, oldest
-// first, while each identity's quota for today allows, charging it to today
-// (sent and released).  It marks the records "releasing" and commits before
-// calling the MTA, and deletes them after; a crash in between leaves them
-// "releasing", and they are retried after `release_retry` seconds without
-// being charged twice.  Mail that does not fit waits for the next day.
-// Held mail is never deleted from the MTA.
+// identity is known.  It reads the state of each identity (the sender
+// domain, and the sending IP when given) in a read transaction, then -- with
+// no transaction open -- rolls it to today (asking should_upgrade once per
+// elapsed day), asks daily_limit and, when the message does not fit, asks
+// on_over_quota.  Then, in ONE write transaction, it checks that no identity
+// changed meanwhile, re-checks the fit against the counters as they are now
+// and either charges the recipients to today's counters (accept) or records
+// the decision (hold: a held-mail record with the release time;
+// tempfail/reject: nothing is counted).  Because the re-check and the charge
+// are one transaction and LMDB allows one writer at a time, parallel
+// sessions can never overshoot a limit; because Lua runs outside it, a slow
+// hook delays only its own message (each thread borrows its own Lua state).
+// When the store changed under a decision it is made again (at most 8
+// times; the last time a message that no longer fits gets the built-in
+// on_over_quota rule inside the transaction).
+
+// begin_release()/finish_release() release held mail whose release time has
+// come, oldest first, while each identity's quota for today allows, charging
+// it to today (sent and released); the caller runs the MTA in between
+// (release.hpp).  A crash in between leaves records "releasing", and they are
+// retried after `release_retry` seconds without being charged twice.  Mail
+// that does not fit waits for the next day.  Held mail is never deleted from
+// the MTA.  The operator's queries are in queries.cpp.
 //
 // Errors: store failures come back as internal errors (the milter answers
 // on_error).  Policy failures never do (the built-in rule answers).
@@ -26,6 +34,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,53 +42,18 @@
 #include <vector>
 
 #include "mail/message.hpp"
-#include "mta/adapter.hpp"
 #include "policy/policy.hpp"
 #include "store/env.hpp"
 #include "util/result.hpp"
+#include "warmup/decision.hpp"
 #include "warmup/model.hpp"
+#include "warmup/queries.hpp"
 #include "warmup/records.hpp"
+#include "warmup/release.hpp"
 #include "warmup/settings.hpp"
 #include "warmup/timezone.hpp"
 
 namespace ses::warmup {
-
-struct Decision {
-    enum class Action { accept, hold, tempfail, reject };
-    Action action = Action::accept;
-    int64_t release_at = 0;  // hold
-    std::string reason;      // hold: the quarantine reason; accept over quota: why
-    Reply reply;             // tempfail / reject
-    std::string identity;    // the identity over quota ("" when it fitted)
-    std::string over;        // "daily limit", "group gmail", "paused"
-    uint64_t limit = 0;      // that identity's limit and use before this message
-    uint64_t used = 0;
-    uint32_t recipients = 0;
-};
-std::string_view action_name(Decision::Action a);
-
-struct IdentityStatus {
-    IdentityKey id;
-    IdentityState state;  // rolled to today (not written by status)
-    int32_t today = 0;
-    policy::Limit limit;
-    policy::Counters counters;  // today
-    Usage usage;                // today, with groups
-    uint64_t remaining = 0;
-    uint32_t held_messages = 0;  // waiting in the hold queue now
-    uint64_t held_recipients = 0;
-    int64_t next_day_at = 0;           // when the next level decision happens
-    bool upgrade_expected = false;     // should_upgrade with today's counters so far
-    std::vector<LevelChange> history;  // newest last
-};
-
-struct ReleaseReport {
-    size_t released = 0;
-    size_t not_held = 0;                 // gone from the MTA's hold queue: record dropped
-    size_t failed = 0;                   // the MTA tool failed: retried later
-    size_t deferred = 0;                 // did not fit today's quota: moved to the next day
-    std::vector<std::string> queue_ids;  // released
-};
 
 class Engine {
 public:
@@ -91,7 +65,9 @@ public:
     Result<Decision> admit(const mail::Message& m, std::string_view identity_domain, std::string_view ip = {});
     Result<Decision> admit(const mail::Message& m, const std::vector<IdentityKey>& ids);
 
-    Result<ReleaseReport> release_due(mta::Adapter& mta);
+    // The release protocol (release.hpp); the caller runs the MTA.
+    Result<ReleaseBatch> begin_release();
+    Status finish_release(const ReleaseBatch& batch, const std::vector<ReleaseOutcome>& outcomes);
 
     // Operator commands.
     Result<IdentityStatus> status(const IdentityKey& id);
@@ -104,7 +80,7 @@ public:
                         std::optional<int32_t> day = std::nullopt);
     Result<std::vector<HeldMail>> held(std::optional<IdentityKey> only = std::nullopt);
     Result<Forecast> forecast(const IdentityKey& id, uint64_t volume, int max_days = 365);
-    Result<policy::Counters> counters(const IdentityKey& id, int32_t day);
+    Result<Counters> counters(const IdentityKey& id, int32_t day);
 
     const TimeZone& time_zone() const { return tz_; }
     const Settings& settings() const { return settings_; }
@@ -115,13 +91,27 @@ private:
     Engine(Settings s, std::shared_ptr<store::Env> env, std::shared_ptr<policy::Policy> p, TimeZone tz);
 
     struct Loaded;
-    Loaded load(store::Txn& txn, const IdentityKey& id, int32_t today, int64_t now, bool write);
-    policy::IdentityView view(const IdentityKey& id, const IdentityState& s, int32_t day, int64_t now,
-                              const policy::Counters& today, const Usage& usage) const;
-    void put_counters(store::Txn& txn, const IdentityKey& id, int32_t day, const policy::Counters& c,
-                      const Usage& usage, const Need& delta);
+    Limit ask_limit(const IdentityView& v);
+    bool ask_upgrade(const IdentityView& v, const DayView& y);
+    OverQuota ask_over_quota(const MessageView& m, const IdentityView& v);
+    Loaded read(store::Txn& txn, const IdentityKey& id, int32_t today, int64_t now);
+    void refresh(store::Txn& txn, Loaded& l, int32_t today);
+    void evaluate(Loaded& l, int32_t today, int64_t now, bool with_limit);  // Lua: never inside a transaction
+    bool unchanged(store::Txn& txn, const Loaded& l);
+    void write_state(store::Txn& txn, const Loaded& l, int64_t now);
+    Status record_over(store::Txn& txn, const mail::Message& m, const std::vector<IdentityKey>& ids,
+                       const DomainCounts& domains, const Loaded& l, const Fit& over_fit, const OverQuota& oq,
+                       int64_t now, Decision& d, const std::function<void()>& charge_held,
+                       const std::function<void()>& charge_sent);
+    Result<std::vector<IdentityStatus>> collect_status(const std::optional<IdentityKey>& only);
+    Status change_state(const IdentityKey& id,
+                        const std::function<std::optional<LevelChange>(IdentityState&, int32_t, int64_t)>& edit);
+    IdentityView view(const IdentityKey& id, const IdentityState& s, int32_t day, int64_t now, const Counters& today,
+                      const Usage& usage) const;
+    void put_counters(store::Txn& txn, const IdentityKey& id, int32_t day, const Counters& c, const Usage& usage,
+                      const Need& delta);
     void append_history(store::Txn& txn, const IdentityKey& id, const LevelChange& c);
-    policy::Counters get_counters(store::Txn& txn, const IdentityKey& id, int32_t day);
+    Counters get_counters(store::Txn& txn, const IdentityKey& id, int32_t day);
     Usage get_usage(store::Txn& txn, const IdentityKey& id, int32_t day);
 
     Settings settings_;
@@ -130,10 +120,5 @@ private:
     TimeZone tz_;
     store::Table t_identity_, t_day_, t_group_, t_history_, t_held_, t_held_qid_;
 };
-
-// The end-of-message stage: admit, then apply the decision to the message
-// (hold -> msg.quarantine(reason)); tempfail/reject become an Error with the
-// reply, internal failures an Error without one (on_error).
-ses::Status apply(Engine& engine, mail::Message& msg, std::string_view identity_domain, std::string_view ip = {});
 
 }  // namespace ses::warmup

@@ -22,8 +22,8 @@ DomainCounts count_domains(const std::vector<std::string>& recipients) {
     return out;
 }
 
-std::string group_of(const policy::Limit& limit, std::string_view domain) {
-    const policy::Group* best = nullptr;
+std::string group_of(const Limit& limit, std::string_view domain) {
+    const Group* best = nullptr;
     for (const auto& g : limit.groups) {
         bool match = std::any_of(g.domains.begin(), g.domains.end(),
                                  [&](const std::string& d) { return domain == d || str::ends_with_label(domain, d); });
@@ -32,7 +32,7 @@ std::string group_of(const policy::Limit& limit, std::string_view domain) {
     return best ? best->name : std::string();
 }
 
-Need need_of(const policy::Limit& limit, const DomainCounts& domains) {
+Need need_of(const Limit& limit, const DomainCounts& domains) {
     Need n;
     for (const auto& [d, count] : domains) {
         n.total += count;
@@ -43,7 +43,7 @@ Need need_of(const policy::Limit& limit, const DomainCounts& domains) {
     return n;
 }
 
-Fit fits(const policy::Limit& limit, const Usage& used, const Need& need, bool paused) {
+Fit fits(const Limit& limit, const Usage& used, const Need& need, bool paused) {
     Fit f;
     f.limit = limit.total;
     f.used = used.sent;

@@ -27,7 +27,7 @@
 #include <utility>
 #include <vector>
 
-#include "policy/hooks.hpp"
+#include "warmup/hooks.hpp"
 #include "warmup/records.hpp"
 
 namespace ses::warmup {
@@ -39,7 +39,7 @@ DomainCounts count_domains(const std::vector<std::string>& recipients);
 
 // The group whose domain list holds `domain` or a parent of it; groups are
 // tried in name order; "" when none.
-std::string group_of(const policy::Limit& limit, std::string_view domain);
+std::string group_of(const Limit& limit, std::string_view domain);
 
 struct Usage {
     uint64_t sent = 0;
@@ -51,7 +51,7 @@ struct Need {
     std::map<std::string, uint64_t> groups;
 };
 
-Need need_of(const policy::Limit& limit, const DomainCounts& domains);
+Need need_of(const Limit& limit, const DomainCounts& domains);
 
 struct Fit {
     bool ok = true;
@@ -60,7 +60,7 @@ struct Fit {
     uint64_t used = 0;   // before this message
 };
 
-Fit fits(const policy::Limit& limit, const Usage& used, const Need& need, bool paused);
+Fit fits(const Limit& limit, const Usage& used, const Need& need, bool paused);
 void charge(Usage& used, const Need& need);
 
 // Rolls `s` from s.day to `today`, asking `upgrade(state, day)` once per
@@ -77,7 +77,7 @@ std::vector<RollStep> roll(IdentityState& s, int32_t today, const UpgradeQuestio
 // limit and today's use of every identity named by the candidates (keyed by
 // IdentityKey::key()) and is charged for what is planned.
 struct Quota {
-    policy::Limit limit;
+    Limit limit;
     Usage used;
     bool paused = false;
 };

@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 
+#include <cctype>
+
 #include "store/codec.hpp"
 #include "util/strings.hpp"
 
@@ -82,14 +84,14 @@ std::optional<IdentityState> decode_state(std::string_view v) {
     return s;
 }
 
-std::string encode(const policy::Counters& c) {
+std::string encode(const Counters& c) {
     return Writer().u8(kV1).u64(c.sent).u64(c.held).u64(c.released).u64(c.bounced).u64(c.complained).take();
 }
 
-std::optional<policy::Counters> decode_counters(std::string_view v) {
+std::optional<Counters> decode_counters(std::string_view v) {
     Reader r(v);
     if (r.u8() != kV1) return std::nullopt;
-    policy::Counters c;
+    Counters c;
     c.sent = r.u64();
     c.held = r.u64();
     c.released = r.u64();

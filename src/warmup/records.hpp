@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include "policy/hooks.hpp"
+#include "warmup/hooks.hpp"
 
 namespace ses::warmup {
 
@@ -80,8 +80,8 @@ struct HeldMail {
 
 std::string encode(const IdentityState& s);
 std::optional<IdentityState> decode_state(std::string_view v);
-std::string encode(const policy::Counters& c);
-std::optional<policy::Counters> decode_counters(std::string_view v);
+std::string encode(const Counters& c);
+std::optional<Counters> decode_counters(std::string_view v);
 std::string encode(const LevelChange& c);
 std::optional<LevelChange> decode_change(std::string_view v);
 std::string encode(const HeldMail& h);

@@ -1,17 +1,14 @@
-// settings.hpp -- everything the warm-up needs from the configuration.
+// settings.hpp -- the [warmup] settings.
 //
-// A plain struct with the defaults of the product; the config loader fills
-// it from [warmup], [policy], [store] and [mta] (docs/warmup.md lists the
-// keys).  Thread safety: a value; copy it.
+// A plain struct with the defaults of the product, filled from [warmup] by
+// from_config() (docs/configuration.md lists the keys).  The store, the
+// policy and the MTA adapter read their own sections (store/settings.hpp,
+// policy/settings.hpp, mta/settings.hpp).  Thread safety: a value; copy it.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include "mta/adapter.hpp"
-#include "policy/policy.hpp"
-#include "store/env.hpp"
 
 namespace ses::config {
 struct Config;
@@ -28,14 +25,9 @@ struct Settings {
     size_t release_batch = 200;             // messages released per transaction
     int64_t release_retry = 600;            // seconds before a failed release is tried again
     std::vector<std::string> outbound_ips;  // when set, the sending IP is an identity too
-
-    policy::Settings policy;  // [policy] script, instruction_limit, memory_limit
-    store::Options store;     // [store] path, map_size, sync
-    mta::Settings mta;        // [mta] kind, config_directory, command_prefix
 };
 
-// The settings of a loaded configuration.  Implemented next to the key
-// table (src/config/), which owns the mapping from TOML keys.
+// The [warmup] settings of a loaded configuration.
 Settings from_config(const config::Config& cfg);
 
 }  // namespace ses::warmup

@@ -10,6 +10,7 @@ at every run).  The plan is a small test script: 5, 10, 20 a day."""
 import json
 import os
 import threading
+import time
 
 import pytest
 
@@ -36,7 +37,7 @@ FIFTY = 'ses.on("daily_limit", function(identity) return 50 end)\n'
 class Warmup:
     """One MTA + sesmilter with warm-up on, a store and a policy script."""
 
-    def __init__(self, mta, keys, sesctl_bin, script=SMALL_PLAN, scheduler=False):
+    def __init__(self, mta, keys, sesctl_bin, script=SMALL_PLAN, scheduler=False, policy_extra=""):
         self.mta = mta
         self.sesctl_bin = sesctl_bin
         self.store = mta.dir / "store"
@@ -48,6 +49,7 @@ path = "{self.store}"
 
 [policy]
 script = "{self.script}"
+{policy_extra}
 
 [warmup]
 enabled = true
@@ -242,3 +244,53 @@ def test_kill9_under_load_keeps_the_store_and_the_limit(mta, keys, sesctl_bin):
     # A hold recorded just before the kill may have been tempfailed by Postfix:
     # its record stays until a release finds it gone (not_held).
     assert st["held_messages"] >= len(w.held_in_postfix())
+
+
+# A hostile script: the budget error is caught by pcall, and before the fix
+# the hook kept running inside the store's write transaction, stopping all
+# outbound mail and `sesctl warmup status` until a restart.
+HOSTILE = """
+ses.on("daily_limit", function(identity)
+  while true do pcall(function() while true do end end) end
+end)
+"""
+
+FIXED = 'ses.on("daily_limit", function(identity) return 2 end)\n'
+
+
+def test_a_hostile_script_does_not_stop_mail(mta, keys, sesctl_bin):
+    # Large instruction budget: the one-second time limit is what ends the hook.
+    w = Warmup(mta, keys, sesctl_bin, script=HOSTILE,
+               policy_extra="instruction_limit = 1000000000\ntime_limit_ms = 1000")
+    w.start(DAY1)
+    for i in range(3):
+        t0 = time.monotonic()
+        assert w.send(1, f"hostile {i}") == [250]
+        took = time.monotonic() - t0
+        assert took < 8, f"message {i} took {took:.1f} s"
+    # The built-in plan decided (500 on day 1): all three are delivered.
+    mta.sink.wait_count(3, 30)
+    assert w.held_in_postfix() == []
+    w.milter.wait_log(r"policy: .*time limit exceeded.*using the built-in rule", 10)
+
+    # sesctl answers while the daemon's hook is stalled on another message.
+    sender = threading.Thread(target=lambda: w.send(1, "during status"))
+    sender.start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    st = w.sesctl(DAY1, "warmup", "status", "example.com")
+    took = time.monotonic() - t0
+    sender.join(30)
+    assert took < 8, f"status took {took:.1f} s"
+    assert st["limit"] == 500          # sesctl's own call fell back too
+    assert st["policy_stalls"] >= 1
+    mta.sink.wait_count(4, 30)
+
+    # SIGHUP with a fixed script replaces the states: the limit is 2 now.
+    w.script.write_text(FIXED)
+    start = len(w.milter.log())
+    w.milter.hup()
+    w.milter.wait_log(r"policy script reloaded", 10, start=start)
+    assert w.send(1, "after the fix") == [250]
+    h.wait_for(lambda: len(w.held_in_postfix()) == 1, 15, what="the message over the fixed limit held")
+    assert mta.sink.count() == 4

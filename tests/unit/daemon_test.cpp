@@ -9,6 +9,7 @@
 
 #include "config/config.hpp"
 #include "services/services.hpp"
+#include "warmup/hooks.hpp"
 #include "util/daemon.hpp"
 
 using namespace ses;
@@ -87,8 +88,8 @@ TEST_CASE("a reload stages the policy script and installs it only on commit") {
     auto cfg = config::load_string("[policy]\nscript = \"" + script.string() + "\"\n", "test.toml");
     REQUIRE(cfg);
     auto svc = std::make_shared<services::Services>();
-    svc->warmup_settings.policy.script = script.string();
-    auto pol = policy::Policy::open(svc->warmup_settings.policy);
+    svc->policy_settings.script = script.string();
+    auto pol = policy::Policy::open(svc->policy_settings, warmup::hook_defs());
     REQUIRE(pol);
     svc->policy = *pol;
     uint64_t gen = svc->policy->generation();

@@ -17,6 +17,7 @@
 #include "milter/session.hpp"
 #include "policy/policy.hpp"
 #include "services/services.hpp"
+#include "warmup/hooks.hpp"
 #include "store/env.hpp"
 #include "store/schema.hpp"
 #include "warmup/engine.hpp"
@@ -105,12 +106,13 @@ struct Fixture {
     // A warm-up engine over a store whose map is full and cannot grow.
     void full_store_warmup() {
         warmup::Settings s;
-        s.store.path = (dir.path / "store").string();
-        s.store.map_size = 1 << 20;
-        s.store.max_map_size = 1 << 20;
-        auto env = store::Env::open(s.store);
+        store::Options so;
+        so.path = (dir.path / "store").string();
+        so.map_size = 1 << 20;
+        so.max_map_size = 1 << 20;
+        auto env = store::Env::open(so);
         REQUIRE(env);
-        auto p = policy::Policy::open(s.policy);
+        auto p = policy::Policy::open(policy::Settings{}, warmup::hook_defs());
         REQUIRE(p);
         auto eng = warmup::Engine::open(s, *env, *p);
         REQUIRE(eng);

@@ -6,15 +6,33 @@
 #include <map>
 #include <fstream>
 #include <sstream>
+#include <chrono>
 #include <thread>
 
-#include "policy/builtin.hpp"
 #include "policy/hooks.hpp"
 #include "policy/lua_runtime.hpp"
 #include "policy/policy.hpp"
+#include "policy/reference.hpp"
+#include "warmup/builtin.hpp"
+#include "warmup/hooks.hpp"
 
 using namespace ses;
 using namespace ses::policy;
+namespace builtin = ses::warmup::builtin;
+// The warm-up's hooks exercise the runtime (the runtime itself knows none).
+using warmup::Action;
+using warmup::Counters;
+using warmup::daily_limit;
+using warmup::DayView;
+using warmup::hook_argument_types;
+using warmup::hook_defs;
+using warmup::IdentityView;
+using warmup::Limit;
+using warmup::MessageView;
+using warmup::on_over_quota;
+using warmup::OverQuota;
+using warmup::parse_reply;
+using warmup::should_upgrade;
 
 namespace {
 
@@ -48,10 +66,21 @@ DayView day(uint64_t sent, uint64_t bounced, uint64_t complained) {
 Limits small_limits() { return Limits{200'000, 4ull << 20}; }
 
 std::unique_ptr<LuaRuntime> load_ok(const std::string& src) {
-    auto rt = LuaRuntime::load(src, "test.lua", small_limits());
+    auto rt = LuaRuntime::load(src, "test.lua", small_limits(), hook_defs());
     INFO((rt ? std::string() : rt.error().what));
     REQUIRE(rt);
     return std::move(*rt);
+}
+
+// The Policy with the warm-up's built-in rules as fallbacks.
+Limit limit_of(Policy& p, const IdentityView& id) {
+    return daily_limit(p, id, [&] { return builtin::daily_limit(id); });
+}
+bool upgrade_of(Policy& p, const IdentityView& id, const DayView& y) {
+    return should_upgrade(p, id, y, [&] { return builtin::should_upgrade(id, y); });
+}
+OverQuota over_quota_of(Policy& p, const MessageView& m, const IdentityView& id, int64_t hold) {
+    return on_over_quota(p, m, id, hold, [&] { return builtin::on_over_quota(m, id, hold); });
 }
 
 std::string hook_script(const std::string& body) {
@@ -114,16 +143,16 @@ TEST_CASE("replies from scripts are checked", "[policy]") {
 }
 
 TEST_CASE("hook registry declares the three hooks once", "[policy]") {
-    CHECK(hooks().size() == 3);
-    CHECK(find_hook("daily_limit"));
-    CHECK(find_hook("should_upgrade"));
-    CHECK(find_hook("on_over_quota"));
-    CHECK_FALSE(find_hook("daily_limt"));
-    for (const HookDef& h : hooks()) {
+    CHECK(hook_defs().size() == 3);
+    CHECK(find_hook(hook_defs(), "daily_limit"));
+    CHECK(find_hook(hook_defs(), "should_upgrade"));
+    CHECK(find_hook(hook_defs(), "on_over_quota"));
+    CHECK_FALSE(find_hook(hook_defs(), "daily_limt"));
+    for (const HookDef& h : hook_defs()) {
         CHECK_FALSE(h.signature.empty());
         CHECK_FALSE(h.example.empty());
         // Every example is a loadable script registering its hook.
-        auto rt = LuaRuntime::load("PLAN = {500}\n" + std::string(h.example), "example", small_limits());
+        auto rt = LuaRuntime::load("PLAN = {500}\n" + std::string(h.example), "example", small_limits(), hook_defs());
         INFO(h.name << ": " << (rt ? "" : rt.error().what));
         REQUIRE(rt);
         CHECK((*rt)->has(h.name));
@@ -138,7 +167,7 @@ TEST_CASE("the shipped lua/warmup.lua reproduces the built-in rules", "[policy]"
     CHECK(rt->has("should_upgrade"));
     CHECK(rt->has("on_over_quota"));
     for (uint32_t level = 1; level <= 22; ++level) {
-        auto l = rt->daily_limit(identity(level));
+        auto l = daily_limit(*rt, identity(level));
         REQUIRE(l);
         CHECK(l->total == builtin::plan_limit(level));
         CHECK(l->groups.empty());
@@ -152,13 +181,13 @@ TEST_CASE("the shipped lua/warmup.lua reproduces the built-in rules", "[policy]"
     };
     for (auto& c : cases) {
         INFO("level " << c.level << " sent " << c.sent << " bounced " << c.bounced);
-        auto up = rt->should_upgrade(identity(c.level), day(c.sent, c.bounced, c.complained));
+        auto up = should_upgrade(*rt, identity(c.level), day(c.sent, c.bounced, c.complained));
         REQUIRE(up);
         CHECK(*up == builtin::should_upgrade(identity(c.level), day(c.sent, c.bounced, c.complained)));
     }
     MessageView m;
     m.recipients = {{"a@gmail.com", "gmail.com"}};
-    auto o = rt->on_over_quota(m, identity(1), 3600);
+    auto o = on_over_quota(*rt, m, identity(1), 3600);
     REQUIRE(o);
     CHECK(o->action == Action::hold);
     CHECK(o->release_in == 86400);
@@ -167,21 +196,21 @@ TEST_CASE("the shipped lua/warmup.lua reproduces the built-in rules", "[policy]"
 TEST_CASE("sandbox: loops, allocation, os.execute, errors and wrong types fail the call", "[policy][sandbox]") {
     SECTION("an endless loop runs out of its instruction budget") {
         auto rt = load_ok(hook_script("while true do end"));
-        auto r = rt->daily_limit(identity(1));
+        auto r = daily_limit(*rt, identity(1));
         REQUIRE_FALSE(r);
         CHECK_THAT(r.error().what, Catch::Contains("instruction budget"));
         CHECK(rt->broken());
     }
     SECTION("unbounded allocation hits the memory cap") {
         auto rt = load_ok(hook_script("local t = {} local s = 'x' while true do s = s .. s t[#t + 1] = s end"));
-        auto r = rt->daily_limit(identity(1));
+        auto r = daily_limit(*rt, identity(1));
         REQUIRE_FALSE(r);
         CHECK_THAT(r.error().what, Catch::Contains("memory limit"));
         CHECK(rt->memory_used() <= small_limits().memory);
     }
     SECTION("string.rep cannot be interrupted but cannot pass the memory cap") {
         auto rt = load_ok(hook_script("return #string.rep('x', 1 << 30)"));
-        auto r = rt->daily_limit(identity(1));
+        auto r = daily_limit(*rt, identity(1));
         REQUIRE_FALSE(r);
         CHECK_THAT(r.error().what, Catch::Contains("memory limit"));
     }
@@ -191,14 +220,14 @@ TEST_CASE("sandbox: loops, allocation, os.execute, errors and wrong types fail t
                                  "loadfile('/etc/passwd')", "string.dump(print)", "collectgarbage('stop')"}) {
             INFO(expr);
             auto rt = load_ok(hook_script("local _ = " + std::string(expr) + " return 1"));
-            auto r = rt->daily_limit(identity(1));
+            auto r = daily_limit(*rt, identity(1));
             CHECK_FALSE(r);
         }
         CHECK_FALSE(std::filesystem::exists("/tmp/sesmilter-pwned"));
     }
     SECTION("a runtime error carries the script's name and a traceback") {
         auto rt = load_ok(hook_script("error('boom')"));
-        auto r = rt->daily_limit(identity(1));
+        auto r = daily_limit(*rt, identity(1));
         REQUIRE_FALSE(r);
         CHECK_THAT(r.error().what, Catch::Contains("test.lua:2: boom"));
         CHECK_THAT(r.error().what, Catch::Contains("traceback"));
@@ -209,23 +238,23 @@ TEST_CASE("sandbox: loops, allocation, os.execute, errors and wrong types fail t
                                 "return {total = 5, groups = {g = {limit = 1, domains = {3}}}}"}) {
             INFO(ret);
             auto rt = load_ok(hook_script(ret));
-            CHECK_FALSE(rt->daily_limit(identity(1)));
+            CHECK_FALSE(daily_limit(*rt, identity(1)));
         }
         auto rt = load_ok("ses.on('should_upgrade', function() return 1 end)");
-        CHECK_FALSE(rt->should_upgrade(identity(1), day(1, 0, 0)));
+        CHECK_FALSE(should_upgrade(*rt, identity(1), day(1, 0, 0)));
         for (const char* ret :
              {"return 'hold'", "return {action = 'drop'}", "return {action = 'hold', release_in = -5}",
               "return {action = 'tempfail', reply = '550 5.7.1 no'}",
               "return {action = 'reject', reply = 'a\\r\\nb'}"}) {
             INFO(ret);
             auto r2 = load_ok(std::string("ses.on('on_over_quota', function() ") + ret + " end)");
-            CHECK_FALSE(r2->on_over_quota(MessageView{}, identity(1), 86400));
+            CHECK_FALSE(on_over_quota(*r2, MessageView{}, identity(1), 86400));
         }
     }
     SECTION("a well-formed table and fractional numbers are accepted") {
         auto rt = load_ok(hook_script(
             "return {total = 1000.7, groups = {gmail = {limit = 10, domains = {'GMail.com', 'googlemail.com'}}}}"));
-        auto r = rt->daily_limit(identity(1));
+        auto r = daily_limit(*rt, identity(1));
         REQUIRE(r);
         CHECK(r->total == 1000);
         REQUIRE(r->groups.size() == 1);
@@ -251,13 +280,13 @@ TEST_CASE("scripts that cannot load are refused", "[policy][sandbox]") {
     };
     for (auto& c : cases) {
         INFO(c.src);
-        auto rt = LuaRuntime::load(c.src, "bad.lua", small_limits());
+        auto rt = LuaRuntime::load(c.src, "bad.lua", small_limits(), hook_defs());
         REQUIRE_FALSE(rt);
         CHECK_THAT(rt.error().what, Catch::Contains(c.why));
     }
     // Hooks can only be registered while loading.
     auto rt = load_ok(hook_script("ses.on('should_upgrade', function() return true end) return 1"));
-    CHECK_FALSE(rt->daily_limit(identity(1)));
+    CHECK_FALSE(daily_limit(*rt, identity(1)));
 }
 
 TEST_CASE("hook arguments carry the identity and the message", "[policy]") {
@@ -276,7 +305,7 @@ end)
     IdentityView id = identity(3);
     id.today.sent = 7;
     id.groups = {{"gmail", 2}};
-    auto l = rt->daily_limit(id);
+    auto l = daily_limit(*rt, id);
     REQUIRE(l);
     CHECK(l->total == 9);
     MessageView m;
@@ -285,7 +314,7 @@ end)
     m.headers = {{"subject", "hello"}, {"subject", "second"}};
     m.size = 123;
     m.queue_id = "ABC";
-    auto o = rt->on_over_quota(m, id, 86400);
+    auto o = on_over_quota(*rt, m, id, 86400);
     INFO((o ? "" : o.error().what));
     REQUIRE(o);
     CHECK(o->action == Action::tempfail);
@@ -302,17 +331,17 @@ ses.on('daily_limit', function(id)
   return 7
 end)
 )",
-                                 "t.lua", s);
+                                 "t.lua", s, hook_defs());
     REQUIRE(p);
     Policy& pol = **p;
-    CHECK(pol.daily_limit(identity(1)).total == 7);
-    CHECK(pol.daily_limit(identity(2)).total == builtin::plan_limit(2));
-    CHECK(pol.daily_limit(identity(3)).total == builtin::plan_limit(3));
+    CHECK(limit_of(pol, identity(1)).total == 7);
+    CHECK(limit_of(pol, identity(2)).total == builtin::plan_limit(2));
+    CHECK(limit_of(pol, identity(3)).total == builtin::plan_limit(3));
     CHECK(pol.fallbacks() == 2);
-    CHECK(pol.daily_limit(identity(1)).total == 7);  // a fresh state replaced the broken one
+    CHECK(limit_of(pol, identity(1)).total == 7);  // a fresh state replaced the broken one
     // Hooks the script does not register use the built-in rule silently.
-    CHECK(pol.should_upgrade(identity(1), day(100, 50, 0)) == false);
-    CHECK(pol.on_over_quota(MessageView{}, identity(1), 3600).release_in == 3600);
+    CHECK(upgrade_of(pol, identity(1), day(100, 50, 0)) == false);
+    CHECK(over_quota_of(pol, MessageView{}, identity(1), 3600).release_in == 3600);
     CHECK(pol.fallbacks() == 2);
 }
 
@@ -323,23 +352,24 @@ TEST_CASE("Policy reload refuses a broken script and keeps the old one", "[polic
     std::ofstream(path) << "ses.on('daily_limit', function() return 11 end)";
     Settings s;
     s.script = path;
-    auto p = Policy::open(s);
+    auto p = Policy::open(s, hook_defs());
     REQUIRE(p);
-    CHECK((*p)->daily_limit(identity(1)).total == 11);
+    CHECK(limit_of(**p, identity(1)).total == 11);
     std::ofstream(path) << "ses.on('daily_limit', function() return 12 end";  // syntax error
     CHECK_FALSE((*p)->reload());
-    CHECK((*p)->daily_limit(identity(1)).total == 11);
+    CHECK(limit_of(**p, identity(1)).total == 11);
     std::ofstream(path) << "ses.on('daily_limit', function() return 12 end)";
     REQUIRE((*p)->reload());
-    CHECK((*p)->daily_limit(identity(1)).total == 12);
+    CHECK(limit_of(**p, identity(1)).total == 12);
     CHECK((*p)->generation() == 2);
     s.script = (dir / "missing.lua").string();
-    CHECK_FALSE(Policy::open(s));
+    CHECK_FALSE(Policy::open(s, hook_defs()));
     std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("Policy is safe to call from many threads", "[policy]") {
-    auto p = Policy::from_source("ses.on('daily_limit', function(id) return id.level * 10 end)", "t.lua", Settings{});
+    auto p = Policy::from_source("ses.on('daily_limit', function(id) return id.level * 10 end)", "t.lua", Settings{},
+                                 hook_defs());
     REQUIRE(p);
     std::atomic<int> wrong{0};
     std::vector<std::thread> ts;
@@ -347,7 +377,7 @@ TEST_CASE("Policy is safe to call from many threads", "[policy]") {
         ts.emplace_back([&, t] {
             for (int i = 0; i < 500; ++i) {
                 uint32_t level = static_cast<uint32_t>(1 + (i + t) % 20);
-                if ((*p)->daily_limit(identity(level)).total != level * 10) wrong++;
+                if (limit_of(**p, identity(level)).total != level * 10) wrong++;
                 if (i == 250 && t == 0)
                     (void)(*p)->replace_source("ses.on('daily_limit', function(id) return id.level * 10 end)",
                                                "t2.lua");
@@ -363,15 +393,15 @@ TEST_CASE("the example scripts load and do what they say", "[policy]") {
         auto rt = load_ok(repo_file("examples/lua/trusted_fast.lua"));
         IdentityView trusted = identity(2);
         trusted.name = "newsletter.example.com";
-        CHECK(rt->daily_limit(trusted)->total == 20000);
-        CHECK(rt->daily_limit(identity(2))->total == 1000);
+        CHECK(daily_limit(*rt, trusted)->total == 20000);
+        CHECK(daily_limit(*rt, identity(2))->total == 1000);
         trusted.level = 8;
-        CHECK(rt->daily_limit(trusted)->total == 1000000);
-        CHECK_FALSE(*rt->should_upgrade(trusted, day(10, 0, 0)));
+        CHECK(daily_limit(*rt, trusted)->total == 1000000);
+        CHECK_FALSE(*should_upgrade(*rt, trusted, day(10, 0, 0)));
     }
     SECTION("per_provider.lua") {
         auto rt = load_ok(repo_file("examples/lua/per_provider.lua"));
-        auto l = rt->daily_limit(identity(1));
+        auto l = daily_limit(*rt, identity(1));
         REQUIRE(l);
         CHECK(l->total == 500);
         REQUIRE(l->groups.size() == 3);
@@ -386,17 +416,192 @@ TEST_CASE("the example scripts load and do what they say", "[policy]") {
         IdentityView id = identity(3);
         id.weekday = 6;
         id.day_ends_in = 3600;
-        CHECK(rt->daily_limit(id)->total == 0);
-        auto o = rt->on_over_quota(MessageView{}, id, 86400);
+        CHECK(daily_limit(*rt, id)->total == 0);
+        auto o = on_over_quota(*rt, MessageView{}, id, 86400);
         REQUIRE(o);
         CHECK(o->release_in == 3600 + 86400);  // Monday 00:00
         id.weekday = 7;
-        CHECK(rt->on_over_quota(MessageView{}, id, 86400)->release_in == 3600);
-        CHECK_FALSE(*rt->should_upgrade(id, day(0, 0, 0)));
+        CHECK(on_over_quota(*rt, MessageView{}, id, 86400)->release_in == 3600);
+        CHECK_FALSE(*should_upgrade(*rt, id, day(0, 0, 0)));
         id.weekday = 1;
-        CHECK_FALSE(*rt->should_upgrade(id, day(0, 0, 0)));
-        CHECK(rt->daily_limit(id)->total == 2000);
+        CHECK_FALSE(*should_upgrade(*rt, id, day(0, 0, 0)));
+        CHECK(daily_limit(*rt, id)->total == 2000);
         id.weekday = 6;
-        CHECK(*rt->should_upgrade(id, day(2000, 0, 0)));  // Friday judged at the change into Saturday
+        CHECK(*should_upgrade(*rt, id, day(2000, 0, 0)));  // Friday judged at the change into Saturday
     }
+}
+
+// ---- a hook cannot run unbounded (issue #9 item 1) ----
+
+namespace {
+
+Limits escape_limits() { return Limits{1'000'000, 8ull << 20, 100}; }
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+TEST_CASE("escapes: a hook ends within its limits whatever it catches", "[policy][sandbox][escape]") {
+    struct {
+        const char* name;
+        const char* body;
+    } cases[] = {
+        {"pcall loop", "while true do pcall(function() while true do end end) end"},
+        {"pcall around the whole loop", "while true do pcall(function() while true do pcall(error) end end) end"},
+        {"xpcall loop", "while true do xpcall(function() while true do end end, function(e) return e end) end"},
+        {"xpcall handler loops", "while true do xpcall(error, function() while true do end end) end"},
+        {"coroutine loop",
+         "while true do local co = coroutine.create(function() while true do end end) coroutine.resume(co) end"},
+        {"coroutine.wrap under pcall", "while true do pcall(coroutine.wrap(function() while true do end end)) end"},
+        // The trim idiom is quadratic on spaces between two words (19 s with
+        // stock Lua on 60 000).
+        {"pattern on 60 000 spaces",
+         "local s = 'x' .. string.rep(' ', 60000) .. 'x' while true do pcall(string.match, s, '^%s*(.-)%s*$') end"},
+        {"one pattern call", "local s = 'x' .. string.rep(' ', 60000) .. 'x' return #s:match('^%s*(.-)%s*$')"},
+        {"gsub backtracking", "local s = string.rep('a', 5000) return select(2, s:gsub('(.-)(.-)(.-)b', ''))"},
+        {"plain find, long needle",
+         "local h = string.rep('a', 2000000) local n = string.rep('a', 100000) .. 'b' "
+         "while true do pcall(string.find, h, n, 1, true) end"},
+        {"xpcall handler loops on a budget error",
+         "while true do xpcall(function() while true do end end, function() while true do end end) end"},
+        {"__close in a wrapped coroutine",
+         "local f = coroutine.wrap(function() local x <close> = setmetatable({}, {__close = function() "
+         "while true do end end}) while true do end end) while true do pcall(f) end"},
+        {"__close at coroutine.close",
+         "local co = coroutine.create(function() local x <close> = setmetatable({}, {__close = function() "
+         "while true do end end}) while true do end end) pcall(coroutine.resume, co) "
+         "while true do pcall(coroutine.close, co) end"},
+        {"__close in the hook's own frame",
+         "local x <close> = setmetatable({}, {__close = function() while true do end end}) while true do end"},
+        {"string.rep bomb under the memory cap",
+         "while true do pcall(function() for i = 1, 1e9 do local s = string.rep('x', 1 << 20) end end) end"},
+    };
+    for (auto& c : cases) {
+        INFO(c.name);
+        auto rt = LuaRuntime::load(hook_script(c.body), "hostile.lua", escape_limits(), hook_defs());
+        REQUIRE(rt);
+        auto t0 = std::chrono::steady_clock::now();
+        auto r = daily_limit(**rt, identity(1));
+        double took = seconds_since(t0);
+        REQUIRE_FALSE(r);
+        INFO(r.error().what);
+        CHECK((*rt)->stalled());
+        CHECK((*rt)->broken());
+        CHECK(took < 1.0);
+        CHECK_THAT(r.error().what,
+                   Catch::Contains("instruction budget exceeded") || Catch::Contains("time limit exceeded"));
+    }
+}
+
+TEST_CASE("escapes: the Policy falls back, counts the stall and stays usable", "[policy][escape]") {
+    Settings s;
+    s.instruction_limit = 1'000'000;
+    s.time_limit_ms = 100;
+    auto p = Policy::from_source(R"(
+ses.on('daily_limit', function(id)
+  if id.level == 2 then while true do pcall(function() while true do end end) end end
+  if id.level == 3 then local s = 'x' .. string.rep(' ', 60000) .. 'x' return #s:match('^%s*(.-)%s*$') end
+  return 7
+end)
+)",
+                                 "hostile.lua", s, hook_defs());
+    REQUIRE(p);
+    Policy& pol = **p;
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK(limit_of(pol, identity(2)).total == builtin::plan_limit(2));
+    CHECK(limit_of(pol, identity(3)).total == builtin::plan_limit(3));
+    CHECK(seconds_since(t0) < 2.0);
+    CHECK(pol.stalls() == 2);
+    CHECK(pol.fallbacks() == 2);
+    CHECK(limit_of(pol, identity(1)).total == 7);
+}
+
+TEST_CASE("escapes: __gc finalizers are refused", "[policy][sandbox][escape]") {
+    // Before, the finalizer ran with hooks off when the state closed (or at
+    // the next collection) and never returned.
+    auto t0 = std::chrono::steady_clock::now();
+    {
+        auto rt = LuaRuntime::load(hook_script("setmetatable({}, {__gc = function() while true do end end}) return 1"),
+                                   "gc.lua", escape_limits(), hook_defs());
+        REQUIRE(rt);
+        auto r = daily_limit(**rt, identity(1));
+        REQUIRE_FALSE(r);
+        CHECK_THAT(r.error().what, Catch::Contains("__gc"));
+    }
+    {
+        auto rt = LuaRuntime::load("setmetatable({}, {__gc = false})", "gc.lua", escape_limits(), hook_defs());
+        REQUIRE_FALSE(rt);
+        CHECK_THAT(rt.error().what, Catch::Contains("__gc"));
+    }
+    // Other metatables still work, and a __gc added later marks nothing.
+    auto rt =
+        load_ok(hook_script("local mt = {__index = function(t, k) return 5 end} local t = setmetatable({}, mt) "
+                            "mt.__gc = function() while true do end end return t.x"));
+    auto r = daily_limit(*rt, identity(1));
+    REQUIRE(r);
+    CHECK(r->total == 5);
+    rt.reset();  // closing the state runs no finalizer
+    CHECK(seconds_since(t0) < 1.0);
+}
+
+TEST_CASE("bounded pattern functions keep Lua's semantics", "[policy][sandbox]") {
+    auto rt = load_ok(hook_script(R"LUA(
+  assert(("  hi there  "):match("^%s*(.-)%s*$") == "hi there")
+  assert(select(2, ("a.b.c"):gsub("%.", "/")) == 2)
+  assert(("x=1, y=2"):gsub("(%w+)=(%w+)", "%2=%1") == "1=x, 2=y")
+  assert(("abc"):gsub("%w", function(c) return c:upper() end) == "ABC")
+  assert(("hello"):gsub("l", {l = "L"}) == "heLLo")
+  local n = 0 for w in ("one two three"):gmatch("%a+") do n = n + 1 end assert(n == 3)
+  assert(("a+b"):find("+", 1, true) == 2)
+  local s, e, cap = ("key = value"):find("(%w+)%s*=")
+  assert(s == 1 and e == 5 and cap == "key")
+  assert(("THE (quick) fox"):find("%((%a+)%)") == 5)
+  assert(("[[x]]"):match("%b[]") == "[[x]]")
+  assert(("THE (quick) fox"):match("%f[%a]%a+", 5) == "quick")
+  assert(not pcall(string.match, "x", "("))
+  return 1
+)LUA"));
+    auto r = daily_limit(*rt, identity(1));
+    INFO((r ? "" : r.error().what));
+    CHECK(r);
+}
+
+TEST_CASE("check_script warns about globals that look like hooks", "[policy]") {
+    auto dir = std::filesystem::temp_directory_path() / ("ses-check-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    Settings s;
+    s.script = (dir / "w.lua").string();
+    std::ofstream(s.script) << "function daily_limit(identity) return 10 end\n"
+                               "ses.on('should_upgrade', function() return true end)\n"
+                               "function should_upgrade() return false end\n";
+    auto w = check_script(s, hook_defs());
+    REQUIRE(w);
+    REQUIRE(w->size() == 1);
+    CHECK_THAT(w->at(0), Catch::Contains("daily_limit") && Catch::Contains("ses.on"));
+    std::ofstream(s.script) << "ses.on('daily_limit', function() return 10 end)\n";
+    w = check_script(s, hook_defs());
+    REQUIRE(w);
+    CHECK(w->empty());
+    std::ofstream(s.script) << "ses.on('daily_limt', function() return 10 end)\n";
+    CHECK_FALSE(check_script(s, hook_defs()));
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("the hook reference is generated from the hook table", "[policy][docs]") {
+    std::string ref = lua_reference_markdown(hook_defs(), hook_argument_types());
+    for (const HookDef& h : hook_defs()) {
+        INFO(h.name);
+        CHECK_FALSE(h.builtin.empty());
+        CHECK_FALSE(h.summary.empty());
+        CHECK_FALSE(h.returns.empty());
+        CHECK_THAT(ref, Catch::Contains("### `" + std::string(h.signature) + "`"));
+        CHECK_THAT(ref, Catch::Contains(std::string(h.example)));
+        CHECK_THAT(ref, Catch::Contains(std::string(h.builtin)));
+    }
+    for (const ArgTypeDef& a : hook_argument_types())
+        for (const FieldDef& f : a.fields) CHECK_THAT(ref, Catch::Contains("| `" + std::string(f.name) + "` |"));
+    // The committed file is what the code prints (make docs-check does the same).
+    CHECK(repo_file("docs/lua-hooks.md") == ref);
 }

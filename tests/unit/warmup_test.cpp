@@ -6,15 +6,19 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
 #include "mta/adapter.hpp"
 #include "mta/postfix.hpp"
 #include "mta/sendmail.hpp"
-#include "policy/builtin.hpp"
+#include "warmup/builtin.hpp"
+#include "config/config.hpp"
 #include "services/release_scheduler.hpp"
+#include "services/warmup_stack.hpp"
 #include "util/clock.hpp"
 #include "warmup/engine.hpp"
 #include "warmup/model.hpp"
@@ -74,12 +78,15 @@ struct Fixture {
     explicit Fixture(const char* script = kSmallPlan, std::string tz = "UTC") {
         Settings s;
         s.time_zone = std::move(tz);
-        s.store.path = dir.path.string();
+        store::Options so;
+        so.path = dir.path.string();
         s.release_batch = 7;
-        auto e = store::Env::open(s.store);
+        auto e = store::Env::open(so);
         REQUIRE(e);
         env = *e;
-        auto p = script ? policy::Policy::from_source(script, "test.lua", s.policy) : policy::Policy::open(s.policy);
+        policy::Settings ps;
+        auto p = script ? policy::Policy::from_source(script, "test.lua", ps, hook_defs())
+                        : policy::Policy::open(ps, hook_defs());
         REQUIRE(p);
         auto eng = Engine::open(s, env, *p);
         REQUIRE(eng);
@@ -103,7 +110,7 @@ struct Fixture {
         REQUIRE(d);
         return d->action;
     }
-    policy::Counters counters(const char* day) {
+    Counters counters(const char* day) {
         auto c = engine->counters(IdentityKey::domain("example.com"), *parse_date(day));
         REQUIRE(c);
         return *c;
@@ -160,7 +167,7 @@ TEST_CASE("civil dates and weekdays", "[warmup]") {
 }
 
 TEST_CASE("recipients fall into quota groups", "[warmup]") {
-    policy::Limit lim{100, {{"gmail", 10, {"gmail.com", "googlemail.com"}}, {"ms", 5, {"outlook.com", "hotmail.com"}}}};
+    Limit lim{100, {{"gmail", 10, {"gmail.com", "googlemail.com"}}, {"ms", 5, {"outlook.com", "hotmail.com"}}}};
     auto doms = count_domains({"a@Gmail.com", "b@gmail.com", "c@mail.outlook.com", "d@example.org", "e@GMAIL.COM"});
     REQUIRE(doms.size() == 3);
     CHECK(doms[0] == std::pair<std::string, uint32_t>{"gmail.com", 3});
@@ -173,7 +180,7 @@ TEST_CASE("recipients fall into quota groups", "[warmup]") {
 }
 
 TEST_CASE("decision table: what fits into today", "[warmup]") {
-    policy::Limit lim{10, {{"gmail", 3, {"gmail.com"}}}};
+    Limit lim{10, {{"gmail", 3, {"gmail.com"}}}};
     struct {
         uint64_t sent, gmail_sent;
         std::vector<std::string> rcpts;
@@ -201,7 +208,7 @@ TEST_CASE("decision table: what fits into today", "[warmup]") {
         CHECK(f.over == c.over);
     }
     // A zero limit (e.g. a weekend) fits nothing.
-    CHECK_FALSE(fits(policy::Limit{0, {}}, Usage{}, Need{1, {}}, false).ok);
+    CHECK_FALSE(fits(Limit{0, {}}, Usage{}, Need{1, {}}, false).ok);
 }
 
 TEST_CASE("day change: one upgrade question per elapsed day", "[warmup]") {
@@ -264,8 +271,8 @@ TEST_CASE("release planning: oldest first, a blocked identity waits entirely", "
 }
 
 TEST_CASE("forecast under the seed plan", "[warmup]") {
-    auto limit_at = [](uint32_t level, int32_t) { return policy::builtin::plan_limit(level); };
-    auto good = [](uint32_t level, int32_t, uint64_t) { return level < policy::builtin::max_level(); };
+    auto limit_at = [](uint32_t level, int32_t) { return builtin::plan_limit(level); };
+    auto good = [](uint32_t level, int32_t, uint64_t) { return level < builtin::max_level(); };
     Forecast f = forecast(1, 1000, 10000, 365, limit_at, good);
     REQUIRE(f.reached == 4);
     CHECK(f.days.size() == 5);
@@ -309,7 +316,7 @@ TEST_CASE("engine: day 1 holds the sixth message, day 2 releases it and counts i
     CHECK(held->at(0).release_at == d->release_at);
 
     FakeMta mta;
-    auto r = fx.engine->release_due(mta);  // not due yet
+    auto r = services::release_pass(*fx.engine, mta);  // not due yet
     REQUIRE(r);
     CHECK(r->released == 0);
     CHECK(mta.released.empty());
@@ -327,7 +334,7 @@ TEST_CASE("engine: day 1 holds the sixth message, day 2 releases it and counts i
     CHECK(st->limit.total == 10);
     CHECK(st->held_messages == 2);
 
-    r = fx.engine->release_due(mta);
+    r = services::release_pass(*fx.engine, mta);
     REQUIRE(r);
     CHECK(r->released == 2);  // both were held at 10:00 on day 1
     CHECK(mta.released == std::vector<std::string>{m.env.queue_id, m2.env.queue_id});
@@ -434,7 +441,7 @@ TEST_CASE("engine: pause holds everything, resume sends again; set-level", "[war
     clock::set_override(at("2026-11-24T10:00:00Z"));
     CHECK(fx.engine->status(id)->state.level == 1);  // no upgrade while paused
     FakeMta mta;
-    auto r = fx.engine->release_due(mta);
+    auto r = services::release_pass(*fx.engine, mta);
     REQUIRE(r);
     CHECK(r->released == 0);
     CHECK(r->deferred == 1);
@@ -465,7 +472,7 @@ TEST_CASE("engine: releases wait for quota, oldest first, across days", "[warmup
     }
     FakeMta mta;
     clock::set_override(at("2026-11-24T12:00:00Z"));  // level 2: 10 a day
-    auto r = fx.engine->release_due(mta);
+    auto r = services::release_pass(*fx.engine, mta);
     REQUIRE(r);
     CHECK(r->released == 10);
     CHECK(r->deferred == 15);
@@ -473,7 +480,7 @@ TEST_CASE("engine: releases wait for quota, oldest first, across days", "[warmup
     CHECK(fx.counters("2026-11-24").sent == 10);
     CHECK(fx.admit() == A::hold);                     // today's quota went to released mail
     clock::set_override(at("2026-11-25T00:00:30Z"));  // level 3: 20 a day
-    r = fx.engine->release_due(mta);
+    r = services::release_pass(*fx.engine, mta);
     REQUIRE(r);
     CHECK(r->released == 15);
     CHECK(std::vector<std::string>(mta.released.begin() + 10, mta.released.end()) ==
@@ -497,15 +504,15 @@ TEST_CASE("engine: MTA failures are retried without charging twice", "[warmup][e
     clock::set_override(at("2026-11-24T11:00:00Z"));
     FakeMta failing;
     failing.fail = true;
-    auto r = fx.engine->release_due(failing);
+    auto r = services::release_pass(*fx.engine, failing);
     REQUIRE(r);
     CHECK(r->failed == 2);
-    CHECK(fx.counters("2026-11-24").sent == 2);  // charged when tried
-    r = fx.engine->release_due(mta);             // too early to retry
+    CHECK(fx.counters("2026-11-24").sent == 2);   // charged when tried
+    r = services::release_pass(*fx.engine, mta);  // too early to retry
     REQUIRE(r);
     CHECK(r->released == 0);
     clock::set_override(at("2026-11-24T11:10:00Z"));
-    r = fx.engine->release_due(mta);
+    r = services::release_pass(*fx.engine, mta);
     REQUIRE(r);
     CHECK(r->released == 1);
     CHECK(r->not_held == 1);
@@ -676,4 +683,168 @@ TEST_CASE("the release scheduler releases due mail in its thread", "[warmup][eng
     REQUIRE(sched.passes() >= 1);
     std::lock_guard<std::mutex> g(seen->mu);
     CHECK(seen->released.size() == 1);
+}
+
+namespace {
+
+// An engine on a fresh store with a script and policy limits of its own.
+struct ScriptFixture {
+    TempDir dir;
+    std::shared_ptr<store::Env> env;
+    std::shared_ptr<policy::Policy> policy;
+    std::unique_ptr<Engine> engine;
+    ScriptFixture(const char* script, uint64_t instructions, int64_t time_limit_ms) {
+        Settings s;
+        store::Options so;
+        so.path = dir.path.string();
+        policy::Settings ps;
+        ps.instruction_limit = instructions;
+        ps.time_limit_ms = time_limit_ms;
+        auto e = store::Env::open(so);
+        REQUIRE(e);
+        env = *e;
+        auto p = policy::Policy::from_source(script, "test.lua", ps, hook_defs());
+        REQUIRE(p);
+        policy = *p;
+        auto eng = Engine::open(s, env, policy);
+        REQUIRE(eng);
+        engine = std::move(*eng);
+    }
+    ~ScriptFixture() { clock::set_override(std::nullopt); }
+};
+
+mail::Message message_to(const std::string& rcpt, int n) {
+    mail::Message m;
+    m.env.mail_from = "a@example.com";
+    m.env.rcpts = {rcpt};
+    m.env.queue_id = "Q" + std::to_string(200000 + n);
+    return m;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+TEST_CASE("engine: slow hooks decided in parallel never overshoot a limit or a group",
+          "[warmup][engine][concurrency]") {
+    // The hooks burn time so that decisions interleave: each thread decides
+    // outside the write transaction and the re-check must catch the rest.
+    ScriptFixture fx(R"(
+local function burn() local x = 0 for i = 1, 20000 do x = x + i end return x end
+ses.on('daily_limit', function(id)
+  burn()
+  return {total = 100, groups = {gmail = {limit = 30, domains = {'gmail.com'}}}}
+end)
+ses.on('on_over_quota', function(m, id) burn() return {action = 'hold'} end)
+)",
+                     10'000'000, 5000);
+    clock::set_override(at("2026-11-23T10:00:00Z"));
+    std::atomic<int> accepted{0}, gmail{0}, held{0}, errors{0}, qid{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 20; ++t)
+        ts.emplace_back([&, t] {
+            for (int i = 0; i < 10; ++i) {
+                bool to_gmail = (t + i) % 2 == 0;
+                auto m = message_to(to_gmail ? "x@gmail.com" : "x@example.org", qid++);
+                auto d = fx.engine->admit(m, "example.com");
+                if (!d)
+                    errors++;
+                else if (d->action == A::accept) {
+                    accepted++;
+                    if (to_gmail) gmail++;
+                } else if (d->action == A::hold)
+                    held++;
+            }
+        });
+    for (auto& t : ts) t.join();
+    CHECK(errors == 0);
+    CHECK(accepted == 100);
+    CHECK(gmail <= 30);
+    CHECK(held == 100);
+    auto st = fx.engine->status(IdentityKey::domain("example.com"));
+    REQUIRE(st);
+    CHECK(st->counters.sent == 100);
+    CHECK(st->counters.held == 100);
+    CHECK(st->usage.groups["gmail"] == static_cast<uint64_t>(gmail.load()));
+    CHECK(fx.policy->fallbacks() == 0);
+}
+
+TEST_CASE("engine: a stalled hook delays only its own message, not others nor the operator",
+          "[warmup][engine][escape]") {
+    // slow.example's daily_limit never ends on its own (pcall catches the
+    // budget error) until the time limit; other identities must go on.
+    ScriptFixture fx(R"(
+ses.on('daily_limit', function(id)
+  if id.name == 'slow.example' then while true do pcall(function() while true do end end) end end
+  return 1000
+end)
+)",
+                     1'000'000'000, 1500);
+    clock::set_override(at("2026-11-23T10:00:00Z"));
+    std::atomic<bool> slow_done{false};
+    Result<Decision> slow = internal_error("not run");
+    double slow_took = 0;
+    std::thread t([&] {
+        auto t0 = std::chrono::steady_clock::now();
+        slow = fx.engine->admit(message_to("x@example.org", 1), "slow.example");
+        slow_took = seconds_since(t0);
+        slow_done = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    for (int i = 0; i < 5; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        auto d = fx.engine->admit(message_to("x@example.org", 10 + i), "fast.example");
+        REQUIRE(d);
+        CHECK(d->action == A::accept);
+        CHECK(d->limit == 1000);
+        CHECK(seconds_since(t0) < 0.5);
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    auto st = fx.engine->status(IdentityKey::domain("fast.example"));
+    REQUIRE(st);
+    CHECK(st->counters.sent == 5);
+    CHECK(fx.engine->set_level(IdentityKey::domain("fast.example"), 3));
+    CHECK(seconds_since(t0) < 0.5);
+    CHECK_FALSE(slow_done);  // it was still stalled meanwhile
+    t.join();
+    REQUIRE(slow);
+    CHECK(slow->action == A::accept);  // the built-in plan: 500 on level 1
+    CHECK(slow->limit == builtin::plan_limit(1));
+    CHECK(slow_took < 3.0);
+    CHECK(fx.policy->stalls() == 1);
+}
+
+TEST_CASE("one builder opens store, policy and engine from a configuration", "[warmup]") {
+    TempDir dir;
+    auto cfg = config::load_string(
+        "[warmup]\nenabled = true\ntime_zone = \"+02:00\"\nhold_duration = \"2h\"\n"
+        "[store]\npath = \"" +
+            dir.path.string() + "\"\n[policy]\ntime_limit_ms = 50\n[mta]\nkind = \"sendmail\"\n",
+        "t.toml");
+    REQUIRE(cfg);
+    auto w = services::open_warmup_stack(*cfg);
+    INFO((w ? "" : w.error().what));
+    REQUIRE(w);
+    CHECK(w->settings.hold_duration == 7200);
+    CHECK(w->engine->time_zone().name() == "+02:00");
+    CHECK(w->policy_settings.time_limit_ms == 50);
+    CHECK(w->mta_settings.kind == mta::Kind::sendmail);
+    CHECK(w->policy->describe() == "built-in rules");
+    CHECK(std::filesystem::exists(dir.path / "data.mdb"));
+    // A second stack on the same store shares the environment (one per process).
+    auto again = services::open_warmup_stack(*cfg);
+    REQUIRE(again);
+    CHECK(again->env == w->env);
+
+    // --check-config's view of the script: warnings for would-be hooks.
+    auto script = dir.path / "w.lua";
+    std::ofstream(script) << "function on_over_quota(m, id) return {action = 'reject'} end\n";
+    auto cfg2 = config::load_string("[policy]\nscript = \"" + script.string() + "\"\n", "t.toml");
+    REQUIRE(cfg2);
+    auto warnings = services::check_warmup_script(*cfg2);
+    REQUIRE(warnings);
+    REQUIRE(warnings->size() == 1);
+    CHECK_THAT(warnings->at(0), Catch::Contains("on_over_quota"));
 }

@@ -1,4 +1,4 @@
-// builtin.hpp -- the built-in warm-up rules.
+// builtin.hpp -- the built-in warm-up rules and the seed plan.
 //
 // These reproduce the seed behaviour and are what every hook falls back to
 // when no script is configured, the script does not register the hook, or
@@ -13,9 +13,9 @@
 #include <cstdint>
 #include <span>
 
-#include "policy/hooks.hpp"
+#include "warmup/hooks.hpp"
 
-namespace ses::policy::builtin {
+namespace ses::warmup::builtin {
 
 inline constexpr double kMaxBounceRate = 0.05;
 inline constexpr double kMaxComplaintRate = 0.001;
@@ -28,4 +28,4 @@ Limit daily_limit(const IdentityView& id);
 bool should_upgrade(const IdentityView& id, const DayView& yesterday);
 OverQuota on_over_quota(const MessageView& m, const IdentityView& id, int64_t hold_seconds);
 
-}  // namespace ses::policy::builtin
+}  // namespace ses::warmup::builtin

@@ -1,7 +1,7 @@
 // builtin.cpp -- see builtin.hpp.
-#include "policy/builtin.hpp"
+#include "warmup/builtin.hpp"
 
-namespace ses::policy::builtin {
+namespace ses::warmup::builtin {
 
 namespace {
 constexpr uint64_t kSeedPlan[] = {500,    1000,   2000,   5000,   10000,  20000,  40000,  60000,  80000,  100000,
@@ -31,4 +31,4 @@ OverQuota on_over_quota(const MessageView&, const IdentityView&, int64_t hold_se
     return OverQuota{Action::hold, hold_seconds, {}};
 }
 
-}  // namespace ses::policy::builtin
+}  // namespace ses::warmup::builtin

@@ -1,0 +1,15 @@
+// settings.cpp -- see settings.hpp.
+#include "mta/settings.hpp"
+
+namespace ses::mta {
+
+Settings settings_from(const config::Config& c) {
+    Settings s;
+    parse_kind(c.get(config::key::mta::kind), s.kind);
+    s.config_directory = c.get(config::key::mta::config_directory);
+    s.command_prefix = c.get(config::key::mta::command_prefix);
+    s.command_timeout = c.get(config::key::mta::command_timeout);
+    return s;
+}
+
+}  // namespace ses::mta

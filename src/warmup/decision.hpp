@@ -1,0 +1,37 @@
+// decision.hpp -- what the warm-up decides for one message, and the
+// end-of-message stage that applies it.  Engine::admit() (engine.hpp,
+// decision.cpp) makes the decision; apply() turns it into the message's fate.
+// Pure data; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "mail/message.hpp"
+#include "util/result.hpp"
+
+namespace ses::warmup {
+
+class Engine;
+
+struct Decision {
+    enum class Action { accept, hold, tempfail, reject };
+    Action action = Action::accept;
+    int64_t release_at = 0;  // hold
+    std::string reason;      // hold: the quarantine reason; accept over quota: why
+    Reply reply;             // tempfail / reject
+    std::string identity;    // the identity over quota ("" when it fitted)
+    std::string over;        // "daily limit", "group gmail", "paused"
+    uint64_t limit = 0;      // that identity's limit and use before this message
+    uint64_t used = 0;
+    uint32_t recipients = 0;
+};
+std::string_view action_name(Decision::Action a);
+
+// The end-of-message stage: admit, then apply the decision to the message
+// (hold -> msg.quarantine(reason)); tempfail/reject become an Error with the
+// reply, internal failures an Error without one (on_error).
+ses::Status apply(Engine& engine, mail::Message& msg, std::string_view identity_domain, std::string_view ip = {});
+
+}  // namespace ses::warmup

@@ -1,0 +1,39 @@
+// engine_internal.hpp -- what the engine's files share (engine.cpp,
+// decision.cpp, release.cpp, queries.cpp); not for other modules.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "warmup/engine.hpp"
+
+namespace ses::warmup {
+
+// One identity: what the store held (Engine::read()), then what the policy
+// makes of it (Engine::evaluate(), outside any transaction).
+struct Engine::Loaded {
+    IdentityKey id;
+    std::optional<std::string> stored;  // the identity record as read; nullopt: none yet
+    IdentityState state;                // rolled to today by evaluate()
+    std::map<int32_t, Counters> past;   // the days the roll asks about
+    Counters counters;                  // today
+    Usage usage;                        // today
+    Limit limit;                        // by evaluate()
+    std::vector<RollStep> steps;
+    bool dirty = false;  // the state must be written
+};
+
+namespace detail {
+
+// How often a decision is made again when the store changed under it, and
+// the status that aborts the write transaction then.
+inline constexpr int kDecideAttempts = 8;
+inline const Status kConflict = internal_error("warm-up: changed meanwhile");
+
+inline bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+}  // namespace detail
+}  // namespace ses::warmup

@@ -1,0 +1,30 @@
+// queries.hpp -- what the operator sees of an identity (sesctl warmup
+// status).  Engine::status() and friends (queries.cpp) fill it.
+// Pure data; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "warmup/hooks.hpp"
+#include "warmup/model.hpp"
+#include "warmup/records.hpp"
+
+namespace ses::warmup {
+
+struct IdentityStatus {
+    IdentityKey id;
+    IdentityState state;  // rolled to today (not written by status)
+    int32_t today = 0;
+    Limit limit;
+    Counters counters;  // today
+    Usage usage;        // today, with groups
+    uint64_t remaining = 0;
+    uint32_t held_messages = 0;  // waiting in the hold queue now
+    uint64_t held_recipients = 0;
+    int64_t next_day_at = 0;           // when the next level decision happens
+    bool upgrade_expected = false;     // should_upgrade with today's counters so far
+    std::vector<LevelChange> history;  // newest last
+};
+
+}  // namespace ses::warmup
