@@ -17,6 +17,8 @@
 
 namespace ses::policy {
 
+struct Entry;
+
 struct Value {
     enum class Type { nil, boolean, integer, number, string, table };
     Type type = Type::nil;
@@ -24,69 +26,87 @@ struct Value {
     int64_t i = 0;
     double n = 0;
     std::string s;
-    std::vector<std::pair<Value, Value>> entries;  // table
+    // A table.  Entry is declared after Value: a container of a pair of the
+    // still incomplete Value is ill-formed, and clang (make fuzz) refuses it.
+    std::vector<Entry> entries;
 
-    static Value boolean(bool v) {
-        Value x;
-        x.type = Type::boolean;
-        x.b = v;
-        return x;
-    }
-    static Value integer(int64_t v) {
-        Value x;
-        x.type = Type::integer;
-        x.i = v;
-        return x;
-    }
-    static Value number(double v) {
-        Value x;
-        x.type = Type::number;
-        x.n = v;
-        return x;
-    }
-    static Value string(std::string_view v) {
-        Value x;
-        x.type = Type::string;
-        x.s = std::string(v);
-        return x;
-    }
-    static Value table() {
-        Value x;
-        x.type = Type::table;
-        return x;
-    }
+    static Value boolean(bool v);
+    static Value integer(int64_t v);
+    static Value number(double v);
+    static Value string(std::string_view v);
+    static Value table();
 
     // Table building.
-    Value& set(std::string_view key, Value v) {
-        entries.emplace_back(string(key), std::move(v));
-        return *this;
-    }
-    Value& append(Value v) {
-        entries.emplace_back(integer(static_cast<int64_t>(entries.size()) + 1), std::move(v));
-        return *this;
-    }
+    Value& set(std::string_view key, Value v);
+    Value& append(Value v);
     // The value at a string key of a table, or null.
-    const Value* get(std::string_view key) const {
-        for (const auto& [k, v] : entries)
-            if (k.type == Type::string && k.s == key) return &v;
-        return nullptr;
-    }
-    std::string_view type_name() const {
-        switch (type) {
-            case Type::nil:
-                return "nil";
-            case Type::boolean:
-                return "boolean";
-            case Type::integer:
-            case Type::number:
-                return "number";
-            case Type::string:
-                return "string";
-            case Type::table:
-                return "table";
-        }
-        return "nil";
-    }
+    const Value* get(std::string_view key) const;
+    std::string_view type_name() const;
 };
+
+struct Entry {
+    Value key;
+    Value value;
+    Entry(Value k, Value v) : key(std::move(k)), value(std::move(v)) {}
+};
+
+inline Value Value::boolean(bool v) {
+    Value x;
+    x.type = Type::boolean;
+    x.b = v;
+    return x;
+}
+inline Value Value::integer(int64_t v) {
+    Value x;
+    x.type = Type::integer;
+    x.i = v;
+    return x;
+}
+inline Value Value::number(double v) {
+    Value x;
+    x.type = Type::number;
+    x.n = v;
+    return x;
+}
+inline Value Value::string(std::string_view v) {
+    Value x;
+    x.type = Type::string;
+    x.s = std::string(v);
+    return x;
+}
+inline Value Value::table() {
+    Value x;
+    x.type = Type::table;
+    return x;
+}
+inline Value& Value::set(std::string_view key, Value v) {
+    entries.emplace_back(string(key), std::move(v));
+    return *this;
+}
+inline Value& Value::append(Value v) {
+    entries.emplace_back(integer(static_cast<int64_t>(entries.size()) + 1), std::move(v));
+    return *this;
+}
+inline const Value* Value::get(std::string_view key) const {
+    for (const auto& [k, v] : entries)
+        if (k.type == Type::string && k.s == key) return &v;
+    return nullptr;
+}
+inline std::string_view Value::type_name() const {
+    switch (type) {
+        case Type::nil:
+            return "nil";
+        case Type::boolean:
+            return "boolean";
+        case Type::integer:
+        case Type::number:
+            return "number";
+        case Type::string:
+            return "string";
+        case Type::table:
+            return "table";
+    }
+    return "nil";
+}
 
 }  // namespace ses::policy
