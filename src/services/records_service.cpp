@@ -44,14 +44,17 @@ Result<size_t> RecordsService::follow_once() {
     if (!tracker_) return size_t{0};
     size_t total = 0;
     // Until the log has nothing new, one batch (one transaction) at a time.
-    for (;;) {
+    // A call that only moves to a new file (first open, rotation) reads
+    // nothing, so the log is done after two empty calls in a row.
+    for (int empty = 0; empty < 2;) {
         auto n = tracker_->poll_once();
         if (!n) return n.error();
         total += *n;
-        if (*n == 0) return total;
+        empty = *n == 0 ? empty + 1 : 0;
         std::lock_guard lk(mu_);
-        if (stop_) return total;
+        if (stop_) break;
     }
+    return total;
 }
 
 Result<size_t> RecordsService::purge_once(int64_t now) {
