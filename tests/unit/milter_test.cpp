@@ -132,6 +132,31 @@ struct Fixture {
         rt->services = svc;
     }
 
+    // Warm-up with a daily limit of one message and message records, over
+    // one store.
+    std::shared_ptr<records::MessageStore> warmup_and_records() {
+        warmup::Settings s;
+        s.store.path = (dir.path / "store1").string();
+        auto env = store::Env::open(s.store);
+        REQUIRE(env);
+        auto p = policy::Policy::from_source(
+            "ses.on(\"daily_limit\", function(identity) return 1 end)\n"
+            "ses.on(\"should_upgrade\", function(identity, y) return false end)\n",
+            "test.lua", s.policy);
+        REQUIRE(p);
+        auto eng = warmup::Engine::open(s, *env, *p);
+        REQUIRE(eng);
+        auto recs = records::MessageStore::open(*env, {});
+        REQUIRE(recs);
+        auto svc = std::make_shared<services::Services>();
+        svc->warmup_settings = s;
+        svc->store = *env;
+        svc->warmup = std::move(*eng);
+        svc->records = *recs;
+        rt->services = svc;
+        return *recs;
+    }
+
     // Message records over a fresh store (`full`: a map that is full and
     // cannot grow, so every write fails).
     std::shared_ptr<records::MessageStore> records_store(bool full = false) {
@@ -500,4 +525,33 @@ TEST_CASE("a failing records store follows on_error", "[milter][records]") {
         CHECK(st.kind == Step::Kind::tempfail);
         CHECK(k.calls == 0);
     }
+}
+
+TEST_CASE("mail held by warm-up is recorded with SendStatus 1010", "[milter][records]") {
+    Fixture f;
+    auto recs = f.warmup_and_records();
+    auto send_one = [&](const std::string& qid) {
+        mail::Message m;
+        m.env.mail_from = "alice@example.com";
+        m.env.queue_id = qid;
+        m.env.rcpts = {"bob@remote.test"};
+        m.feed_header("From", "alice@example.com");
+        m.feed_body("hi\r\n");
+        Verdict v = milter::end_of_message(m, *f.rt);
+        CHECK(v.kind == Verdict::Kind::accept);
+        auto id = m.value("X-SES-Message-ID");
+        REQUIRE(id);
+        auto txn = f.rt->services->store->begin_read();
+        REQUIRE(txn);
+        auto rec = recs->get(*txn, *id);
+        REQUIRE(rec);
+        REQUIRE(rec->recipients.size() == 1);
+        return std::make_pair(v.log, rec->recipients[0].state.send_status);
+    };
+    auto [log1, st1] = send_one("4ABCD1");
+    CHECK(log1.find("warmup=ok") != std::string::npos);
+    CHECK(st1 == records::send_status::accepted);
+    auto [log2, st2] = send_one("4ABCD2");
+    CHECK(log2.find("warmup=held") != std::string::npos);
+    CHECK(st2 == records::send_status::daily_limit);
 }
