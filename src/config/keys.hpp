@@ -103,6 +103,12 @@ struct Key {
     X(mta, config_directory, string)          \
     X(mta, command_prefix, string_list)       \
     X(mta, command_timeout, duration)         \
+    X(mta, log_file, string)                  \
+    X(mta, log_poll_interval, duration)       \
+    X(records, enabled, boolean)              \
+    X(records, keep_days, integer)            \
+    X(records, mailbox_groups, string_list)   \
+    X(records, purge_interval, duration)      \
     X(outbound, authenticated, boolean)       \
     X(outbound, networks, string_list)        \
     X(outbound, daemons, string_list)         \

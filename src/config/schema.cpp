@@ -24,6 +24,10 @@ const SectionDoc kSections[] = {
     {"policy", "The Lua policy that decides the warm-up (docs/lua.md)."},
     {"store", "The LMDB environment shared by sesmilter and sesctl."},
     {"mta", "The MTA whose hold queue keeps over-quota mail, and how to reach its tools."},
+    {"records",
+     "Message records and delivery status (docs/status.md): every accepted outbound message gets an id "
+     "(header X-SES-Message-ID) and a record; the MTA's log (`[mta] log_file`) gives each recipient's "
+     "delivery status; daily statistics per identity and mailbox group."},
     {"outbound",
      "Which mail is outbound (submission): it must come from a configured, allowed identity, and it is "
      "signed and counted. Everything else is inbound. A client is outbound when any rule matches."},
@@ -107,7 +111,8 @@ const KeyDef kKeys[] = {
      R"("Content-Type", "Content-Transfer-Encoding", "Content-ID", "Content-Description", )"
      R"("Resent-Date", "Resent-From", "Resent-Sender", "Resent-To", "Resent-Cc", "Resent-Message-ID", )"
      R"("In-Reply-To", "References", "List-Id", "List-Help", "List-Unsubscribe", )"
-     R"("List-Unsubscribe-Post", "List-Subscribe", "List-Post", "List-Owner", "List-Archive", "Feedback-ID"])",
+     R"("List-Unsubscribe-Post", "List-Subscribe", "List-Post", "List-Owner", "List-Archive", "Feedback-ID", )"
+     R"("X-SES-Message-ID"])",
      "Header fields signed when present."},
     {"dkim.oversign_headers", Type::string_list, R"(["From"])",
      "Header fields signed once more than they occur, so that none can be added after signing."},
@@ -241,6 +246,41 @@ const KeyDef kKeys[] = {
     {"mta.command_prefix", Type::string_list, "[]",
      "Words put before the MTA's privileged tools, e.g. `[\"sudo\", \"-n\"]` when sesmilter does not run as root."},
     {"mta.command_timeout", Type::duration, R"("30s")", "Longest run of one MTA tool.", {}, 1, 3600},
+    {"mta.log_file",
+     Type::string,
+     R"("")",
+     "The MTA's log file read for delivery status (docs/status.md): Postfix's own log (`maillog_file = "
+     "/var/log/postfix.log` in main.cf, Postfix 3.4 or later, through postlogd) or the file the system "
+     "logger writes. Rename rotation (`postfix logrotate`, logrotate without copytruncate) loses nothing. "
+     "Empty: no delivery status is followed.",
+     {},
+     INT64_MIN,
+     INT64_MAX,
+     false,
+     R"("/var/log/postfix.log")"},
+    {"mta.log_poll_interval", Type::duration, R"("1s")", "How often the MTA's log is read for new lines.", {}, 1, 3600},
+
+    // [records]
+    {"records.enabled", Type::boolean, "true",
+     "Give every accepted outbound message an id and a record, and keep delivery status and statistics."},
+    {"records.keep_days",
+     Type::integer,
+     "30",
+     "Days a message record is kept; older ones are purged in the background. Statistics are kept.",
+     {},
+     1,
+     3650},
+    {"records.mailbox_groups", Type::string_list,
+     R"(["gmail.com", "outlook.com", "hotmail.com", "yahoo.com", "icloud.com", "qq.com", "163.com"])",
+     "Receiving mailbox domains counted separately in the statistics (a subdomain counts with its domain); "
+     "every other recipient domain counts as `other`."},
+    {"records.purge_interval",
+     Type::duration,
+     R"("10m")",
+     "How often expired records are purged (in small batches, so the milter never waits long).",
+     {},
+     1,
+     86400},
 
     // [outbound]
     {"outbound.authenticated", Type::boolean, "true", "SASL-authenticated clients are outbound."},

@@ -252,6 +252,10 @@ int run(const std::string& path, const config::Config& cfg, bool foreground) {
             log::notice("stopping already, waiting for messages in progress");
             continue;
         }
+        // Refuse new work before saying so: whoever reads "stopping" may
+        // rely on it (the drain itself runs in the stopper thread).
+        milter::set_draining(true);
+        (*server)->stop_accepting();
         log::notice("stopping: " + std::to_string(milter::transactions_in_progress()) + " messages in progress, " +
                     std::to_string(milter::active_sessions()) + " sessions open; waiting up to " +
                     std::to_string(drain.count() / 1000) + "s");

@@ -8,13 +8,16 @@
 #include "mail/header_check.hpp"
 #include "mail/replies.hpp"
 #include "mail/long_lines.hpp"
+#include "records/return_path.hpp"
 #include "template/stage.hpp"
+#include "util/clock.hpp"
 #include "util/log.hpp"
 
 namespace ses::milter {
 namespace {
 
 std::atomic<uint64_t> g_warmup_skipped{0};
+std::atomic<uint64_t> g_records_skipped{0};
 
 std::string from_domain_of(const mail::Message& msg) {
     if (auto from = msg.value("From")) {
@@ -30,6 +33,8 @@ struct Decided {
     std::string identity;                    // the configured [[domain]] the message is sent as
     const dkim::DomainKeys* keys = nullptr;  // signing keys; nullptr: sign nothing
     bool degraded = false;                   // a stage was skipped per on_error = accept
+    bool held = false;                       // warm-up put the message in the hold queue
+    std::string template_name;               // X-SES-Template as submitted, if any
 };
 
 // Without an identity stage (no [auth] runtime, unit tests): the
@@ -63,7 +68,51 @@ Status warmup_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::stri
     bool held = false;
     for (size_t i = edits; i < msg.edits().size(); ++i)
         held = held || msg.edits()[i].kind == mail::Edit::Kind::quarantine;
+    d.held = held;
     log += held ? " warmup=held" : " warmup=ok";
+    return ok_status();
+}
+
+// The message record: an id (the X-SES-Message-ID header, added before
+// signing so the signature covers it) and the record with one entry per
+// recipient, in one store transaction.  A store failure is the warm-up's
+// case: with on_error = accept the message goes on without a record (and
+// without the header, which would name a record that does not exist).
+Status record_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::string& log) {
+    if (!rt.services || !rt.services->records || !rt.services->store) return ok_status();
+    int64_t now = clock::now();
+    records::MessageRecord rec;
+    rec.id = records::new_message_id(now * 1000);
+    rec.queue_id = msg.env.queue_id;
+    rec.identity = d.identity;
+    rec.sender = msg.env.mail_from;
+    if (auto from = msg.value("From")) {
+        auto boxes = mail::mailboxes(*from);
+        if (!boxes.empty()) rec.from = boxes.front();
+    }
+    rec.subject = msg.value("Subject").value_or("");
+    rec.template_name = d.template_name;
+    rec.size = msg.size();
+    rec.request_time = now;
+    for (const auto& r : msg.env.rcpts) {
+        records::RecipientRecord rr;
+        rr.address = r;
+        rr.state.request_time = now;
+        rr.state.send_status = d.held ? records::send_status::daily_limit : records::send_status::accepted;
+        rec.recipients.push_back(std::move(rr));
+    }
+    Status st = rt.services->store->update([&](store::Txn& txn) { return rt.services->records->add(txn, rec); });
+    if (!st) {
+        if (rt.cfg.milter.on_error != config::OnError::accept) return internal_error("records: " + st.error().what);
+        g_records_skipped.fetch_add(1);
+        d.degraded = true;
+        log += " record=skipped (on_error=accept: " + st.error().what + ")";
+        return ok_status();
+    }
+    // A client's own X-SES-Message-ID would name another message.
+    msg.delete_all("X-SES-Message-ID");
+    msg.add_header("X-SES-Message-ID", rec.id);
+    log += " id=" + rec.id;
     return ok_status();
 }
 
@@ -117,6 +166,7 @@ Status sign_stage(mail::Message& msg, const Runtime& rt, const Decided& d, std::
 }  // namespace
 
 uint64_t warmup_skipped_count() { return g_warmup_skipped.load(); }
+uint64_t records_skipped_count() { return g_records_skipped.load(); }
 
 Reply size_reply(uint64_t limit) {
     return mail::make_reply(mail::ReplyReason::message_too_large, std::to_string(limit));
@@ -182,12 +232,14 @@ Verdict end_of_message(mail::Message& msg, const Runtime& rt) {
         d.identity = resolve_identity(msg, rt);
     }
     log += " identity=" + d.identity;
+    d.template_name = msg.value("X-SES-Template").value_or("");
     if (auto st = template_stage(msg, rt, log); !st) return fail(st.error());
     // Tracking (open pixel, click rewriting) goes here, before warm-up.
     // Long lines are checked after every stage that may rewrite the body and
     // before warm-up counts the message.
     if (auto st = long_line_stage(msg, rt, d, log); !st) return fail(st.error());
     if (auto st = warmup_stage(msg, rt, d, log); !st) return fail(st.error());
+    if (auto st = record_stage(msg, rt, d, log); !st) return fail(st.error());
     if (auto st = sign_stage(msg, rt, d, log); !st) return fail(st.error());
 
     Verdict v;

@@ -1,13 +1,13 @@
 // pipeline.hpp -- the end-of-message decision, independent of libmilter.
 //
 // end_of_message() runs the stages in their fixed order (header checks,
-// identity, template, tracking, warm-up, DKIM signing last) over a Message
-// and returns what the edge must answer.  The identity stage decides the
+// identity, template, tracking, warm-up, message record, DKIM signing
+// last) over a Message and returns what the edge must answer.  The identity stage decides the
 // sending identity and the signing keys once; warm-up and signing use that
 // decision.  Each stage appends its fields to the verdict's one log line.
 // Degradation is per stage: with on_error = accept a failing store skips
-// warm-up (the message is still signed; the line is logged at warning);
-// only a failure of signing or of the MTA's edits passes a message
+// warm-up and the record (the message is still signed; the line is
+// logged at warning); only a failure of signing or of the MTA's edits passes a message
 // unsigned, logged at error.  Stages edit the Message; the edge
 // replays those edits only when the verdict says so.  A stage's Error with a
 // reply becomes that reply; one without (an internal failure) becomes the
@@ -48,5 +48,8 @@ Reply size_reply(uint64_t limit);
 // Messages that went on without warm-up because the store failed and
 // on_error = accept (since start).
 uint64_t warmup_skipped_count();
+// Messages that went on without a record (and without X-SES-Message-ID)
+// because the store failed and on_error = accept (since start).
+uint64_t records_skipped_count();
 
 }  // namespace ses::milter

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "mta/adapter.hpp"
+#include "services/records_service.hpp"
 #include "util/daemon.hpp"
 #include "mta/settings.hpp"
 #include "policy/settings.hpp"
@@ -45,6 +46,13 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
     auto templates = tmpl::LmdbTemplateStore::open(s->store);
     if (!templates) return Error{"template store: " + templates.error().what, {}};
     s->templates = std::move(*templates);
+    if (cfg.get(config::key::records::enabled)) {
+        records::StoreSettings rs;
+        rs.mailbox_groups = cfg.get(config::key::records::mailbox_groups);
+        auto recs = records::MessageStore::open(s->store, std::move(rs));
+        if (!recs) return Error{"message records: " + recs.error().what, {}};
+        s->records = std::move(*recs);
+    }
     if (ws.enabled) {
         auto stack = open_warmup_stack(cfg, s->store);  // the same builder as sesctl's
         if (!stack) return stack.error();
@@ -59,6 +67,17 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
         return checked.error();
     }
     if (s->scheduler) s->add(std::make_unique<SchedulerService>(*s->scheduler));
+    if (s->records) {
+        RecordsServiceSettings rs;
+        rs.log_file = cfg.get(config::key::mta::log_file);
+        rs.poll_interval = cfg.get(config::key::mta::log_poll_interval);
+        rs.purge_interval = cfg.get(config::key::records::purge_interval);
+        rs.keep_days = cfg.get(config::key::records::keep_days);
+        // Warm-up feedback from delivery results: RecordsService::on_event
+        // is the hook (hard bounces and complaints into the identity's day
+        // counters); not wired yet.
+        s->add(std::make_unique<RecordsService>(s->store, s->records, std::move(rs)));
+    }
     return s;
 }
 

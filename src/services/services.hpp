@@ -7,7 +7,7 @@
 // other than the script needs a restart (logged at reload).
 //
 // Background work (release scheduler, identity re-check, reload thread,
-// later log follower, webhooks, HTTP) is a list of Service objects owned
+// delivery log follower and records purge, later webhooks, HTTP) is a list of Service objects owned
 // here: start() starts them in the order added, stop() stops them in reverse.
 //
 // A reload is two steps so that it is all or nothing: stage_reload() reads
@@ -26,6 +26,7 @@
 #include "config/config.hpp"
 #include "mta/adapter.hpp"
 #include "policy/policy.hpp"
+#include "records/message_store.hpp"
 #include "services/release_scheduler.hpp"
 #include "store/env.hpp"
 #include "template/lmdb_store.hpp"
@@ -61,9 +62,11 @@ struct Services {
     std::shared_ptr<warmup::Engine> warmup;  // null when warm-up is off
     std::unique_ptr<ReleaseScheduler> scheduler;
     std::shared_ptr<tmpl::LmdbTemplateStore> templates;
+    std::shared_ptr<records::MessageStore> records;  // null when [records] enabled = false
 
-    // Opens the store, the template store and, when warm-up is on, the policy
-    // and the engine.
+    // Opens the store, the template store, the message records (with their
+    // follower and purge service) when records are on and, when warm-up is
+    // on, the policy and the engine.
     static Result<std::shared_ptr<Services>> open(const config::Config& cfg);
     // Checks the policy script as open() would (also with warm-up off), for
     // start-up and --check-config: "script PATH (hooks: ...)" or the error.

@@ -16,10 +16,12 @@
 #include "milter/pipeline.hpp"
 #include "milter/session.hpp"
 #include "policy/policy.hpp"
+#include "records/message_store.hpp"
 #include "services/services.hpp"
 #include "warmup/hooks.hpp"
 #include "store/env.hpp"
 #include "store/schema.hpp"
+#include "util/strings.hpp"
 #include "warmup/engine.hpp"
 
 using namespace ses;
@@ -130,6 +132,58 @@ struct Fixture {
         svc->store = *env;
         svc->warmup = std::move(*eng);
         rt->services = svc;
+    }
+
+    // Warm-up with a daily limit of one message and message records, over
+    // one store.
+    std::shared_ptr<records::MessageStore> warmup_and_records() {
+        warmup::Settings s;
+        s.store.path = (dir.path / "store1").string();
+        auto env = store::Env::open(s.store);
+        REQUIRE(env);
+        auto p = policy::Policy::from_source(
+            "ses.on(\"daily_limit\", function(identity) return 1 end)\n"
+            "ses.on(\"should_upgrade\", function(identity, y) return false end)\n",
+            "test.lua", s.policy);
+        REQUIRE(p);
+        auto eng = warmup::Engine::open(s, *env, *p);
+        REQUIRE(eng);
+        auto recs = records::MessageStore::open(*env, {});
+        REQUIRE(recs);
+        auto svc = std::make_shared<services::Services>();
+        svc->warmup_settings = s;
+        svc->store = *env;
+        svc->warmup = std::move(*eng);
+        svc->records = *recs;
+        rt->services = svc;
+        return *recs;
+    }
+
+    // Message records over a fresh store (`full`: a map that is full and
+    // cannot grow, so every write fails).
+    std::shared_ptr<records::MessageStore> records_store(bool full = false) {
+        store::Options ss;
+        ss.path = (dir.path / "records").string();
+        if (full) ss.map_size = ss.max_map_size = 1 << 20;
+        auto env = store::Env::open(ss);
+        REQUIRE(env);
+        if (full) {
+            store::Table t = (*env)->table(store::table::meta);
+            int n = 0;
+            for (size_t size : {size_t(64) << 10, size_t(4) << 10, size_t(256), size_t(16)})
+                while ((*env)->update([&](store::Txn& txn) {
+                    txn.put(t, "fill" + std::to_string(n++), std::string(size, 'x'));
+                    return txn.status();
+                }))
+                    ;
+        }
+        auto recs = records::MessageStore::open(*env, {});
+        REQUIRE(recs);
+        auto svc = std::make_shared<services::Services>();
+        svc->store = *env;
+        svc->records = *recs;
+        rt->services = svc;
+        return *recs;
     }
 };
 
@@ -370,4 +424,136 @@ TEST_CASE("a failing store skips warm-up but the message is still signed", "[mil
         CHECK(st.reply.str() == mail::make_reply(mail::ReplyReason::internal_failure).str());
         CHECK(k.calls == 0);
     }
+}
+
+TEST_CASE("an accepted outbound message gets an id, a signed header and a record", "[milter][records]") {
+    Fixture f;
+    auto recs = f.records_store();
+    Session s = f.session();
+    Sink k;
+    s.connect("localhost", "127.0.0.1", "smtpd");
+    s.helo("client.test");
+    s.mail("<alice@example.com>", "", "QID7");
+    REQUIRE(s.rcpt("<bob@gmail.com>").kind == Step::Kind::next);
+    REQUIRE(s.rcpt("<carol@remote.test>").kind == Step::Kind::next);
+    s.header("From", " Alice <alice@example.com>");
+    s.header("Subject", " quarterly report");
+    s.header("X-SES-Message-ID", " forged-by-client");
+    REQUIRE(s.eoh().kind == Step::Kind::next);
+    REQUIRE(s.body("hello\r\n").kind == Step::Kind::next);
+    REQUIRE(s.eom("QID7", k).kind == Step::Kind::accept);
+
+    // The header goes in before the signature that covers it; the client's
+    // own one is removed.
+    int id_at = -1, sig_at = -1, del_at = -1;
+    std::string id;
+    for (size_t i = 0; i < k.log.size(); ++i) {
+        const std::string& l = k.log[i];
+        if (l.rfind("del X-SES-Message-ID 1", 0) == 0) del_at = int(i);
+        if (l.rfind("ins ", 0) == 0) {
+            size_t name_at = l.find(' ', 4) + 1;
+            if (l.compare(name_at, 17, "X-SES-Message-ID:") == 0) {
+                id_at = int(i);
+                id = std::string(str::trim(l.substr(name_at + 17)));
+            }
+        }
+        if (l.rfind("ins 0 DKIM-Signature:", 0) == 0) sig_at = int(i);
+    }
+    REQUIRE(id_at >= 0);
+    REQUIRE(sig_at >= 0);
+    CHECK(del_at >= 0);
+    CHECK(del_at < id_at);
+    CHECK(id_at < sig_at);
+    CHECK(str::lower(k.log[size_t(sig_at)]).find("x-ses-message-id") != std::string::npos);  // in h=
+    REQUIRE(id.size() == 26);
+
+    auto txn = f.rt->services->store->begin_read();
+    REQUIRE(txn);
+    auto rec = recs->get(*txn, id);
+    REQUIRE(rec);
+    CHECK(rec->queue_id == "QID7");
+    CHECK(rec->identity == "example.com");
+    CHECK(rec->sender == "alice@example.com");
+    CHECK(rec->from == "alice@example.com");
+    CHECK(rec->subject == "quarterly report");
+    REQUIRE(rec->recipients.size() == 2);
+    CHECK(rec->recipients[0].address == "bob@gmail.com");
+    CHECK(rec->recipients[0].state.send_status == records::send_status::accepted);
+    CHECK(rec->recipients[1].state.deliver == records::Deliver::accepted);
+    CHECK(recs->by_queue_id(*txn, "QID7", rec->request_time) == id);
+    auto stats = recs->stats(*txn, recs->day_of(rec->request_time), recs->day_of(rec->request_time));
+    uint64_t requests = 0;
+    for (auto& row : stats) requests += row.counters[records::requests];
+    CHECK(requests == 2);
+
+    // The id is in the one log line.
+    mail::Message m;
+    m.env.mail_from = "alice@example.com";
+    m.env.rcpts = {"dave@remote.test"};
+    m.feed_header("From", "alice@example.com");
+    m.feed_body("hi\r\n");
+    Verdict v = milter::end_of_message(m, *f.rt);
+    auto mid = m.value("X-SES-Message-ID");
+    REQUIRE(mid);
+    CHECK(v.log.find(" id=" + *mid + " ") != std::string::npos);
+}
+
+TEST_CASE("a failing records store follows on_error", "[milter][records]") {
+    SECTION("on_error = accept: signed, no record, no header, degraded") {
+        Fixture f("on_error = \"accept\"\n");
+        f.records_store(true);
+        uint64_t before = milter::records_skipped_count();
+        mail::Message m;
+        m.env.mail_from = "alice@example.com";
+        m.env.rcpts = {"bob@remote.test"};
+        m.feed_header("From", "alice@example.com");
+        m.feed_body("hi\r\n");
+        Verdict v = milter::end_of_message(m, *f.rt);
+        CHECK(v.kind == Verdict::Kind::accept);
+        CHECK(v.apply_edits);
+        CHECK(v.degraded);
+        CHECK(milter::log_level(v) == log::Level::warning);
+        CHECK(v.log.find("record=skipped") != std::string::npos);
+        CHECK(v.log.find("dkim=signed") != std::string::npos);
+        CHECK_FALSE(m.value("X-SES-Message-ID"));
+        CHECK(milter::records_skipped_count() == before + 1);
+    }
+    SECTION("on_error = tempfail: 451 4.3.0") {
+        Fixture f("on_error = \"tempfail\"\n");
+        f.records_store(true);
+        Session s = f.session();
+        Sink k;
+        Step st = send(s, k);
+        CHECK(st.kind == Step::Kind::tempfail);
+        CHECK(k.calls == 0);
+    }
+}
+
+TEST_CASE("mail held by warm-up is recorded with SendStatus 1010", "[milter][records]") {
+    Fixture f;
+    auto recs = f.warmup_and_records();
+    auto send_one = [&](const std::string& qid) {
+        mail::Message m;
+        m.env.mail_from = "alice@example.com";
+        m.env.queue_id = qid;
+        m.env.rcpts = {"bob@remote.test"};
+        m.feed_header("From", "alice@example.com");
+        m.feed_body("hi\r\n");
+        Verdict v = milter::end_of_message(m, *f.rt);
+        CHECK(v.kind == Verdict::Kind::accept);
+        auto id = m.value("X-SES-Message-ID");
+        REQUIRE(id);
+        auto txn = f.rt->services->store->begin_read();
+        REQUIRE(txn);
+        auto rec = recs->get(*txn, *id);
+        REQUIRE(rec);
+        REQUIRE(rec->recipients.size() == 1);
+        return std::make_pair(v.log, rec->recipients[0].state.send_status);
+    };
+    auto [log1, st1] = send_one("4ABCD1");
+    CHECK(log1.find("warmup=ok") != std::string::npos);
+    CHECK(st1 == records::send_status::accepted);
+    auto [log2, st2] = send_one("4ABCD2");
+    CHECK(log2.find("warmup=held") != std::string::npos);
+    CHECK(st2 == records::send_status::daily_limit);
 }
