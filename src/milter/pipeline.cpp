@@ -57,7 +57,10 @@ Status warmup_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::stri
     if (!rt.services || !rt.services->warmup) return ok_status();
     const auto& ips = rt.services->warmup_settings.outbound_ips;
     size_t edits = msg.edits().size();
-    if (auto st = warmup::apply(*rt.services->warmup, msg, d.identity, ips.size() == 1 ? ips[0] : std::string()); !st) {
+    std::string fields;
+    if (auto st =
+            warmup::apply(*rt.services->warmup, msg, d.identity, ips.size() == 1 ? ips[0] : std::string(), &fields);
+        !st) {
         if (!st.error().reply.empty()) return st;
         if (rt.cfg.milter.on_error != config::OnError::accept) return internal_error("warm-up: " + st.error().what);
         g_warmup_skipped.fetch_add(1);
@@ -69,7 +72,7 @@ Status warmup_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::stri
     for (size_t i = edits; i < msg.edits().size(); ++i)
         held = held || msg.edits()[i].kind == mail::Edit::Kind::quarantine;
     d.held = held;
-    log += held ? " warmup=held" : " warmup=ok";
+    log += fields;
     return ok_status();
 }
 

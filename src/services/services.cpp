@@ -31,6 +31,22 @@ private:
 
 }  // namespace
 
+// Hard bounces and complaints that the delivery follower records count
+// against the sending identity's warm-up day (the day the message was
+// sent), in the same transaction, so should_upgrade sees real rates without
+// `sesctl warmup feedback`.  Simulated mail never touches reputation.
+std::function<void(store::Txn&, const records::MessageRecord&, const records::Event&)> warmup_feedback(
+    std::shared_ptr<warmup::Engine> engine) {
+    return [engine](store::Txn& txn, const records::MessageRecord& rec, const records::Event& e) {
+        if (rec.simulated || rec.identity.empty()) return;
+        bool hard = e.type == records::EventType::bounce && e.bounce == records::BounceType::hard;
+        bool complaint = e.type == records::EventType::spamreport;
+        if (!hard && !complaint) return;
+        engine->add_feedback(txn, warmup::IdentityKey::domain(rec.identity), hard ? 1 : 0, complaint ? 1 : 0,
+                             engine->time_zone().day_of(rec.request_time));
+    };
+}
+
 Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
     auto s = std::make_shared<Services>();
     s->warmup_settings = warmup::from_config(cfg);
@@ -73,10 +89,9 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
         rs.poll_interval = cfg.get(config::key::mta::log_poll_interval);
         rs.purge_interval = cfg.get(config::key::records::purge_interval);
         rs.keep_days = cfg.get(config::key::records::keep_days);
-        // Warm-up feedback from delivery results: RecordsService::on_event
-        // is the hook (hard bounces and complaints into the identity's day
-        // counters); not wired yet.
-        s->add(std::make_unique<RecordsService>(s->store, s->records, std::move(rs)));
+        auto follower = std::make_unique<RecordsService>(s->store, s->records, std::move(rs));
+        if (s->warmup) follower->on_event = warmup_feedback(s->warmup);
+        s->add(std::move(follower));
     }
     return s;
 }

@@ -18,6 +18,7 @@
 // the one reload thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -85,5 +86,10 @@ private:
     std::vector<std::unique_ptr<Service>> list_;
     bool started_ = false;
 };
+
+// The delivery follower's hook feeding hard bounces and complaints into the
+// identity's warm-up day counters, inside the follower's transaction.
+std::function<void(store::Txn&, const records::MessageRecord&, const records::Event&)> warmup_feedback(
+    std::shared_ptr<warmup::Engine> engine);
 
 }  // namespace ses::services

@@ -226,22 +226,26 @@ Status Engine::record_over(store::Txn& txn, const mail::Message& m, const std::v
     return txn.status();
 }
 
-ses::Status apply(Engine& engine, mail::Message& msg, std::string_view identity_domain, std::string_view ip) {
+ses::Status apply(Engine& engine, mail::Message& msg, std::string_view identity_domain, std::string_view ip,
+                  std::string* log) {
     auto d = engine.admit(msg, identity_domain, ip);
     if (!d) return d.error();
-    const std::string qid = msg.env.queue_id.empty() ? "-" : msg.env.queue_id;
+    // What warm-up did goes into the message's one log line, not a line of its own.
+    auto note = [&](const std::string& s) {
+        if (log) *log += s;
+    };
     switch (d->action) {
         case Decision::Action::accept:
-            if (!d->reason.empty()) log::info(qid + ": warm-up: " + d->reason);
+            note(" warmup=ok");
+            if (!d->reason.empty()) note(" (" + d->reason + ")");
             return ok_status();
         case Decision::Action::hold:
             msg.quarantine(d->reason);
-            log::info(qid + ": warm-up: hold " + std::to_string(d->recipients) + " recipient(s): " + d->reason);
+            note(" warmup=held recipients=" + std::to_string(d->recipients) + " (" + d->reason + ")");
             return ok_status();
         case Decision::Action::tempfail:
         case Decision::Action::reject:
-            log::info(qid + ": warm-up: " + std::string(action_name(d->action)) + ": " + d->reason);
-            return Error{"warm-up: " + d->reason, d->reply};
+            return Error{"warm-up " + std::string(action_name(d->action)) + ": " + d->reason, d->reply};
     }
     return ok_status();
 }

@@ -32,6 +32,9 @@ std::string_view action_name(Decision::Action a);
 // The end-of-message stage: admit, then apply the decision to the message
 // (hold -> msg.quarantine(reason)); tempfail/reject become an Error with the
 // reply, internal failures an Error without one (on_error).
-ses::Status apply(Engine& engine, mail::Message& msg, std::string_view identity_domain, std::string_view ip = {});
+// `log`, when given, gets the fields for the message's one log line
+// (" warmup=ok", " warmup=held recipients=N (reason)").
+ses::Status apply(Engine& engine, mail::Message& msg, std::string_view identity_domain, std::string_view ip = {},
+                  std::string* log = nullptr);
 
 }  // namespace ses::warmup

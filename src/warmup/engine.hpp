@@ -78,6 +78,10 @@ public:
     // delivery-status work and by tests to simulate a bad day.
     Status add_feedback(const IdentityKey& id, uint64_t bounced, uint64_t complained,
                         std::optional<int32_t> day = std::nullopt);
+    // The same inside the caller's write transaction (the delivery follower
+    // counts a bounce in the transaction that records it, so it is counted
+    // once whatever restarts).
+    void add_feedback(store::Txn& txn, const IdentityKey& id, uint64_t bounced, uint64_t complained, int32_t day);
     Result<std::vector<HeldMail>> held(std::optional<IdentityKey> only = std::nullopt);
     Result<Forecast> forecast(const IdentityKey& id, uint64_t volume, int max_days = 365);
     Result<Counters> counters(const IdentityKey& id, int32_t day);

@@ -143,12 +143,16 @@ Status Engine::set_paused(const IdentityKey& id, bool paused) {
 Status Engine::add_feedback(const IdentityKey& id, uint64_t bounced, uint64_t complained, std::optional<int32_t> day) {
     int32_t d = day ? *day : tz_.day_of(clock::now());
     return env_->update([&](store::Txn& txn) -> Status {
-        Counters c = get_counters(txn, id, d);
-        c.bounced += bounced;
-        c.complained += complained;
-        txn.put(t_day_, day_key(id, d), encode(c));
+        add_feedback(txn, id, bounced, complained, d);
         return txn.status();
     });
+}
+
+void Engine::add_feedback(store::Txn& txn, const IdentityKey& id, uint64_t bounced, uint64_t complained, int32_t day) {
+    Counters c = get_counters(txn, id, day);
+    c.bounced += bounced;
+    c.complained += complained;
+    txn.put(t_day_, day_key(id, day), encode(c));
 }
 
 Result<Counters> Engine::counters(const IdentityKey& id, int32_t day) {

@@ -138,13 +138,14 @@ struct Fixture {
     // one store.
     std::shared_ptr<records::MessageStore> warmup_and_records() {
         warmup::Settings s;
-        s.store.path = (dir.path / "store1").string();
-        auto env = store::Env::open(s.store);
+        store::Options so;
+        so.path = (dir.path / "store1").string();
+        auto env = store::Env::open(so);
         REQUIRE(env);
         auto p = policy::Policy::from_source(
             "ses.on(\"daily_limit\", function(identity) return 1 end)\n"
             "ses.on(\"should_upgrade\", function(identity, y) return false end)\n",
-            "test.lua", s.policy);
+            "test.lua", policy::Settings{}, warmup::hook_defs());
         REQUIRE(p);
         auto eng = warmup::Engine::open(s, *env, *p);
         REQUIRE(eng);

@@ -9,6 +9,8 @@
 #include <fstream>
 
 #include "services/records_service.hpp"
+#include "services/services.hpp"
+#include "warmup/hooks.hpp"
 #include "util/clock.hpp"
 
 using namespace ses;
@@ -124,4 +126,44 @@ TEST_CASE("records service: the thread starts and stops promptly", "[records]") 
     svc.stop();
     svc.stop();
     CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+}
+
+TEST_CASE("records service: hard bounces and complaints reach the warm-up counters of the sending day",
+          "[records][warmup]") {
+    Fixture f;
+    int64_t sent = clock::now() - 3600;
+    f.add("m1", "QFB1", sent);
+    f.add("m2", "QFB2", sent);
+    warmup::Settings ws;
+    auto pol = policy::Policy::open(policy::Settings{}, warmup::hook_defs());
+    REQUIRE(pol);
+    auto eng = warmup::Engine::open(ws, f.env, *pol);
+    REQUIRE(eng);
+    std::shared_ptr<warmup::Engine> engine = std::move(*eng);
+    auto log = f.dir / "maillog";
+    std::ofstream(log) << "Nov 27 15:00:00 mx postfix/master[1]: daemon started\n";
+    services::RecordsServiceSettings s;
+    s.log_file = log.string();
+    services::RecordsService svc(f.env, f.ms, s);
+    svc.on_event = services::warmup_feedback(engine);
+    REQUIRE(svc.follow_once());
+    std::ofstream(log, std::ios::app)
+        << "Nov 27 15:24:44 mx postfix/smtp[9]: QFB1: to=<bob@example.org>, relay=mx[192.0.2.1]:25, delay=1, "
+           "delays=0/0/0/1, dsn=5.1.1, status=bounced (host mx said: 550 5.1.1 no such user)\n"
+        << "Nov 27 15:24:45 mx postfix/smtp[9]: QFB2: to=<bob@example.org>, relay=mx[192.0.2.1]:25, delay=1, "
+           "delays=0/0/0/1, dsn=4.4.1, status=deferred (connect timed out)\n";
+    REQUIRE(svc.follow_once());
+    auto id = warmup::IdentityKey::domain("example.com");
+    int32_t day = engine->time_zone().day_of(sent);
+    auto c = engine->counters(id, day);
+    REQUIRE(c);
+    CHECK(c->bounced == 1);  // the hard bounce; a deferral is not reputation
+    CHECK(c->complained == 0);
+    // Read again after a restart: nothing is counted twice.
+    services::RecordsService again(f.env, f.ms, s);
+    again.on_event = services::warmup_feedback(engine);
+    REQUIRE(again.follow_once());
+    c = engine->counters(id, day);
+    REQUIRE(c);
+    CHECK(c->bounced == 1);
 }
