@@ -60,6 +60,7 @@ TARGET_RSA_RATIO = 2.0
 TARGET_ED_MSGS = 10000
 TARGET_WARMUP_RATIO = 0.95
 TARGET_POSTFIX_RATIO = 1.3
+TARGET_RECORDS_RATIO = 0.95
 
 problems: list[str] = []
 
@@ -515,6 +516,13 @@ def bench_postfix(args, root: Path, keys: dict, ses_bin: Path | None,
             sm = SesmilterProc(ses_bin, root / "pf-sesmilter", "rsa", key["key_file"]).start()
             milters.append(sm)
             configs.append(PostfixConfig("sesmilter", root, sink.port, sm))
+            # Delivery records off: the difference to the sesmilter row is the
+            # cost of the record stage (an LMDB write per message).
+            rdir = root / "pf-records-off"
+            smr = SesmilterProc(ses_bin, rdir, "rsa", key["key_file"],
+                                extra="[records]\nenabled = false\n").start()
+            milters.append(smr)
+            configs.append(PostfixConfig("records-off", root, sink.port, smr))
             if base_bin:
                 bm = SesmilterProc(base_bin, root / "pf-baseline", "rsa", key["key_file"]).start()
                 milters.append(bm)
@@ -588,6 +596,12 @@ def report_postfix(args, res: dict) -> list[tuple[str, bool | None]]:
         print(f"   ratio OpenDKIM/no milter   {med['opendkim'] / med['none']:6.2f}x")
     if "baseline" in med and "sesmilter" in med:
         print(f"   ratio sesmilter/baseline   {med['sesmilter'] / med['baseline']:6.2f}x")
+    if "records-off" in med and "sesmilter" in med:
+        r = med["sesmilter"] / med["records-off"]
+        ok = r >= TARGET_RECORDS_RATIO
+        print(f"   ratio records on/off       {r:6.2f}x   target >= {TARGET_RECORDS_RATIO}   "
+              f"{'PASS' if ok else 'MISS'}")
+        verdicts.append((f"Postfix records on/off >= {TARGET_RECORDS_RATIO}", ok))
     if "warmup-on" in med and "sesmilter" in med:
         r = med["warmup-on"] / med["sesmilter"]
         ok = r >= TARGET_WARMUP_RATIO
