@@ -269,6 +269,9 @@ def bench_milters(args, root: Path, keys: dict, load_bin: Path, ses_bin: Path | 
         if ses_bin:
             milters["sesmilter"] = SesmilterProc(ses_bin, root / f"sesmilter-{alg}", alg,
                                                  key["key_file"])
+        if ses_bin:
+            milters["records-off"] = SesmilterProc(ses_bin, root / f"records-off-{alg}", alg,
+                                                   key["key_file"], extra="[records]\nenabled = false\n")
         if base_bin:
             milters["baseline"] = SesmilterProc(base_bin, root / f"baseline-{alg}", alg,
                                                 key["key_file"])
@@ -341,7 +344,7 @@ def report_milters(args, res: dict, have_ses: bool) -> list[tuple[str, bool | No
     print(hdr)
     for alg, label in (("rsa", "RSA-2048"), ("ed25519", "Ed25519")):
         for place in ("shared", "pinned"):
-            for name in ("opendkim", "baseline", "sesmilter"):
+            for name in ("opendkim", "baseline", "records-off", "sesmilter"):
                 r = res.get((alg, place, name))
                 if not r:
                     continue
@@ -354,6 +357,14 @@ def report_milters(args, res: dict, have_ses: bool) -> list[tuple[str, bool | No
                 print(f"{'':19}{'ratio sesmilter/OpenDKIM':28}{s['msg_per_s'] / o['msg_per_s']:6.2f}x"
                       f"   (CPU per message {o['milter_cpu_us_per_msg'] / s['milter_cpu_us_per_msg']:.2f}x less)")
             b = res.get((alg, place, "baseline"))
+            r = res.get((alg, place, "records-off"))
+            if r and s:
+                print(f"{'':19}{'ratio records on/off':28}{s['msg_per_s'] / r['msg_per_s']:6.2f}x"
+                      f"   (+{s['milter_cpu_us_per_msg'] - r['milter_cpu_us_per_msg']:.0f} us CPU per message)")
+            if b and r:
+                print(f"{'':19}{'ratio records-off/baseline':28}{r['msg_per_s'] / b['msg_per_s']:6.2f}x"
+                      f"   (CPU per message {r['milter_cpu_us_per_msg'] / b['milter_cpu_us_per_msg']:.2f}x "
+                      f"of the baseline's)")
             if b and s:
                 print(f"{'':19}{'ratio sesmilter/baseline':28}{s['msg_per_s'] / b['msg_per_s']:6.2f}x"
                       f"   (CPU per message {s['milter_cpu_us_per_msg'] / b['milter_cpu_us_per_msg']:.2f}x "
