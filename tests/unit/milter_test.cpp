@@ -802,3 +802,28 @@ TEST_CASE("return path: forged tags are refused, mixed recipients deferred", "[m
     CHECK(m.kind == Step::Kind::tempfail);
     CHECK(m.reply.xcode == "4.5.3");
 }
+
+TEST_CASE("return path: a DSN bounce and a complaint reach the warm-up counters", "[milter][return_path]") {
+    mail::init();
+    Fixture f("", kReturnPathDomain, kReturnPathKeys);
+    f.warmup_and_records();
+    auto engine = f.rt->services->warmup;
+    auto [id, from] = send_tagged(f, {"nobody@example.net"});
+    REQUIRE_FALSE(from.empty());
+    std::string dsn =
+        replace_all(read_feedback("postfix-failed.eml"), "b1x7k2m9q3c4d5e6f7g8h9j0k1@bounce.example.com", from);
+    CHECK(send_feedback(f, from, dsn).kind == Step::Kind::discard);
+    CHECK(send_feedback(f, from, dsn).kind == Step::Kind::discard);  // counted once
+    std::string arf =
+        replace_all(read_feedback("arf-abuse.eml"), "b5x7k2m9q3c4d5e6f7g8h9j0k1@bounce.example.com", from);
+    CHECK(send_feedback(f, from, arf, "abusedesk@mail.example.net").kind == Step::Kind::discard);
+    auto txn = f.rt->services->store->begin_read();
+    REQUIRE(txn);
+    auto rec = f.rt->services->records->get(*txn, id);
+    REQUIRE(rec);
+    auto c =
+        engine->counters(warmup::IdentityKey::domain("example.com"), engine->time_zone().day_of(rec->request_time));
+    REQUIRE(c);
+    CHECK(c->bounced == 1);
+    CHECK(c->complained == 1);
+}
