@@ -33,6 +33,13 @@ struct DomainConf {
     std::vector<std::string> outbound_ips;
     bool require_verified = false;
     bool strict_alignment = false;
+    std::string return_path_domain;  // lower case; empty: the envelope sender is left as submitted
+};
+
+// One return-path tag key ([return_path] keys = ["ID:SECRET", ...]).
+struct ReturnPathKey {
+    int id = 0;  // 1..15, written into each tag
+    std::string secret;
 };
 
 struct Config {
@@ -65,6 +72,7 @@ struct Config {
     } dkim;
 
     std::vector<DomainConf> domains;
+    std::vector<ReturnPathKey> return_path_keys;  // the first is the current key
 
     // The value of a scalar key (config/keys.hpp): the file's value or the
     // declared default, as the key's C++ type.  Each module reads its own

@@ -109,6 +109,7 @@ struct Key {
     X(records, keep_days, integer)            \
     X(records, mailbox_groups, string_list)   \
     X(records, purge_interval, duration)      \
+    X(return_path, keys, string_list)         \
     X(outbound, authenticated, boolean)       \
     X(outbound, networks, string_list)        \
     X(outbound, daemons, string_list)         \

@@ -316,6 +316,11 @@ Result<Config> build(toml::table& root, std::string_view source) {
                 d.outbound_ips = get_list(dt, "outbound_ips", "domain[].outbound_ips");
                 d.require_verified = get_bool(dt, "require_verified", "domain[].require_verified");
                 d.strict_alignment = get_string(dt, "alignment", "domain[].alignment") == "strict";
+                d.return_path_domain = str::lower(get_string(dt, "return_path_domain", "domain[].return_path_domain"));
+                if (!d.return_path_domain.empty())
+                    if (auto why = dns_name_problem(d.return_path_domain); !why.empty())
+                        c.error(*dt["return_path_domain"].node(), "domain.return_path_domain",
+                                "expected a domain name, got " + quoted(d.return_path_domain) + ": " + why);
                 if (auto* ks = dt["dkim"].as_array()) {
                     for (auto& ke : *ks) {
                         auto& kt = *ke.as_table();
@@ -336,6 +341,45 @@ Result<Config> build(toml::table& root, std::string_view source) {
                 cfg.domains.push_back(std::move(d));
             }
         }
+
+        // Tag keys: "ID:SECRET".  Tags carry the id, so ids are explicit:
+        // positions would renumber every key when one is added or retired.
+        const toml::node& keys_node = lookup(root, "return_path.keys", "return_path.keys");
+        for (const std::string& e : read(root, key::return_path::keys)) {
+            size_t colon = e.find(':');
+            int id = 0;
+            bool id_ok = colon != std::string::npos && colon > 0 && colon <= 2;
+            for (size_t i = 0; id_ok && i < colon; ++i) {
+                id_ok = e[i] >= '0' && e[i] <= '9';
+                id = id * 10 + (e[i] - '0');
+            }
+            if (!id_ok || id < 1 || id > 15) {
+                c.error(keys_node, "return_path.keys", "expected \"ID:SECRET\" with ID 1..15");
+                continue;
+            }
+            std::string secret = e.substr(colon + 1);
+            if (secret.size() < 16) {
+                c.error(keys_node, "return_path.keys",
+                        "the secret of key " + std::to_string(id) + " is shorter than 16 bytes");
+                continue;
+            }
+            bool dup = false;
+            for (auto& k : cfg.return_path_keys) dup = dup || k.id == id;
+            if (dup) {
+                c.error(keys_node, "return_path.keys", "key " + std::to_string(id) + " is listed twice");
+                continue;
+            }
+            cfg.return_path_keys.push_back({id, std::move(secret)});
+        }
+        if (cfg.return_path_keys.empty())
+            if (auto* doms = root["domain"].as_array())
+                for (size_t i = 0; i < doms->size() && i < cfg.domains.size(); ++i)
+                    if (!cfg.domains[i].return_path_domain.empty()) {
+                        c.error(*(*doms->get(i)->as_table())["return_path_domain"].node(), "domain.return_path_domain",
+                                "domain " + quoted(cfg.domains[i].name) +
+                                    " has a return_path_domain but [return_path] keys is empty");
+                        break;
+                    }
     }
     if (!c.errors.empty()) {
         std::string all;

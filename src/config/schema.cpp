@@ -28,6 +28,10 @@ const SectionDoc kSections[] = {
      "Message records and delivery status (docs/status.md): every accepted outbound message gets an id "
      "(header X-SES-Message-ID) and a record; the MTA's log (`[mta] log_file`) gives each recipient's "
      "delivery status; daily statistics per identity and mailbox group."},
+    {"return_path",
+     "The authenticated return path (docs/status.md, \"Return path\"): for identities with a "
+     "`return_path_domain` the envelope sender becomes a tag naming the message and recipient, so that "
+     "bounces and complaints coming back are counted and consumed."},
     {"outbound",
      "Which mail is outbound (submission): it must come from a configured, allowed identity, and it is "
      "signed and counted. Everything else is inbound. A client is outbound when any rule matches."},
@@ -151,6 +155,10 @@ const KeyDef kKeys[] = {
      "has found its DKIM, SPF and DMARC records in place."},
     {"domain[].alignment", Type::choice, R"("relaxed")",
      "DMARC alignment required between the From: domain and the DKIM signing domain.", "relaxed|strict"},
+    {"domain[].return_path_domain", Type::string, R"("")",
+     "Custom MAIL FROM domain, e.g. `bounce.example.com`: the envelope sender of the domain's mail becomes "
+     "`TAG@` this domain (needs `[return_path] keys`), and DSNs and complaints sent to it are counted and "
+     "consumed. Its MX must point at this MTA. Empty: the envelope sender is left as submitted."},
     {"domain[].dkim[].selector",
      Type::string,
      "",
@@ -281,6 +289,12 @@ const KeyDef kKeys[] = {
      {},
      1,
      86400},
+
+    // [return_path]
+    {"return_path.keys", Type::string_list, "[]",
+     "Tag keys as `\"ID:SECRET\"` (ID 1..15, SECRET at least 16 bytes); the first signs new tags, the "
+     "others still validate bounces of mail sent before a rotation. Ids are explicit so that adding or "
+     "retiring a key never renumbers the others. Required when a domain has a `return_path_domain`."},
 
     // [outbound]
     {"outbound.authenticated", Type::boolean, "true", "SASL-authenticated clients are outbound."},

@@ -39,6 +39,13 @@ const std::vector<ReplySpec> kTable = {
     {ReplyReason::shutting_down, "shutting_down", "421", "4.3.2", "sesmilter is shutting down, try again later",
      "A stop (SIGTERM) is draining the messages in progress; a new transaction is refused and the client "
      "retries (Postfix answers it at RCPT when it does not wait on MAIL FROM)."},
+    {ReplyReason::return_path_unknown, "return_path_unknown", "550", "5.1.1", "no such return-path address {}",
+     "A recipient at a `return_path_domain` whose tag does not decode with the `[return_path] keys` "
+     "(forged, truncated, signed with a retired key): refused at RCPT; feedback is never delivered anywhere."},
+    {ReplyReason::return_path_mixed, "return_path_mixed", "452", "4.5.3",
+     "return-path and other recipients in one message; send them separately",
+     "A transaction mixes return-path addresses with other recipients: the later recipient is deferred at "
+     "RCPT, so the client sends it in a transaction of its own (feedback is consumed, other mail delivered)."},
 };
 
 // One printable line: control characters (CR, LF, TAB, ...) become spaces,

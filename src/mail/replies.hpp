@@ -20,16 +20,18 @@
 namespace ses::mail {
 
 enum class ReplyReason {
-    internal_failure,    // on_error = tempfail
-    message_too_large,   // max_message_size
-    malformed_message,   // header checks
-    long_line,           // a body line over 998 octets that cannot be re-encoded
-    template_failed,     // X-SES-Template could not be rendered
-    identity_refused,    // not allowed to send as this identity
-    dmarc_reject,        // inbound: DMARC policy reject
-    dns_temporary,       // inbound: a DNS lookup failed
-    warmup_no_queue_id,  // warm-up would hold, but the MTA gave no queue id
-    shutting_down,       // a stop is draining: no new transaction
+    internal_failure,     // on_error = tempfail
+    message_too_large,    // max_message_size
+    malformed_message,    // header checks
+    long_line,            // a body line over 998 octets that cannot be re-encoded
+    template_failed,      // X-SES-Template could not be rendered
+    identity_refused,     // not allowed to send as this identity
+    dmarc_reject,         // inbound: DMARC policy reject
+    dns_temporary,        // inbound: a DNS lookup failed
+    warmup_no_queue_id,   // warm-up would hold, but the MTA gave no queue id
+    shutting_down,        // a stop is draining: no new transaction
+    return_path_unknown,  // a return-path address whose tag does not decode (forged, unknown key)
+    return_path_mixed,    // return-path and other recipients in one transaction
 };
 
 struct ReplySpec {

@@ -100,6 +100,8 @@ sfsistat answer(SMFICTX* ctx, const Step& st, bool noreply) {
             return SMFIS_ACCEPT;
         case Step::Kind::reject:
             return reply(SMFIS_REJECT);
+        case Step::Kind::discard:
+            return SMFIS_DISCARD;
         case Step::Kind::tempfail:
             break;
     }

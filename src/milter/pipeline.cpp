@@ -8,6 +8,7 @@
 #include "mail/header_check.hpp"
 #include "mail/replies.hpp"
 #include "mail/long_lines.hpp"
+#include "milter/return_path.hpp"
 #include "records/return_path.hpp"
 #include "template/stage.hpp"
 #include "util/clock.hpp"
@@ -116,6 +117,11 @@ Status record_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::stri
     msg.delete_all("X-SES-Message-ID");
     msg.add_header("X-SES-Message-ID", rec.id);
     log += " id=" + rec.id;
+    // Bounces and complaints come back to a tag naming this record.
+    if (std::string rp = tagged_sender(rt.return_path, d.identity, rec.id, rec.recipients.size()); !rp.empty()) {
+        msg.change_from(rp);
+        log += " return_path=" + rp;
+    }
     return ok_status();
 }
 
@@ -178,7 +184,7 @@ Reply size_reply(uint64_t limit) {
 log::Level log_level(const Verdict& v) {
     if (v.internal) return log::Level::error;
     if (v.degraded) return log::Level::warning;
-    return v.kind == Verdict::Kind::accept ? log::Level::info : log::Level::notice;
+    return v.kind == Verdict::Kind::accept || v.kind == Verdict::Kind::discard ? log::Level::info : log::Level::notice;
 }
 
 Verdict verdict_for(const Error& e, config::OnError on_error) {
@@ -212,6 +218,16 @@ Verdict end_of_message(mail::Message& msg, const Runtime& rt) {
         return v;
     };
 
+    // Feedback to the return path is consumed whoever sends it: it is
+    // neither signed nor held to the header rules of outbound mail.
+    if (is_feedback(rt.return_path, msg)) {
+        if (auto st = consume_feedback(msg, rt, log); !st) return fail(st.error());
+        Verdict v;
+        v.kind = Verdict::Kind::discard;
+        v.apply_edits = false;
+        v.log = "discard:" + log;
+        return v;
+    }
     if (auto st = mail::check_headers(msg); !st) return fail(st.error());
 
     if (rt.auth && !rt.auth->is_outbound(msg.env)) {

@@ -25,7 +25,9 @@
 namespace ses::milter {
 
 struct Verdict {
-    enum class Kind { accept, reject, tempfail };
+    // discard: accepted from the client and consumed (feedback to the
+    // return path), never delivered.
+    enum class Kind { accept, reject, tempfail, discard };
     Kind kind = Kind::accept;
     bool apply_edits = true;  // false: pass the message on exactly as received
     Reply reply;              // reject / tempfail

@@ -29,6 +29,7 @@ Result<std::shared_ptr<const Runtime>> Runtime::build(config::Config cfg,
     if (!auth) return auth.error();
     rt->auth = std::move(*auth);
     rt->templates_enabled = cfg.get(config::key::templates::enabled);
+    rt->return_path = ReturnPathRules::from(cfg);
     rt->cfg = std::move(cfg);
     return std::shared_ptr<const Runtime>(std::move(rt));
 }

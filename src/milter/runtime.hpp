@@ -12,6 +12,7 @@
 #include "config/config.hpp"
 #include "dkim/key_store.hpp"
 #include "dkim/signer.hpp"
+#include "milter/return_path.hpp"
 #include "services/services.hpp"
 #include "util/result.hpp"
 
@@ -23,6 +24,7 @@ struct Runtime {
     std::unique_ptr<dkim::Signer> signer;
     std::shared_ptr<services::Services> services;  // outlives every snapshot; may be null in tests
     std::shared_ptr<auth::AuthRuntime> auth;
+    ReturnPathRules return_path;    // from cfg: tag keys and return-path domains
     bool templates_enabled = true;  // templates.enabled, read once per snapshot       // identities, inbound checks;
                                     // null in tests: all mail outbound
 

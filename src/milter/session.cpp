@@ -17,6 +17,8 @@ Step step_for(const Verdict& v) {
             return Step{Step::Kind::accept, {}};
         case Verdict::Kind::reject:
             return Step{Step::Kind::reject, v.reply};
+        case Verdict::Kind::discard:
+            return Step{Step::Kind::discard, {}};
         case Verdict::Kind::tempfail:
             break;
     }
@@ -174,7 +176,14 @@ Step Session::refuse_transaction() {
 Step Session::rcpt(std::string raw) {
     return guarded("envrcpt", false, [&] {
         if (auto p = take_pending()) return *p;
-        msg_.env.rcpts.emplace_back(mail::strip_brackets(raw));
+        std::string_view addr = mail::strip_brackets(raw);
+        if (rt_ && in_txn_)
+            if (auto refused = check_recipient(rt_->return_path, msg_.env.rcpts, addr)) {
+                log::notice(qid() + ": " + (refused->permanent() ? "reject" : "tempfail") + " RCPT: " + refused->str() +
+                            " from=<" + msg_.env.mail_from + "> to=<" + std::string(addr) + ">");
+                return Step{refused->permanent() ? Step::Kind::reject : Step::Kind::tempfail, *refused};
+            }
+        msg_.env.rcpts.emplace_back(addr);
         msg_.env.rcpt_raw.push_back(std::move(raw));
         return Step{};
     });

@@ -41,7 +41,7 @@ namespace ses::milter {
 
 // What the edge answers for one step.
 struct Step {
-    enum class Kind { next, accept, reject, tempfail };
+    enum class Kind { next, accept, reject, tempfail, discard };
     Kind kind = Kind::next;
     Reply reply;  // reject / tempfail; empty: the MTA's default text
 };

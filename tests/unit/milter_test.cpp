@@ -12,11 +12,14 @@
 #include <fstream>
 
 #include "dkim/keygen.hpp"
+#include "mail/feedback.hpp"
+#include "mail/address.hpp"
 #include "mail/replies.hpp"
 #include "milter/pipeline.hpp"
 #include "milter/session.hpp"
 #include "policy/policy.hpp"
 #include "records/message_store.hpp"
+#include "records/return_path.hpp"
 #include "services/services.hpp"
 #include "warmup/hooks.hpp"
 #include "store/env.hpp"
@@ -82,14 +85,17 @@ struct Fixture {
     TempDir dir;
     std::shared_ptr<milter::Runtime> rt;
 
-    explicit Fixture(const std::string& milter_section = "") {
+    // `domain_extra`: more keys of the [[domain]]; `after`: more tables.
+    explicit Fixture(const std::string& milter_section = "", const std::string& domain_extra = "",
+                     const std::string& after = "") {
         std::string key = (dir.path / "k.pem").string();
         { std::ofstream(key) << key_pem(); }
         ::chmod(key.c_str(), 0600);
         std::string toml = "[milter]\n" + milter_section + "\n[[domain]]\nname = \"example.com\"\n" +
-                           "dkim = [ { selector = \"s1\", key = \"" + key + "\" } ]\n";
+                           "dkim = [ { selector = \"s1\", key = \"" + key + "\" } ]\n" + domain_extra + "\n" + after;
         auto cfg = config::load_string(toml, "t.toml");
         REQUIRE(cfg.ok());
+        rt_return_path = milter::ReturnPathRules::from(*cfg);
         rt = std::make_shared<milter::Runtime>();
         auto ks = dkim::KeyStore::load(*cfg);
         REQUIRE(ks.ok());
@@ -97,8 +103,10 @@ struct Fixture {
         auto signer = dkim::Signer::create(*cfg);
         REQUIRE(signer.ok());
         rt->signer = std::move(*signer);
+        rt->return_path = rt_return_path;
         rt->cfg = std::move(*cfg);
     }
+    milter::ReturnPathRules rt_return_path;
 
     Session session(milter::NoReply nr = {}) {
         std::shared_ptr<const milter::Runtime> r = rt;
@@ -557,4 +565,265 @@ TEST_CASE("mail held by warm-up is recorded with SendStatus 1010", "[milter][rec
     auto [log2, st2] = send_one("4ABCD2");
     CHECK(log2.find("warmup=held") != std::string::npos);
     CHECK(st2 == records::send_status::daily_limit);
+}
+
+namespace {
+
+const std::string kReturnPathDomain = "return_path_domain = \"bounce.example.com\"\n";
+const std::string kReturnPathKeys = "[return_path]\nkeys = [\"2:0123456789abcdef-new\", \"1:0123456789abcdef-old\"]\n";
+
+std::string read_feedback(const std::string& name) {
+    auto p = std::filesystem::path(__FILE__).parent_path() / ".." / "data" / "feedback" / name;
+    std::ifstream in(p, std::ios::binary);
+    REQUIRE(in);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+    for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+        s.replace(at, from.size(), to);
+    return s;
+}
+
+// Feeds a whole message (header fields, blank line, body) as the MTA would.
+void feed_raw(Session& s, const std::string& raw) {
+    std::string text = replace_all(raw, "\r\n", "\n");
+    size_t end = text.find("\n\n");
+    REQUIRE(end != std::string::npos);
+    std::string name, value;
+    auto flush = [&] {
+        if (!name.empty()) s.header(name, value);
+        name.clear();
+    };
+    for (auto& line : str::split(text.substr(0, end), '\n')) {
+        std::string l(line);
+        if (!l.empty() && (l[0] == ' ' || l[0] == '\t')) {
+            value += "\r\n" + l;
+            continue;
+        }
+        flush();
+        size_t colon = l.find(':');
+        REQUIRE(colon != std::string::npos);
+        name = l.substr(0, colon);
+        value = l.substr(colon + 1);
+    }
+    flush();
+    REQUIRE(s.eoh().kind == Step::Kind::next);
+    REQUIRE(s.body(replace_all(text.substr(end + 2), "\n", "\r\n")).kind == Step::Kind::next);
+}
+
+// Sends one outbound message to `rcpts`; returns its id and envelope sender.
+std::pair<std::string, std::string> send_tagged(Fixture& f, const std::vector<std::string>& rcpts) {
+    Session s = f.session();
+    Sink k;
+    s.connect("localhost", "127.0.0.1", "smtpd");
+    s.mail("<news@example.com>", "", "QIDT");
+    for (auto& r : rcpts) REQUIRE(s.rcpt("<" + r + ">").kind == Step::Kind::next);
+    s.header("From", " News <news@example.com>");
+    s.header("Subject", " November news");
+    REQUIRE(s.eoh().kind == Step::Kind::next);
+    REQUIRE(s.body("hello\r\n").kind == Step::Kind::next);
+    REQUIRE(s.eom("QIDT", k).kind == Step::Kind::accept);
+    std::string id, from;
+    for (auto& l : k.log) {
+        if (l.rfind("ins ", 0) == 0 && l.compare(l.find(' ', 4) + 1, 17, "X-SES-Message-ID:") == 0)
+            id = std::string(str::trim(l.substr(l.find(' ', 4) + 18)));
+        if (l.rfind("from <", 0) == 0) from = l.substr(6, l.size() - 7);
+    }
+    return {id, from};
+}
+
+records::RecipientState state_of(Fixture& f, const std::string& id, const std::string& rcpt) {
+    auto txn = f.rt->services->store->begin_read();
+    REQUIRE(txn);
+    auto rec = f.rt->services->records->get(*txn, id);
+    REQUIRE(rec);
+    auto* r = rec->recipient(rcpt);
+    REQUIRE(r);
+    return r->state;
+}
+
+// Feedback `raw` sent to `to` with MAIL FROM:<sender>.
+Step send_feedback(Fixture& f, const std::string& to, const std::string& raw, const std::string& sender = "") {
+    Session s = f.session();
+    Sink k;
+    s.connect("mx.example.net", "192.0.2.30", "smtpd");
+    s.mail("<" + sender + ">", "", "QIDF");
+    Step r = s.rcpt("<" + to + ">");
+    if (r.kind != Step::Kind::next) return r;
+    feed_raw(s, raw);
+    Step e = s.eom("QIDF", k);
+    CHECK(k.log.empty());  // nothing is changed in a message that is thrown away
+    return e;
+}
+
+}  // namespace
+
+TEST_CASE("return path: the envelope sender becomes a tag naming the record", "[milter][return_path]") {
+    mail::init();
+    Fixture f("", kReturnPathDomain, kReturnPathKeys);
+    f.records_store();
+    auto [id, from] = send_tagged(f, {"nobody@example.net"});
+    REQUIRE(id.size() == 26);
+    REQUIRE(from.size() > 19);
+    CHECK(from.substr(from.size() - 19) == "@bounce.example.com");
+    auto tag = records::decode_tag(from.substr(0, from.find('@')), f.rt->return_path.keys);
+    REQUIRE(tag);
+    CHECK(tag->message_id == id);
+    CHECK(tag->recipient == 0);
+    // Tagged with the first key listed (the current one): it no longer
+    // decodes once that key is gone.
+    records::TagKeys old_only;
+    old_only.secret[1] = "0123456789abcdef-old";
+    CHECK_FALSE(records::decode_tag(from.substr(0, from.find('@')), old_only));
+    // The record keeps the sender as submitted.
+    auto txn = f.rt->services->store->begin_read();
+    REQUIRE(txn);
+    CHECK(f.rt->services->records->get(*txn, id)->sender == "news@example.com");
+
+    // Two recipients: no recipient index in the tag.
+    auto [id2, from2] = send_tagged(f, {"a@example.net", "b@example.net"});
+    auto tag2 = records::decode_tag(from2.substr(0, from2.find('@')), f.rt->return_path.keys);
+    REQUIRE(tag2);
+    CHECK(tag2->message_id == id2);
+    CHECK_FALSE(tag2->recipient);
+}
+
+TEST_CASE("return path: a domain without return_path_domain keeps its sender", "[milter][return_path]") {
+    mail::init();
+    Fixture f("", "", kReturnPathKeys);
+    f.records_store();
+    auto [id, from] = send_tagged(f, {"nobody@example.net"});
+    CHECK(id.size() == 26);
+    CHECK(from.empty());  // no change_from edit
+}
+
+TEST_CASE("return path: configuration", "[milter][return_path][config]") {
+    auto load = [](const std::string& extra, const std::string& after) {
+        return config::load_string("[[domain]]\nname = \"example.com\"\n" + extra + "\n" + after, "t.toml");
+    };
+    CHECK(load(kReturnPathDomain, kReturnPathKeys).ok());
+    auto no_key = load(kReturnPathDomain, "");
+    REQUIRE_FALSE(no_key.ok());
+    CHECK(no_key.error().what.find("return_path_domain") != std::string::npos);
+    CHECK_FALSE(load(kReturnPathDomain, "[return_path]\nkeys = [\"1:short\"]\n").ok());
+    CHECK_FALSE(load(kReturnPathDomain, "[return_path]\nkeys = [\"16:0123456789abcdef\"]\n").ok());
+    CHECK_FALSE(load(kReturnPathDomain, "[return_path]\nkeys = [\"0123456789abcdef\"]\n").ok());
+    CHECK_FALSE(
+        load(kReturnPathDomain, "[return_path]\nkeys = [\"1:0123456789abcdef\", \"1:0123456789abcdefg\"]\n").ok());
+    CHECK_FALSE(load("return_path_domain = \"bad domain\"\n", kReturnPathKeys).ok());
+    auto cfg = load(kReturnPathDomain, kReturnPathKeys);
+    REQUIRE(cfg.ok());
+    CHECK(cfg->domains[0].return_path_domain == "bounce.example.com");
+    REQUIRE(cfg->return_path_keys.size() == 2);
+    CHECK(cfg->return_path_keys[0].id == 2);
+}
+
+TEST_CASE("return path: a DSN bounces the tagged recipient and is discarded", "[milter][return_path]") {
+    mail::init();
+    Fixture f("", kReturnPathDomain, kReturnPathKeys);
+    f.records_store();
+    auto [id, from] = send_tagged(f, {"nobody@example.net"});
+    std::string dsn =
+        replace_all(read_feedback("postfix-failed.eml"), "b1x7k2m9q3c4d5e6f7g8h9j0k1@bounce.example.com", from);
+    dsn = replace_all(dsn, "01jb5x8k2m9q3c4d5e6f7g8h9j", id);
+    CHECK(send_feedback(f, from, dsn).kind == Step::Kind::discard);
+    auto st = state_of(f, id, "nobody@example.net");
+    CHECK(st.deliver == records::Deliver::bounced);
+    CHECK(st.bounce == records::BounceType::hard);
+    CHECK(st.deliver_message.find("User unknown") != std::string::npos);
+    // The same DSN again changes nothing (and is still consumed).
+    CHECK(send_feedback(f, from, dsn).kind == Step::Kind::discard);
+    auto txn = f.rt->services->store->begin_read();
+    REQUIRE(txn);
+    auto rec = f.rt->services->records->get(*txn, id);
+    auto stats = f.rt->services->records->stats(*txn, f.rt->services->records->day_of(rec->request_time),
+                                                f.rt->services->records->day_of(rec->request_time));
+    uint64_t bounces = 0;
+    for (auto& row : stats) bounces += row.counters[records::hard_bounces];
+    CHECK(bounces == 1);
+}
+
+TEST_CASE("return path: a DSN for a two-recipient message names its recipient", "[milter][return_path]") {
+    mail::init();
+    Fixture f("", kReturnPathDomain, kReturnPathKeys);
+    f.records_store();
+    auto [id, from] = send_tagged(f, {"alice@example.net", "nobody@example.net"});
+    std::string dsn =
+        replace_all(read_feedback("postfix-failed.eml"), "b1x7k2m9q3c4d5e6f7g8h9j0k1@bounce.example.com", from);
+    CHECK(send_feedback(f, from, dsn).kind == Step::Kind::discard);
+    CHECK(state_of(f, id, "nobody@example.net").deliver == records::Deliver::bounced);
+    CHECK(state_of(f, id, "alice@example.net").deliver == records::Deliver::accepted);
+    // A delayed DSN: still trying.
+    auto [id2, from2] = send_tagged(f, {"slow@example.net"});
+    std::string delayed = read_feedback("delayed.eml");
+    CHECK(send_feedback(f, from2, delayed, "").kind == Step::Kind::discard);
+    CHECK(state_of(f, id2, "slow@example.net").deliver == records::Deliver::delayed);
+}
+
+TEST_CASE("return path: an ARF complaint marks the recipient", "[milter][return_path]") {
+    mail::init();
+    Fixture f("", kReturnPathDomain, kReturnPathKeys);
+    f.records_store();
+    auto [id, from] = send_tagged(f, {"user@mail.example.net"});
+    std::string arf =
+        replace_all(read_feedback("arf-abuse.eml"), "b5x7k2m9q3c4d5e6f7g8h9j0k1@bounce.example.com", from);
+    CHECK(send_feedback(f, from, arf, "abusedesk@mail.example.net").kind == Step::Kind::discard);
+    auto st = state_of(f, id, "user@mail.example.net");
+    CHECK(st.complained);
+    CHECK(st.deliver == records::Deliver::accepted);
+    // An out-of-office reply counts nothing, and is consumed too.
+    auto [id2, from2] = send_tagged(f, {"away@example.net"});
+    CHECK(send_feedback(f, from2, read_feedback("out-of-office.eml"), "away@example.net").kind == Step::Kind::discard);
+    auto st2 = state_of(f, id2, "away@example.net");
+    CHECK(st2.deliver == records::Deliver::accepted);
+    CHECK_FALSE(st2.complained);
+}
+
+TEST_CASE("return path: forged tags are refused, mixed recipients deferred", "[milter][return_path]") {
+    mail::init();
+    Fixture f("", kReturnPathDomain, kReturnPathKeys);
+    f.records_store();
+    auto [id, from] = send_tagged(f, {"nobody@example.net"});
+    std::string forged = from;
+    forged[5] = forged[5] == 'a' ? 'b' : 'a';
+    Step r = send_feedback(f, forged, read_feedback("postfix-failed.eml"));
+    CHECK(r.kind == Step::Kind::reject);
+    CHECK(r.reply.code == "550");
+    CHECK(r.reply.xcode == "5.1.1");
+    CHECK(send_feedback(f, "postmaster@bounce.example.com", "Subject: hi\n\nhi\n").kind == Step::Kind::reject);
+    CHECK(state_of(f, id, "nobody@example.net").deliver == records::Deliver::accepted);
+
+    Session s = f.session();
+    s.connect("localhost", "127.0.0.1", "smtpd");
+    s.mail("<news@example.com>", "", "QIDM");
+    REQUIRE(s.rcpt("<someone@example.net>").kind == Step::Kind::next);
+    Step m = s.rcpt("<" + from + ">");
+    CHECK(m.kind == Step::Kind::tempfail);
+    CHECK(m.reply.xcode == "4.5.3");
+}
+
+TEST_CASE("return path: a DSN bounce and a complaint reach the warm-up counters", "[milter][return_path]") {
+    mail::init();
+    Fixture f("", kReturnPathDomain, kReturnPathKeys);
+    f.warmup_and_records();
+    auto engine = f.rt->services->warmup;
+    auto [id, from] = send_tagged(f, {"nobody@example.net"});
+    REQUIRE_FALSE(from.empty());
+    std::string dsn =
+        replace_all(read_feedback("postfix-failed.eml"), "b1x7k2m9q3c4d5e6f7g8h9j0k1@bounce.example.com", from);
+    CHECK(send_feedback(f, from, dsn).kind == Step::Kind::discard);
+    CHECK(send_feedback(f, from, dsn).kind == Step::Kind::discard);  // counted once
+    std::string arf =
+        replace_all(read_feedback("arf-abuse.eml"), "b5x7k2m9q3c4d5e6f7g8h9j0k1@bounce.example.com", from);
+    CHECK(send_feedback(f, from, arf, "abusedesk@mail.example.net").kind == Step::Kind::discard);
+    auto txn = f.rt->services->store->begin_read();
+    REQUIRE(txn);
+    auto rec = f.rt->services->records->get(*txn, id);
+    REQUIRE(rec);
+    auto c =
+        engine->counters(warmup::IdentityKey::domain("example.com"), engine->time_zone().day_of(rec->request_time));
+    REQUIRE(c);
+    CHECK(c->bounced == 1);
+    CHECK(c->complained == 1);
 }
