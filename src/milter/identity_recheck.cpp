@@ -6,34 +6,21 @@
 namespace ses::milter {
 
 void IdentityRecheck::start() {
-    if (thread_.joinable()) return;
-    stop_ = false;
-    thread_ = std::thread([this] { loop(); });
+    worker_.start([this](util::Worker& w) {
+        do check_once();
+        while (w.sleep_for(interval_));
+    });
 }
 
-void IdentityRecheck::stop() {
-    {
-        std::lock_guard lk(mu_);
-        stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-}
+void IdentityRecheck::stop() { worker_.stop(); }
 
-void IdentityRecheck::loop() {
-    std::unique_lock lk(mu_);
-    while (!stop_) {
-        auto rt = milter::current();
-        bool wanted = false;
-        for (const auto& d : rt ? rt->cfg.domains : std::vector<config::DomainConf>{})
-            wanted = wanted || d.require_verified;
-        if (wanted && rt->auth) {
-            lk.unlock();
-            rt->auth->verify_identities();
-            lk.lock();
-        }
-        cv_.wait_for(lk, interval_, [this] { return stop_; });
-    }
+// Only `require_verified` reads the stored results: without it, no DNS.
+void IdentityRecheck::check_once() {
+    auto rt = milter::current();
+    bool wanted = false;
+    for (const auto& d : rt ? rt->cfg.domains : std::vector<config::DomainConf>{})
+        wanted = wanted || d.require_verified;
+    if (wanted && rt->auth) rt->auth->verify_identities();
 }
 
 }  // namespace ses::milter

@@ -12,10 +12,9 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
-#include <thread>
 
 #include "services/services.hpp"
+#include "util/worker.hpp"
 
 namespace ses::milter {
 
@@ -28,12 +27,9 @@ public:
     void stop() override;
 
 private:
-    void loop();
+    void check_once();
     std::chrono::seconds interval_;
-    std::mutex mu_;
-    std::condition_variable cv_;
-    bool stop_ = false;
-    std::thread thread_;
+    util::Worker worker_;
 };
 
 }  // namespace ses::milter

@@ -42,38 +42,14 @@ bool Reloader::reload_once() {
 }
 
 void Reloader::start() {
-    if (thread_.joinable()) return;
-    stop_ = false;
-    thread_ = std::thread([this] { loop(); });
+    // SIGHUPs that arrive during a reload are folded into one more reload.
+    worker_.start([this](util::Worker& w) {
+        while (w.wait()) reload_once();
+    });
 }
 
-void Reloader::stop() {
-    {
-        std::lock_guard lk(mu_);
-        stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-}
+void Reloader::stop() { worker_.stop(); }
 
-void Reloader::request() {
-    {
-        std::lock_guard lk(mu_);
-        wanted_ = true;
-    }
-    cv_.notify_all();
-}
-
-void Reloader::loop() {
-    std::unique_lock lk(mu_);
-    for (;;) {
-        cv_.wait(lk, [this] { return wanted_ || stop_; });
-        if (stop_) return;
-        wanted_ = false;
-        lk.unlock();
-        reload_once();
-        lk.lock();
-    }
-}
+void Reloader::request() { worker_.wake(); }
 
 }  // namespace ses::milter

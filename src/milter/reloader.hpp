@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "services/services.hpp"
+#include "util/worker.hpp"
 
 namespace ses::milter {
 
@@ -39,14 +40,9 @@ public:
     bool reload_once();
 
 private:
-    void loop();
     std::string path_;
     std::weak_ptr<services::Services> services_;
-    std::mutex mu_;
-    std::condition_variable cv_;
-    bool wanted_ = false;
-    bool stop_ = false;
-    std::thread thread_;
+    util::Worker worker_;
 };
 
 }  // namespace ses::milter

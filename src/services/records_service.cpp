@@ -23,22 +23,10 @@ RecordsService::RecordsService(std::shared_ptr<store::Env> env, std::shared_ptr<
 RecordsService::~RecordsService() { stop(); }
 
 void RecordsService::start() {
-    if (thread_.joinable()) return;
-    {
-        std::lock_guard lk(mu_);
-        stop_ = false;
-    }
-    thread_ = std::thread([this] { loop(); });
+    worker_.start([this](util::Worker& w) { loop(w); });
 }
 
-void RecordsService::stop() {
-    {
-        std::lock_guard lk(mu_);
-        stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-}
+void RecordsService::stop() { worker_.stop(); }
 
 Result<size_t> RecordsService::follow_once() {
     if (!tracker_) return size_t{0};
@@ -51,8 +39,7 @@ Result<size_t> RecordsService::follow_once() {
         if (!n) return n.error();
         total += *n;
         empty = *n == 0 ? empty + 1 : 0;
-        std::lock_guard lk(mu_);
-        if (stop_) break;
+        if (worker_.stopping()) break;
     }
     return total;
 }
@@ -70,13 +57,11 @@ Result<size_t> RecordsService::purge_once(int64_t now) {
         });
         if (!st) return st.error();
         total += n;
-        if (n < kPurgeBatch) return total;
-        std::lock_guard lk(mu_);
-        if (stop_) return total;
+        if (n < kPurgeBatch || worker_.stopping()) return total;
     }
 }
 
-void RecordsService::loop() {
+void RecordsService::loop(util::Worker& w) {
     using namespace std::chrono;
     auto next_purge = steady_clock::now();  // a purge at start catches up after downtime
     for (;;) {
@@ -89,8 +74,7 @@ void RecordsService::loop() {
                           std::to_string(s_.keep_days) + " days deleted");
             next_purge = steady_clock::now() + seconds(s_.purge_interval);
         }
-        std::unique_lock lk(mu_);
-        if (cv_.wait_for(lk, seconds(s_.poll_interval), [&] { return stop_; })) return;
+        if (!w.sleep_for(seconds(s_.poll_interval))) return;
     }
 }
 

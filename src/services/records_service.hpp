@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "records/delivery.hpp"
+#include "util/worker.hpp"
 #include "records/message_store.hpp"
 #include "services/services.hpp"
 #include "store/env.hpp"
@@ -61,16 +62,13 @@ public:
     Result<size_t> purge_once(int64_t now);
 
 private:
-    void loop();
+    void loop(util::Worker& w);
 
     std::shared_ptr<store::Env> env_;
     std::shared_ptr<records::MessageStore> records_;
     RecordsServiceSettings s_;
     std::unique_ptr<records::DeliveryTracker> tracker_;
-    std::mutex mu_;
-    std::condition_variable cv_;
-    bool stop_ = false;
-    std::thread thread_;
+    util::Worker worker_;
 };
 
 }  // namespace ses::services

@@ -50,34 +50,16 @@ ReleaseScheduler::ReleaseScheduler(warmup::Engine& engine, std::unique_ptr<mta::
 ReleaseScheduler::~ReleaseScheduler() { stop(); }
 
 void ReleaseScheduler::start() {
-    std::lock_guard<std::mutex> g(mu_);
-    if (thread_.joinable()) return;
-    stop_ = false;
-    thread_ = std::thread([this] { loop(); });
+    worker_.start([this](util::Worker& w) { loop(w); });
 }
 
-void ReleaseScheduler::stop() {
-    {
-        std::lock_guard<std::mutex> g(mu_);
-        stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
-}
+void ReleaseScheduler::stop() { worker_.stop(); }
 
-void ReleaseScheduler::wake() {
-    {
-        std::lock_guard<std::mutex> g(mu_);
-        woken_ = true;
-    }
-    cv_.notify_all();
-}
+void ReleaseScheduler::wake() { worker_.wake(); }
 
-void ReleaseScheduler::loop() {
+void ReleaseScheduler::loop(util::Worker& w) {
     log::info("release scheduler: every " + std::to_string(interval_) + "s via " + std::string(mta_->name()));
-    std::unique_lock<std::mutex> lk(mu_);
-    while (!stop_) {
-        lk.unlock();
+    do {
         try {
             auto r = release_pass(engine_, *mta_);
             if (!r)
@@ -92,10 +74,7 @@ void ReleaseScheduler::loop() {
             log::error(std::string("release scheduler: ") + e.what());
         }
         passes_++;
-        lk.lock();
-        cv_.wait_for(lk, std::chrono::seconds(interval_), [&] { return stop_ || woken_; });
-        woken_ = false;
-    }
+    } while (w.sleep_for(std::chrono::seconds(interval_)));
 }
 
 }  // namespace ses::services

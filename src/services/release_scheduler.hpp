@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "mta/adapter.hpp"
+#include "util/worker.hpp"
 #include "warmup/engine.hpp"
 
 namespace ses::services {
@@ -40,21 +41,17 @@ public:
     void start();
     void stop();
     void wake();  // run a pass now
-    bool running() const { return thread_.joinable(); }
+    bool running() const { return worker_.running(); }
     uint64_t passes() const { return passes_.load(); }
 
 private:
-    void loop();
+    void loop(util::Worker& w);
 
     warmup::Engine& engine_;
     std::unique_ptr<mta::Adapter> mta_;
     int64_t interval_;
-    std::mutex mu_;
-    std::condition_variable cv_;
-    bool stop_ = false;
-    bool woken_ = false;
     std::atomic<uint64_t> passes_{0};
-    std::thread thread_;
+    util::Worker worker_;  // last: stopped before the members its body uses go
 };
 
 }  // namespace ses::services
