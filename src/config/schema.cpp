@@ -159,6 +159,10 @@ const KeyDef kKeys[] = {
      "Custom MAIL FROM domain, e.g. `bounce.example.com`: the envelope sender of the domain's mail becomes "
      "`TAG@` this domain (needs `[return_path] keys`), and DSNs and complaints sent to it are counted and "
      "consumed. Its MX must point at this MTA. Empty: the envelope sender is left as submitted."},
+    {"domain[].one_recipient_per_message", Type::boolean, "false",
+     "One recipient per SMTP transaction for mail whose envelope sender is of this domain: each RCPT after "
+     "the first is answered `452 4.5.3` and the client sends it in a later transaction, so the return-path "
+     "tag, the record and the reports of each message name its one recipient."},
     {"domain[].dkim[].selector",
      Type::string,
      "",

@@ -803,6 +803,54 @@ TEST_CASE("return path: forged tags are refused, mixed recipients deferred", "[m
     CHECK(m.reply.xcode == "4.5.3");
 }
 
+TEST_CASE("one_recipient_per_message: each RCPT after the first is deferred", "[milter][rcpt]") {
+    mail::init();
+    auto cfg = config::load_string(
+        "[[domain]]\nname = \"example.com\"\none_recipient_per_message = true\n"
+        "[[domain]]\nname = \"example.org\"\n",
+        "t.toml");
+    REQUIRE(cfg.ok());
+    CHECK(cfg->domains[0].one_recipient_per_message);
+    CHECK_FALSE(cfg->domains[1].one_recipient_per_message);
+
+    Fixture f("", "one_recipient_per_message = true\n");
+    Session s = f.session();
+    Sink k;
+    s.connect("localhost", "127.0.0.1", "smtpd");
+    s.mail("<news@example.com>", "", "QID1");
+    REQUIRE(s.rcpt("<a@example.net>").kind == Step::Kind::next);
+    for (const char* r : {"<b@example.net>", "<c@example.net>"}) {
+        Step m = s.rcpt(r);
+        CHECK(m.kind == Step::Kind::tempfail);
+        CHECK(m.reply.code == "452");
+        CHECK(m.reply.xcode == "4.5.3");
+        CHECK(m.reply.text.find("one recipient per message") != std::string::npos);
+    }
+    s.header("From", " News <news@example.com>");
+    REQUIRE(s.eoh().kind == Step::Kind::next);
+    REQUIRE(s.body("hello\r\n").kind == Step::Kind::next);
+    CHECK(s.eom("QID1", k).kind == Step::Kind::accept);
+
+    // The next transaction starts again at one.
+    s.mail("<news@example.com>", "", "QID2");
+    CHECK(s.rcpt("<b@example.net>").kind == Step::Kind::next);
+    CHECK(s.rcpt("<c@example.net>").kind == Step::Kind::tempfail);
+
+    // Another sender domain (not configured, or without the key) is not limited.
+    s.mail("<someone@example.org>", "", "QID3");
+    CHECK(s.rcpt("<a@example.net>").kind == Step::Kind::next);
+    CHECK(s.rcpt("<b@example.net>").kind == Step::Kind::next);
+}
+
+TEST_CASE("one_recipient_per_message: off by default", "[milter][rcpt]") {
+    Fixture f;
+    Session s = f.session();
+    s.connect("localhost", "127.0.0.1", "smtpd");
+    s.mail("<news@example.com>", "", "QID1");
+    CHECK(s.rcpt("<a@example.net>").kind == Step::Kind::next);
+    CHECK(s.rcpt("<b@example.net>").kind == Step::Kind::next);
+}
+
 TEST_CASE("return path: a DSN bounce and a complaint reach the warm-up counters", "[milter][return_path]") {
     mail::init();
     Fixture f("", kReturnPathDomain, kReturnPathKeys);
