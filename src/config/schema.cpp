@@ -116,7 +116,7 @@ const KeyDef kKeys[] = {
      R"("Resent-Date", "Resent-From", "Resent-Sender", "Resent-To", "Resent-Cc", "Resent-Message-ID", )"
      R"("In-Reply-To", "References", "List-Id", "List-Help", "List-Unsubscribe", )"
      R"("List-Unsubscribe-Post", "List-Subscribe", "List-Post", "List-Owner", "List-Archive", "Feedback-ID", )"
-     R"("X-SES-Message-ID"])",
+     R"("X-SES-Message-ID", "CFBL-Address", "CFBL-Feedback-ID"])",
      "Header fields signed when present."},
     {"dkim.oversign_headers", Type::string_list, R"(["From"])",
      "Header fields signed once more than they occur, so that none can be added after signing."},
