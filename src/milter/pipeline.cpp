@@ -119,7 +119,9 @@ Status record_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::stri
     log += " id=" + rec.id;
     // Bounces and complaints come back to a tag naming this record.
     if (std::string rp = tagged_sender(rt.return_path, d.identity, rec.id, rec.recipients.size()); !rp.empty()) {
-        msg.change_from(rp);
+        // ENVID (RFC 3461) names the record in DSNs that carry it
+        // (Original-Envelope-Id), even where the tag is rewritten.
+        msg.change_from(rp, "ENVID=" + rec.id);
         log += " return_path=" + rp;
         // Complaint feedback loops (RFC 9477) report to the return-path
         // domain; the id names the record.  Before signing: both are in the

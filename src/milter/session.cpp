@@ -61,7 +61,7 @@ Status apply_edits(const mail::Message& msg, bool leadspc, EditSink& sink) {
                 ok = sink.quarantine(e.value);
                 break;
             case mail::Edit::Kind::change_from:
-                ok = sink.change_from("<" + e.name + ">");
+                ok = sink.change_from("<" + e.name + ">", e.value);
                 break;
         }
         if (!ok) return internal_error("the MTA refused a message change (" + e.name + ")");

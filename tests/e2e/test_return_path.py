@@ -66,6 +66,8 @@ def test_return_path_tags_consumes_feedback_and_refuses_forgeries(mta, keys):
     deliveries = mta.sink.deliveries()
     assert len(deliveries) == 1
     assert tag in deliveries[0].mail_from, deliveries[0].mail_from
+    # ENVID= given with smfi_chgfrom is kept by Postfix and sent on.
+    assert f"ENVID={mid}" in deliveries[0].mail_from, deliveries[0].mail_from
     assert h.dkim_verify(got[0], keys.txt), got[0].decode()
     # RFC 9477: the complaint address and id, covered by the signature.
     assert f"CFBL-Address: fbl@{RP}".encode() in got[0], got[0].decode()

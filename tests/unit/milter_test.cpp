@@ -78,7 +78,9 @@ struct Sink : milter::EditSink {
     }
     bool delete_header(const std::string& n, int i) override { return call("del " + n + " " + std::to_string(i)); }
     bool quarantine(const std::string& r) override { return call("quarantine " + r); }
-    bool change_from(const std::string& a) override { return call("from " + a); }
+    bool change_from(const std::string& a, const std::string& args) override {
+        return call("from " + a + (args.empty() ? "" : " " + args));
+    }
     bool replace_body(std::string_view c) override { return call("body " + std::to_string(c.size())); }
 };
 
@@ -629,8 +631,10 @@ std::pair<std::string, std::string> send_tagged(Fixture& f, const std::vector<st
     for (auto& l : k.log) {
         if (l.rfind("ins ", 0) == 0 && l.compare(l.find(' ', 4) + 1, 17, "X-SES-Message-ID:") == 0)
             id = std::string(str::trim(l.substr(l.find(' ', 4) + 18)));
-        if (l.rfind("from <", 0) == 0) from = l.substr(6, l.size() - 7);
+        if (l.rfind("from <", 0) == 0) from = l.substr(6, l.find('>') - 6);
     }
+    // The return path carries ENVID=<message id> (RFC 3461) as its ESMTP argument.
+    if (!from.empty()) CHECK(std::find(k.log.begin(), k.log.end(), "from <" + from + "> ENVID=" + id) != k.log.end());
     return {id, from};
 }
 
