@@ -33,7 +33,8 @@ struct DomainConf {
     std::vector<std::string> outbound_ips;
     bool require_verified = false;
     bool strict_alignment = false;
-    std::string return_path_domain;  // lower case; empty: the envelope sender is left as submitted
+    std::string return_path_domain;          // lower case; empty: the envelope sender is left as submitted
+    bool one_recipient_per_message = false;  // 452 4.5.3 to each RCPT after the first
 };
 
 // One return-path tag key ([return_path] keys = ["ID:SECRET", ...]).

@@ -316,6 +316,8 @@ Result<Config> build(toml::table& root, std::string_view source) {
                 d.outbound_ips = get_list(dt, "outbound_ips", "domain[].outbound_ips");
                 d.require_verified = get_bool(dt, "require_verified", "domain[].require_verified");
                 d.strict_alignment = get_string(dt, "alignment", "domain[].alignment") == "strict";
+                d.one_recipient_per_message =
+                    get_bool(dt, "one_recipient_per_message", "domain[].one_recipient_per_message");
                 d.return_path_domain = str::lower(get_string(dt, "return_path_domain", "domain[].return_path_domain"));
                 if (!d.return_path_domain.empty())
                     if (auto why = dns_name_problem(d.return_path_domain); !why.empty())

@@ -116,7 +116,7 @@ const KeyDef kKeys[] = {
      R"("Resent-Date", "Resent-From", "Resent-Sender", "Resent-To", "Resent-Cc", "Resent-Message-ID", )"
      R"("In-Reply-To", "References", "List-Id", "List-Help", "List-Unsubscribe", )"
      R"("List-Unsubscribe-Post", "List-Subscribe", "List-Post", "List-Owner", "List-Archive", "Feedback-ID", )"
-     R"("X-SES-Message-ID"])",
+     R"("X-SES-Message-ID", "CFBL-Address", "CFBL-Feedback-ID"])",
      "Header fields signed when present."},
     {"dkim.oversign_headers", Type::string_list, R"(["From"])",
      "Header fields signed once more than they occur, so that none can be added after signing."},
@@ -159,6 +159,10 @@ const KeyDef kKeys[] = {
      "Custom MAIL FROM domain, e.g. `bounce.example.com`: the envelope sender of the domain's mail becomes "
      "`TAG@` this domain (needs `[return_path] keys`), and DSNs and complaints sent to it are counted and "
      "consumed. Its MX must point at this MTA. Empty: the envelope sender is left as submitted."},
+    {"domain[].one_recipient_per_message", Type::boolean, "false",
+     "One recipient per SMTP transaction for mail whose envelope sender is of this domain: each RCPT after "
+     "the first is answered `452 4.5.3` and the client sends it in a later transaction, so the return-path "
+     "tag, the record and the reports of each message name its one recipient."},
     {"domain[].dkim[].selector",
      Type::string,
      "",

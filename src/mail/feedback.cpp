@@ -107,6 +107,7 @@ std::string strip_angles(std::string_view v) {
 
 void take_original(Feedback& fb, const Fields& f) {
     if (fb.ses_message_id.empty()) fb.ses_message_id = field(f, "x-ses-message-id");
+    if (fb.cfbl_feedback_id.empty()) fb.cfbl_feedback_id = field(f, "cfbl-feedback-id");
     if (fb.original_message_id.empty()) fb.original_message_id = strip_angles(field(f, "message-id"));
 }
 

@@ -19,7 +19,7 @@
 //     X-Autoreply / X-Autorespond headers, "Out of office" subjects), which is
 //     never a bounce.
 // The original message's headers (message/rfc822 or text/rfc822-headers)
-// give X-SES-Message-ID and Message-ID.
+// give X-SES-Message-ID, CFBL-Feedback-ID and Message-ID.
 //
 // Parsing uses GMime throughout (MIME structure, header field groups); it
 // never throws and never fails: what it cannot read is Kind::none.
@@ -48,6 +48,7 @@ struct Feedback {
     std::string reporting_mta;        // Reporting-MTA (DSN) / Reporting-MTA or User-Agent (ARF)
     std::string feedback_type;        // ARF Feedback-Type ("abuse", ...)
     std::string ses_message_id;       // the original's X-SES-Message-ID
+    std::string cfbl_feedback_id;     // the original's CFBL-Feedback-ID (RFC 9477)
     std::string original_message_id;  // the original's Message-ID (without <>)
 };
 

@@ -89,9 +89,9 @@ void Message::replace_body(std::string body) {
 
 void Message::quarantine(std::string reason) { edits_.push_back({Edit::Kind::quarantine, {}, std::move(reason), 0}); }
 
-void Message::change_from(std::string sender) {
+void Message::change_from(std::string sender, std::string esmtp_args) {
     env.mail_from = sender;
-    edits_.push_back({Edit::Kind::change_from, std::move(sender), {}, 0});
+    edits_.push_back({Edit::Kind::change_from, std::move(sender), std::move(esmtp_args), 0});
 }
 
 std::string unfold(std::string_view v) {

@@ -44,7 +44,7 @@ struct Edit {
     enum class Kind { insert_header, change_header, delete_header, replace_body, quarantine, change_from };
     Kind kind;
     std::string name;   // header name, or the new envelope sender for change_from
-    std::string value;  // header value / quarantine reason
+    std::string value;  // header value / quarantine reason / change_from's ESMTP arguments ("ENVID=...")
     int index = 0;      // insert: position (0 = top); change/delete: 1-based occurrence of name
 };
 
@@ -85,7 +85,7 @@ public:
     void delete_all(std::string_view name);
     void replace_body(std::string body);
     void quarantine(std::string reason);
-    void change_from(std::string sender);
+    void change_from(std::string sender, std::string esmtp_args = {});
 
 private:
     std::vector<Header> headers_;

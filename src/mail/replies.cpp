@@ -46,6 +46,10 @@ const std::vector<ReplySpec> kTable = {
      "return-path and other recipients in one message; send them separately",
      "A transaction mixes return-path addresses with other recipients: the later recipient is deferred at "
      "RCPT, so the client sends it in a transaction of its own (feedback is consumed, other mail delivered)."},
+    {ReplyReason::one_recipient, "one_recipient", "452", "4.5.3",
+     "one recipient per message for this sender, send the others separately",
+     "The envelope sender's identity sets `one_recipient_per_message`: each RCPT after the first in a "
+     "transaction is deferred, and the client (RFC 5321 section 3.3) sends it in a later transaction."},
 };
 
 // One printable line: control characters (CR, LF, TAB, ...) become spaces,

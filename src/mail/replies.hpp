@@ -32,6 +32,7 @@ enum class ReplyReason {
     shutting_down,        // a stop is draining: no new transaction
     return_path_unknown,  // a return-path address whose tag does not decode (forged, unknown key)
     return_path_mixed,    // return-path and other recipients in one transaction
+    one_recipient,        // the sender's identity has one_recipient_per_message
 };
 
 struct ReplySpec {

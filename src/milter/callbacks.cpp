@@ -72,7 +72,10 @@ public:
         return smfi_chgheader(ctx_, c(name), index, nullptr) == MI_SUCCESS;
     }
     bool quarantine(const std::string& reason) override { return smfi_quarantine(ctx_, c(reason)) == MI_SUCCESS; }
-    bool change_from(const std::string& addr) override { return smfi_chgfrom(ctx_, c(addr), nullptr) == MI_SUCCESS; }
+    bool change_from(const std::string& addr, const std::string& args) override {
+        // Postfix keeps only RET= and ENVID= of the arguments.
+        return smfi_chgfrom(ctx_, c(addr), args.empty() ? nullptr : c(args)) == MI_SUCCESS;
+    }
     bool replace_body(std::string_view chunk) override {
         return smfi_replacebody(ctx_, reinterpret_cast<unsigned char*>(const_cast<char*>(chunk.data())),
                                 static_cast<int>(chunk.size())) == MI_SUCCESS;

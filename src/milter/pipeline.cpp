@@ -119,8 +119,18 @@ Status record_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::stri
     log += " id=" + rec.id;
     // Bounces and complaints come back to a tag naming this record.
     if (std::string rp = tagged_sender(rt.return_path, d.identity, rec.id, rec.recipients.size()); !rp.empty()) {
-        msg.change_from(rp);
+        // ENVID (RFC 3461) names the record in DSNs that carry it
+        // (Original-Envelope-Id), even where the tag is rewritten.
+        msg.change_from(rp, "ENVID=" + rec.id);
         log += " return_path=" + rp;
+        // Complaint feedback loops (RFC 9477) report to the return-path
+        // domain; the id names the record.  Before signing: both are in the
+        // default sign_headers, as the RFC requires.  A client's own would
+        // send the complaints elsewhere.
+        msg.delete_all("CFBL-Address");
+        msg.delete_all("CFBL-Feedback-ID");
+        msg.add_header("CFBL-Address", std::string(kFblLocalPart) + "@" + rt.return_path.by_identity.at(d.identity));
+        msg.add_header("CFBL-Feedback-ID", rec.id);
     }
     return ok_status();
 }

@@ -54,6 +54,10 @@ bool ReturnPathRules::is_return_path(std::string_view address) const {
     return !domains.empty() && domains.count(str::lower(mail::domain_of(address))) > 0;
 }
 
+bool ReturnPathRules::is_fbl(std::string_view address) const {
+    return is_return_path(address) && str::lower(local_part(address)) == kFblLocalPart;
+}
+
 std::optional<records::Tag> ReturnPathRules::decode(std::string_view address) const {
     if (!is_return_path(address)) return std::nullopt;
     return records::decode_tag(local_part(address), keys);
@@ -63,7 +67,7 @@ std::optional<Reply> check_recipient(const ReturnPathRules& rules, const std::ve
                                      std::string_view rcpt) {
     if (!rules.enabled()) return std::nullopt;
     bool rp = rules.is_return_path(rcpt);
-    if (rp && !rules.decode(rcpt))
+    if (rp && !rules.is_fbl(rcpt) && !rules.decode(rcpt))
         return mail::make_reply(mail::ReplyReason::return_path_unknown, "<" + std::string(rcpt) + ">");
     for (const auto& e : earlier)
         if (rules.is_return_path(e) != rp) return mail::make_reply(mail::ReplyReason::return_path_mixed);
@@ -105,12 +109,37 @@ Status consume_feedback(const mail::Message& msg, const Runtime& rt, std::string
     Status st = rt.services->store->update([&](store::Txn& txn) -> Status {
         fields.clear();
         for (const auto& rcpt : msg.env.rcpts) {
-            auto tag = rules.decode(rcpt);
+            std::optional<records::Tag> tag;
+            if (rules.is_fbl(rcpt)) {
+                // The CFBL-Address: complaints only, named by the id in the
+                // original (the address itself names no message).
+                if (fb.kind != mail::Feedback::Kind::complaint) {
+                    fields += " fbl=not_a_complaint";
+                    continue;
+                }
+                std::string id = fb.ses_message_id.empty() ? fb.cfbl_feedback_id : fb.ses_message_id;
+                if (id.empty()) {
+                    fields += " fbl=no_message_id";
+                    continue;
+                }
+                tag = records::Tag{};
+                tag->message_id = id;
+            } else {
+                tag = rules.decode(rcpt);
+            }
             if (!tag) continue;  // refused at RCPT; a reload may have retired the key since
             auto rec = records.get(txn, tag->message_id);
             if (!rec) {
                 fields += " id=" + tag->message_id + " (no record)";
                 continue;
+            }
+            if (rules.is_fbl(rcpt)) {
+                // Only complaints about mail that named this address count.
+                auto it = rules.by_identity.find(rec->identity);
+                if (it == rules.by_identity.end() || it->second != str::lower(mail::domain_of(rcpt))) {
+                    fields += " id=" + rec->id + " fbl=other_domain";
+                    continue;
+                }
             }
             std::string tagged;  // the recipient the tag names (one-recipient messages)
             if (tag->recipient && *tag->recipient < rec->recipients.size())

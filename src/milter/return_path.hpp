@@ -11,7 +11,10 @@
 // outcome goes through MessageStore::apply (one transaction, with the
 // warm-up feedback hook), and the message is consumed (Verdict discard):
 // feedback is never delivered anywhere.  A return-path recipient whose tag
-// does not decode is refused at RCPT (550 5.1.1); mixing return-path and
+// does not decode is refused at RCPT (550 5.1.1), except fbl@, the
+// CFBL-Address: an ARF complaint to it is attributed by the original's
+// X-SES-Message-ID or CFBL-Feedback-ID (other reports to it are consumed
+// and not counted); mixing return-path and
 // other recipients in one transaction is deferred at RCPT (452 4.5.3).
 //
 // Postfix's own bounces for mail it relayed are not counted twice: the log
@@ -39,6 +42,10 @@ namespace ses::milter {
 
 struct Runtime;
 
+// The local part of the complaint feedback loop address (RFC 9477
+// CFBL-Address: fbl@return_path_domain), accepted beside the tags.
+inline constexpr std::string_view kFblLocalPart = "fbl";
+
 struct ReturnPathRules {
     records::TagKeys keys;
     std::unordered_map<std::string, std::string> by_identity;  // identity -> return-path domain
@@ -47,6 +54,7 @@ struct ReturnPathRules {
     static ReturnPathRules from(const config::Config& cfg);
     bool enabled() const { return !domains.empty(); }
     bool is_return_path(std::string_view address) const;  // its domain is a return-path domain
+    bool is_fbl(std::string_view address) const;          // fbl@ a return-path domain
     std::optional<records::Tag> decode(std::string_view address) const;
 };
 

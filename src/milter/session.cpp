@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "mail/address.hpp"
+#include "mail/domains.hpp"
 #include "mail/replies.hpp"
 #include "util/log.hpp"
 
@@ -26,6 +27,15 @@ Step step_for(const Verdict& v) {
 }
 
 void log_at(log::Level l, const std::string& line) { log::write(l, line); }
+
+// The identity of the envelope sender's domain (as the pipeline resolves
+// it, before From: is known) sets one_recipient_per_message.
+bool one_recipient_sender(const config::Config& cfg, std::string_view mail_from) {
+    std::vector<std::string> names;
+    for (const auto& d : cfg.domains) names.push_back(d.name);
+    int i = mail::covering_domain(names, mail::domain_of(mail_from), cfg.dkim.subdomains);
+    return i >= 0 && cfg.domains[static_cast<size_t>(i)].one_recipient_per_message;
+}
 
 }  // namespace
 
@@ -51,7 +61,7 @@ Status apply_edits(const mail::Message& msg, bool leadspc, EditSink& sink) {
                 ok = sink.quarantine(e.value);
                 break;
             case mail::Edit::Kind::change_from:
-                ok = sink.change_from("<" + e.name + ">");
+                ok = sink.change_from("<" + e.name + ">", e.value);
                 break;
         }
         if (!ok) return internal_error("the MTA refused a message change (" + e.name + ")");
@@ -177,12 +187,16 @@ Step Session::rcpt(std::string raw) {
     return guarded("envrcpt", false, [&] {
         if (auto p = take_pending()) return *p;
         std::string_view addr = mail::strip_brackets(raw);
-        if (rt_ && in_txn_)
-            if (auto refused = check_recipient(rt_->return_path, msg_.env.rcpts, addr)) {
+        if (rt_ && in_txn_) {
+            auto refused = check_recipient(rt_->return_path, msg_.env.rcpts, addr);
+            if (!refused && !msg_.env.rcpts.empty() && one_recipient_sender(rt_->cfg, msg_.env.mail_from))
+                refused = mail::make_reply(mail::ReplyReason::one_recipient);
+            if (refused) {
                 log::notice(qid() + ": " + (refused->permanent() ? "reject" : "tempfail") + " RCPT: " + refused->str() +
                             " from=<" + msg_.env.mail_from + "> to=<" + std::string(addr) + ">");
                 return Step{refused->permanent() ? Step::Kind::reject : Step::Kind::tempfail, *refused};
             }
+        }
         msg_.env.rcpts.emplace_back(addr);
         msg_.env.rcpt_raw.push_back(std::move(raw));
         return Step{};

@@ -54,7 +54,8 @@ public:
     virtual bool change_header(const std::string& name, int index, const std::string& value) = 0;
     virtual bool delete_header(const std::string& name, int index) = 0;
     virtual bool quarantine(const std::string& reason) = 0;
-    virtual bool change_from(const std::string& addr) = 0;  // "<addr>"
+    // "<addr>"; `args`: ESMTP MAIL parameters ("ENVID=..."), may be empty.
+    virtual bool change_from(const std::string& addr, const std::string& args) = 0;
     virtual bool replace_body(std::string_view chunk) = 0;  // called once per chunk, in order
 };
 

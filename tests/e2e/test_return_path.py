@@ -2,7 +2,8 @@
 a return_path_domain leaves with MAIL FROM:<TAG@bounce.example.com> and a
 valid DKIM signature; a DSN and an ARF complaint sent back to the tag are
 accepted (250), counted on the message record and discarded (nothing
-reaches the sink); a forged tag is refused at RCPT (550 5.1.1).
+reaches the sink), and so is an ARF to the CFBL-Address fbl@ (attributed by
+the original's X-SES-Message-ID); a forged tag is refused at RCPT (550 5.1.1).
 
 Postfix relays everything to the sink (mydestination is empty, the client
 is in mynetworks): whatever sesmilter did not consume would arrive there."""
@@ -65,7 +66,14 @@ def test_return_path_tags_consumes_feedback_and_refuses_forgeries(mta, keys):
     deliveries = mta.sink.deliveries()
     assert len(deliveries) == 1
     assert tag in deliveries[0].mail_from, deliveries[0].mail_from
+    # ENVID= given with smfi_chgfrom is kept by Postfix and sent on.
+    assert f"ENVID={mid}" in deliveries[0].mail_from, deliveries[0].mail_from
     assert h.dkim_verify(got[0], keys.txt), got[0].decode()
+    # RFC 9477: the complaint address and id, covered by the signature.
+    assert f"CFBL-Address: fbl@{RP}".encode() in got[0], got[0].decode()
+    assert f"CFBL-Feedback-ID: {mid}".encode() in got[0], got[0].decode()
+    sig = got[0][got[0].find(b"DKIM-Signature:"):].split(b"\r\n\r\n")[0].lower()
+    assert b"cfbl-address" in sig and b"cfbl-feedback-id" in sig, sig
     mta.sink.clear()
 
     # A DSN to the tag, with the null sender: 250, counted, discarded.
@@ -87,6 +95,18 @@ def test_return_path_tags_consumes_feedback_and_refuses_forgeries(mta, keys):
     code, _ = mta.send(arf, mail_from="abusedesk@mail.example.net", rcpts=[tag2])
     assert code == 250
     wait_field(m, mid2, "user@remote.test", "UserComplainted", True)
+
+    # An ARF to the CFBL-Address (fbl@): attributed by the original's id.
+    mid3, _ = send_tagged(mta, m, "other@remote.test")
+    mta.sink.wait_count(1, 30)
+    mta.sink.clear()
+    assert status_of(m, mid3)["other@remote.test"]["UserComplainted"] is False
+    arf3 = (FEEDBACK / "arf-abuse.eml").read_bytes()
+    arf3 = arf3.replace(b"01jb5x8k2m9q3c4d5e6f7g8h9n", mid3.encode())
+    arf3 = arf3.replace(b"<user@mail.example.net>", b"<other@remote.test>")
+    code, _ = mta.send(arf3, mail_from="abusedesk@mail.example.net", rcpts=[f"fbl@{RP}"])
+    assert code == 250
+    wait_field(m, mid3, "other@remote.test", "UserComplainted", True)
 
     # A forged tag: refused at RCPT, never delivered.
     forged = ("bz" + tag[2:]) if tag[1] != "z" else ("by" + tag[2:])

@@ -91,7 +91,7 @@ struct Sink : milter::EditSink {
     bool change_header(const std::string&, int, const std::string&) override { return call(); }
     bool delete_header(const std::string&, int) override { return call(); }
     bool quarantine(const std::string&) override { return call(); }
-    bool change_from(const std::string&) override { return call(); }
+    bool change_from(const std::string&, const std::string&) override { return call(); }
     bool replace_body(std::string_view) override { return call(); }
 };
 

@@ -73,6 +73,16 @@ TEST_CASE("ARF complaints: type, reporter, redacted recipient, original ids") {
     CHECK(fb.reporting_mta == "FBL/2.0");
     CHECK(fb.ses_message_id == "01jb5x8k2m9q3c4d5e6f7g8h9p");
     CHECK(fb.original_message_id == "20261127152444.pqr@example.com");
+
+    // RFC 9477: the original's CFBL-Feedback-ID.
+    std::string raw = corpus("arf-abuse.eml");
+    auto at = raw.find("X-SES-Message-ID: ");
+    REQUIRE(at != std::string::npos);
+    raw.insert(at, "CFBL-Feedback-ID: aaaadiq56ci7qy5nvtvn27w6zq\n");
+    fb = parse_feedback(raw);
+    CHECK(fb.kind == Feedback::Kind::complaint);
+    CHECK(fb.cfbl_feedback_id == "aaaadiq56ci7qy5nvtvn27w6zq");
+    CHECK(parse_feedback(corpus("arf-abuse.eml")).cfbl_feedback_id.empty());
 }
 
 TEST_CASE("A plain-text bounce from a mailer daemon names its recipient and code") {

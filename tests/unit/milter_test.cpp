@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -77,7 +78,9 @@ struct Sink : milter::EditSink {
     }
     bool delete_header(const std::string& n, int i) override { return call("del " + n + " " + std::to_string(i)); }
     bool quarantine(const std::string& r) override { return call("quarantine " + r); }
-    bool change_from(const std::string& a) override { return call("from " + a); }
+    bool change_from(const std::string& a, const std::string& args) override {
+        return call("from " + a + (args.empty() ? "" : " " + args));
+    }
     bool replace_body(std::string_view c) override { return call("body " + std::to_string(c.size())); }
 };
 
@@ -628,8 +631,10 @@ std::pair<std::string, std::string> send_tagged(Fixture& f, const std::vector<st
     for (auto& l : k.log) {
         if (l.rfind("ins ", 0) == 0 && l.compare(l.find(' ', 4) + 1, 17, "X-SES-Message-ID:") == 0)
             id = std::string(str::trim(l.substr(l.find(' ', 4) + 18)));
-        if (l.rfind("from <", 0) == 0) from = l.substr(6, l.size() - 7);
+        if (l.rfind("from <", 0) == 0) from = l.substr(6, l.find('>') - 6);
     }
+    // The return path carries ENVID=<message id> (RFC 3461) as its ESMTP argument.
+    if (!from.empty()) CHECK(std::find(k.log.begin(), k.log.end(), "from <" + from + "> ENVID=" + id) != k.log.end());
     return {id, from};
 }
 
@@ -801,6 +806,127 @@ TEST_CASE("return path: forged tags are refused, mixed recipients deferred", "[m
     Step m = s.rcpt("<" + from + ">");
     CHECK(m.kind == Step::Kind::tempfail);
     CHECK(m.reply.xcode == "4.5.3");
+}
+
+TEST_CASE("CFBL: headers added and signed, complaints to fbl@ attributed by id", "[milter][return_path][cfbl]") {
+    mail::init();
+    Fixture f("", kReturnPathDomain, kReturnPathKeys);
+    f.records_store();
+    // The headers, in the default sign_headers.
+    const auto& sh = f.rt->cfg.dkim.sign_headers;
+    CHECK(std::find(sh.begin(), sh.end(), "CFBL-Address") != sh.end());
+    CHECK(std::find(sh.begin(), sh.end(), "CFBL-Feedback-ID") != sh.end());
+    {
+        Session s = f.session();
+        Sink k;
+        s.connect("localhost", "127.0.0.1", "smtpd");
+        s.mail("<news@example.com>", "", "QIDC");
+        REQUIRE(s.rcpt("<user@mail.example.net>").kind == Step::Kind::next);
+        s.header("From", " News <news@example.com>");
+        s.header("CFBL-Address", " fbl@elsewhere.example");  // a client's own: replaced
+        REQUIRE(s.eoh().kind == Step::Kind::next);
+        REQUIRE(s.body("hello\r\n").kind == Step::Kind::next);
+        REQUIRE(s.eom("QIDC", k).kind == Step::Kind::accept);
+        std::string all;
+        for (auto& l : k.log) all += l + "\n";
+        CHECK(all.find("CFBL-Address: fbl@bounce.example.com") != std::string::npos);
+        CHECK(all.find("elsewhere.example") == std::string::npos);
+        auto id_at = all.find("X-SES-Message-ID: ");
+        REQUIRE(id_at != std::string::npos);
+        std::string id = all.substr(id_at + 18, 26);
+        CHECK(all.find("CFBL-Feedback-ID: " + id) != std::string::npos);
+        // Signed: the headers are listed in the signature's h= tag.
+        auto sig = all.find("DKIM-Signature:");
+        REQUIRE(sig != std::string::npos);
+        std::string h = str::lower(all.substr(sig));
+        CHECK(h.find("cfbl-address") != std::string::npos);
+        CHECK(h.find("cfbl-feedback-id") != std::string::npos);
+    }
+    // A domain without a return path: no CFBL headers.
+    {
+        Fixture g("", "", kReturnPathKeys);
+        g.records_store();
+        Session s = g.session();
+        Sink k;
+        s.connect("localhost", "127.0.0.1", "smtpd");
+        s.mail("<news@example.com>", "", "QIDD");
+        REQUIRE(s.rcpt("<user@mail.example.net>").kind == Step::Kind::next);
+        s.header("From", " News <news@example.com>");
+        REQUIRE(s.eoh().kind == Step::Kind::next);
+        REQUIRE(s.body("hello\r\n").kind == Step::Kind::next);
+        REQUIRE(s.eom("QIDD", k).kind == Step::Kind::accept);
+        for (auto& l : k.log) CHECK(l.find("CFBL-") == std::string::npos);
+    }
+
+    // ARF to fbl@: the original's X-SES-Message-ID names the record.
+    auto [id, from] = send_tagged(f, {"user@mail.example.net"});
+    std::string arf = replace_all(read_feedback("arf-abuse.eml"), "01jb5x8k2m9q3c4d5e6f7g8h9n", id);
+    CHECK(send_feedback(f, "fbl@bounce.example.com", arf, "abusedesk@mail.example.net").kind == Step::Kind::discard);
+    CHECK(state_of(f, id, "user@mail.example.net").complained);
+
+    // Only CFBL-Feedback-ID in the original (a redacting provider drops the rest).
+    auto [id2, from2] = send_tagged(f, {"user@mail.example.net"});
+    std::string arf2 = replace_all(read_feedback("arf-abuse.eml"), "X-SES-Message-ID: 01jb5x8k2m9q3c4d5e6f7g8h9n",
+                                   "CFBL-Feedback-ID: " + id2);
+    CHECK(send_feedback(f, "FBL@Bounce.Example.com", arf2, "abusedesk@mail.example.net").kind == Step::Kind::discard);
+    CHECK(state_of(f, id2, "user@mail.example.net").complained);
+
+    // A DSN to fbl@ is consumed but counts nothing.
+    auto [id3, from3] = send_tagged(f, {"nobody@example.net"});
+    std::string dsn = replace_all(read_feedback("postfix-failed.eml"), "01jb5x8k2m9q3c4d5e6f7g8h9j", id3);
+    CHECK(send_feedback(f, "fbl@bounce.example.com", dsn).kind == Step::Kind::discard);
+    CHECK(state_of(f, id3, "nobody@example.net").deliver == records::Deliver::accepted);
+
+    // Other local parts without a valid tag are still refused.
+    CHECK(send_feedback(f, "fbl2@bounce.example.com", arf).kind == Step::Kind::reject);
+}
+
+TEST_CASE("one_recipient_per_message: each RCPT after the first is deferred", "[milter][rcpt]") {
+    mail::init();
+    auto cfg = config::load_string(
+        "[[domain]]\nname = \"example.com\"\none_recipient_per_message = true\n"
+        "[[domain]]\nname = \"example.org\"\n",
+        "t.toml");
+    REQUIRE(cfg.ok());
+    CHECK(cfg->domains[0].one_recipient_per_message);
+    CHECK_FALSE(cfg->domains[1].one_recipient_per_message);
+
+    Fixture f("", "one_recipient_per_message = true\n");
+    Session s = f.session();
+    Sink k;
+    s.connect("localhost", "127.0.0.1", "smtpd");
+    s.mail("<news@example.com>", "", "QID1");
+    REQUIRE(s.rcpt("<a@example.net>").kind == Step::Kind::next);
+    for (const char* r : {"<b@example.net>", "<c@example.net>"}) {
+        Step m = s.rcpt(r);
+        CHECK(m.kind == Step::Kind::tempfail);
+        CHECK(m.reply.code == "452");
+        CHECK(m.reply.xcode == "4.5.3");
+        CHECK(m.reply.text.find("one recipient per message") != std::string::npos);
+    }
+    s.header("From", " News <news@example.com>");
+    REQUIRE(s.eoh().kind == Step::Kind::next);
+    REQUIRE(s.body("hello\r\n").kind == Step::Kind::next);
+    CHECK(s.eom("QID1", k).kind == Step::Kind::accept);
+
+    // The next transaction starts again at one.
+    s.mail("<news@example.com>", "", "QID2");
+    CHECK(s.rcpt("<b@example.net>").kind == Step::Kind::next);
+    CHECK(s.rcpt("<c@example.net>").kind == Step::Kind::tempfail);
+
+    // Another sender domain (not configured, or without the key) is not limited.
+    s.mail("<someone@example.org>", "", "QID3");
+    CHECK(s.rcpt("<a@example.net>").kind == Step::Kind::next);
+    CHECK(s.rcpt("<b@example.net>").kind == Step::Kind::next);
+}
+
+TEST_CASE("one_recipient_per_message: off by default", "[milter][rcpt]") {
+    Fixture f;
+    Session s = f.session();
+    s.connect("localhost", "127.0.0.1", "smtpd");
+    s.mail("<news@example.com>", "", "QID1");
+    CHECK(s.rcpt("<a@example.net>").kind == Step::Kind::next);
+    CHECK(s.rcpt("<b@example.net>").kind == Step::Kind::next);
 }
 
 TEST_CASE("return path: a DSN bounce and a complaint reach the warm-up counters", "[milter][return_path]") {
