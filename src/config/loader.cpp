@@ -19,6 +19,8 @@
 namespace ses::config {
 namespace {
 
+constexpr const char* kRedactedSecret = "<secret-not-shown>";
+
 struct Checker {
     std::string source;
     std::vector<std::string> errors;
@@ -389,8 +391,20 @@ Result<Config> build(toml::table& root, std::string_view source) {
         return internal_error(all);
     }
     add_defaults(root, "");
+    // --dump-config shows everything but the return-path secrets (the dump
+    // ends up in tickets and chat); the placeholder still loads, so a dump
+    // stays a valid configuration.
+    toml::table shown = root;
+    if (auto* rp = shown["return_path"].as_table())
+        if (auto* keys = (*rp)["keys"].as_array())
+            for (auto& n : *keys)
+                if (auto* v = n.as_string()) {
+                    std::string text = v->get();
+                    auto colon = text.find(':');
+                    *v = (colon == std::string::npos ? std::string() : text.substr(0, colon + 1)) + kRedactedSecret;
+                }
     std::ostringstream o;
-    o << root;
+    o << shown;
     cfg.effective_toml = o.str();
     // get() reads scalar keys only; the [[domain]] entries live on in
     // cfg.domains, and their nodes (about 1 KB each in toml++) need not.

@@ -234,3 +234,23 @@ TEST_CASE("200 000 domains load in linear time", "[config][slow]") {
     REQUIRE_FALSE(dup.ok());
     CHECK(dup.error().what.find("domain \"d7.example\" is declared twice") != std::string::npos);
 }
+
+TEST_CASE("--dump-config does not show the return-path secrets, and the dump still loads") {
+    auto cfg = config::load_string(
+        "[return_path]\n"
+        "keys = [\"2:a-new-secret-of-16-bytes-or-more\", \"1:the-old-secret-kept-for-bounces\"]\n"
+        "[[domain]]\nname = \"example.com\"\nreturn_path_domain = \"bounce.example.com\"\n",
+        "rp.toml");
+    REQUIRE(cfg);
+    std::string dump = cfg->dump();
+    CHECK(dump.find("a-new-secret") == std::string::npos);
+    CHECK(dump.find("the-old-secret") == std::string::npos);
+    CHECK(dump.find("2:<secret-not-shown>") != std::string::npos);
+    CHECK(dump.find("1:<secret-not-shown>") != std::string::npos);
+    // The secrets the daemon uses are the real ones.
+    REQUIRE(cfg->return_path_keys.size() == 2);
+    CHECK(cfg->return_path_keys[0].secret == "a-new-secret-of-16-bytes-or-more");
+    auto again = config::load_string(dump, "dump.toml");
+    REQUIRE(again);
+    CHECK(again->dump() == dump);
+}
