@@ -45,6 +45,7 @@ DKIM_STAT SignHandle::eom() {
     KeyLoadCapture capture;
     DKIM_STAT st = dkim_eom(d_, nullptr);
     if (capture.key) key_ = capture.key;
+    eom_ok_ = st == DKIM_STAT_OK;
     return st;
 }
 
@@ -53,9 +54,13 @@ SignHandle::~SignHandle() {
     dkim_free(d_);
     if (!ed25519_) return;  // libopendkim freed the RSA key material itself
     g_ed25519.fetch_add(1, std::memory_order_relaxed);
-    // Only the library's forgotten crypto buffers can remain: everything
-    // else it allocates for a handle goes through CLOBBER (the free hook).
+    // After a successful signature only the library's forgotten crypto
+    // buffer can remain: everything else it allocates for a handle goes
+    // through CLOBBER (the free hook); checked under valgrind.  Error paths
+    // are not known to be as tidy, so there a leak is preferred to the risk
+    // of freeing something twice.
     for (auto& [p, n] : arena_.live) {
+        if (!eom_ok_) break;
         std::free(p);
         g_buffers.fetch_add(1, std::memory_order_relaxed);
     }

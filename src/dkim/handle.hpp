@@ -12,7 +12,8 @@
 //     SignHandle passes its own Arena as the memory closure, so every
 //     allocation libopendkim makes for that handle is recorded and each free
 //     erases it.  After dkim_free() of an Ed25519 handle, what is still
-//     recorded is exactly what the library forgot, and is freed.
+//     recorded is exactly what the library forgot, and is freed (after a
+//     successful dkim_eom() only: error paths are left alone).
 //   - eom() runs dkim_eom() under a KeyLoadCapture (key_cache.hpp), which
 //     records the key the interposed PEM_read_bio_PrivateKey handed to
 //     libopendkim; after dkim_free() of an Ed25519 handle that reference is
@@ -65,6 +66,7 @@ private:
     Arena arena_;  // declared first: outlives d_
     DKIM* d_ = nullptr;
     bool ed25519_ = false;
+    bool eom_ok_ = false;
     void* key_ = nullptr;  // EVP_PKEY* handed to libopendkim at eom()
 };
 
