@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "config/syntax.hpp"
 #include "dkim/keygen.hpp"
 #include "util/result.hpp"
 #include "util/strings.hpp"
@@ -35,6 +36,11 @@ Status make_dirs(const std::string& dir) {
 int keygen(Context& c) {
     auto domain = c.opt("domain"), selector = c.opt("selector");
     if (!domain || !selector) return fail(c, "dkim keygen needs --domain and --selector", 2);
+    // Both end up in a file name and a DNS name: "../x" or "s1; x=y" must not.
+    if (auto why = config::dns_name_problem(*domain); !why.empty())
+        return fail(c, "--domain: not a domain name: " + config::quoted(*domain) + ": " + why, 2);
+    if (auto why = config::dns_name_problem(*selector); !why.empty())
+        return fail(c, "--selector: not a selector (DNS labels): " + config::quoted(*selector) + ": " + why, 2);
     std::string alg = c.opt("algorithm").value_or("rsa");
     int bits = 2048;
     if (auto b = c.opt("bits")) bits = std::atoi(b->c_str());

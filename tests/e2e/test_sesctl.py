@@ -142,3 +142,17 @@ def test_install_puts_the_config_dir_where_the_programs_look(sesctl_bin, tmp_pat
     assert installed, "sesctl not installed"
     cp = subprocess.run([str(installed[0]), "--help"], capture_output=True, text=True)
     assert f"(default {default})" in cp.stdout
+
+
+@pytest.mark.parametrize("domain,selector,why", [
+    ("example.com", "../../escape", "--selector: not a selector"),
+    ("example.com", "s1; x=y", "--selector: not a selector"),
+    ("exa mple..com", "s1", "--domain: not a domain name"),
+], ids=["selector_path", "selector_tag", "domain_space"])
+def test_keygen_rejects_names_that_are_not_dns_names(sesctl_bin, tmp_path, domain, selector, why):
+    out = tmp_path / "keys"
+    cp = run(sesctl_bin, "-c", "/dev/null", "dkim", "keygen", "--domain", domain, "--selector", selector,
+             "--out", out, "--json")
+    assert cp.returncode == 2, cp.stdout + cp.stderr
+    assert why in json.loads(cp.stdout)["error"]
+    assert not any(tmp_path.rglob("*.pem"))
