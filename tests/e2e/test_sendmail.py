@@ -1,0 +1,248 @@
+"""Sendmail end to end: Debian's Sendmail 8.17 (unpacked beside Postfix by
+sendmail_setup.sh) with the INPUT_MAIL_FILTER lines of examples/sendmail,
+sesmilter on a unix socket, smtp-sink as the next hop.
+
+What it proves (docs/sendmail.md): mail is signed and dkimpy verifies it;
+the queue id macro {i} reaches sesmilter; an oversized message is refused
+with 552 5.3.4; with sesmilter stopped the client gets 451 4.3.2 (F=T) and
+nothing is lost, before and in the middle of a session; a warm-up hold lands
+in Sendmail's quarantine and `sesctl queue release-due` with
+`[mta] kind = "sendmail"` releases it (sendmail -qQ -Q -qIQID, then
+-qIQID), after which the sink has it, signed; sesmilter's own release
+scheduler does the same.
+
+One Sendmail and one sink per module, stopped by PID; a sesmilter per test."""
+
+import json
+import os
+import re
+import shutil
+import smtplib
+
+import pytest
+
+import harness as h
+import sendmail_harness as sh
+
+FROM = "sender@example.com"
+RCPT = "rcpt@remote.test"
+DAY1 = "2030-01-07T10:00:00Z"
+DAY2 = "2030-01-08T10:00:01Z"
+
+
+class Site:
+    def __init__(self, root, sink, sendmail):
+        self.root = root
+        self.sink = sink
+        self.sendmail = sendmail
+        self.socket = root / "milter.sock"
+        self.milters = []
+
+    def config(self, domains, **kw):
+        # Sendmail connects as root: the socket stays root's (mode 0660).
+        return h.sesmilter_config(f"unix:{self.socket}", domains, socket_owner="", **kw)
+
+    def milter(self, workdir, config_text, env=None, start=True):
+        m = h.Sesmilter(config_text=config_text, workdir=workdir, env=env)
+        self.milters.append(m)
+        if start:
+            m.start()
+        return m
+
+    def send(self, msg, rcpts=(RCPT,)):
+        return h.send(self.sendmail.port, FROM, list(rcpts), msg)
+
+
+@pytest.fixture(scope="module")
+def site(request, sesmilter_bin):
+    root = sh.make_root("sendmail")
+    sink = h.Sink(root / "sink", h.free_port()).start()
+    sm = sh.Sendmail(root / "sendmail", h.free_port(), sink.port, root / "milter.sock")
+    try:
+        sm.start()
+        yield Site(root, sink, sm)
+    finally:
+        sm.stop()
+        sink.stop()
+    if request.session.testsfailed or os.environ.get("SESMILTER_E2E_KEEP"):
+        print(f"\n[e2e] sendmail work directory kept: {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def s(site, request):
+    """The module's Sendmail with an empty sink and queue; milters started
+    through s.milter() are stopped at the end of the test."""
+    site.sink.clear()
+    assert site.sendmail.queue() == {}, "a previous test left mail in Sendmail's queue"
+    site.workdir = site.root / re.sub(r"[^A-Za-z0-9_]+", "_", request.node.name)[:40]
+    site.workdir.mkdir()
+    yield site
+    for m in site.milters:
+        m.stop()
+    # Shown by pytest only when the test failed.
+    print("--- sendmail output\n" + h._tail(site.sendmail.output()))
+    print("--- sendmail queue\n" + str(site.sendmail.queue()))
+    for m in site.milters:
+        print(f"--- sesmilter log {m.log_path}\n" + h._tail(m.log()))
+    site.milters.clear()
+
+
+def _signed_ok(msg: bytes, keys) -> None:
+    sigs = h.dkim_signatures(msg)
+    assert [(x["d"], x["s"]) for x in sigs] == [("example.com", "s1")], sigs
+    assert h.dkim_verify(msg, keys.txt), msg[:2000]
+
+
+def test_signed_through_sendmail_and_verified_by_dkimpy(s, keys):
+    m = s.milter(s.workdir, s.config({"example.com": [keys.rsa]}))
+    code, reply = s.send(h.make_message(FROM, RCPT, "through sendmail", "Hello Sendmail.\n"))
+    assert code == 250
+    qid = sh.queue_id_of(reply)
+    assert qid, reply
+    (msg,) = s.sink.wait_count(1, 30)
+    _signed_ok(msg, keys)
+    assert b"by mta.sesmilter.test (8.17" in msg  # it did pass through Sendmail
+    # confMILTER_MACROS_EOM of the example hands sesmilter Sendmail's queue id.
+    m.wait_log(rf"{qid}: accept: identity=example\.com .*dkim=signed d=example\.com s=s1")
+    s.sendmail.wait_queue_empty(30)
+
+
+def test_oversized_message_refused_with_552_5_3_4(s, keys):
+    m = s.milter(s.workdir, s.config({"example.com": [keys.rsa]}, max_message_size="100KB"))
+    body = ("x" * 70 + "\n") * 3000  # ~213 KB
+    with pytest.raises(h.SMTPReplyError) as e:
+        s.send(h.make_message(FROM, RCPT, "too big", body))
+    assert e.value.stage == "data"
+    assert e.value.smtp_code == 552
+    assert e.value.text.startswith("5.3.4 "), e.value.text
+    m.wait_log(r"reject: 552 5\.3\.4 message size exceeds")
+    # A message within the limit still goes through on the same milter.
+    assert s.send(h.make_message(FROM, RCPT, "small", "small\n"))[0] == 250
+    (msg,) = s.sink.wait_count(1, 30)
+    assert b"Subject: small" in msg
+    s.sendmail.wait_queue_empty(30)
+    assert s.sink.count() == 1
+
+
+def test_milter_stopped_tempfails_and_nothing_is_lost(s, keys):
+    msg = h.make_message(FROM, RCPT, "kept by the client", "Try again later.\n")
+    # No sesmilter at all: F=T answers 451 4.3.2 to MAIL; Sendmail keeps nothing.
+    with pytest.raises(h.SMTPReplyError) as e:
+        s.send(msg)
+    assert (e.value.smtp_code, e.value.stage) == (451, "mail"), str(e.value)
+    assert e.value.text.startswith("4.3.2 "), e.value.text
+    assert s.sendmail.queue() == {}
+    assert s.sink.count() == 0
+
+    # The client still has it: once sesmilter runs, the retry is signed.
+    m = s.milter(s.workdir, s.config({"example.com": [keys.rsa]}))
+    assert s.send(msg)[0] == 250
+    (got,) = s.sink.wait_count(1, 30)
+    _signed_ok(got, keys)
+    s.sendmail.wait_queue_empty(30)
+
+    # sesmilter stops in the middle of a session (after RCPT, before DATA):
+    # the end of DATA is refused with a 4xx, the message stays the client's.
+    smtp = smtplib.SMTP(h.LOOPBACK, s.sendmail.port, local_hostname="client.sesmilter.test",
+                        timeout=60)
+    try:
+        smtp.ehlo()
+        assert smtp.mail(FROM)[0] == 250
+        assert smtp.rcpt(RCPT)[0] == 250
+        m.stop()
+        code, text = smtp.data(h._crlf(h.make_message(FROM, RCPT, "cut off", "Cut off.\n")))
+        assert 400 <= code < 500, (code, text)
+    except smtplib.SMTPResponseException as e:  # a 4xx at DATA itself is as good
+        assert 400 <= e.smtp_code < 500, (e.smtp_code, e.smtp_error)
+    finally:
+        smtp.close()
+    assert s.sendmail.queue() == {}
+    assert s.sink.count() == 1
+
+
+PLAN_ONE_A_DAY = 'ses.on("daily_limit", function(identity) return 1 end)\n'
+
+
+def _warmup_config(s, keys, scheduler: bool) -> str:
+    script = s.workdir / "plan.lua"
+    script.write_text(PLAN_ONE_A_DAY)
+    extra = f"""
+[store]
+path = "{s.workdir}/store"
+
+[policy]
+script = "{script}"
+
+[warmup]
+enabled = true
+time_zone = "UTC"
+hold_duration = "24h"
+release_scheduler = {"true" if scheduler else "false"}
+release_interval = "1s"
+
+[mta]
+kind = "sendmail"
+config_directory = "{s.sendmail.dir}"
+"""
+    return s.config({"example.com": [keys.rsa]}, extra=extra)
+
+
+def _sesctl(m, sm, now, *args):
+    env = sh.env_with_sendmail(sm, SESMILTER_NOW=now)
+    cp = h._run([h.DEFAULT_SESCTL, "-c", m.config_path, "--now", now, *args, "--json"],
+                env=env, timeout=120)
+    return json.loads(cp.stdout) if cp.stdout.strip() else {}
+
+
+def _hold_one(s, keys, scheduler=False):
+    """Day 1, limit 1: the first message leaves, the second is quarantined."""
+    cfg = _warmup_config(s, keys, scheduler)
+    m = s.milter(s.workdir, cfg, env=sh.env_with_sendmail(s.sendmail, SESMILTER_NOW=DAY1))
+    assert s.send(h.make_message(FROM, RCPT, "first", "first\n"))[0] == 250
+    code, reply = s.send(h.make_message(FROM, RCPT, "second", "second\n"))
+    assert code == 250  # held mail is accepted into the MTA
+    qid = sh.queue_id_of(reply)
+    s.sink.wait_count(1, 30)
+    h.wait_for(lambda: s.sendmail.queue() == {qid: "quarantined"}, 15,
+               what=f"{qid} in Sendmail's quarantine")
+    m.wait_log(rf"{qid}: accept: identity=example\.com warmup=held")
+    assert "QUARANTINE: sesmilter warm-up: example.com over daily limit" in s.sendmail.mailq()
+    assert s.sink.count() == 1
+    return m, qid
+
+
+def test_warmup_hold_in_quarantine_released_by_sesctl_with_the_sendmail_adapter(s, keys):
+    m, qid = _hold_one(s, keys)
+    held = _sesctl(m, s.sendmail, DAY1, "queue", "held")["held"]
+    assert [e["queue_id"] for e in held] == [qid]
+
+    # Not due yet: it stays quarantined.
+    assert _sesctl(m, s.sendmail, DAY1, "queue", "release-due")["released"] == 0
+    assert s.sendmail.queue() == {qid: "quarantined"}
+
+    # Day 2: `sendmail -C.../sendmail.cf -qQ -Q -qIQID` then `-qIQID`.
+    r = _sesctl(m, s.sendmail, DAY2, "queue", "release-due")
+    assert r["released"] == 1 and r["queue_ids"] == [qid], r
+    msgs = s.sink.wait_count(2, 60)
+    second = [x for x in msgs if b"Subject: second" in x]
+    assert len(second) == 1
+    _signed_ok(second[0], keys)
+    s.sendmail.wait_queue_empty(30)
+    st = _sesctl(m, s.sendmail, DAY2, "warmup", "status", "example.com")
+    assert st["today"]["released"] == 1 and st["held_messages"] == 0, st
+    assert _sesctl(m, s.sendmail, DAY2, "queue", "held")["held"] == []
+
+
+def test_warmup_release_scheduler_in_sesmilter_releases_from_quarantine(s, keys):
+    m, qid = _hold_one(s, keys, scheduler=True)
+    m.stop()
+    m.env = sh.env_with_sendmail(s.sendmail, SESMILTER_NOW=DAY2)
+    m.start()  # the release thread runs at once
+    msgs = s.sink.wait_count(2, 60)
+    second = [x for x in msgs if b"Subject: second" in x]
+    assert len(second) == 1
+    _signed_ok(second[0], keys)
+    s.sendmail.wait_queue_empty(30)
+    assert _sesctl(m, s.sendmail, DAY2, "queue", "held")["held"] == []
