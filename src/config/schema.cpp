@@ -252,9 +252,9 @@ const KeyDef kKeys[] = {
 
     // [mta]
     {"mta.kind", Type::choice, R"("postfix")", "The MTA: its hold queue keeps over-quota mail.", "postfix|sendmail"},
-    {"mta.config_directory", Type::string, R"("/etc/postfix")",
+    {"mta.config_directory", Type::string, R"("")",
      "Given to postsuper/postqueue as `-c` (Postfix) or the directory of sendmail.cf (Sendmail), so a "
-     "private instance works."},
+     "private instance works. Empty: the MTA's own, `/etc/postfix` or `/etc/mail`."},
     {"mta.command_prefix", Type::string_list, "[]",
      "Words put before the MTA's privileged tools, e.g. `[\"sudo\", \"-n\"]` when sesmilter does not run as root."},
     {"mta.command_timeout", Type::duration, R"("30s")", "Longest run of one MTA tool.", {}, 1, 3600},

@@ -1,6 +1,7 @@
 // settings.hpp -- the [mta] settings out of the configuration.
 //
-// The MTA adapter reads its own keys ([mta] kind, config_directory,
+// The MTA adapter reads its own keys ([mta] kind, config_directory (empty:
+// the MTA's own, /etc/postfix or /etc/mail),
 // command_prefix, command_timeout, declared in src/config/schema.cpp).
 // Pure; thread-safe.
 #pragma once
