@@ -14,9 +14,14 @@ own queue, pid file and service.switch (`hosts files`: no DNS); it listens on
 
 Sendmail refuses a milter socket, queue or config below a world-writable
 directory (even a sticky /tmp: "local socket name ... unsafe: World writable
-directory"), so the instances live below build/, not in /tmp.  Sendmail logs
-only through syslog(3), which has no socket here (/dev/log is absent): what
-it did is read from its queue directory and from what the sink received.
+directory"), so the instances live below build/, not in /tmp.
+
+Sendmail logs only through syslog(3), and this machine has no /dev/log.
+With syslog=True the instance gets one: SyslogReceiver listens on a unix
+datagram socket and writes each line to DIR/maillog the way rsyslog does on
+Debian 12 ("2026-11-27T15:24:44.123456+00:00 HOST sendmail[PID]: ..."), and
+the wrapper (sendmail_setup.sh, SENDMAIL_TEST_DEVLOG) runs Sendmail in a
+private mount namespace whose /dev/log is that socket.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import harness as h
@@ -99,12 +106,66 @@ MAILER(`smtp')dnl
 """
 
 
+class SyslogReceiver:
+    """A one-file syslog daemon: datagrams on `socket_path`, lines in `path`."""
+
+    _HEADER = re.compile(rb"^<\d+>(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d )?")
+
+    def __init__(self, socket_path: Path, path: Path, hostname: str = HOSTNAME):
+        self.socket_path = Path(socket_path)
+        self.path = Path(path)
+        self.hostname = hostname
+        self._sock = None
+        self._thread = None
+
+    def start(self) -> "SyslogReceiver":
+        import socket
+        self.socket_path.unlink(missing_ok=True)
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.bind(str(self.socket_path))
+        self._sock.settimeout(0.2)
+        self._out = open(self.path, "ab", buffering=0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self._sock.recv(65536)
+            except OSError:
+                continue
+            msg = self._HEADER.sub(b"", data.rstrip(b"\0\n"))
+            t = time.time()
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + \
+                f".{int(t % 1 * 1e6):06d}+00:00"
+            self._out.write(f"{stamp} {self.hostname} ".encode() + msg + b"\n")
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join(5)
+        self._sock.close()
+        self._out.close()
+        self.socket_path.unlink(missing_ok=True)
+        self._thread = None
+
+    def text(self) -> str:
+        try:
+            return self.path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
 class Sendmail:
     """A private Sendmail under dir: 127.0.0.1:port -> [127.0.0.1]:relay_port."""
 
     def __init__(self, dir, port: int, relay_port: int, milter_socket,
-                 root: Path = DEFAULT_ROOT, max_size: int = 0):
-        """max_size: Sendmail's own MaxMessageSize (0: no limit)."""
+                 root: Path = DEFAULT_ROOT, max_size: int = 0, syslog: bool = False):
+        """max_size: Sendmail's own MaxMessageSize (0: no limit).
+        syslog: receive Sendmail's log lines in self.maillog_path."""
         self.dir = Path(dir).resolve()
         self.port = port
         self.relay_port = relay_port
@@ -116,6 +177,8 @@ class Sendmail:
         self.mc = self.dir / "sendmail.mc"
         self.queue_dir = self.dir / "queue"
         self.log_path = self.dir / "sendmail.out"
+        self.maillog_path = self.dir / "maillog"
+        self.syslog = SyslogReceiver(self.dir / "log.sock", self.maillog_path) if syslog else None
         self._log = None
 
     @property
@@ -154,16 +217,30 @@ class Sendmail:
     def command(self, *args) -> list[str]:
         return [str(self.program), f"-C{self.cf}", *map(str, args)]
 
+    def env(self, **extra) -> dict:
+        """The environment for this instance's sendmail: with syslog=True, the
+        wrapper gives it a /dev/log (SENDMAIL_TEST_DEVLOG)."""
+        env = dict(os.environ, **extra)
+        if self.syslog:
+            env["SENDMAIL_TEST_DEVLOG"] = str(self.syslog.socket_path)
+        return env
+
     def run(self, *args, check=True) -> subprocess.CompletedProcess:
         """One sendmail command on this instance (e.g. "-bp")."""
-        return h._run(self.command(*args), check=check)
+        return h._run(self.command(*args), check=check, env=self.env())
+
+    @property
+    def maillog(self) -> str:
+        return self.syslog.text() if self.syslog else ""
 
     # ---- lifecycle
     def start(self, timeout: float = 20.0) -> "Sendmail":
         self.write_config()
+        if self.syslog:
+            self.syslog.start()
         self._log = open(self.log_path, "ab")
         # -bD: the daemon in the foreground, so its PID is ours to stop.
-        self.proc = subprocess.Popen(self.command("-bD"), stdout=self._log,
+        self.proc = subprocess.Popen(self.command("-bD"), stdout=self._log, env=self.env(),
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         h._register(self)
         try:
@@ -199,6 +276,8 @@ class Sendmail:
         if self._log:
             self._log.close()
             self._log = None
+        if self.syslog:
+            self.syslog.stop()
         self.proc = None
         h._unregister(self)
 
@@ -250,6 +329,6 @@ def queue_id_of(reply: str):
 def env_with_sendmail(sm: Sendmail, **extra) -> dict:
     """An environment where `sendmail` on the PATH is this unpacked one (what
     the Sendmail adapter runs, as /usr/sbin/sendmail is on a Sendmail host)."""
-    env = dict(os.environ, **extra)
+    env = sm.env(**extra)
     env["PATH"] = f"{sm.bin_dir}:{env.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"
     return env

@@ -57,7 +57,8 @@ class Site:
 def site(request, sesmilter_bin):
     root = sh.make_root("sendmail")
     sink = h.Sink(root / "sink", h.free_port()).start()
-    sm = sh.Sendmail(root / "sendmail", h.free_port(), sink.port, root / "milter.sock")
+    sm = sh.Sendmail(root / "sendmail", h.free_port(), sink.port, root / "milter.sock",
+                     syslog=True)
     try:
         sm.start()
         yield Site(root, sink, sm)
@@ -84,6 +85,7 @@ def s(site, request):
     # Shown by pytest only when the test failed.
     print("--- sendmail output\n" + h._tail(site.sendmail.output()))
     print("--- sendmail queue\n" + str(site.sendmail.queue()))
+    print("--- sendmail syslog\n" + h._tail(site.sendmail.maillog))
     for m in site.milters:
         print(f"--- sesmilter log {m.log_path}\n" + h._tail(m.log()))
     site.milters.clear()
@@ -163,6 +165,41 @@ def test_milter_stopped_tempfails_and_nothing_is_lost(s, keys):
     assert s.sink.count() == 1
 
 
+def _wait_delivered(m, sm, mid, rcpt=RCPT, timeout=40.0):
+    """Wait until `sesctl status MID` shows rcpt delivered (DeliverStatus 1)."""
+    last = {}
+
+    def done():
+        nonlocal last
+        cp = h._run([h.DEFAULT_SESCTL, "-c", m.config_path, "status", mid, "--json"],
+                    env=dict(os.environ, **(m.env or {})))
+        last = {e["To"]: e for e in json.loads(cp.stdout)["EmailStatusList"]}
+        return rcpt in last and last[rcpt]["DeliverStatus"] == 1
+    try:
+        h.wait_for(done, timeout, interval=0.3, what=f"{rcpt} delivered")
+    except h.HarnessError as e:
+        raise h.HarnessError(f"{e}\nlast status: {last}\nmaillog:\n{h._tail(sm.maillog)}")
+    return last[rcpt]
+
+
+def test_delivery_status_from_sendmail_stat_sent_lines(s, keys):
+    cfg = s.config({"example.com": [keys.rsa]},
+                   extra=f'[mta]\nlog_file = "{s.sendmail.maillog_path}"\nlog_poll_interval = "1s"\n')
+    m = s.milter(s.workdir, cfg)
+    code, reply = s.send(h.make_message(FROM, RCPT, "status", "status\n"))
+    qid = sh.queue_id_of(reply)
+    mid = m.wait_log(rf"{qid}: accept: .* id=([a-z2-7]{{26}})\b", 20).group(1)
+    s.sink.wait_count(1, 30)
+    st = _wait_delivered(m, s.sendmail, mid)
+    # The line the follower read: Sendmail's own, through its syslog(3).
+    sent = [ln for ln in s.sendmail.maillog.splitlines()
+            if f"{qid}: to=<{RCPT}>" in ln and "stat=Sent" in ln]
+    assert len(sent) == 1, s.sendmail.maillog
+    assert " sendmail[" in sent[0] and "dsn=2.0.0" in sent[0]
+    assert st["To"] == RCPT
+    s.sendmail.wait_queue_empty(30)
+
+
 PLAN_ONE_A_DAY = 'ses.on("daily_limit", function(identity) return 1 end)\n'
 
 
@@ -186,6 +223,8 @@ release_interval = "1s"
 [mta]
 kind = "sendmail"
 config_directory = "{s.sendmail.dir}"
+log_file = "{s.sendmail.maillog_path}"
+log_poll_interval = "1s"
 """
     return s.config({"example.com": [keys.rsa]}, extra=extra)
 
@@ -233,6 +272,9 @@ def test_warmup_hold_in_quarantine_released_by_sesctl_with_the_sendmail_adapter(
     s.sendmail.wait_queue_empty(30)
     st = _sesctl(m, s.sendmail, DAY2, "warmup", "status", "example.com")
     assert st["today"]["released"] == 1 and st["held_messages"] == 0, st
+    # The queue id survives the quarantine: its record gets the stat=Sent line.
+    mid = m.wait_log(rf"{qid}: accept: .* id=([a-z2-7]{{26}})\b", 5).group(1)
+    _wait_delivered(m, s.sendmail, mid)
     assert _sesctl(m, s.sendmail, DAY2, "queue", "held")["held"] == []
 
 
