@@ -77,7 +77,8 @@ def s(site, request):
     through s.milter() are stopped at the end of the test."""
     site.sink.clear()
     assert site.sendmail.queue() == {}, "a previous test left mail in Sendmail's queue"
-    site.workdir = site.root / re.sub(r"[^A-Za-z0-9_]+", "_", request.node.name)[:40]
+    name = re.sub(r"[^A-Za-z0-9_]+", "_", request.node.name)
+    site.workdir = site.root / (name[:30] + "_" + str(abs(hash(name)) % 10**8))
     site.workdir.mkdir()
     yield site
     for m in site.milters:
@@ -108,6 +109,18 @@ def test_signed_through_sendmail_and_verified_by_dkimpy(s, keys):
     assert b"by mta.sesmilter.test (8.17" in msg  # it did pass through Sendmail
     # confMILTER_MACROS_EOM of the example hands sesmilter Sendmail's queue id.
     m.wait_log(rf"{qid}: accept: identity=example\.com .*dkim=signed d=example\.com s=s1")
+    s.sendmail.wait_queue_empty(30)
+
+
+@pytest.mark.parametrize("daemons,signed", [(["MTA"], True), (["MSA"], False)])
+def test_daemon_name_from_the_example_macros_decides_outbound(s, keys, daemons, signed):
+    # Only {daemon_name} (DAEMON_OPTIONS Name=MTA, passed by the example's
+    # confMILTER_MACROS_CONNECT) can make this loopback client outbound.
+    extra = f"[outbound]\nnetworks = []\nauthenticated = false\ndaemons = {json.dumps(daemons)}\n"
+    s.milter(s.workdir, s.config({"example.com": [keys.rsa]}, extra=extra))
+    assert s.send(h.make_message(FROM, RCPT, "daemon name", "daemon name\n"))[0] == 250
+    (msg,) = s.sink.wait_count(1, 30)
+    assert bool(h.dkim_signatures(msg)) == signed
     s.sendmail.wait_queue_empty(30)
 
 
