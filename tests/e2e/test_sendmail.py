@@ -3,7 +3,9 @@ sendmail_setup.sh) with the INPUT_MAIL_FILTER lines of examples/sendmail,
 sesmilter on a unix socket, smtp-sink as the next hop.
 
 What it proves (docs/sendmail.md): mail is signed and dkimpy verifies it;
-the queue id macro {i} reaches sesmilter; an oversized message is refused
+the queue id macro {i} and {daemon_name} reach sesmilter; Sendmail's
+stat=Sent lines (through a syslog socket the harness gives it) make the
+recipient delivered in `sesctl status`; an oversized message is refused
 with 552 5.3.4; with sesmilter stopped the client gets 451 4.3.2 (F=T) and
 nothing is lost, before and in the middle of a session; a warm-up hold lands
 in Sendmail's quarantine and `sesctl queue release-due` with
@@ -31,7 +33,9 @@ DAY2 = "2030-01-08T10:00:01Z"
 
 
 class Site:
-    def __init__(self, root, sink, sendmail):
+    def __init__(self, root, sink, sendmail, milter_bin, sesctl_bin):
+        self.milter_bin = milter_bin
+        self.sesctl_bin = sesctl_bin
         self.root = root
         self.sink = sink
         self.sendmail = sendmail
@@ -43,7 +47,8 @@ class Site:
         return h.sesmilter_config(f"unix:{self.socket}", domains, socket_owner="", **kw)
 
     def milter(self, workdir, config_text, env=None, start=True):
-        m = h.Sesmilter(config_text=config_text, workdir=workdir, env=env)
+        m = h.Sesmilter(self.milter_bin, config_text, workdir, env=env)
+        m.sesctl_bin = self.sesctl_bin
         self.milters.append(m)
         if start:
             m.start()
@@ -54,14 +59,14 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(request, sesmilter_bin):
+def site(request, sesmilter_bin, sesctl_bin):
     root = sh.make_root("sendmail")
     sink = h.Sink(root / "sink", h.free_port()).start()
     sm = sh.Sendmail(root / "sendmail", h.free_port(), sink.port, root / "milter.sock",
                      syslog=True)
     try:
         sm.start()
-        yield Site(root, sink, sm)
+        yield Site(root, sink, sm, sesmilter_bin, sesctl_bin)
     finally:
         sm.stop()
         sink.stop()
@@ -184,7 +189,7 @@ def _wait_delivered(m, sm, mid, rcpt=RCPT, timeout=40.0):
 
     def done():
         nonlocal last
-        cp = h._run([h.DEFAULT_SESCTL, "-c", m.config_path, "status", mid, "--json"],
+        cp = h._run([m.sesctl_bin, "-c", m.config_path, "status", mid, "--json"],
                     env=dict(os.environ, **(m.env or {})))
         last = {e["To"]: e for e in json.loads(cp.stdout)["EmailStatusList"]}
         return rcpt in last and last[rcpt]["DeliverStatus"] == 1
@@ -244,7 +249,7 @@ log_poll_interval = "1s"
 
 def _sesctl(m, sm, now, *args):
     env = sh.env_with_sendmail(sm, SESMILTER_NOW=now)
-    cp = h._run([h.DEFAULT_SESCTL, "-c", m.config_path, "--now", now, *args, "--json"],
+    cp = h._run([m.sesctl_bin, "-c", m.config_path, "--now", now, *args, "--json"],
                 env=env, timeout=120)
     return json.loads(cp.stdout) if cp.stdout.strip() else {}
 
