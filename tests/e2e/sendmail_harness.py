@@ -234,7 +234,7 @@ class Sendmail:
         return self.syslog.text() if self.syslog else ""
 
     # ---- lifecycle
-    def start(self, timeout: float = 20.0) -> "Sendmail":
+    def start(self, timeout: float = 60.0) -> "Sendmail":
         self.write_config()
         if self.syslog:
             self.syslog.start()

@@ -296,6 +296,17 @@ def test_warmup_hold_in_quarantine_released_by_sesctl_with_the_sendmail_adapter(
     assert _sesctl(m, s.sendmail, DAY2, "queue", "held")["held"] == []
 
 
+def test_warmup_hold_deleted_by_hand_is_not_held_for_the_adapter(s, keys):
+    m, qid = _hold_one(s, keys)
+    for p in s.sendmail.queue_dir.glob(f"*{qid}"):
+        p.unlink()  # an operator removes the quarantined message
+    r = _sesctl(m, s.sendmail, DAY2, "queue", "release-due")
+    # Sendmail's -Q/-qI exit 0 whether they matched or not; the listing tells.
+    assert (r["released"], r["not_held"]) == (0, 1), r
+    assert _sesctl(m, s.sendmail, DAY2, "queue", "held")["held"] == []
+    assert s.sink.count() == 1
+
+
 def test_warmup_release_scheduler_in_sesmilter_releases_from_quarantine(s, keys):
     m, qid = _hold_one(s, keys, scheduler=True)
     m.stop()

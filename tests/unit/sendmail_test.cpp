@@ -35,13 +35,28 @@ struct ScratchDir {
     ~ScratchDir() { std::filesystem::remove_all(path); }
 };
 
-// A stand-in sendmail that appends its arguments to a file and exits `rc`.
-std::string fake_sendmail(const std::filesystem::path& dir, int rc) {
+// A stand-in sendmail: appends its arguments to DIR/calls; for -bp prints
+// DIR/listing and exits `list_rc`, otherwise exits `rc`.
+std::string fake_sendmail(const std::filesystem::path& dir, int rc, int list_rc = 0) {
     auto prog = dir / "sendmail";
-    std::ofstream(prog) << "#!/bin/sh\necho \"$*\" >> '" << (dir / "calls").string() << "'\nexit " << rc << "\n";
+    std::ofstream(prog) << "#!/bin/sh\necho \"$*\" >> '" << (dir / "calls").string() << "'\n"
+                        << "case \"$2\" in -bp) cat '" << (dir / "listing").string() << "'; exit " << list_rc
+                        << ";; esac\nexit " << rc << "\n";
     std::filesystem::permissions(prog, std::filesystem::perms::owner_all);
     return prog.string();
 }
+
+void write_file(const std::filesystem::path& p, const std::string& text) { std::ofstream(p) << text; }
+
+// `sendmail -bp -qQ` as Sendmail 8.17.1.9 prints it (tests/e2e/test_sendmail.py).
+const std::string kListing =
+    "\t\t/var/spool/mqueue (1 request)\n"
+    "-----Q-ID----- --Size-- -----Q-Time----- ------------Sender/Recipient-----------\n"
+    "6ARICP2S005550        3 Fri Nov 27 18:12 <sender@example.com>\n"
+    "     QUARANTINE: sesmilter warm-up: example.com over daily limit (1 of 1 used\n"
+    "\t\t\t\t\t <rcpt@remote.test>\n"
+    "\t\tTotal requests: 1\n";
+const std::string kEmpty = "/var/spool/mqueue is empty\n\t\tTotal requests: 0\n";
 
 std::string read_file(const std::filesystem::path& p) {
     std::ifstream f(p);
@@ -72,29 +87,65 @@ TEST_CASE("[mta] config_directory: Postfix's default, and an explicit one for ei
     CHECK(settings_of("[mta]\nkind = \"postfix\"\nconfig_directory = \"/srv/pf\"\n").config_directory == "/srv/pf");
 }
 
-TEST_CASE("Sendmail adapter: unquarantine then run, and a failing unquarantine keeps the mail held",
+TEST_CASE("sendmail -bp output: is the queue id listed?", "[mta][sendmail]") {
+    using mta::SendmailAdapter;
+    CHECK(SendmailAdapter::listed(kListing, "6ARICP2S005550") == 1);
+    CHECK(SendmailAdapter::listed(kListing, "6ARICP2S005551") == 0);
+    CHECK(SendmailAdapter::listed(kListing, "6ARICP2S0055") == 0);  // a prefix of another id
+    CHECK(SendmailAdapter::listed(kEmpty, "6ARICP2S005550") == 0);
+    std::string busy = kListing;
+    busy.replace(busy.find("6ARICP2S005550 "), 15, "6ARICP2S005550*");
+    CHECK(SendmailAdapter::listed(busy, "6ARICP2S005550") == 1);
+    CHECK(SendmailAdapter::listed("", "6ARICP2S005550") == -1);
+    CHECK(SendmailAdapter::listed("sendmail: Permission denied\n", "6ARICP2S005550") == -1);
+}
+
+TEST_CASE("Sendmail adapter: list, unquarantine, run; not_held; a failing unquarantine keeps the mail held",
           "[mta][sendmail]") {
     ScratchDir d;
     mta::Settings s;
     s.kind = mta::Kind::sendmail;
     s.config_directory = "/srv/sm";
     s.command_timeout = 10;
+    const std::string list = "-C/srv/sm/sendmail.cf -bp -qQ -qI6ARICP2S005550\n";
+    const std::string unq = "-C/srv/sm/sendmail.cf -qQ -Q -qI6ARICP2S005550\n";
+    const std::string run = "-C/srv/sm/sendmail.cf -qI6ARICP2S005550\n";
 
-    s.sendmail = fake_sendmail(d.path, 0);
-    auto r = mta::SendmailAdapter(s).release("6ARICP2S005550");
-    REQUIRE(r);
-    CHECK(*r == mta::Released::yes);
-    CHECK(read_file(d.path / "calls") ==
-          "-C/srv/sm/sendmail.cf -qQ -Q -qI6ARICP2S005550\n-C/srv/sm/sendmail.cf -qI6ARICP2S005550\n");
-
-    std::filesystem::remove(d.path / "calls");
-    s.sendmail = fake_sendmail(d.path, 75);
-    r = mta::SendmailAdapter(s).release("6ARICP2S005550");
-    REQUIRE_FALSE(r);
-    CHECK(r.error().what.find("exit 75") != std::string::npos);
-    // No delivery attempt after a failed unquarantine.
-    CHECK(read_file(d.path / "calls") == "-C/srv/sm/sendmail.cf -qQ -Q -qI6ARICP2S005550\n");
-
-    // -qI matches substrings: a short id could release other mail.
-    CHECK_FALSE(mta::SendmailAdapter(s).release("ABC12"));
+    SECTION("quarantined: released") {
+        write_file(d.path / "listing", kListing);
+        s.sendmail = fake_sendmail(d.path, 0);
+        auto r = mta::SendmailAdapter(s).release("6ARICP2S005550");
+        REQUIRE(r);
+        CHECK(*r == mta::Released::yes);
+        CHECK(read_file(d.path / "calls") == list + unq + run);
+    }
+    SECTION("no longer quarantined (deleted by hand): not_held, nothing else run") {
+        write_file(d.path / "listing", kEmpty);
+        s.sendmail = fake_sendmail(d.path, 0);
+        auto r = mta::SendmailAdapter(s).release("6ARICP2S005550");
+        REQUIRE(r);
+        CHECK(*r == mta::Released::not_held);
+        CHECK(read_file(d.path / "calls") == list);
+    }
+    SECTION("the listing cannot be read: released anyway") {
+        write_file(d.path / "listing", "sudo: a password is required\n");
+        s.sendmail = fake_sendmail(d.path, 0, 1);
+        auto r = mta::SendmailAdapter(s).release("6ARICP2S005550");
+        REQUIRE(r);
+        CHECK(*r == mta::Released::yes);
+        CHECK(read_file(d.path / "calls") == list + unq + run);
+    }
+    SECTION("the unquarantine fails: an error, no delivery attempt") {
+        write_file(d.path / "listing", kListing);
+        s.sendmail = fake_sendmail(d.path, 75);
+        auto r = mta::SendmailAdapter(s).release("6ARICP2S005550");
+        REQUIRE_FALSE(r);
+        CHECK(r.error().what.find("exit 75") != std::string::npos);
+        CHECK(read_file(d.path / "calls") == list + unq);
+    }
+    SECTION("-qI matches substrings: a short id could release other mail") {
+        s.sendmail = fake_sendmail(d.path, 0);
+        CHECK_FALSE(mta::SendmailAdapter(s).release("ABC12"));
+        CHECK_FALSE(std::filesystem::exists(d.path / "calls"));
+    }
 }
