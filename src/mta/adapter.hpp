@@ -5,7 +5,8 @@
 // Sendmail's quarantine.  Releasing is done later, outside any SMTP session,
 // by the MTA's own tools, behind this interface:
 //   postfix   postsuper -c DIR -H QID, then postqueue -c DIR -i QID
-//   sendmail  sendmail -C DIR/sendmail.cf -qQ -Q -qIQID (unquarantine), then
+//   sendmail  sendmail -C DIR/sendmail.cf -bp -qQ -qIQID (still quarantined?),
+//             sendmail -C DIR/sendmail.cf -qQ -Q -qIQID (unquarantine), then
 //             sendmail -C DIR/sendmail.cf -qIQID (a delivery attempt now)
 // Tools run without a shell; a queue id must be letters and digits (and
 // never "ALL", which postsuper reads as every message).  `command_prefix`
