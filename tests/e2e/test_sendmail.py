@@ -11,7 +11,7 @@ nothing is lost, before and in the middle of a session; a warm-up hold lands
 in Sendmail's quarantine and `sesctl queue release-due` with
 `[mta] kind = "sendmail"` releases it (sendmail -qQ -Q -qIQID, then
 -qIQID), after which the sink has it, signed; sesmilter's own release
-scheduler does the same.
+scheduler does the same; a quarantined message deleted by hand is not_held.
 
 One Sendmail and one sink per module, stopped by PID; a sesmilter per test."""
 
