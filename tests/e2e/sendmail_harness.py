@@ -262,8 +262,12 @@ class Sendmail:
         if self.proc is None:
             return
         pid = self.proc.pid
-        # SMTP sessions and delivery agents are the daemon's children.
+        # SMTP sessions and background deliveries are the daemon's children:
+        # stop them first, so the daemon reaps them (orphans would stay
+        # zombies here, where PID 1 is no init).
         kids = h._children(pid) if self.proc.poll() is None else []
+        h._kill_pids(kids, signal.SIGTERM)
+        h._kill_pids(h._wait_gone(kids, 5), signal.SIGKILL)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -271,8 +275,6 @@ class Sendmail:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        left = h._wait_gone(kids, 5)
-        h._kill_pids(left, signal.SIGKILL)
         if self._log:
             self._log.close()
             self._log = None
