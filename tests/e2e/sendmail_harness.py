@@ -319,7 +319,9 @@ class Sendmail:
         self.stop()
 
 
-_QID_RE = re.compile(r"\b([0-9A-Za-z]{14})\b")
+# "2.0.0 6ARIC6xQ003285 Message accepted for delivery": 14 characters while
+# the pid has 5 digits, longer with more.
+_QID_RE = re.compile(r"^2\.0\.0 ([0-9A-Za-z]{8,}) Message accepted")
 
 
 def queue_id_of(reply: str):

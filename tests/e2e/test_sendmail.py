@@ -206,6 +206,7 @@ def test_delivery_status_from_sendmail_stat_sent_lines(s, keys):
     m = s.milter(s.workdir, cfg)
     code, reply = s.send(h.make_message(FROM, RCPT, "status", "status\n"))
     qid = sh.queue_id_of(reply)
+    assert code == 250 and qid, reply
     mid = m.wait_log(rf"{qid}: accept: .* id=([a-z2-7]{{26}})\b", 20).group(1)
     s.sink.wait_count(1, 30)
     st = _wait_delivered(m, s.sendmail, mid)
@@ -262,6 +263,7 @@ def _hold_one(s, keys, scheduler=False):
     code, reply = s.send(h.make_message(FROM, RCPT, "second", "second\n"))
     assert code == 250  # held mail is accepted into the MTA
     qid = sh.queue_id_of(reply)
+    assert qid, reply
     s.sink.wait_count(1, 30)
     h.wait_for(lambda: s.sendmail.queue() == {qid: "quarantined"}, 15,
                what=f"{qid} in Sendmail's quarantine")
