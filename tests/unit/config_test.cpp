@@ -214,21 +214,19 @@ TEST_CASE("an error echoes at most 80 bytes of a value", "[config]") {
     CHECK(ctl.error().what.find("\"a\\x0aforged: line\"") != std::string::npos);
 }
 
-TEST_CASE("200 000 domains load in linear time", "[config][slow]") {
+// Not timed (a shared CI machine makes wall-clock limits flaky); the load
+// time of a large config is a bench/ figure.
+TEST_CASE("200 000 domains load, and a duplicate at the end of the list is found", "[config][slow]") {
     std::string text;
     const int n = 200000;
     text.reserve(n * 100);
     for (int i = 0; i < n; ++i)
         text += "[[domain]]\nname = \"d" + std::to_string(i) +
                 ".example\"\ndkim = [ { selector = \"s1\", key = \"/k/d" + std::to_string(i) + ".pem\" } ]\n";
-    auto t0 = std::chrono::steady_clock::now();
     auto c = config::load_string(text, "big.toml");
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     REQUIRE(c.ok());
     CHECK(c->domains.size() == static_cast<size_t>(n));
     CHECK(c->domains.back().name == "d199999.example");
-    INFO("load took " << secs << " s");
-    CHECK(secs < 5.0);
     // And the duplicate is still found, at the end of a long list.
     auto dup = config::load_string(text + "[[domain]]\nname = \"D7.example\"\n", "big.toml");
     REQUIRE_FALSE(dup.ok());
