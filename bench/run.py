@@ -787,11 +787,99 @@ def report_postfix(args, res: dict) -> list[tuple[str, bool | None]]:
 
 
 # --------------------------------------------------------------------------
+# (c) memory
+
+def status_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return -1
+
+
+def bench_memory(args, root: Path, keys: dict, load_bin: Path, ses_bin: Path | None,
+                 null_bin: Path | None) -> dict:
+    """RSS of each filter: idle, with 200 connections held in mid-message
+    (milter_load --pause-before-eom: every connection has sent its whole
+    message but the end), and its growth over N messages after a warm-up."""
+    key = keys["ed25519"]
+    filters = {}
+    if null_bin:
+        filters["nullfilter"] = NullFilter(null_bin, root, "mem-nullfilter")
+    if ses_bin:
+        filters["sesmilter"] = SesmilterProc(ses_bin, root / "mem-sesmilter", "ed25519", key["key_file"])
+    out = {}
+    for name, m in filters.items():
+        try:
+            m.start()
+        except h.HarnessError as e:
+            problem(f"memory: {name} did not start: {e}")
+            continue
+        try:
+            time.sleep(0.5)
+            r = {"idle_kib": status_kib(m.pid, "VmRSS")}
+            milter_load(load_bin, m.spec, 2000, args.connections, args.per_session)
+            r["rest_kib"] = status_kib(m.pid, "VmRSS")
+            mark = root / f"mem-{name}.held"
+            n = args.mem_connections
+            cmd = [str(load_bin), "--socket", m.spec, "--message", str(MESSAGE),
+                   "--messages", str(n), "--connections", str(n), "--per-session", "1",
+                   "--from", SENDER, "--rcpt", RCPT, "--pause-before-eom", "3000",
+                   "--pause-mark", str(mark), "--timeout-ms", "60000"]
+            load = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                h.wait_for(lambda: mark.exists() or load.poll() is not None, 120,
+                           what=f"{n} connections held in mid-message")
+                time.sleep(0.5)
+                r["mid_kib"] = status_kib(m.pid, "VmRSS")
+                r["mid_threads"] = status_kib(m.pid, "Threads")
+            finally:
+                so, se = load.communicate(timeout=300)
+            res = json.loads(so.strip().splitlines()[-1]) if so.strip() else {}
+            want_signed = 0 if name in SIGNERS_NOT else n
+            if res.get("errors", 1) or res.get("signed") != want_signed:
+                problem(f"memory: {name}: {n} held connections: {res or se[:300]}")
+            r["before_kib"] = status_kib(m.pid, "VmRSS")
+            r["before_anon_kib"] = status_kib(m.pid, "RssAnon")
+            res = milter_load(load_bin, m.spec, args.mem_messages, args.connections, args.per_session,
+                              timeout=3600)
+            if res["errors"] or res["signed"] != (0 if name in SIGNERS_NOT else res["messages"]):
+                problem(f"memory: {name}: {res['errors']} errors over {res['messages']} messages")
+            r["after_kib"] = status_kib(m.pid, "VmRSS")
+            r["after_anon_kib"] = status_kib(m.pid, "RssAnon")
+            r["peak_kib"] = status_kib(m.pid, "VmHWM")
+            out[name] = r
+            log(f"   memory {name}: {r}")
+        finally:
+            m.stop()
+    return out
+
+
+def report_memory(args, res: dict) -> None:
+    print()
+    print(f"== (c) Memory (RSS from /proc, Ed25519, default config): idle; with "
+          f"{args.mem_connections} connections held in mid-message; growth over "
+          f"{args.mem_messages} messages after 2000 of warm-up ==")
+    print("   growth = RSS after - before; anon = the heap and stacks only (RssAnon): the rest is"
+          " file pages, e.g. the LMDB map the records are written to")
+    print(f"{'milter':12}{'idle MB':>9}{'rest MB':>9}{'mid MB':>9}{'KB/conn':>9}{'threads':>9}"
+          f"{'before MB':>11}{'after MB':>10}{'growth KB':>11}{'B/msg':>7}{'anon KB':>9}"
+          f"{'anon B/msg':>12}{'peak MB':>9}")
+    for name, r in res.items():
+        growth = r["after_kib"] - r["before_kib"]
+        anon = r["after_anon_kib"] - r["before_anon_kib"]
+        per_conn = (r["mid_kib"] - r["rest_kib"]) / max(1, args.mem_connections)
+        print(f"{name:12}{r['idle_kib'] / 1024:9.1f}{r['rest_kib'] / 1024:9.1f}{r['mid_kib'] / 1024:9.1f}"
+              f"{per_conn:9.1f}{r['mid_threads']:9d}{r['before_kib'] / 1024:11.1f}"
+              f"{r['after_kib'] / 1024:10.1f}{growth:11d}{1024 * growth / args.mem_messages:7.1f}"
+              f"{anon:9d}{1024 * anon / args.mem_messages:12.1f}{r['peak_kib'] / 1024:9.1f}")
+
+
+# --------------------------------------------------------------------------
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="short run: fewer messages, 1 run")
-    ap.add_argument("--only", choices=("milter", "postfix"), help="run one benchmark")
+    ap.add_argument("--only", choices=("milter", "postfix", "memory"), help="run one benchmark")
     ap.add_argument("--runs", type=int, help="repetitions (median reported; default 3, quick 1)")
     ap.add_argument("--messages", type=int, help="milter_load messages per run (default 6000)")
     ap.add_argument("--warmup", type=int, help="milter_load warm-up messages (default 500)")
@@ -801,6 +889,10 @@ def main() -> int:
     ap.add_argument("--pf-messages", type=int, help="smtp-source messages per run (default 5000)")
     ap.add_argument("--pf-warmup", type=int, help="smtp-source warm-up messages (default 200)")
     ap.add_argument("--pf-sessions", type=int, default=20, help="smtp-source sessions")
+    ap.add_argument("--mem-connections", type=int, default=200,
+                    help="connections held in mid-message for the memory row (default 200)")
+    ap.add_argument("--mem-messages", type=int,
+                    help="messages for the memory growth row (default 100000, quick 20000)")
     ap.add_argument("--sesmilter", default=str(h.DEFAULT_BINARY), help="sesmilter binary")
     ap.add_argument("--milter-load", default=str(h.BUILD / "bench" / "milter_load"),
                     help="milter_load binary")
@@ -817,6 +909,7 @@ def main() -> int:
     args.warmup = args.warmup if args.warmup is not None else (200 if q else 500)
     args.pf_messages = args.pf_messages or (1000 if q else 5000)
     args.pf_warmup = args.pf_warmup if args.pf_warmup is not None else (100 if q else 200)
+    args.mem_messages = args.mem_messages or (20000 if q else 100000)
 
     if os.geteuid() != 0:
         print("bench/run.py must run as root (private Postfix instances)", file=sys.stderr)
@@ -864,6 +957,11 @@ def main() -> int:
             res = bench_postfix(args, root, keys, ses_bin, base_bin, null_bin)
             verdicts += report_postfix(args, res)
             results["postfix"] = res
+        if args.only in (None, "memory"):
+            log("(c) memory ...")
+            res = bench_memory(args, root, keys, load_bin, ses_bin, null_bin)
+            report_memory(args, res)
+            results["memory"] = res
     except h.HarnessError as e:
         problem(f"benchmark aborted: {e}")
     finally:
