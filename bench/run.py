@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""bench/run.py -- sesmilter against OpenDKIM, alone and through Postfix.
+"""bench/run.py -- sesmilter against a do-nothing filter and OpenDKIM, alone and through Postfix.
 
     make bench                       # full run (about 5-8 minutes)
     make bench BENCH_ARGS=--quick    # about 1-2 minutes, fewer messages, 1 run
@@ -20,6 +20,20 @@
     divided by the time until Postfix has delivered all N to the sink
     (counted from "status=sent" in its maillog). Runs are interleaved and the
     median is reported. Target: sesmilter/OpenDKIM >= 1.3.
+
+Every benchmark also runs build/bench/nullfilter, a libmilter filter that
+does nothing and negotiates what sesmilter negotiates, under the same client
+and placement in the same interleaved runs: the floor each milter row is
+compared with (issue #16). `openssl speed` on the milter's core gives the
+signature's own cost in the same run. #16 targets:
+    milter alone, pinned, Ed25519: sesmilter >= 0.8x nullfilter msg/s
+    milter alone, pinned, RSA-2048, signing alone (records off): CPU per
+        message <= nullfilter's + the signature + 60 us
+    through Postfix, RSA-2048, signing alone: >= 0.92x nullfilter msg/s and
+        CPU per message <= nullfilter's + the signature + 150 us
+
+(c) Memory: RSS of the null filter and sesmilter (Ed25519) idle, with 200
+    connections held in mid-message, and its growth over 100 000 messages.
 
 Before timing, each configuration signs a few messages that are checked with
 dkimpy, and every milter_load run must report every message signed and no
@@ -515,9 +529,10 @@ def report_milters(args, res: dict, have_ses: bool) -> list[tuple[str, bool | No
             "{:.0f}", s_ed and s_ed["msg_per_s"] >= TARGET_ED_MSGS)
     # #16: against the do-nothing filter, in the same runs
     n_ed, n_rsa = res.get(("ed25519", place, "nullfilter")), res.get(("rsa", place, "nullfilter"))
-    if n_ed and s_ed:
-        r = s_ed["msg_per_s"] / n_ed["msg_per_s"]
-        verdict(f"Ed25519 sesmilter >= {TARGET_NULL_ED_RATIO:g}x nullfilter msg/s", r, "{:.2f}x",
+    so_ed = sign_only(res, "ed25519", place)
+    if n_ed and so_ed:
+        r = so_ed["msg_per_s"] / n_ed["msg_per_s"]
+        verdict(f"Ed25519 sign-only >= {TARGET_NULL_ED_RATIO:g}x nullfilter msg/s", r, "{:.2f}x",
                 r >= TARGET_NULL_ED_RATIO)
     so = sign_only(res, "rsa", place)
     if n_rsa and so and "rsa" in sig:
