@@ -853,6 +853,7 @@ def bench_memory(args, root: Path, keys: dict, load_bin: Path, ses_bin: Path | N
             want_signed = 0 if name in SIGNERS_NOT else n
             if res.get("errors", 1) or res.get("signed") != want_signed:
                 problem(f"memory: {name}: {n} held connections: {res or se[:300]}")
+            r["mid_peak_kib"] = status_kib(m.pid, "VmHWM")  # the peak so far: includes the N ends of message
             r["before_kib"] = status_kib(m.pid, "VmRSS")
             r["before_anon_kib"] = status_kib(m.pid, "RssAnon")
             res = milter_load(load_bin, m.spec, args.mem_messages, args.connections, args.per_session,
@@ -879,6 +880,8 @@ def report_memory(args, res: dict) -> None:
     print(f"{'milter':12}{'idle MB':>9}{'rest MB':>9}{'mid MB':>9}{'KB/conn':>9}{'threads':>9}"
           f"{'before MB':>11}{'after MB':>10}{'growth KB':>11}{'B/msg':>7}{'anon KB':>9}"
           f"{'anon B/msg':>12}{'peak MB':>9}")
+    print("   peak = VmHWM at the end; the peak right after the held connections finished is "
+          "printed below the table")
     for name, r in res.items():
         growth = r["after_kib"] - r["before_kib"]
         anon = r["after_anon_kib"] - r["before_anon_kib"]
@@ -887,6 +890,9 @@ def report_memory(args, res: dict) -> None:
               f"{per_conn:9.1f}{r['mid_threads']:9d}{r['before_kib'] / 1024:11.1f}"
               f"{r['after_kib'] / 1024:10.1f}{growth:11d}{1024 * growth / args.mem_messages:7.1f}"
               f"{anon:9d}{1024 * anon / args.mem_messages:12.1f}{r['peak_kib'] / 1024:9.1f}")
+    for name, r in res.items():
+        print(f"   {name}: peak after the {args.mem_connections} held connections finished "
+              f"{r['mid_peak_kib'] / 1024:.1f} MB")
 
 
 # --------------------------------------------------------------------------
