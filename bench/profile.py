@@ -2,7 +2,7 @@
 """bench/profile.py -- where sesmilter's CPU goes under the milter-alone load.
 
     /usr/bin/python3 bench/profile.py [--key ed25519|rsa] [--records on|off]
-        [--messages 20000] [--top 30] [--binary build/sesmilter|build/bench/nullfilter]
+        [--messages 20000] [--top 30] [--per-session 10] [--binary build/sesmilter|build/bench/nullfilter]
 
 Starts build/sesmilter (or build/bench/nullfilter with --binary pointing at
 it) with the benchmark's config, pins it to core 0 and build/bench/milter_load
@@ -43,6 +43,8 @@ def main() -> int:
     ap.add_argument("--messages", type=int, default=20000)
     ap.add_argument("--warmup", type=int, default=1000)
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--per-session", type=int, default=10,
+                    help="messages per milter connection (1: as Postfix fed by smtp-source)")
     ap.add_argument("--binary", default=str(h.DEFAULT_BINARY))
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
@@ -59,7 +61,7 @@ def main() -> int:
             m = bench.SesmilterProc(binary, root / "sesmilter", args.key, key["key_file"], extra)
         m.start()
         bench.pin(m.pid, "0")
-        bench.milter_load(load_bin, m.spec, args.warmup, 16, 10, client_cpus="1")
+        bench.milter_load(load_bin, m.spec, args.warmup, 16, args.per_session, client_cpus="1")
         bench.pin(m.pid, "0")
         data = root / "perf.data"
         perf = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "2000",
@@ -68,7 +70,7 @@ def main() -> int:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(0.5)
         c0 = bench.cpu_seconds(m.pid)
-        r = bench.milter_load(load_bin, m.spec, args.messages, 16, 10, client_cpus="1")
+        r = bench.milter_load(load_bin, m.spec, args.messages, 16, args.per_session, client_cpus="1")
         cpu = bench.cpu_seconds(m.pid) - c0
         perf.send_signal(2)
         perf.wait(120)
