@@ -21,7 +21,11 @@
 using namespace ses;
 
 static void run(const char* label, const std::string& script, store::Sync sync, int n) {
-    auto dir = std::filesystem::temp_directory_path() / ("ses-bench-" + std::to_string(getpid()) + label);
+    // the label names a case ("builtin/periodic"): no '/' in the directory's name, or the
+    // parent "ses-bench-PIDbuiltin" would be left behind in /tmp
+    std::string tag = label;
+    std::replace(tag.begin(), tag.end(), '/', '-');
+    auto dir = std::filesystem::temp_directory_path() / ("ses-bench-" + std::to_string(getpid()) + "-" + tag);
     std::filesystem::remove_all(dir);
     warmup::Settings s;
     store::Options so;
