@@ -27,6 +27,7 @@
 #include <cerrno>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -95,7 +96,38 @@ struct Options {
     int timeout_ms = 30000;
     std::string save_signed;  // write the first modified message here
     bool verbose = false;
+    int pause_ms = 0;        // hold every connection just before its first EOM this long
+    std::string pause_mark;  // created when all connections are held there
 };
+
+// --pause-before-eom: every connection stops before the end of its first
+// message until all of them are there (the filter then holds N messages
+// in mid-flight, for a memory reading), then they wait pause_ms together.
+struct PauseBarrier {
+    std::mutex mu;
+    std::condition_variable cv;
+    int arrived = 0;
+    bool released = false;
+};
+PauseBarrier g_pause;
+
+void pause_point(const Options& o) {
+    thread_local bool done = false;
+    if (o.pause_ms <= 0 || done) return;
+    done = true;
+    std::unique_lock<std::mutex> lk(g_pause.mu);
+    if (++g_pause.arrived == o.connections) {
+        if (!o.pause_mark.empty()) std::ofstream(o.pause_mark) << "held " << o.connections << " connections\n";
+        lk.unlock();
+        std::this_thread::sleep_for(std::chrono::milliseconds(o.pause_ms));
+        lk.lock();
+        g_pause.released = true;
+        g_pause.cv.notify_all();
+        return;
+    }
+    // a connection that failed earlier never arrives: give up after the timeout
+    g_pause.cv.wait_for(lk, std::chrono::milliseconds(o.timeout_ms), [] { return g_pause.released; });
+}
 
 [[noreturn]] void usage(const char* why) {
     if (why) std::fprintf(stderr, "milter_load: %s\n", why);
@@ -105,6 +137,8 @@ struct Options {
                  "  [--warmup W=0] [--from ADDR] [--rcpt ADDR] [--timeout-ms T=30000]\n"
                  "  [--proto-flags HEX (offered SMFIP_*, default 0x1FFFFF as Postfix)]\n"
                  "  [--save-signed FILE (first message with the filter's headers applied)]\n"
+                 "  [--pause-before-eom MS [--pause-mark FILE]] (all connections stop before their first\n"
+                 "   end of message, FILE is created, they wait MS together; needs --warmup 0)\n"
                  "  [--verbose]\n");
     std::exit(2);
 }
@@ -511,6 +545,7 @@ public:
             }
             skip_ = false;
         }
+        pause_point(o_);
         c_.put('D', macros('E', {{"i", qid}}));
         c_.put('E', "");
         Mods mods;
@@ -785,6 +820,10 @@ int main(int argc, char** argv) {
                 o.proto_offer = static_cast<uint32_t>(std::stoul(val(), nullptr, 0));
             else if (key == "--save-signed")
                 o.save_signed = val();
+            else if (key == "--pause-before-eom")
+                o.pause_ms = std::stoi(val());
+            else if (key == "--pause-mark")
+                o.pause_mark = val();
             else if (key == "--verbose" || key == "-v")
                 o.verbose = true;
             else if (key == "--help" || key == "-h")
@@ -798,6 +837,8 @@ int main(int argc, char** argv) {
     if (o.socket.empty()) usage("--socket is required");
     if (o.message_file.empty()) usage("--message is required");
     if (o.connections < 1 || o.messages < 1 || o.per_session < 1 || o.warmup < 0) usage("counts must be positive");
+    if (o.pause_ms > 0 && (o.warmup > 0 || o.messages < o.connections))
+        usage("--pause-before-eom needs --warmup 0 and at least one message per connection");
 
     Message m = load_message(o.message_file);
 

@@ -1,10 +1,13 @@
 // quota_decision.cpp -- the cost of one warm-up decision including the LMDB
 // commit: median and p99 of warmup::Engine::admit(), built-in rules and the
 // shipped lua/warmup.lua, store sync periodic and full.
+//
+//   build/bench/quota_decision [SCRIPT [--script-only N]]
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -18,7 +21,11 @@
 using namespace ses;
 
 static void run(const char* label, const std::string& script, store::Sync sync, int n) {
-    auto dir = std::filesystem::temp_directory_path() / ("ses-bench-" + std::to_string(getpid()) + label);
+    // the label names a case ("builtin/periodic"): no '/' in the directory's name, or the
+    // parent "ses-bench-PIDbuiltin" would be left behind in /tmp
+    std::string tag = label;
+    std::replace(tag.begin(), tag.end(), '/', '-');
+    auto dir = std::filesystem::temp_directory_path() / ("ses-bench-" + std::to_string(getpid()) + "-" + tag);
     std::filesystem::remove_all(dir);
     warmup::Settings s;
     store::Options so;
@@ -70,8 +77,10 @@ int main(int argc, char** argv) {
         ss << in.rdbuf();
         script = ss.str();
     }
-    run("builtin/periodic", "", store::Sync::periodic, 20000);
-    if (!script.empty()) run("warmup.lua/periodic", script, store::Sync::periodic, 20000);
-    run("builtin/full", "", store::Sync::full, 300);
+    // "--script-only N": only the script's case, N decisions (for a profile)
+    const bool only = argc > 3 && std::string(argv[2]) == "--script-only";
+    if (!only) run("builtin/periodic", "", store::Sync::periodic, 20000);
+    if (!script.empty()) run("warmup.lua/periodic", script, store::Sync::periodic, only ? std::atoi(argv[3]) : 20000);
+    if (!only) run("builtin/full", "", store::Sync::full, 300);
     return 0;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""bench/run.py -- sesmilter against OpenDKIM, alone and through Postfix.
+"""bench/run.py -- sesmilter against a do-nothing filter and OpenDKIM, alone and through Postfix.
 
     make bench                       # full run (about 5-8 minutes)
     make bench BENCH_ARGS=--quick    # about 1-2 minutes, fewer messages, 1 run
@@ -20,6 +20,20 @@
     divided by the time until Postfix has delivered all N to the sink
     (counted from "status=sent" in its maillog). Runs are interleaved and the
     median is reported. Target: sesmilter/OpenDKIM >= 1.3.
+
+Every benchmark also runs build/bench/nullfilter, a libmilter filter that
+does nothing and negotiates what sesmilter negotiates, under the same client
+and placement in the same interleaved runs: the floor each milter row is
+compared with (issue #16). `openssl speed` on the milter's core gives the
+signature's own cost in the same run. #16 targets:
+    milter alone, pinned, Ed25519: sesmilter >= 0.8x nullfilter msg/s
+    milter alone, pinned, RSA-2048, signing alone (records off): CPU per
+        message <= nullfilter's + the signature + 60 us
+    through Postfix, RSA-2048, signing alone: >= 0.92x nullfilter msg/s and
+        CPU per message <= nullfilter's + the signature + 150 us
+
+(c) Memory: RSS of the null filter and sesmilter (Ed25519) idle, with 200
+    connections held in mid-message, and its growth over 100 000 messages.
 
 Before timing, each configuration signs a few messages that are checked with
 dkimpy, and every milter_load run must report every message signed and no
@@ -61,6 +75,11 @@ TARGET_ED_MSGS = 10000
 TARGET_WARMUP_RATIO = 0.95
 TARGET_POSTFIX_RATIO = 1.3
 TARGET_RECORDS_RATIO = 0.95
+# issue #16: against the do-nothing filter (bench/nullfilter.cpp)
+TARGET_NULL_ED_RATIO = 0.8       # milter alone, pinned, Ed25519, msg/s
+TARGET_RSA_SLACK_US = 60         # milter alone, pinned, RSA-2048, sign-only CPU above null + signature
+TARGET_PF_NULL_RATIO = 0.92      # through Postfix, RSA-2048, sign-only msg/s
+TARGET_PF_SLACK_US = 150         # through Postfix, sign-only CPU above null + signature
 
 problems: list[str] = []
 
@@ -168,6 +187,81 @@ class OpenDKIM:
         h.unregister(self)
 
 
+class NullFilter:
+    """build/bench/nullfilter: the do-nothing libmilter filter that negotiates
+    what sesmilter negotiates; the floor every milter row is compared with."""
+
+    def __init__(self, binary: Path, workdir: Path, name: str):
+        self.binary = binary
+        self.socket = workdir / f"{name}.sock"
+        self.log_path = workdir / f"{name}.log"
+        self.proc = None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def spec(self) -> str:
+        return f"unix:{self.socket}"
+
+    def start(self) -> "NullFilter":
+        if self.socket.exists():
+            self.socket.unlink()
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([str(self.binary), self.spec], stdout=self._log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        h.register(self)
+        try:
+            h.wait_for(lambda: self.proc.poll() is not None or self.socket.exists(), 15,
+                       what=f"nullfilter socket {self.socket}")
+        except h.HarnessError:
+            self.stop()
+            raise
+        if self.proc.poll() is not None:
+            rc = self.proc.returncode
+            self.stop()
+            raise h.HarnessError(f"nullfilter exited with {rc}: {self.log_path.read_text()}")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+        self.proc = None
+        h.unregister(self)
+
+
+SIGNERS_NOT = ("nullfilter",)  # rows that sign nothing by design
+
+
+def openssl_sign_us(cpus: str | None, seconds: int = 1) -> dict:
+    """`openssl speed` for RSA-2048 and Ed25519 on the milter's core: the
+    signature alone, in microseconds, as the bound the targets add up."""
+    cmd = ["openssl", "speed", "-seconds", str(seconds), "rsa2048", "ed25519"]
+    if cpus:
+        cmd = ["taskset", "-c", cpus] + cmd
+    cp = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                        timeout=120)
+    out = {}
+    m = re.search(r"^rsa 2048 bits\s+\S+\s+\S+\s+([\d.]+)", cp.stdout, re.M)
+    if m:
+        out["rsa"] = 1e6 / float(m.group(1))
+    m = re.search(r"\(Ed25519\)\s+\S+\s+\S+\s+([\d.]+)", cp.stdout, re.M)
+    if m:
+        out["ed25519"] = 1e6 / float(m.group(1))
+    if len(out) != 2:
+        problem(f"openssl speed: cannot read its output:\n{cp.stdout}")
+    return out
+
+
 class SesmilterProc:
     """harness.Sesmilter with the benchmark's config."""
 
@@ -256,8 +350,9 @@ def verify_signed(path: Path, txt: dict, who: str) -> bool:
 
 
 def bench_milters(args, root: Path, keys: dict, load_bin: Path, ses_bin: Path | None,
-                  base_bin: Path | None = None) -> dict:
+                  base_bin: Path | None = None, null_bin: Path | None = None) -> dict:
     out = {}
+    sig_runs = {"rsa": [], "ed25519": []}
     cpus = sorted(os.sched_getaffinity(0))
     can_pin = len(cpus) >= 2
     milter_cpu, client_cpu = str(cpus[0]), str(cpus[1] if can_pin else cpus[0])
@@ -265,7 +360,10 @@ def bench_milters(args, root: Path, keys: dict, load_bin: Path, ses_bin: Path | 
     for alg, label in (("rsa", "RSA-2048"), ("ed25519", "Ed25519")):
         key = keys[alg]
         txt = {key["dns_name"]: key["txt"]}
-        milters = {"opendkim": OpenDKIM(root, f"opendkim-{alg}", key["key_file"], alg)}
+        milters = {}
+        if null_bin:
+            milters["nullfilter"] = NullFilter(null_bin, root, f"nullfilter-{alg}")
+        milters["opendkim"] = OpenDKIM(root, f"opendkim-{alg}", key["key_file"], alg)
         if ses_bin:
             milters["sesmilter"] = SesmilterProc(ses_bin, root / f"sesmilter-{alg}", alg,
                                                  key["key_file"])
@@ -285,7 +383,11 @@ def bench_milters(args, root: Path, keys: dict, load_bin: Path, ses_bin: Path | 
         for name, m in started.items():
             saved = root / f"signed-{name}-{alg}.eml"
             r = milter_load(load_bin, m.spec, 20, 2, 5, save_signed=saved)
-            if r["errors"] or r["signed"] != r["messages"]:
+            if name in SIGNERS_NOT:
+                if r["errors"] or r["signed"]:
+                    problem(f"{name} ({label}) check: {r['signed']} signed, "
+                            f"{r['errors']} errors: {r['stderr'][:500]}")
+            elif r["errors"] or r["signed"] != r["messages"]:
                 problem(f"{name} ({label}) check: {r['signed']}/{r['messages']} signed, "
                         f"{r['errors']} errors: {r['stderr'][:500]}")
             else:
@@ -304,13 +406,19 @@ def bench_milters(args, root: Path, keys: dict, load_bin: Path, ses_bin: Path | 
                                     args.per_session, client_cpus=client_cpu if pcpu else None)
                     r["milter_cpu_s"] = cpu_seconds(m.pid) - c0
                     r["milter_cpu_us_per_msg"] = 1e6 * r["milter_cpu_s"] / max(1, r["messages"])
-                    if r["errors"] or r["signed"] != r["messages"]:
+                    want_signed = 0 if name in SIGNERS_NOT else r["messages"]
+                    if r["errors"] or r["signed"] != want_signed:
                         problem(f"{name} {label} {place}: {r['errors']} errors, "
                                 f"{r['signed']}/{r['messages']} signed: {r['stderr'][:300]}")
                     log(f"   {label:8} {place:6} {name:9} run {rep + 1}: "
                         f"{r['msg_per_s']:8.0f} msg/s  p50 {r['p50_ms']:.2f} ms  "
                         f"p99 {r['p99_ms']:.2f} ms  milter {r['milter_cpu_us_per_msg']:.0f} us/msg")
                     runs[name].append(r)
+                if pcpu and alg == "rsa":
+                    # the signature's own cost on the milter's core, between
+                    # the rounds so that it sees the same machine
+                    for a, us in openssl_sign_us(pcpu).items():
+                        sig_runs[a].append(us)
             for name, rs in runs.items():
                 med = sorted(rs, key=lambda r: r["msg_per_s"])[len(rs) // 2]
                 out[(alg, place, name)] = {
@@ -327,7 +435,19 @@ def bench_milters(args, root: Path, keys: dict, load_bin: Path, ses_bin: Path | 
                     pin(m.pid, all_cpus())
         for m in started.values():
             m.stop()
+    if not sig_runs["rsa"]:  # nothing pinned: one measurement unpinned
+        for a, us in openssl_sign_us(None).items():
+            sig_runs[a].append(us)
+    for a, us in sig_runs.items():
+        if us:
+            out[("sign", a, "openssl")] = {"sign_us": statistics.median(us), "all_sign_us": us}
     return out
+
+
+def sign_only(res: dict, alg: str, place: str):
+    """The row that does signing alone: records off (records, suppression and
+    warm-up have their own budgets, #7-#9); sesmilter when it is missing."""
+    return res.get((alg, place, "records-off")) or res.get((alg, place, "sesmilter"))
 
 
 def report_milters(args, res: dict, have_ses: bool) -> list[tuple[str, bool | None]]:
@@ -339,19 +459,31 @@ def report_milters(args, res: dict, have_ses: bool) -> list[tuple[str, bool | No
           "pinned = milter on core 0 only, client on core 1")
     print("   cpu us/msg = the milter's own CPU time per message (/proc); "
           "replies/msg = reply packets the client waited for")
-    hdr = (f"{'key':9}{'placement':10}{'milter':11}{'msg/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-           f"{'cpu us/msg':>12}{'msg/cpu-s':>11}{'replies/msg':>13}")
+    print("   nullfilter = a libmilter filter that does nothing, negotiating what "
+          "sesmilter negotiates (the floor)")
+    sig = {a: res[("sign", a, "openssl")]["sign_us"] for a in ("rsa", "ed25519")
+           if ("sign", a, "openssl") in res}
+    if sig:
+        print(f"   openssl speed on the milter's core (median): RSA-2048 sign "
+              f"{sig.get('rsa', 0):.0f} us, Ed25519 sign {sig.get('ed25519', 0):.1f} us")
+    hdr = (f"{'key':9}{'placement':10}{'milter':12}{'msg/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+           f"{'cpu us/msg':>12}{'msg/cpu-s':>11}{'replies/msg':>13}{'x null msg/s':>14}"
+           f"{'cpu - null':>12}")
     print(hdr)
     for alg, label in (("rsa", "RSA-2048"), ("ed25519", "Ed25519")):
         for place in ("shared", "pinned"):
-            for name in ("opendkim", "baseline", "records-off", "sesmilter"):
+            n = res.get((alg, place, "nullfilter"))
+            for name in ("nullfilter", "opendkim", "baseline", "records-off", "sesmilter"):
                 r = res.get((alg, place, name))
                 if not r:
                     continue
                 per_cpu = 1e6 / r["milter_cpu_us_per_msg"] if r["milter_cpu_us_per_msg"] else 0
-                print(f"{label:9}{place:10}{name:11}{r['msg_per_s']:9.0f}{r['p50_ms']:9.2f}"
+                vs = (f"{r['msg_per_s'] / n['msg_per_s']:13.2f}x"
+                      f"{r['milter_cpu_us_per_msg'] - n['milter_cpu_us_per_msg']:+12.0f}"
+                      if n else "")
+                print(f"{label:9}{place:10}{name:12}{r['msg_per_s']:9.0f}{r['p50_ms']:9.2f}"
                       f"{r['p99_ms']:9.2f}{r['milter_cpu_us_per_msg']:12.0f}{per_cpu:11.0f}"
-                      f"{r['replies_per_msg']:13.1f}")
+                      f"{r['replies_per_msg']:13.1f}{vs}")
             o, s = res.get((alg, place, "opendkim")), res.get((alg, place, "sesmilter"))
             if o and s:
                 print(f"{'':19}{'ratio sesmilter/OpenDKIM':28}{s['msg_per_s'] / o['msg_per_s']:6.2f}x"
@@ -369,13 +501,17 @@ def report_milters(args, res: dict, have_ses: bool) -> list[tuple[str, bool | No
                 print(f"{'':19}{'ratio sesmilter/baseline':28}{s['msg_per_s'] / b['msg_per_s']:6.2f}x"
                       f"   (CPU per message {s['milter_cpu_us_per_msg'] / b['milter_cpu_us_per_msg']:.2f}x "
                       f"of the baseline's)")
+            so = sign_only(res, alg, place)
+            if n and so and alg in sig:
+                extra = so["milter_cpu_us_per_msg"] - n["milter_cpu_us_per_msg"] - sig[alg]
+                print(f"{'':19}{'sign-only cpu - null - signature':33}{extra:+6.0f} us per message")
     verdicts = []
     print()
     print("   Targets (milter pinned to one core):")
     place = "pinned" if ("rsa", "pinned", "opendkim") in res else "shared"
 
     def verdict(text, value, fmt, ok):
-        print(f"   {text:40} {fmt.format(value) if value is not None else 'n/a':>10}   "
+        print(f"   {text:58} {fmt.format(value) if value is not None else 'n/a':>10}   "
               f"{'PASS' if ok else ('MISS' if ok is not None else 'n/a')}")
         verdicts.append((text, ok))
 
@@ -391,6 +527,19 @@ def report_milters(args, res: dict, have_ses: bool) -> list[tuple[str, bool | No
             ratio and ratio >= TARGET_RSA_RATIO)
     verdict(f"Ed25519 sesmilter >= {TARGET_ED_MSGS} msg/s", s_ed and s_ed["msg_per_s"],
             "{:.0f}", s_ed and s_ed["msg_per_s"] >= TARGET_ED_MSGS)
+    # #16: against the do-nothing filter, in the same runs
+    n_ed, n_rsa = res.get(("ed25519", place, "nullfilter")), res.get(("rsa", place, "nullfilter"))
+    so_ed = sign_only(res, "ed25519", place)
+    if n_ed and so_ed:
+        r = so_ed["msg_per_s"] / n_ed["msg_per_s"]
+        verdict(f"Ed25519 sign-only >= {TARGET_NULL_ED_RATIO:g}x nullfilter msg/s", r, "{:.2f}x",
+                r >= TARGET_NULL_ED_RATIO)
+    so = sign_only(res, "rsa", place)
+    if n_rsa and so and "rsa" in sig:
+        budget = n_rsa["milter_cpu_us_per_msg"] + sig["rsa"] + TARGET_RSA_SLACK_US
+        verdict(f"RSA-2048 sign-only cpu <= null + signature + {TARGET_RSA_SLACK_US} us "
+                f"({budget:.0f})", so["milter_cpu_us_per_msg"], "{:.0f} us",
+                so["milter_cpu_us_per_msg"] <= budget)
     return verdicts
 
 
@@ -494,7 +643,7 @@ def check_postfix_signing(cfg: PostfixConfig, root: Path, txt: dict) -> None:
         cfg.counter.poll()
         for msg in msgs:
             sigs = h.dkim_signatures(msg)
-            if cfg.milter is None:
+            if cfg.milter is None or cfg.name in SIGNERS_NOT:
                 if sigs:
                     problem(f"postfix {cfg.name}: unexpected DKIM-Signature")
                 continue
@@ -511,7 +660,7 @@ def check_postfix_signing(cfg: PostfixConfig, root: Path, txt: dict) -> None:
 
 
 def bench_postfix(args, root: Path, keys: dict, ses_bin: Path | None,
-                  base_bin: Path | None = None) -> dict:
+                  base_bin: Path | None = None, null_bin: Path | None = None) -> dict:
     key = keys["rsa"]
     txt = {key["dns_name"]: key["txt"]}
     # the next hop only counts (no file per message); deliveries are
@@ -519,7 +668,12 @@ def bench_postfix(args, root: Path, keys: dict, ses_bin: Path | None,
     sink = h.Sink(root / "sink", h.free_port(), dump=False).start()
     configs = [PostfixConfig("none", root, sink.port)]
     milters = []
+    sign_us = []
     try:
+        if null_bin:
+            nf = NullFilter(null_bin, root, "pf-nullfilter").start()
+            milters.append(nf)
+            configs.append(PostfixConfig("nullfilter", root, sink.port, nf))
         od = OpenDKIM(root, "pf-opendkim", key["key_file"], "rsa").start()
         milters.append(od)
         configs.append(PostfixConfig("opendkim", root, sink.port, od))
@@ -571,7 +725,8 @@ def bench_postfix(args, root: Path, keys: dict, ses_bin: Path | None,
                     cpu[c.name].append(1e6 * (cpu_seconds(c.milter.pid) - c0) / args.pf_messages)
                 log(f"   postfix {c.name:9} run {rep + 1}: {rate:7.0f} msg/s "
                     f"({args.pf_messages} in {secs:.1f} s)")
-        return {"rates": results, "milter_cpu_us_per_msg": cpu}
+            sign_us.append(openssl_sign_us(None).get("rsa", 0.0))
+        return {"rates": results, "milter_cpu_us_per_msg": cpu, "rsa_sign_us": sign_us}
     finally:
         for c in configs:
             c.stop()
@@ -603,6 +758,30 @@ def report_postfix(args, res: dict) -> list[tuple[str, bool | None]]:
         verdicts.append((f"Postfix sesmilter/OpenDKIM >= {TARGET_POSTFIX_RATIO}", ok))
     if "sesmilter" in med and "none" in med:
         print(f"   ratio sesmilter/no milter  {med['sesmilter'] / med['none']:6.2f}x")
+    if "nullfilter" in med and "none" in med:
+        print(f"   ratio nullfilter/no milter {med['nullfilter'] / med['none']:6.2f}x")
+    sig = statistics.median(res["rsa_sign_us"]) if res.get("rsa_sign_us") else None
+    if sig:
+        print(f"   openssl speed (median): RSA-2048 sign {sig:.0f} us")
+    so = "records-off" if "records-off" in med else "sesmilter"
+    if so in med and "nullfilter" in med:
+        for name in ("sesmilter", "records-off", "warmup-on", "opendkim"):
+            if name in med:
+                print(f"   ratio {name}/nullfilter{'':{max(0, 11 - len(name))}}"
+                      f"{med[name] / med['nullfilter']:6.2f}x")
+        r = med[so] / med["nullfilter"]
+        ok = r >= TARGET_PF_NULL_RATIO
+        print(f"   sign-only ({so}) / nullfilter {r:6.2f}x   target >= {TARGET_PF_NULL_RATIO}   "
+              f"{'PASS' if ok else 'MISS'}")
+        verdicts.append((f"Postfix RSA-2048 sign-only >= {TARGET_PF_NULL_RATIO}x nullfilter msg/s", ok))
+        if cpu.get(so) and cpu.get("nullfilter") and sig:
+            c_so, c_n = statistics.median(cpu[so]), statistics.median(cpu["nullfilter"])
+            budget = c_n + sig + TARGET_PF_SLACK_US
+            ok = c_so <= budget
+            print(f"   sign-only cpu {c_so:.0f} us <= null {c_n:.0f} + signature {sig:.0f} + "
+                  f"{TARGET_PF_SLACK_US} = {budget:.0f} us   {'PASS' if ok else 'MISS'}")
+            verdicts.append((f"Postfix RSA-2048 sign-only cpu <= null + signature + "
+                             f"{TARGET_PF_SLACK_US} us", ok))
     if "opendkim" in med and "none" in med:
         print(f"   ratio OpenDKIM/no milter   {med['opendkim'] / med['none']:6.2f}x")
     if "baseline" in med and "sesmilter" in med:
@@ -623,11 +802,105 @@ def report_postfix(args, res: dict) -> list[tuple[str, bool | None]]:
 
 
 # --------------------------------------------------------------------------
+# (c) memory
+
+def status_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return -1
+
+
+def bench_memory(args, root: Path, keys: dict, load_bin: Path, ses_bin: Path | None,
+                 null_bin: Path | None) -> dict:
+    """RSS of each filter: idle, with 200 connections held in mid-message
+    (milter_load --pause-before-eom: every connection has sent its whole
+    message but the end), and its growth over N messages after a warm-up."""
+    key = keys["ed25519"]
+    filters = {}
+    if null_bin:
+        filters["nullfilter"] = NullFilter(null_bin, root, "mem-nullfilter")
+    if ses_bin:
+        filters["sesmilter"] = SesmilterProc(ses_bin, root / "mem-sesmilter", "ed25519", key["key_file"])
+    out = {}
+    for name, m in filters.items():
+        try:
+            m.start()
+        except h.HarnessError as e:
+            problem(f"memory: {name} did not start: {e}")
+            continue
+        try:
+            time.sleep(0.5)
+            r = {"idle_kib": status_kib(m.pid, "VmRSS")}
+            milter_load(load_bin, m.spec, 2000, args.connections, args.per_session)
+            r["rest_kib"] = status_kib(m.pid, "VmRSS")
+            mark = root / f"mem-{name}.held"
+            n = args.mem_connections
+            cmd = [str(load_bin), "--socket", m.spec, "--message", str(MESSAGE),
+                   "--messages", str(n), "--connections", str(n), "--per-session", "1",
+                   "--from", SENDER, "--rcpt", RCPT, "--pause-before-eom", "3000",
+                   "--pause-mark", str(mark), "--timeout-ms", "60000"]
+            load = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                h.wait_for(lambda: mark.exists() or load.poll() is not None, 120,
+                           what=f"{n} connections held in mid-message")
+                time.sleep(0.5)
+                r["mid_kib"] = status_kib(m.pid, "VmRSS")
+                r["mid_threads"] = status_kib(m.pid, "Threads")
+            finally:
+                so, se = load.communicate(timeout=300)
+            res = json.loads(so.strip().splitlines()[-1]) if so.strip() else {}
+            want_signed = 0 if name in SIGNERS_NOT else n
+            if res.get("errors", 1) or res.get("signed") != want_signed:
+                problem(f"memory: {name}: {n} held connections: {res or se[:300]}")
+            r["mid_peak_kib"] = status_kib(m.pid, "VmHWM")  # the peak so far: includes the N ends of message
+            r["before_kib"] = status_kib(m.pid, "VmRSS")
+            r["before_anon_kib"] = status_kib(m.pid, "RssAnon")
+            res = milter_load(load_bin, m.spec, args.mem_messages, args.connections, args.per_session,
+                              timeout=3600)
+            if res["errors"] or res["signed"] != (0 if name in SIGNERS_NOT else res["messages"]):
+                problem(f"memory: {name}: {res['errors']} errors over {res['messages']} messages")
+            r["after_kib"] = status_kib(m.pid, "VmRSS")
+            r["after_anon_kib"] = status_kib(m.pid, "RssAnon")
+            r["peak_kib"] = status_kib(m.pid, "VmHWM")
+            out[name] = r
+            log(f"   memory {name}: {r}")
+        finally:
+            m.stop()
+    return out
+
+
+def report_memory(args, res: dict) -> None:
+    print()
+    print(f"== (c) Memory (RSS from /proc, Ed25519, default config): idle; with "
+          f"{args.mem_connections} connections held in mid-message; growth over "
+          f"{args.mem_messages} messages after 2000 of warm-up ==")
+    print("   growth = RSS after - before; anon = the heap and stacks only (RssAnon): the rest is"
+          " file pages, e.g. the LMDB map the records are written to")
+    print(f"{'milter':12}{'idle MB':>9}{'rest MB':>9}{'mid MB':>9}{'KB/conn':>9}{'threads':>9}"
+          f"{'before MB':>11}{'after MB':>10}{'growth KB':>11}{'B/msg':>7}{'anon KB':>9}"
+          f"{'anon B/msg':>12}{'peak MB':>9}")
+    print("   peak = VmHWM at the end; the peak right after the held connections finished is "
+          "printed below the table")
+    for name, r in res.items():
+        growth = r["after_kib"] - r["before_kib"]
+        anon = r["after_anon_kib"] - r["before_anon_kib"]
+        per_conn = (r["mid_kib"] - r["rest_kib"]) / max(1, args.mem_connections)
+        print(f"{name:12}{r['idle_kib'] / 1024:9.1f}{r['rest_kib'] / 1024:9.1f}{r['mid_kib'] / 1024:9.1f}"
+              f"{per_conn:9.1f}{r['mid_threads']:9d}{r['before_kib'] / 1024:11.1f}"
+              f"{r['after_kib'] / 1024:10.1f}{growth:11d}{1024 * growth / args.mem_messages:7.1f}"
+              f"{anon:9d}{1024 * anon / args.mem_messages:12.1f}{r['peak_kib'] / 1024:9.1f}")
+    for name, r in res.items():
+        print(f"   {name}: peak after the {args.mem_connections} held connections finished "
+              f"{r['mid_peak_kib'] / 1024:.1f} MB")
+
+
+# --------------------------------------------------------------------------
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="short run: fewer messages, 1 run")
-    ap.add_argument("--only", choices=("milter", "postfix"), help="run one benchmark")
+    ap.add_argument("--only", choices=("milter", "postfix", "memory"), help="run one benchmark")
     ap.add_argument("--runs", type=int, help="repetitions (median reported; default 3, quick 1)")
     ap.add_argument("--messages", type=int, help="milter_load messages per run (default 6000)")
     ap.add_argument("--warmup", type=int, help="milter_load warm-up messages (default 500)")
@@ -637,9 +910,15 @@ def main() -> int:
     ap.add_argument("--pf-messages", type=int, help="smtp-source messages per run (default 5000)")
     ap.add_argument("--pf-warmup", type=int, help="smtp-source warm-up messages (default 200)")
     ap.add_argument("--pf-sessions", type=int, default=20, help="smtp-source sessions")
+    ap.add_argument("--mem-connections", type=int, default=200,
+                    help="connections held in mid-message for the memory row (default 200)")
+    ap.add_argument("--mem-messages", type=int,
+                    help="messages for the memory growth row (default 100000, quick 20000)")
     ap.add_argument("--sesmilter", default=str(h.DEFAULT_BINARY), help="sesmilter binary")
     ap.add_argument("--milter-load", default=str(h.BUILD / "bench" / "milter_load"),
                     help="milter_load binary")
+    ap.add_argument("--nullfilter", default=str(h.BUILD / "bench" / "nullfilter"),
+                    help="the do-nothing libmilter filter (the reference)")
     ap.add_argument("--baseline", help="another sesmilter binary (e.g. a build of an earlier "
                     "commit) measured in the same runs, with the ratio against it")
     ap.add_argument("--json", help="also write the results to this file")
@@ -651,6 +930,7 @@ def main() -> int:
     args.warmup = args.warmup if args.warmup is not None else (200 if q else 500)
     args.pf_messages = args.pf_messages or (1000 if q else 5000)
     args.pf_warmup = args.pf_warmup if args.pf_warmup is not None else (100 if q else 200)
+    args.mem_messages = args.mem_messages or (20000 if q else 100000)
 
     if os.geteuid() != 0:
         print("bench/run.py must run as root (private Postfix instances)", file=sys.stderr)
@@ -668,6 +948,11 @@ def main() -> int:
         problem(f"{ses_bin} not built: measuring OpenDKIM only")
         ses_bin = None
 
+    null_bin = Path(args.nullfilter)
+    if not os.access(null_bin, os.X_OK):
+        problem(f"{null_bin} not built (`make bench-bins`): no do-nothing reference")
+        null_bin = None
+
     base_bin = Path(args.baseline) if args.baseline else None
     if base_bin and not os.access(base_bin, os.X_OK):
         print(f"--baseline {base_bin}: not an executable", file=sys.stderr)
@@ -684,15 +969,20 @@ def main() -> int:
                 for alg in ("rsa", "ed25519")}
         if args.only in (None, "milter"):
             log("(a) milter alone ...")
-            res = bench_milters(args, root, keys, load_bin, ses_bin, base_bin)
+            res = bench_milters(args, root, keys, load_bin, ses_bin, base_bin, null_bin)
             verdicts += report_milters(args, res, ses_bin is not None)
             results["milter"] = [{"key": k[0], "placement": k[1], "milter": k[2], **v}
                                  for k, v in res.items()]
         if args.only in (None, "postfix"):
             log("(b) through Postfix ...")
-            res = bench_postfix(args, root, keys, ses_bin, base_bin)
+            res = bench_postfix(args, root, keys, ses_bin, base_bin, null_bin)
             verdicts += report_postfix(args, res)
             results["postfix"] = res
+        if args.only in (None, "memory"):
+            log("(c) memory ...")
+            res = bench_memory(args, root, keys, load_bin, ses_bin, null_bin)
+            report_memory(args, res)
+            results["memory"] = res
     except h.HarnessError as e:
         problem(f"benchmark aborted: {e}")
     finally:

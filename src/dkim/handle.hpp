@@ -59,6 +59,10 @@ public:
 
     // Allocations made by libopendkim for one handle that are not yet freed.
     struct Arena {
+        // A signature makes a few dozen allocations; sized once so that
+        // recording them never rehashes (a rehash per few inserts showed in
+        // the profile, docs/PERFORMANCE.md #16).
+        Arena() { live.reserve(128); }
         std::unordered_map<void*, size_t> live;
     };
 

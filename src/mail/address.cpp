@@ -31,13 +31,27 @@ void init() {
 }
 
 std::vector<std::string> mailboxes(std::string_view header_value) {
+    // The same From value is parsed by four stages of one message (header
+    // checks, identity, signing domain, records), all in one milter callback
+    // and so on one thread; GMime's parse and its GObject teardown cost a few
+    // microseconds each time (bench/profile.py, docs/PERFORMANCE.md #16).
+    // The last result per thread is kept: a pure function of its input, so
+    // a hit returns exactly what the parse would.
+    thread_local std::string last_in;
+    thread_local std::vector<std::string> last_out;
+    thread_local bool have_last = false;
+    if (have_last && header_value == last_in) return last_out;
     init();
     std::vector<std::string> out;
     std::string v(header_value);
     InternetAddressList* list = internet_address_list_parse(nullptr, v.c_str());
-    if (!list) return out;
-    collect(list, out);
-    g_object_unref(list);
+    if (list) {
+        collect(list, out);
+        g_object_unref(list);
+    }
+    last_in = std::move(v);
+    last_out = out;
+    have_last = true;
     return out;
 }
 

@@ -3,6 +3,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <utility>
 
 namespace ses::warmup {
 
@@ -204,12 +205,15 @@ Value to_value(const DayView& d) {
 
 Value to_value(const MessageView& m) {
     Value t = Value::table();
+    t.entries.reserve(5);
     t.set("sender", Value::string(m.sender));
     t.set("size", Value::integer(static_cast<int64_t>(m.size)));
     t.set("queue_id", Value::string(m.queue_id));
     Value r = Value::table();
+    r.entries.reserve(m.recipients.size());
     for (const Recipient& x : m.recipients) {
         Value e = Value::table();
+        e.entries.reserve(2);
         e.set("address", Value::string(x.address));
         e.set("domain", Value::string(x.domain));
         r.append(std::move(e));
@@ -290,6 +294,17 @@ Result<OverQuota> over_quota_from(const Value& v, int64_t default_hold) {
 }
 
 namespace {
+// The hook arguments, moved into place: a braced list would copy each table
+// (an initializer_list's elements are const), which was a tenth of a Lua
+// warm-up decision's instructions (callgrind, docs/PERFORMANCE.md #16).
+template <class... V>
+std::vector<Value> arguments(V&&... v) {
+    std::vector<Value> out;
+    out.reserve(sizeof...(V));
+    (out.push_back(std::forward<V>(v)), ...);
+    return out;
+}
+
 template <class R, class F>
 Result<R> on_runtime(policy::LuaRuntime& rt, std::string_view hook, const std::vector<Value>& args, F&& convert) {
     auto v = rt.call(hook, args);
@@ -301,41 +316,34 @@ Result<R> on_runtime(policy::LuaRuntime& rt, std::string_view hook, const std::v
 }  // namespace
 
 Result<Limit> daily_limit(policy::LuaRuntime& rt, const IdentityView& id) {
-    return on_runtime<Limit>(rt, "daily_limit", {to_value(id)}, limit_from);
+    return on_runtime<Limit>(rt, "daily_limit", arguments(to_value(id)), limit_from);
 }
 
 Result<bool> should_upgrade(policy::LuaRuntime& rt, const IdentityView& id, const DayView& y) {
-    return on_runtime<bool>(rt, "should_upgrade", {to_value(id), to_value(y)}, upgrade_from);
+    return on_runtime<bool>(rt, "should_upgrade", arguments(to_value(id), to_value(y)), upgrade_from);
 }
 
 Result<OverQuota> on_over_quota(policy::LuaRuntime& rt, const MessageView& m, const IdentityView& id,
                                 int64_t default_hold) {
-    return on_runtime<OverQuota>(rt, "on_over_quota", {to_value(m), to_value(id)},
+    return on_runtime<OverQuota>(rt, "on_over_quota", arguments(to_value(m), to_value(id)),
                                  [&](const Value& v) { return over_quota_from(v, default_hold); });
 }
 
 Limit daily_limit(policy::Policy& p, const IdentityView& id, const std::function<Limit()>& fallback) {
     return p.decide<Limit>(
-        "daily_limit", [&] { return std::vector<Value>{to_value(id)}; }, limit_from, fallback);
+        "daily_limit", [&] { return arguments(to_value(id)); }, limit_from, fallback);
 }
 
 bool should_upgrade(policy::Policy& p, const IdentityView& id, const DayView& y,
                     const std::function<bool()>& fallback) {
     return p.decide<bool>(
-        "should_upgrade",
-        [&] {
-            return std::vector<Value>{to_value(id), to_value(y)};
-        },
-        upgrade_from, fallback);
+        "should_upgrade", [&] { return arguments(to_value(id), to_value(y)); }, upgrade_from, fallback);
 }
 
 OverQuota on_over_quota(policy::Policy& p, const MessageView& m, const IdentityView& id, int64_t default_hold,
                         const std::function<OverQuota()>& fallback) {
     return p.decide<OverQuota>(
-        "on_over_quota",
-        [&] {
-            return std::vector<Value>{to_value(m), to_value(id)};
-        },
+        "on_over_quota", [&] { return arguments(to_value(m), to_value(id)); },
         [&](const Value& v) { return over_quota_from(v, default_hold); }, fallback);
 }
 

@@ -70,6 +70,26 @@ TEST_CASE("addresses and domains", "[mail]") {
     CHECK(mail::strip_brackets("<a@b>") == "a@b");
 }
 
+TEST_CASE("mailboxes: the last parse kept per thread answers exactly as a new parse", "[mail]") {
+    // Repeats, alternations, a value that does not parse and one that only
+    // differs in case: each answer must be that of its own input.
+    const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+        {"a@x.test", {"a@x.test"}},
+        {"a@x.test", {"a@x.test"}},
+        {"A@x.test", {"A@x.test"}},
+        {"", {}},
+        {"Sender <s@example.com>, b@y.test", {"s@example.com", "b@y.test"}},
+        {"a@x.test", {"a@x.test"}},
+        {"Sender <s@example.com>, b@y.test", {"s@example.com", "b@y.test"}},
+        {"Sender <s@example.com>", {"s@example.com"}},
+    };
+    for (int round = 0; round < 2; ++round)
+        for (const auto& [in, want] : cases) {
+            INFO(in);
+            CHECK(mail::mailboxes(in) == want);
+        }
+}
+
 TEST_CASE("edits are recorded in order and mirrored in the model", "[mail]") {
     auto m = with_headers({{"From", " a@example.com"}, {"X-SES-Template", " t"}, {"X-SES-Template", " u"}});
     m.insert_header(0, "DKIM-Signature", "v=1");

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -164,6 +165,21 @@ TEST_CASE("civil dates and weekdays", "[warmup]") {
     CHECK(iso_weekday(*parse_date("2026-11-29")) == 7);
     CHECK_FALSE(parse_date("2026-02-30"));
     CHECK_FALSE(parse_date("2026-1-3"));
+    // date_string formats by hand: the same text as printf for every day of
+    // years 0 .. 9999 sampled, and the printf path outside them
+    for (int32_t day = -719528; day <= 2932896; day += 97) {
+        using namespace std::chrono;
+        year_month_day ymd{sys_days{days{day}}};
+        char buf[24];
+        std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                      static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+        if (date_string(day) != buf) {
+            INFO(day);
+            CHECK(date_string(day) == buf);
+        }
+    }
+    CHECK(date_string(2932897) == "10000-01-01");
+    CHECK(date_string(-719529) == "-001-12-31");
 }
 
 TEST_CASE("recipients fall into quota groups", "[warmup]") {
