@@ -9,6 +9,7 @@ Settings settings_from(const config::Config& c) {
     s.config_directory = c.get(config::key::mta::config_directory);
     s.command_prefix = c.get(config::key::mta::command_prefix);
     s.command_timeout = c.get(config::key::mta::command_timeout);
+    s.requeue_margin = c.get(config::key::mta::requeue_margin);
     return s;
 }
 

@@ -808,6 +808,27 @@ TEST_CASE("return path: a DSN for a two-recipient message names its recipient", 
     CHECK(state_of(f, id2, "slow@example.net").deliver == records::Deliver::delayed);
 }
 
+TEST_CASE("return path: a non-standard bounce marks only the recipient its text names", "[milter][return_path]") {
+    mail::init();
+    Fixture f("", kReturnPathDomain, kReturnPathKeys);
+    f.records_store();
+    auto [id, from] = send_tagged(f, {"alice@example.net", "bob@example.net", "carol@example.net"});
+    std::string bounce =
+        replace_all(read_feedback("qmail-multi.eml"), "b3x7k2m9q3c4d5e6f7g8h9j0k1@bounce.example.com", from);
+    CHECK(send_feedback(f, from, bounce).kind == Step::Kind::discard);
+    CHECK(state_of(f, id, "carol@example.net").deliver == records::Deliver::bounced);
+    CHECK(state_of(f, id, "carol@example.net").bounce == records::BounceType::hard);
+    CHECK(state_of(f, id, "alice@example.net").deliver == records::Deliver::accepted);
+    CHECK(state_of(f, id, "bob@example.net").deliver == records::Deliver::accepted);
+
+    auto [id2, from2] = send_tagged(f, {"ann@old.example.org", "dave@old.example.org", "erin@old.example.org"});
+    bounce = replace_all(read_feedback("exim-multi.eml"), "b4x7k2m9q3c4d5e6f7g8h9j0k1@bounce.example.com", from2);
+    CHECK(send_feedback(f, from2, bounce).kind == Step::Kind::discard);
+    CHECK(state_of(f, id2, "dave@old.example.org").deliver == records::Deliver::bounced);
+    CHECK(state_of(f, id2, "ann@old.example.org").deliver == records::Deliver::accepted);
+    CHECK(state_of(f, id2, "erin@old.example.org").deliver == records::Deliver::accepted);
+}
+
 TEST_CASE("return path: an ARF complaint marks the recipient", "[milter][return_path]") {
     mail::init();
     Fixture f("", kReturnPathDomain, kReturnPathKeys);
