@@ -2,6 +2,9 @@
 
 - `sesctl identity verify` checks an identity's return-path domain (MX and
   SPF) against a real NSD on loopback.
+- Held mail past Postfix's maximal_queue_lifetime: released with a requeue
+  (new queue id, fresh arrival time) instead of expiring at its first
+  deferral; its record follows the new queue id.
 
 Run with Debian's /usr/bin/python3.
 """
@@ -9,8 +12,11 @@ Run with Debian's /usr/bin/python3.
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -158,3 +164,141 @@ def test_identity_verify_return_path_mx_host_without_address(sesctl_bin, vworld)
     assert checks["return_path_mx"]["found"] == "nowhere.dangling.example (no address)"
     assert checks["return_path_spf"]["state"] == "failed"
     assert checks["return_path_spf"]["detail"] == "SPF record of bounce.dangling.example missing"
+
+
+# --------------------------------------------------------------------------
+# Warm-up: shared by the held-mail and the bad-day tests.  Days are simulated
+# with SESMILTER_NOW (sesmilter reads it at start, sesctl --now at each run).
+
+DAY1 = "2030-01-07T10:00:00Z"
+DAY2 = "2030-01-08T10:00:01Z"
+DAYS = ("--from", "2030-01-01", "--to", "2030-01-31")
+SENDER = "alice@example.com"
+
+
+class WarmupMta:
+    """sesmilter with warm-up, records and the log follower on one MTA."""
+
+    def __init__(self, mta, keys, script, extra="", domains=None):
+        self.mta = mta
+        self.script = mta.dir / "plan.lua"
+        self.script.write_text(script)
+        self.config = mta.config(domains or {"example.com": [keys.rsa]}, extra=f"""
+[store]
+path = "{mta.dir / 'store'}"
+
+[policy]
+script = "{self.script}"
+
+[warmup]
+enabled = true
+time_zone = "UTC"
+hold_duration = "24h"
+release_scheduler = false
+
+[mta]
+kind = "postfix"
+config_directory = "{mta.postfix.config_dir}"
+log_file = "{mta.postfix.maillog_path}"
+log_poll_interval = "1s"
+{extra}
+""")
+        self.milter = None
+
+    def start(self, now):
+        if self.milter is None:
+            self.milter = self.mta.milter(self.config, start=False)
+        self.milter.env = dict(os.environ, SESMILTER_NOW=now)
+        self.milter.start()
+        return self.milter
+
+    def sesctl(self, now, *args):
+        cp = h._run([str(h.DEFAULT_SESCTL) if not os.environ.get("SESCTL_BIN") else os.environ["SESCTL_BIN"],
+                     "-c", str(self.milter.config_path), "--now", now, *args, "--json"],
+                    env=dict(os.environ, SESMILTER_NOW=now))
+        return json.loads(cp.stdout) if cp.stdout.strip() else {}
+
+    def status(self, now, mid):
+        return {e["To"]: e for e in self.sesctl(now, "status", mid)["EmailStatusList"]}
+
+    def wait_status(self, now, mid, want, timeout=40.0):
+        last = {}
+
+        def done():
+            nonlocal last
+            last = self.status(now, mid)
+            return all(r in last and last[r]["DeliverStatus"] == s for r, s in want.items())
+        try:
+            h.wait_for(done, timeout, interval=0.3, what=f"status {want}")
+        except h.HarnessError as e:
+            raise h.HarnessError(f"{e}\nlast status: {json.dumps(last, indent=1)}")
+        return last
+
+    def held_in_postfix(self):
+        return [q for q in self.mta.postfix.queue() if q.get("queue_name") == "hold"]
+
+
+def ids_in_log(milter, start=0):
+    return re.findall(r" id=([a-z2-7]{26})\b", milter.log()[start:])
+
+
+ONE_A_DAY = 'ses.on("daily_limit", function(identity) return 1 end)\n'
+
+
+def test_held_past_the_queue_lifetime_is_requeued_and_delivered(mta, keys):
+    # Postfix expires a message older than maximal_queue_lifetime at its
+    # first temporary failure, and postsuper -H keeps the arrival time:
+    # measured, a held message released with -H after the lifetime whose
+    # next hop defers is "status=expired, returned to sender" at once.
+    defer = h.Sink(mta.dir / "sink-defer", h.free_port(), extra_args=["-r", "RCPT"]).start()
+    try:
+        mta.postfix.postconf(maximal_queue_lifetime="20s", bounce_queue_lifetime="20s",
+                             transport_maps=f"inline:{{late.example=smtp:[{h.LOOPBACK}]:{defer.port}}}")
+        mta.postfix.reload()
+        w = WarmupMta(mta, keys, ONE_A_DAY, extra='requeue_margin = "1h"')
+        m = w.start(DAY1)
+        sent_at = time.time()
+        for rcpt, subject in (("ok@ok.example", "first"), ("r@late.example", "second, held")):
+            msg = h.make_message(f"Alice <{SENDER}>", rcpt, subject, "Hello.\n")
+            assert mta.send(msg, mail_from=SENDER, rcpts=[rcpt])[0] == 250
+        held = h.wait_for(lambda: w.held_in_postfix(), 15, what="a held message")
+        old_qid = held[0]["queue_id"]
+        mid = h.wait_for(lambda: len(ids_in_log(m)) == 2 and ids_in_log(m), 15, what="two ids")[1]
+        st = w.status(DAY1, mid)["r@late.example"]
+        assert st["SendStatus"] == 1010 and st["DeliverStatus"] == 0 and st["QueueId"] == old_qid
+
+        # Past Postfix's lifetime in real time (and in sesmilter's days).
+        time.sleep(max(0.0, 22 - (time.time() - sent_at)))
+        r = w.sesctl(DAY2, "queue", "release-due")
+        assert r["released"] == 1 and r["requeued"] == 1, r
+        assert r["queue_ids"] == [old_qid]
+        line = h.wait_for(lambda: re.search(rf"postfix/pickup\[\d+\]: (\w+): .* orig_id={old_qid}",
+                                            mta.postfix.maillog), 90, what="pickup of the requeued message")
+        new_qid = line.group(1)
+        assert new_qid != old_qid
+        # The first attempt is deferred and the message stays queued: no expiry.
+        st = w.wait_status(DAY2, mid, {"r@late.example": 8})["r@late.example"]
+        assert st["QueueId"] == new_qid
+        assert "status=expired" not in mta.postfix.maillog
+        assert not w.held_in_postfix()  # the milter is not asked again: not held again
+        # Still queued after the deferral, 20 s past its arrival.  (Measured:
+        # postqueue -j and delay= keep the original arrival time; the
+        # lifetime counts from the new queue file.)
+        q = mta.postfix.queue()
+        assert [e["queue_id"] for e in q] == [new_qid]
+        assert q[0]["queue_name"] == "deferred"
+
+        # The next hop accepts now: delivered, signed as it was, counted once.
+        mta.postfix.postconf(transport_maps="")
+        mta.postfix.reload()
+        mta.postfix.flush()
+        st = w.wait_status(DAY2, mid, {"r@late.example": 1})["r@late.example"]
+        got = [x for x in mta.sink.messages() if mid.encode() in x]
+        assert len(got) == 1 and h.dkim_verify(got[0], keys.txt), got
+        time.sleep(2)  # more follower polls
+        t = w.sesctl(DAY2, "stats", *DAYS)["Total"]
+        want = {"RequestCount": 2, "AcceptedCount": 2, "DeliveredCount": 2, "DeferredCount": 1,
+                "BounceCount": 0}
+        assert {k: t[k] for k in want} == want, t
+    finally:
+        defer.stop()
