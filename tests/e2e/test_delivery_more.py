@@ -302,3 +302,59 @@ def test_held_past_the_queue_lifetime_is_requeued_and_delivered(mta, keys):
         assert {k: t[k] for k in want} == want, t
     finally:
         defer.stop()
+
+
+SMALL_PLAN = """
+local PLAN = {5, 10, 20}
+ses.on("daily_limit", function(identity) return PLAN[math.min(identity.level, #PLAN)] end)
+ses.on("should_upgrade", function(identity, y)
+  if identity.level >= #PLAN then return false end
+  local sent = math.max(y.sent, 1)
+  return y.bounced / sent < 0.05 and y.complained / sent < 0.001
+end)
+"""
+
+
+def test_a_bad_day_of_bounces_stops_the_next_days_upgrade(mta, keys):
+    # example.com sends five messages on day 1, three of them to a next hop
+    # that answers 550; example.net sends five that are all delivered.  The
+    # follower turns the bounce lines into warm-up counters: no
+    # `sesctl warmup feedback`.
+    reject = h.Sink(mta.dir / "sink-reject", h.free_port(), extra_args=["-f", "RCPT"]).start()
+    try:
+        mta.postfix.postconf(
+            transport_maps=f"inline:{{reject.example=smtp:[{h.LOOPBACK}]:{reject.port}}}")
+        mta.postfix.reload()
+        w = WarmupMta(mta, keys, SMALL_PLAN,
+                      domains={"example.com": [keys.rsa], "example.net": [keys.net]})
+        m = w.start(DAY1)
+        bad = ["a@ok.example", "b@ok.example", "x@reject.example", "y@reject.example", "z@reject.example"]
+        for i, rcpt in enumerate(bad):
+            msg = h.make_message("Alice <alice@example.com>", rcpt, f"bad day {i}", "Hello.\n")
+            assert mta.send(msg, mail_from="alice@example.com", rcpts=[rcpt])[0] == 250
+        for i in range(5):
+            msg = h.make_message("Nina <nina@example.net>", f"n{i}@ok.example", f"good day {i}", "Hello.\n")
+            assert mta.send(msg, mail_from="nina@example.net", rcpts=[f"n{i}@ok.example"])[0] == 250
+        h.wait_for(lambda: mta.postfix.maillog.count("status=bounced") == 3, 40, what="three bounces")
+        mta.postfix.wait_queue_empty(30)
+
+        def day1(identity):
+            return w.sesctl(DAY1, "warmup", "status", identity)["today"]
+        h.wait_for(lambda: day1("example.com")["bounced"] == 3, 20, what="bounces in the warm-up counters")
+        com, net = day1("example.com"), day1("example.net")
+        assert (com["sent"], com["bounced"], com["held"]) == (5, 3, 0), com
+        assert (net["sent"], net["bounced"]) == (5, 0), net
+        t = w.sesctl(DAY1, "stats", *DAYS, "--identity", "example.com")["Total"]
+        assert (t["HardBounceCount"], t["DeliveredCount"]) == (3, 2), t
+
+        # Day 2: the bad day keeps example.com at step 1; example.net moves up.
+        m.stop()
+        w.start(DAY2)
+        com = w.sesctl(DAY2, "warmup", "status", "example.com")
+        net = w.sesctl(DAY2, "warmup", "status", "example.net")
+        assert (com["level"], com["limit"]) == (1, 5), com
+        assert (net["level"], net["limit"]) == (2, 10), net
+        # Nothing was added by hand: the day's bounces are exactly the log's.
+        assert w.sesctl(DAY2, "warmup", "status", "example.com")["today"]["bounced"] == 0
+    finally:
+        reject.stop()
