@@ -84,6 +84,44 @@ CheckResult check_dkim(const IdentityConf& id, const ExpectedKey& k, const dns::
     return c;
 }
 
+CheckResult check_dmarc(const IdentityConf& id, const Dmarc& dmarc) {
+    CheckResult c;
+    c.kind = "dmarc";
+    c.name = "_dmarc." + id.domain;
+    DmarcLookup l = dmarc.fetch(id.domain);
+    std::string suggest = txt_line(c.name, "v=DMARC1; p=none; rua=mailto:postmaster@" + id.domain);
+    switch (l.status) {
+        case DmarcResult::pass: {
+            const DmarcRecord& r = *l.record;
+            c.state = VerifyState::verified;
+            c.found = r.text;
+            c.detail = "DMARC record _dmarc." + r.domain + ": p=" + std::string(policy_name(r.p));
+            if (r.sp) c.detail += " sp=" + std::string(policy_name(*r.sp));
+            if (r.pct != 100) c.detail += " pct=" + std::to_string(r.pct);
+            if (r.from_org) c.detail += " (organizational domain)";
+            return c;
+        }
+        case DmarcResult::temperror:
+            c.state = VerifyState::pending;
+            c.detail = "DMARC record " + c.name + ": DNS error (" + l.detail + ")";
+            c.publish = suggest;
+            return c;
+        case DmarcResult::permerror:
+            c.state = VerifyState::failed;
+            c.detail = "DMARC record does not parse: " + l.detail;
+            c.publish = suggest;
+            return c;
+        default:
+            c.state = VerifyState::pending;
+            c.detail = l.detail.find("several") != std::string::npos ? "DMARC: " + l.detail
+                                                                     : "DMARC record " + c.name + " missing";
+            c.publish = suggest;
+            return c;
+    }
+}
+
+}  // namespace
+
 CheckResult check_spf(const IdentityConf& id, const dns::Lookup& dns, const Spf& spf) {
     CheckResult c;
     c.kind = "spf";
@@ -142,44 +180,6 @@ CheckResult check_spf(const IdentityConf& id, const dns::Lookup& dns, const Spf&
     c.publish = txt_line(id.domain, rec);
     return c;
 }
-
-CheckResult check_dmarc(const IdentityConf& id, const Dmarc& dmarc) {
-    CheckResult c;
-    c.kind = "dmarc";
-    c.name = "_dmarc." + id.domain;
-    DmarcLookup l = dmarc.fetch(id.domain);
-    std::string suggest = txt_line(c.name, "v=DMARC1; p=none; rua=mailto:postmaster@" + id.domain);
-    switch (l.status) {
-        case DmarcResult::pass: {
-            const DmarcRecord& r = *l.record;
-            c.state = VerifyState::verified;
-            c.found = r.text;
-            c.detail = "DMARC record _dmarc." + r.domain + ": p=" + std::string(policy_name(r.p));
-            if (r.sp) c.detail += " sp=" + std::string(policy_name(*r.sp));
-            if (r.pct != 100) c.detail += " pct=" + std::to_string(r.pct);
-            if (r.from_org) c.detail += " (organizational domain)";
-            return c;
-        }
-        case DmarcResult::temperror:
-            c.state = VerifyState::pending;
-            c.detail = "DMARC record " + c.name + ": DNS error (" + l.detail + ")";
-            c.publish = suggest;
-            return c;
-        case DmarcResult::permerror:
-            c.state = VerifyState::failed;
-            c.detail = "DMARC record does not parse: " + l.detail;
-            c.publish = suggest;
-            return c;
-        default:
-            c.state = VerifyState::pending;
-            c.detail = l.detail.find("several") != std::string::npos ? "DMARC: " + l.detail
-                                                                     : "DMARC record " + c.name + " missing";
-            c.publish = suggest;
-            return c;
-    }
-}
-
-}  // namespace
 
 bool dkim_record_matches(std::string_view published, std::string_view expected) {
     std::string p1 = tag(published, "p"), p2 = tag(expected, "p");

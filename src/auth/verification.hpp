@@ -74,6 +74,11 @@ std::vector<ExpectedKey> expected_keys(const IdentityConf& id);
 IdentityReport verify_identity(const IdentityConf& id, const std::vector<ExpectedKey>& keys, const dns::Lookup& dns,
                                const Spf& spf, const Dmarc& dmarc, int64_t now);
 
+// The SPF check of verify_identity alone: the SPF policy of `id.domain`
+// authorizes each of `id.outbound_ips` (evaluated with libspf2).  sesctl
+// also runs it for an identity's return-path domain.
+CheckResult check_spf(const IdentityConf& id, const dns::Lookup& dns, const Spf& spf);
+
 // Compare a published DKIM TXT with the expected one: equal p= (spaces
 // ignored) and k=.  Pure.
 bool dkim_record_matches(std::string_view published, std::string_view expected);

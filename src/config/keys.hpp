@@ -103,6 +103,7 @@ struct Key {
     X(mta, config_directory, string)          \
     X(mta, command_prefix, string_list)       \
     X(mta, command_timeout, duration)         \
+    X(mta, requeue_margin, duration)          \
     X(mta, log_file, string)                  \
     X(mta, log_poll_interval, duration)       \
     X(records, enabled, boolean)              \

@@ -258,6 +258,15 @@ const KeyDef kKeys[] = {
     {"mta.command_prefix", Type::string_list, "[]",
      "Words put before the MTA's privileged tools, e.g. `[\"sudo\", \"-n\"]` when sesmilter does not run as root."},
     {"mta.command_timeout", Type::duration, R"("30s")", "Longest run of one MTA tool.", {}, 1, 3600},
+    {"mta.requeue_margin",
+     Type::duration,
+     R"("1d")",
+     "Held mail older than the MTA's `maximal_queue_lifetime` minus this is released with `postsuper -r` (a "
+     "new queue id and a fresh arrival time) instead of `postsuper -H`, which keeps the arrival time, so that "
+     "the message is not expired at its first temporary failure (docs/warmup.md). Postfix only.",
+     {},
+     0,
+     365 * 86400},
     {"mta.log_file",
      Type::string,
      R"("")",

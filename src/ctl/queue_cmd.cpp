@@ -66,16 +66,13 @@ int release_due(Context& c) {
     auto r = services::release_pass(*w->engine, *mta);
     if (!r) return fail(c, r.error().what);
     if (c.json) {
-        c.out << json{{"released", r->released},
-                      {"deferred", r->deferred},
-                      {"failed", r->failed},
-                      {"not_held", r->not_held},
-                      {"queue_ids", r->queue_ids}}
+        c.out << json{{"released", r->released}, {"requeued", r->requeued}, {"deferred", r->deferred},
+                      {"failed", r->failed},     {"not_held", r->not_held}, {"queue_ids", r->queue_ids}}
                      .dump(2)
               << "\n";
     } else {
-        c.out << "released " << r->released << ", deferred to a later day " << r->deferred << ", failed " << r->failed
-              << ", no longer held " << r->not_held << "\n";
+        c.out << "released " << r->released << " (requeued " << r->requeued << "), deferred to a later day "
+              << r->deferred << ", failed " << r->failed << ", no longer held " << r->not_held << "\n";
         for (const auto& q : r->queue_ids) c.out << "  " << q << "\n";
     }
     return r->failed ? 1 : 0;

@@ -3,6 +3,7 @@
 
 #include <gmime/gmime.h>
 
+#include <algorithm>
 #include <cctype>
 #include <memory>
 #include <utility>
@@ -181,6 +182,61 @@ size_t enhanced_at(std::string_view s, size_t p) {
     return d ? i - p : 0;
 }
 
+// The SMTP reply a line carries: basic code and enhanced code (either may
+// be empty).  Codes start a word ("550", "(#5.1.1)", "said: 550").
+void reply_in(std::string_view line, std::string& code, std::string& xcode) {
+    for (size_t i = 0; i < line.size(); ++i) {
+        bool word_start = i == 0 || line[i - 1] == ' ' || line[i - 1] == '(' || line[i - 1] == '#';
+        if (!word_start) continue;
+        if (xcode.empty())
+            if (size_t n = enhanced_at(line, i)) xcode = line.substr(i, n);
+        if (code.empty() && i + 3 <= line.size() && (line[i] == '4' || line[i] == '5') && is_digit(line[i + 1]) &&
+            is_digit(line[i + 2]) && (i + 3 == line.size() || line[i + 3] == ' ' || line[i + 3] == '-'))
+            code = line.substr(i, 3);
+    }
+}
+
+bool addr_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' || c == '+' || c == '=' ||
+           c == '@';
+}
+
+// Does `line` name `addr` (case-insensitive, as a whole address)?
+bool names(std::string_view line, std::string_view addr) {
+    if (addr.empty()) return false;
+    std::string l = str::lower(line), a = str::lower(addr);
+    for (size_t at = l.find(a); at != std::string::npos; at = l.find(a, at + 1)) {
+        bool before = at == 0 || !addr_char(l[at - 1]);
+        size_t end = at + a.size();
+        bool after =
+            end == l.size() || !addr_char(l[end]) || (l[end] == '.' && (end + 1 == l.size() || l[end + 1] == ' '));
+        if (before && after) return true;
+    }
+    return false;
+}
+
+// Where the returned copy of the message starts in a bounce's text (its
+// headers name every recipient), or npos.
+size_t returned_copy_at(std::string_view text) {
+    static constexpr std::string_view kMarks[] = {"this is a copy of the message",             // Exim
+                                                  "below this line is a copy of the message",  // qmail
+                                                  "original message follows",
+                                                  "----- original message -----",
+                                                  "------ original message",
+                                                  "unsent message below",
+                                                  "the original message was received"};
+    std::string l = str::lower(text.substr(0, 65536));
+    size_t best = std::string_view::npos;
+    for (auto m : kMarks) {
+        size_t at = l.find(m);
+        if (at == std::string::npos) continue;
+        size_t line_start = l.rfind('\n', at);
+        at = line_start == std::string::npos ? 0 : line_start + 1;
+        best = std::min(best, at);
+    }
+    return best;
+}
+
 // A plain-text bounce: lines that name an address and an SMTP reply.
 void read_plain_bounce(Feedback& fb, std::string_view text) {
     size_t pos = 0;
@@ -261,6 +317,42 @@ std::string_view feedback_kind_name(Feedback::Kind k) {
     return "?";
 }
 
+std::vector<FeedbackRecipient> named_recipients(std::string_view text, const std::vector<std::string>& candidates) {
+    std::vector<FeedbackRecipient> out;
+    std::vector<bool> done(candidates.size(), false);
+    std::vector<size_t> current;  // candidates named last in this paragraph, waiting for their reply
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+        pos = nl == std::string_view::npos ? text.size() : nl + 1;
+        if (str::trim(line).empty()) {
+            current.clear();  // a reply never reaches across a paragraph
+            continue;
+        }
+        std::vector<size_t> here;
+        for (size_t i = 0; i < candidates.size(); ++i)
+            if (!done[i] && names(line, candidates[i])) here.push_back(i);
+        if (!here.empty()) current = here;
+        std::string code, xcode;
+        reply_in(line, code, xcode);
+        if (code.empty() && xcode.empty()) continue;
+        for (size_t i : current) {
+            if (done[i]) continue;
+            done[i] = true;
+            char cls = !xcode.empty() ? xcode[0] : code[0];
+            FeedbackRecipient r;
+            r.address = candidates[i];
+            r.action = cls == '5' ? "failed" : "delayed";
+            r.status = !xcode.empty() ? xcode : std::string(1, cls) + ".0.0";
+            r.diagnostic = std::string(str::trim(line));
+            out.push_back(std::move(r));
+        }
+        current.clear();
+    }
+    return out;
+}
+
 Feedback parse_feedback(std::string_view raw, bool null_sender) {
     init();
     Feedback fb;
@@ -294,12 +386,24 @@ Feedback parse_feedback(std::string_view raw, bool null_sender) {
         }
         if (fb.kind != Feedback::Kind::none) return fb;
     }
-    if (auto_reply(top)) {
-        fb.kind = Feedback::Kind::auto_reply;
-        return fb;
-    }
+    // A mailer daemon's bounce first: Exim marks its bounces
+    // "Auto-Submitted: auto-replied" too.
     if (body && looks_like_bounce(top, null_sender)) {
-        if (GMimeObject* t = first_text(body)) read_plain_bounce(fb, part_text(t));
+        if (GMimeObject* t = first_text(body)) {
+            std::string text = part_text(t);
+            std::string_view head = std::string_view(text).substr(0, returned_copy_at(text));
+            fb.text = std::string(head.substr(0, 65536));
+            read_plain_bounce(fb, fb.text);
+            // The text may name a recipient on one line and the reply on
+            // another: a caller that knows the recipients finds them
+            // (named_recipients).  It is a bounce all the same.
+            if (fb.recipients.empty()) {
+                std::string code, xcode;
+                for (auto& line : str::split(fb.text, '\n'))
+                    if (code.empty() && xcode.empty()) reply_in(line, code, xcode);
+                if (!code.empty() || !xcode.empty()) fb.kind = Feedback::Kind::dsn;
+            }
+        }
         // The returned message, when attached, names the original.
         if (GMIME_IS_MULTIPART(body)) {
             int n = g_mime_multipart_get_count(GMIME_MULTIPART(body));
@@ -309,6 +413,11 @@ Feedback parse_feedback(std::string_view raw, bool null_sender) {
             }
         }
         if (!fb.recipients.empty()) fb.kind = Feedback::Kind::dsn;
+        if (fb.kind == Feedback::Kind::dsn) return fb;
+    }
+    if (auto_reply(top)) {
+        fb = Feedback{};
+        fb.kind = Feedback::Kind::auto_reply;
     }
     return fb;
 }

@@ -14,7 +14,12 @@
 //     text that names the recipient and an SMTP reply ("550 5.1.1
 //     <bob@example.net>: user unknown"); recognised only when the message
 //     also looks like a bounce (null sender or a mailer-daemon From, and a
-//     bounce-like Subject), so that a person's reply is never taken for one;
+//     bounce-like Subject), so that a person's reply is never taken for one.
+//     Its text is kept (Feedback::text) so that the caller, which knows the
+//     message's recipients, can find the ones the text names with their
+//     reply (named_recipients(): qmail's "<addr>:" paragraphs, Exim's
+//     indented address followed by "550 ..." lines), whether or not the
+//     reply line repeats the address;
 //   - an auto-reply (RFC 3834 Auto-Submitted: auto-replied, the common
 //     X-Autoreply / X-Autorespond headers, "Out of office" subjects), which is
 //     never a bounce.
@@ -50,6 +55,7 @@ struct Feedback {
     std::string ses_message_id;       // the original's X-SES-Message-ID
     std::string cfbl_feedback_id;     // the original's CFBL-Feedback-ID (RFC 9477)
     std::string original_message_id;  // the original's Message-ID (without <>)
+    std::string text;  // a non-standard bounce: its explanation, up to the returned copy (at most 64 KiB)
 };
 
 std::string_view feedback_kind_name(Feedback::Kind k);
@@ -57,5 +63,14 @@ std::string_view feedback_kind_name(Feedback::Kind k);
 // `raw` is a whole message: header fields, a blank line, the body (CRLF or
 // LF).  `null_sender`: it came with MAIL FROM:<> (as bounces do).
 Feedback parse_feedback(std::string_view raw, bool null_sender = false);
+
+// The addresses of `candidates` (a message's recipients) that a
+// non-standard bounce's text names together with an SMTP reply: the reply
+// on the line naming the address or on a later line of the same paragraph
+// before another candidate is named.  One entry per address named, with
+// action failed (5xx / 5.x.x) or delayed (4xx), the status and the reply
+// line; the address is spelled as in `candidates`.  The returned copy of
+// the message (its To: names every recipient) is not part of `text`.
+std::vector<FeedbackRecipient> named_recipients(std::string_view text, const std::vector<std::string>& candidates);
 
 }  // namespace ses::mail

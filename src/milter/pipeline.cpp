@@ -2,6 +2,7 @@
 #include "milter/pipeline.hpp"
 
 #include <atomic>
+#include <memory>
 
 #include "mail/address.hpp"
 #include "mail/domains.hpp"
@@ -36,6 +37,7 @@ struct Decided {
     bool degraded = false;                   // a stage was skipped per on_error = accept
     bool held = false;                       // warm-up put the message in the hold queue
     std::string template_name;               // X-SES-Template as submitted, if any
+    std::function<Status()> commit;          // the record's store write, run after the edits
 };
 
 // Without an identity stage (no [auth] runtime, unit tests): the
@@ -78,50 +80,45 @@ Status warmup_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::stri
 }
 
 // The message record: an id (the X-SES-Message-ID header, added before
-// signing so the signature covers it) and the record with one entry per
-// recipient, in one store transaction.  A store failure is the warm-up's
-// case: with on_error = accept the message goes on without a record (and
-// without the header, which would name a record that does not exist).
+// signing so the signature covers it), the return path, and the record with
+// one entry per recipient.  The record is not written here: the store write
+// goes into Decided::commit and the edge runs it once the MTA has accepted
+// the edits (commit_after_edits), so a refused edit leaves no record.
 Status record_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::string& log) {
     if (!rt.services || !rt.services->records || !rt.services->store) return ok_status();
     int64_t now = clock::now();
-    records::MessageRecord rec;
-    rec.id = records::new_message_id(now * 1000);
-    rec.queue_id = msg.env.queue_id;
-    rec.identity = d.identity;
-    rec.sender = msg.env.mail_from;
+    auto rec = std::make_shared<records::MessageRecord>();
+    rec->id = records::new_message_id(now * 1000);
+    rec->queue_id = msg.env.queue_id;
+    rec->identity = d.identity;
+    rec->sender = msg.env.mail_from;
     if (auto from = msg.value("From")) {
         auto boxes = mail::mailboxes(*from);
-        if (!boxes.empty()) rec.from = boxes.front();
+        if (!boxes.empty()) rec->from = boxes.front();
     }
-    rec.subject = msg.value("Subject").value_or("");
-    rec.template_name = d.template_name;
-    rec.size = msg.size();
-    rec.request_time = now;
+    rec->subject = msg.value("Subject").value_or("");
+    rec->template_name = d.template_name;
+    rec->size = msg.size();
+    rec->request_time = now;
     for (const auto& r : msg.env.rcpts) {
         records::RecipientRecord rr;
         rr.address = r;
         rr.state.request_time = now;
         rr.state.send_status = d.held ? records::send_status::daily_limit : records::send_status::accepted;
-        rec.recipients.push_back(std::move(rr));
+        rec->recipients.push_back(std::move(rr));
     }
-    Status st = rt.services->store->update([&](store::Txn& txn) { return rt.services->records->add(txn, rec); });
-    if (!st) {
-        if (rt.cfg.milter.on_error != config::OnError::accept) return internal_error("records: " + st.error().what);
-        g_records_skipped.fetch_add(1);
-        d.degraded = true;
-        log += " record=skipped (on_error=accept: " + st.error().what + ")";
-        return ok_status();
-    }
+    d.commit = [store = rt.services->store, recs = rt.services->records, rec]() -> Status {
+        return store->update([&](store::Txn& txn) { return recs->add(txn, *rec); });
+    };
     // A client's own X-SES-Message-ID would name another message.
     msg.delete_all("X-SES-Message-ID");
-    msg.add_header("X-SES-Message-ID", rec.id);
-    log += " id=" + rec.id;
+    msg.add_header("X-SES-Message-ID", rec->id);
+    log += " id=" + rec->id;
     // Bounces and complaints come back to a tag naming this record.
-    if (std::string rp = tagged_sender(rt.return_path, d.identity, rec.id, rec.recipients.size()); !rp.empty()) {
+    if (std::string rp = tagged_sender(rt.return_path, d.identity, rec->id, rec->recipients.size()); !rp.empty()) {
         // ENVID (RFC 3461) names the record in DSNs that carry it
         // (Original-Envelope-Id), even where the tag is rewritten.
-        msg.change_from(rp, "ENVID=" + rec.id);
+        msg.change_from(rp, "ENVID=" + rec->id);
         log += " return_path=" + rp;
         // Complaint feedback loops (RFC 9477) report to the return-path
         // domain; the id names the record.  Before signing: both are in the
@@ -130,7 +127,7 @@ Status record_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::stri
         msg.delete_all("CFBL-Address");
         msg.delete_all("CFBL-Feedback-ID");
         msg.add_header("CFBL-Address", std::string(kFblLocalPart) + "@" + rt.return_path.by_identity.at(d.identity));
-        msg.add_header("CFBL-Feedback-ID", rec.id);
+        msg.add_header("CFBL-Feedback-ID", rec->id);
     }
     return ok_status();
 }
@@ -274,7 +271,27 @@ Verdict end_of_message(mail::Message& msg, const Runtime& rt) {
     Verdict v;
     v.degraded = d.degraded;
     v.log = "accept:" + log;
+    v.commit = std::move(d.commit);
     return v;
+}
+
+void commit_after_edits(Verdict& v, config::OnError on_error) {
+    if (!v.commit) return;
+    auto commit = std::move(v.commit);
+    v.commit = nullptr;
+    Status st = commit();
+    if (st) return;
+    if (on_error != config::OnError::accept) {
+        std::string before = v.log;
+        v = verdict_for(internal_error("records: " + st.error().what), on_error);
+        v.log += ";" + before.substr(before.find(':') + 1);
+        return;
+    }
+    // The header is already in the MTA's copy and signed: it stays, naming
+    // a record that does not exist; the log line says so.
+    g_records_skipped.fetch_add(1);
+    v.degraded = true;
+    v.log += " record=skipped (on_error=accept: " + st.error().what + ")";
 }
 
 }  // namespace ses::milter

@@ -153,7 +153,17 @@ Status consume_feedback(const mail::Message& msg, const Runtime& rt, std::string
                 return ok_status();
             };
             if (fb.kind == mail::Feedback::Kind::dsn) {
-                for (const auto& r : fb.recipients) {
+                // A non-standard bounce about a several-recipient message:
+                // only the recipients its text names with a reply.
+                std::vector<mail::FeedbackRecipient> reported = fb.recipients;
+                if (!fb.standard && tagged.empty()) {
+                    std::vector<std::string> addrs;
+                    for (const auto& rr : rec->recipients) addrs.push_back(rr.address);
+                    reported = mail::named_recipients(fb.text, addrs);
+                } else if (!fb.standard && reported.empty()) {
+                    reported = mail::named_recipients(fb.text, {tagged});
+                }
+                for (const auto& r : reported) {
                     bool failed = r.action == "failed", delayed = r.action == "delayed";
                     if (!failed && !delayed) continue;
                     std::string target = tagged.empty() ? match_recipient(*rec, r) : tagged;

@@ -257,8 +257,11 @@ Step Session::eom(std::string_view queue_id, EditSink& sink) {
         if (v.kind == Verdict::Kind::accept && v.apply_edits) {
             if (auto st = apply_edits(msg_, leadspc_, sink); !st) {
                 // Edits before the refused one are already in the MTA's
-                // copy; with on_error = accept it leaves unsigned.
+                // copy; with on_error = accept it leaves unsigned.  The
+                // record is not written: a tempfailed message comes again.
                 v = verdict_for(st.error(), rt_->cfg.milter.on_error);
+            } else {
+                commit_after_edits(v, rt_->cfg.milter.on_error);
             }
         }
         return finish(v);

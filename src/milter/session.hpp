@@ -16,7 +16,9 @@
 // The edits the stages made are replayed through an EditSink (the MTA's
 // smfi_* calls at the edge, a recording or failing sink in tests).  The
 // first refused edit stops the replay and the message is answered per
-// `on_error`.
+// `on_error`.  The message record is written only after every edit was
+// accepted (pipeline.hpp, commit_after_edits): a message the MTA refused
+// leaves no record for the client's retry to duplicate.
 //
 // Errors: no method throws for bad input; an exception from a stage is
 // caught by the method and answered per `on_error`.  Each message ends in

@@ -124,6 +124,8 @@ std::string_view status_name(LogStatus s) {
             return "softbounce";
         case LogStatus::expired:
             return "expired";
+        case LogStatus::requeued:
+            return "requeued";
     }
     return "?";
 }
@@ -145,6 +147,20 @@ std::optional<LogLine> parse_log_line(std::string_view s) {
         if (!queue_id_char(c)) return std::nullopt;
     l.queue_id = qid;
     if (!skip(s, ": ")) return std::nullopt;
+
+    // pickup's fields are separated by spaces: "uid=0 from=<s@d> orig_id=QID".
+    if (l.program == "postfix/pickup" ||
+        (l.program.size() > 7 && std::string_view(l.program).substr(l.program.size() - 7) == "/pickup")) {
+        size_t at = s.rfind(" orig_id=");
+        if (at == std::string_view::npos) return std::nullopt;
+        std::string_view orig = s.substr(at + 9);
+        if (orig.empty() || orig.size() > 32) return std::nullopt;
+        for (char c : orig)
+            if (!queue_id_char(c)) return std::nullopt;
+        l.orig_id = orig;
+        l.status = LogStatus::requeued;
+        return l;
+    }
 
     bool per_message = false;
     std::string_view key, value, dsn;

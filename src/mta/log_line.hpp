@@ -11,6 +11,8 @@
 //   postfix/qmgr[7]: QID: from=<s@d>, status=expired, returned to sender
 //   sm-mta[7]: QID: to=<a@b>, delay=00:00:01, mailer=esmtp, pri=1,
 //       relay=mx. [1.2.3.4], dsn=5.1.1, stat=User unknown
+//   postfix/pickup[7]: NEWID: uid=0 from=<s@d> orig_id=QID
+//       (a message requeued with postsuper -r: same message, new queue id)
 //
 // parse_log_line() is pure and allocation-light; lines it does not
 // recognise give std::nullopt (most lines of a mail log).  The status text
@@ -30,6 +32,7 @@ enum class LogStatus {
     bounced,     // permanent failure for this recipient
     softbounce,  // Postfix soft_bounce = yes turned a bounce into a deferral
     expired,     // the whole message left the queue undelivered (per message)
+    requeued,    // the message `orig_id` is now queue id `queue_id` (postsuper -r)
 };
 std::string_view status_name(LogStatus s);
 
@@ -43,6 +46,7 @@ struct LogLine {
     std::string relay;     // "host[addr]:port" (Postfix) or "host. [addr]" (Sendmail)
     std::string dsn;       // enhanced status code, "2.0.0"
     std::string text;      // the reply or diagnostic ("250 2.0.0 Ok: queued as X")
+    std::string orig_id;   // requeued: the message's former queue id
     LogStatus status = LogStatus::sent;
 };
 

@@ -11,6 +11,7 @@ Settings settings_from(const config::Config& c) {
     if (s.config_directory.empty()) s.config_directory = s.kind == Kind::sendmail ? "/etc/mail" : "/etc/postfix";
     s.command_prefix = c.get(config::key::mta::command_prefix);
     s.command_timeout = c.get(config::key::mta::command_timeout);
+    s.requeue_margin = c.get(config::key::mta::requeue_margin);
     return s;
 }
 

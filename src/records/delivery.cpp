@@ -59,6 +59,8 @@ Outcome outcome_of(const mta::LogLine& l, int64_t time) {
         case mta::LogStatus::expired:
             o.kind = Outcome::Kind::expired;
             break;
+        case mta::LogStatus::requeued:
+            break;  // not an outcome: poll_once moves the record to the new queue id
     }
     return o;
 }
@@ -141,6 +143,12 @@ Result<size_t> DeliveryTracker::poll_once(size_t batch) {
 
     Status st = env_->update([&](store::Txn& txn) -> Status {
         for (auto& [l, t] : lines) {
+            if (l.status == mta::LogStatus::requeued) {
+                // postsuper -r (a held message released near its queue
+                // lifetime): later lines name the new queue id.
+                if (auto st = records_->requeued(txn, l.orig_id, l.queue_id, now); !st) return st;
+                continue;
+            }
             auto id = records_->by_queue_id(txn, l.queue_id, now);
             if (!id) continue;
             std::string rcpt = l.to;

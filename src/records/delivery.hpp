@@ -10,7 +10,10 @@
 //
 // The milter sees recipients before alias rewriting, so a line's orig_to=
 // (when Postfix logs one) names the recorded recipient; otherwise to= does.
-// A per-message expiry line applies to every recipient still open.
+// A per-message expiry line applies to every recipient still open.  A
+// pickup line with orig_id= (a message requeued with postsuper -r, as the
+// release of held mail near its queue lifetime does) moves the record to
+// the new queue id.
 //
 // Errors: poll_once() fails when the log cannot be read or the store
 // cannot commit; the position is then not advanced and the same lines are

@@ -256,6 +256,18 @@ std::optional<std::string> MessageStore::by_queue_id(store::Txn& txn, std::strin
     return found;
 }
 
+Status MessageStore::requeued(store::Txn& txn, std::string_view old_qid, std::string_view new_qid, int64_t now) {
+    auto id = by_queue_id(txn, old_qid, now);
+    if (!id) return txn.status();
+    auto m = get(txn, *id);
+    if (!m || m->queue_id == new_qid) return txn.status();
+    if (!m->queue_id.empty()) txn.del(qid_, qid_key(m->queue_id, m->request_time));
+    m->queue_id = std::string(new_qid);
+    txn.put(records_, m->id, encode(*m));
+    txn.put(qid_, qid_key(m->queue_id, m->request_time), m->id);
+    return txn.status();
+}
+
 Result<std::vector<Event>> MessageStore::apply(store::Txn& txn, std::string_view id, std::string_view address,
                                                const Outcome& o) {
     std::vector<Event> out;

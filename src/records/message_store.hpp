@@ -121,6 +121,10 @@ public:
     Status add(store::Txn& txn, const MessageRecord& rec);
     std::optional<MessageRecord> get(store::Txn& txn, std::string_view id);
     std::optional<std::string> by_queue_id(store::Txn& txn, std::string_view queue_id, int64_t now);
+    // The MTA requeued the message `old_qid` as `new_qid` (postsuper -r):
+    // the record found by by_queue_id(old_qid) now goes by `new_qid`.  No
+    // record: nothing to do (not sesmilter's mail).
+    Status requeued(store::Txn& txn, std::string_view old_qid, std::string_view new_qid, int64_t now);
 
     // Applies an outcome to one recipient (or to every recipient still open
     // when `address` is empty: an expiry); writes the state, the events and

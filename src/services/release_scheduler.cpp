@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "util/clock.hpp"
 #include "util/log.hpp"
 
 namespace ses::services {
@@ -18,7 +19,7 @@ Result<warmup::ReleaseReport> release_pass(warmup::Engine& engine, mta::Adapter&
         // The MTA, outside any transaction.
         std::vector<warmup::ReleaseOutcome> outcomes;
         for (const warmup::ReleaseItem& it : batch->items) {
-            auto r = mta.release(it.mail.queue_id);
+            auto r = mta.release_held(it.mail.queue_id, it.mail.held_at, clock::now());
             std::string ids;
             for (const auto& id : it.mail.identities) ids += (ids.empty() ? "" : ",") + id.str();
             if (!r) {
@@ -30,6 +31,17 @@ Result<warmup::ReleaseReport> release_pass(warmup::Engine& engine, mta::Adapter&
                 outcomes.push_back(warmup::ReleaseOutcome::not_held);
                 report.not_held++;
                 log::notice(it.mail.queue_id + ": warm-up: not in the MTA's hold queue any more; record dropped");
+            } else if (*r == mta::Released::requeued) {
+                // Past the queue lifetime (minus the margin): a new queue id
+                // and a fresh arrival time; the follower moves the record.
+                outcomes.push_back(warmup::ReleaseOutcome::released);
+                report.released++;
+                report.requeued++;
+                report.queue_ids.push_back(it.mail.queue_id);
+                log::info(it.mail.queue_id + ": warm-up: requeued " + std::to_string(it.mail.recipients) +
+                          " recipient(s) of " + ids + " (held since " + clock::format_rfc3339(it.mail.held_at) +
+                          ", near the MTA's queue lifetime: new queue id), charged to " +
+                          warmup::date_string(it.mail.charged_day));
             } else {
                 outcomes.push_back(warmup::ReleaseOutcome::released);
                 report.released++;

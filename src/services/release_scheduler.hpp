@@ -26,7 +26,9 @@ namespace ses::services {
 
 // One release pass: batches from the engine (begin_release), the MTA adapter
 // run for each message, the outcomes recorded (finish_release), until no
-// more is due or fits.  One log line per message.  The engine decides and
+// more is due or fits.  One log line per message.  Each message is
+// released with Adapter::release_held(), which requeues one held for
+// nearly the MTA's whole queue lifetime instead (mta/adapter.hpp).  The engine decides and
 // records; only this runs MTA tools (for the scheduler and for `sesctl queue
 // release-due`).
 Result<warmup::ReleaseReport> release_pass(warmup::Engine& engine, mta::Adapter& mta);

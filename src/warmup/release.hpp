@@ -33,6 +33,7 @@ enum class ReleaseOutcome { released, not_held, failed };
 // What a whole pass did (summed over batches).
 struct ReleaseReport {
     size_t released = 0;
+    size_t requeued = 0;                 // of those released: requeued under a new queue id (see mta/adapter.hpp)
     size_t not_held = 0;                 // gone from the MTA's hold queue: record dropped
     size_t failed = 0;                   // the MTA tool failed: retried later
     size_t deferred = 0;                 // did not fit today's quota: moved to the next day

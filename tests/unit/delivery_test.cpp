@@ -157,3 +157,37 @@ TEST_CASE("Syslog stamps get their year from now") {
         unsetenv("TZ");
     tzset();
 }
+
+TEST_CASE("A requeued message (postsuper -r) keeps its record under the new queue id") {
+    Fixture f;
+    f.add("m1", "OLDQID1", {"a@example.net"});
+    DeliveryTracker t(f.env, f.ms, f.log.string());
+    REQUIRE(t.poll_once());
+    f.write("Nov 27 18:21:10 mta postfix/postsuper[5]: OLDQID1: requeued\n");
+    f.write("Nov 27 18:21:10 mta postfix/pickup[6]: NEWQID2: uid=0 from=<s@example.com> orig_id=OLDQID1\n");
+    f.write(line("NEWQID2",
+                 "to=<a@example.net>, relay=r[127.0.0.1]:25, delay=1, delays=0/0/0/1, dsn=4.4.1, "
+                 "status=deferred (connect to r: Connection refused)"));
+    REQUIRE(t.poll_once());
+    CHECK(f.status("m1", 0) == Deliver::delayed);
+    f.write(
+        line("NEWQID2",
+             "to=<a@example.net>, relay=r[127.0.0.1]:25, delay=9, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)"));
+    // A late line for the old id changes nothing: the record moved.
+    f.write("Nov 27 16:00:00 mx postfix/qmgr[7]: OLDQID1: from=<s@example.com>, status=expired, returned to sender\n");
+    REQUIRE(t.poll_once());
+    CHECK(f.status("m1", 0) == Deliver::delivered);
+    REQUIRE(f.env->view([&](store::Txn& txn) {
+        CHECK(f.ms->by_queue_id(txn, "NEWQID2", clock::now()) == std::optional<std::string>("m1"));
+        CHECK_FALSE(f.ms->by_queue_id(txn, "OLDQID1", clock::now()));
+        CHECK(f.ms->get(txn, "m1")->queue_id == "NEWQID2");
+        return ok_status();
+    }));
+    auto c = f.counters();
+    CHECK(c[delivered] == 1);
+    CHECK(c[deferred] == 1);
+    CHECK(c[bounces] == 0);
+    // A requeue of mail sesmilter never saw is ignored.
+    f.write("Nov 27 18:21:10 mta postfix/pickup[6]: NEWQID3: uid=0 from=<s@example.com> orig_id=UNKNOWN9\n");
+    REQUIRE(t.poll_once());
+}

@@ -112,3 +112,45 @@ TEST_CASE("Garbage is Kind::none, never a crash") {
                          "Content-Type: message/delivery-status\n\n\n--x--\n")
               .recipients.empty());
 }
+
+TEST_CASE("Non-standard bounces about several recipients: only the one the text names", "[feedback]") {
+    SECTION("qmail: the address in its own paragraph, the reply without it") {
+        Feedback fb = parse_feedback(corpus("qmail-multi.eml"), true);
+        CHECK(fb.kind == Feedback::Kind::dsn);
+        CHECK_FALSE(fb.standard);
+        // The returned copy (whose To: names all three) is not in the text.
+        CHECK(fb.text.find("alice@example.net") == std::string::npos);
+        CHECK(fb.ses_message_id.empty());  // no MIME part holds the copy
+        auto r = named_recipients(fb.text, {"alice@example.net", "bob@example.net", "Carol@Example.net"});
+        REQUIRE(r.size() == 1);
+        CHECK(r[0].address == "Carol@Example.net");  // spelled as the record has it
+        CHECK(r[0].action == "failed");
+        CHECK(r[0].status == "5.1.1");
+        CHECK(r[0].diagnostic == "Remote host said: 550 sorry, no mailbox here by that name. (#5.1.1)");
+    }
+    SECTION("Exim: the indented address, the reply two lines later, Auto-Submitted: auto-replied") {
+        Feedback fb = parse_feedback(corpus("exim-multi.eml"), true);
+        CHECK(fb.kind == Feedback::Kind::dsn);
+        auto r = named_recipients(fb.text, {"ann@old.example.org", "dave@old.example.org", "erin@old.example.org"});
+        REQUIRE(r.size() == 1);
+        CHECK(r[0].address == "dave@old.example.org");
+        CHECK(r[0].status == "5.1.1");
+        CHECK(r[0].diagnostic == "550 5.1.1 User unknown");
+    }
+    SECTION("a 4xx reply is delayed; an address named without a reply is not counted") {
+        std::string text =
+            "Delivery to the following recipients is delayed:\n\n"
+            "  x@example.org\n    451 4.7.1 greylisted, try later\n\n"
+            "Also mentioned: y@example.org (no reply here)\n\n"
+            "z@example.org: 554 5.7.1 rejected\n";
+        auto r = named_recipients(text, {"y@example.org", "x@example.org", "z@example.org", "xx@example.org"});
+        REQUIRE(r.size() == 2);
+        CHECK(r[0].address == "x@example.org");
+        CHECK(r[0].action == "delayed");
+        CHECK(r[0].status == "4.7.1");
+        CHECK(r[1].address == "z@example.org");
+        CHECK(r[1].action == "failed");
+        // Whole addresses only: "x@example.org" is not named by "xx@example.org".
+        CHECK(named_recipients("xx@example.org: 550 no\n", {"x@example.org"}).empty());
+    }
+}

@@ -133,3 +133,24 @@ TEST_CASE("Sendmail lines from a system logger") {
         parse_log_line("Nov 27 15:24:44 mx2 sm-mta[2211]: 4ARFOi9x002211: to=<a@b>, delay=00:00:00, "
                        "mailer=esmtp, pri=1, stat=queued"));
 }
+
+TEST_CASE("A message requeued with postsuper -r: pickup names the old queue id") {
+    // As Postfix 3.7 logs it (measured): the fields are separated by spaces.
+    auto l = parse_log_line(
+        "Nov 27 18:21:10 mta postfix/pickup[31927]: 4jbhYy1hHnz1c04B: uid=102 from=<alice@example.com> "
+        "orig_id=4jbhYW11vyz1c0JZ");
+    REQUIRE(l);
+    CHECK(l->status == LogStatus::requeued);
+    CHECK(l->queue_id == "4jbhYy1hHnz1c04B");
+    CHECK(l->orig_id == "4jbhYW11vyz1c0JZ");
+    CHECK(status_name(l->status) == "requeued");
+    // A local submission (no orig_id) and a forged id are not.
+    CHECK_FALSE(parse_log_line("Nov 27 18:21:10 mta postfix/pickup[1]: 4jbhYy1hHnz1c04B: uid=0 from=<root>"));
+    CHECK_FALSE(
+        parse_log_line("Nov 27 18:21:10 mta postfix/pickup[1]: 4jbhYy1hHnz1c04B: uid=0 from=<root> "
+                       "orig_id=AB/../x"));
+    // A multi-instance name still counts.
+    l = parse_log_line("Nov 27 18:21:10 mta postfix-out/pickup[9]: NEW123: uid=0 from=<a@b> orig_id=OLD123");
+    REQUIRE(l);
+    CHECK(l->orig_id == "OLD123");
+}

@@ -25,6 +25,7 @@
 #include "warmup/hooks.hpp"
 #include "store/env.hpp"
 #include "store/schema.hpp"
+#include "util/clock.hpp"
 #include "util/strings.hpp"
 #include "warmup/engine.hpp"
 
@@ -511,7 +512,7 @@ TEST_CASE("an accepted outbound message gets an id, a signed header and a record
 }
 
 TEST_CASE("a failing records store follows on_error", "[milter][records]") {
-    SECTION("on_error = accept: signed, no record, no header, degraded") {
+    SECTION("on_error = accept: signed, no record, degraded") {
         Fixture f("on_error = \"accept\"\n");
         f.records_store(true);
         uint64_t before = milter::records_skipped_count();
@@ -523,11 +524,13 @@ TEST_CASE("a failing records store follows on_error", "[milter][records]") {
         Verdict v = milter::end_of_message(m, *f.rt);
         CHECK(v.kind == Verdict::Kind::accept);
         CHECK(v.apply_edits);
+        REQUIRE(v.commit);  // prepared, written only after the MTA took the edits
+        milter::commit_after_edits(v, config::OnError::accept);
+        CHECK(v.kind == Verdict::Kind::accept);
         CHECK(v.degraded);
         CHECK(milter::log_level(v) == log::Level::warning);
         CHECK(v.log.find("record=skipped") != std::string::npos);
         CHECK(v.log.find("dkim=signed") != std::string::npos);
-        CHECK_FALSE(m.value("X-SES-Message-ID"));
         CHECK(milter::records_skipped_count() == before + 1);
     }
     SECTION("on_error = tempfail: 451 4.3.0") {
@@ -537,7 +540,45 @@ TEST_CASE("a failing records store follows on_error", "[milter][records]") {
         Sink k;
         Step st = send(s, k);
         CHECK(st.kind == Step::Kind::tempfail);
-        CHECK(k.calls == 0);
+        CHECK(st.reply.code == "451");
+        CHECK(st.reply.xcode == "4.3.0");
+    }
+}
+
+// Recipients submitted, over every day of the store's statistics.
+uint64_t requests_counted(Fixture& f) {
+    auto txn = f.rt->services->store->begin_read();
+    REQUIRE(txn);
+    uint64_t n = 0;
+    for (auto& row : f.rt->services->records->stats(*txn, 0, INT32_MAX)) n += row.counters[records::requests];
+    return n;
+}
+
+TEST_CASE("the record is written only after the MTA accepted the edits", "[milter][records]") {
+    for (const char* mode : {"tempfail", "accept"}) {
+        INFO(mode);
+        Fixture f(std::string("on_error = \"") + mode + "\"\n");
+        auto recs = f.records_store();
+        for (int fail_at = 1; fail_at <= 2; ++fail_at) {
+            INFO("refused at call " << fail_at);
+            Session s = f.session();
+            Sink k;
+            k.fail_at = fail_at;  // the X-SES-Message-ID, then the signature
+            Step st = send(s, k);
+            CHECK(st.kind == (std::string(mode) == "tempfail" ? Step::Kind::tempfail : Step::Kind::accept));
+            auto txn = f.rt->services->store->begin_read();
+            REQUIRE(txn);
+            CHECK_FALSE(recs->by_queue_id(*txn, "QID1", clock::now()));
+            CHECK(requests_counted(f) == 0);
+        }
+        // The client's retry, accepted: one record.
+        Session s = f.session();
+        Sink k;
+        REQUIRE(send(s, k).kind == Step::Kind::accept);
+        auto txn = f.rt->services->store->begin_read();
+        REQUIRE(txn);
+        CHECK(recs->by_queue_id(*txn, "QID1", clock::now()));
+        CHECK(requests_counted(f) == 1);
     }
 }
 
@@ -553,6 +594,7 @@ TEST_CASE("mail held by warm-up is recorded with SendStatus 1010", "[milter][rec
         m.feed_body("hi\r\n");
         Verdict v = milter::end_of_message(m, *f.rt);
         CHECK(v.kind == Verdict::Kind::accept);
+        milter::commit_after_edits(v, config::OnError::tempfail);
         auto id = m.value("X-SES-Message-ID");
         REQUIRE(id);
         auto txn = f.rt->services->store->begin_read();
@@ -764,6 +806,27 @@ TEST_CASE("return path: a DSN for a two-recipient message names its recipient", 
     std::string delayed = read_feedback("delayed.eml");
     CHECK(send_feedback(f, from2, delayed, "").kind == Step::Kind::discard);
     CHECK(state_of(f, id2, "slow@example.net").deliver == records::Deliver::delayed);
+}
+
+TEST_CASE("return path: a non-standard bounce marks only the recipient its text names", "[milter][return_path]") {
+    mail::init();
+    Fixture f("", kReturnPathDomain, kReturnPathKeys);
+    f.records_store();
+    auto [id, from] = send_tagged(f, {"alice@example.net", "bob@example.net", "carol@example.net"});
+    std::string bounce =
+        replace_all(read_feedback("qmail-multi.eml"), "b3x7k2m9q3c4d5e6f7g8h9j0k1@bounce.example.com", from);
+    CHECK(send_feedback(f, from, bounce).kind == Step::Kind::discard);
+    CHECK(state_of(f, id, "carol@example.net").deliver == records::Deliver::bounced);
+    CHECK(state_of(f, id, "carol@example.net").bounce == records::BounceType::hard);
+    CHECK(state_of(f, id, "alice@example.net").deliver == records::Deliver::accepted);
+    CHECK(state_of(f, id, "bob@example.net").deliver == records::Deliver::accepted);
+
+    auto [id2, from2] = send_tagged(f, {"ann@old.example.org", "dave@old.example.org", "erin@old.example.org"});
+    bounce = replace_all(read_feedback("exim-multi.eml"), "b4x7k2m9q3c4d5e6f7g8h9j0k1@bounce.example.com", from2);
+    CHECK(send_feedback(f, from2, bounce).kind == Step::Kind::discard);
+    CHECK(state_of(f, id2, "dave@old.example.org").deliver == records::Deliver::bounced);
+    CHECK(state_of(f, id2, "ann@old.example.org").deliver == records::Deliver::accepted);
+    CHECK(state_of(f, id2, "erin@old.example.org").deliver == records::Deliver::accepted);
 }
 
 TEST_CASE("return path: an ARF complaint marks the recipient", "[milter][return_path]") {
