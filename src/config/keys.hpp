@@ -109,6 +109,12 @@ struct Key {
     X(records, keep_days, integer)            \
     X(records, mailbox_groups, string_list)   \
     X(records, purge_interval, duration)      \
+    X(suppression, enabled, boolean)          \
+    X(suppression, scope, choice)             \
+    X(suppression, hard_bounce_expiry, duration) \
+    X(suppression, complaint_expiry, duration) \
+    X(simulator, enabled, boolean)            \
+    X(simulator, domain, string)              \
     X(return_path, keys, string_list)         \
     X(outbound, authenticated, boolean)       \
     X(outbound, networks, string_list)        \

@@ -63,6 +63,9 @@ Status apply_edits(const mail::Message& msg, bool leadspc, EditSink& sink) {
             case mail::Edit::Kind::change_from:
                 ok = sink.change_from("<" + e.name + ">", e.value);
                 break;
+            case mail::Edit::Kind::delete_rcpt:
+                ok = sink.delete_rcpt(e.name);
+                break;
         }
         if (!ok) return internal_error("the MTA refused a message change (" + e.name + ")");
     }
