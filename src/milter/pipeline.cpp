@@ -34,8 +34,8 @@ std::string from_domain_of(const mail::Message& msg) {
 // A recipient the recipient stage took out of the message: on the
 // suppression list, or a mailbox simulator address.
 struct Removed {
-    std::string address;                                 // as given at RCPT
-    std::optional<records::Scenario> scenario;           // a simulator recipient
+    std::string address;                                  // as given at RCPT
+    std::optional<records::Scenario> scenario;            // a simulator recipient
     std::optional<records::SuppressionEntry> suppressed;  // a listed one
 };
 
@@ -107,8 +107,7 @@ Status recipient_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::s
         else
             lookup = true;
     }
-    const records::SuppressionList* list =
-        rt.services && rt.services->store ? rt.services->suppression.get() : nullptr;
+    const records::SuppressionList* list = rt.services && rt.services->store ? rt.services->suppression.get() : nullptr;
     if (list && lookup) {
         int64_t now = clock::now();
         Status st = rt.services->store->view([&](store::Txn& txn) -> Status {
@@ -362,7 +361,7 @@ Verdict end_of_message(mail::Message& msg, const Runtime& rt) {
     // before warm-up counts the message.
     if (auto st = long_line_stage(msg, rt, d, log); !st) return fail(st.error());
     if (auto st = recipient_stage(msg, rt, d, log); !st) return fail(st.error());
-    if (msg.env.rcpts.empty()) {
+    if (msg.env.rcpts.empty() && !d.removed.empty()) {
         // Every recipient suppressed or simulated: recorded, then consumed
         // (the client gets 250, as from a cloud SES that drops the mail).
         if (auto st = record_stage(msg, rt, d, log); !st) return fail(st.error());

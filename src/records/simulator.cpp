@@ -62,8 +62,8 @@ std::vector<Outcome> scenario_outcomes(Scenario s, std::string_view address, int
             return {make(Outcome::Kind::bounced, "5.1.1",
                          "550 5.1.1 " + rcpt + ": Recipient address rejected: User unknown (mailbox simulator)")};
         case Scenario::unknown:
-            return {make(Outcome::Kind::bounced, "5.1.1",
-                         "550 5.1.1 " + rcpt + ": no such mailbox simulator scenario")};
+            return {
+                make(Outcome::Kind::bounced, "5.1.1", "550 5.1.1 " + rcpt + ": no such mailbox simulator scenario")};
         case Scenario::softbounce:
             return {make(Outcome::Kind::deferred, "4.2.0",
                          "450 4.2.0 " + rcpt + ": Mailbox temporarily unavailable (mailbox simulator)"),

@@ -67,12 +67,12 @@ struct RecipientState {
 // What was learnt about one recipient.
 struct Outcome {
     enum class Kind {
-        sent,       // MTA log: status=sent
-        deferred,   // MTA log: status=deferred / SOFTBOUNCE; DSN Action: delayed
-        bounced,    // MTA log: status=bounced; DSN Action: failed (after delivery)
-        expired,    // MTA log: the message left the queue undelivered
-        complaint,  // ARF feedback report
-        dropped,    // sesmilter removed the recipient (suppression, simulator)
+        sent,         // MTA log: status=sent
+        deferred,     // MTA log: status=deferred / SOFTBOUNCE; DSN Action: delayed
+        bounced,      // MTA log: status=bounced; DSN Action: failed (after delivery)
+        expired,      // MTA log: the message left the queue undelivered
+        complaint,    // ARF feedback report
+        dropped,      // sesmilter removed the recipient (suppression, simulator)
         unsubscribe,  // the recipient unsubscribed
         auto_reply,   // an automatic reply (out of office) came back
     };

@@ -72,13 +72,11 @@ std::string normalize_address(std::string_view address) {
     return a;
 }
 
-SuppressionList::SuppressionList(std::shared_ptr<store::Env> env, SuppressionSettings s)
-    : env_(std::move(env)), s_(s) {
+SuppressionList::SuppressionList(std::shared_ptr<store::Env> env, SuppressionSettings s) : env_(std::move(env)), s_(s) {
     table_ = env_->table(store::table::suppression);
 }
 
-Result<std::shared_ptr<SuppressionList>> SuppressionList::open(std::shared_ptr<store::Env> env,
-                                                                SuppressionSettings s) {
+Result<std::shared_ptr<SuppressionList>> SuppressionList::open(std::shared_ptr<store::Env> env, SuppressionSettings s) {
     if (!env) return internal_error("suppression list: no store");
     return std::shared_ptr<SuppressionList>(new SuppressionList(std::move(env), s));
 }

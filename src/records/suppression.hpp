@@ -37,7 +37,7 @@
 namespace ses::records {
 
 enum class SuppressionReason : uint8_t { hard_bounce = 1, complaint = 2, unsubscribe = 3, manual = 4 };
-std::string_view reason_name(SuppressionReason r);                   // "hard_bounce", ...
+std::string_view reason_name(SuppressionReason r);                     // "hard_bounce", ...
 std::optional<SuppressionReason> parse_reason(std::string_view text);  // the names above
 
 // The list's form of an address: without <>, trimmed, lower case; "" when

@@ -1028,8 +1028,7 @@ void suppress(Fixture& f, const std::string& address, const std::string& scope =
     e.scope = scope;
     e.reason = records::SuppressionReason::hard_bounce;
     e.time = clock::now();
-    REQUIRE(f.rt->services->store->update(
-        [&](store::Txn& txn) { return f.rt->services->suppression->put(txn, e); }));
+    REQUIRE(f.rt->services->store->update([&](store::Txn& txn) { return f.rt->services->suppression->put(txn, e); }));
 }
 
 }  // namespace
@@ -1109,8 +1108,8 @@ TEST_CASE("simulator stage: scenarios are recorded, simulated, and never leave",
     REQUIRE(list);
     f.rt->services->suppression = *list;
     const std::string dom = "@simulator.sesmilter.invalid";
-    std::vector<std::string> rcpts = {"success" + dom,    "bounce+t1" + dom,   "softbounce" + dom, "ooto" + dom,
-                                      "complaint" + dom,  "unsubscribe" + dom, "suppressed" + dom};
+    std::vector<std::string> rcpts = {"success" + dom,   "bounce+t1" + dom,   "softbounce" + dom, "ooto" + dom,
+                                      "complaint" + dom, "unsubscribe" + dom, "suppressed" + dom};
     Sent r = send_to(f, rcpts, "QIDSIM");
     CHECK(r.step.kind == Step::Kind::discard);
     CHECK(r.sink.log.empty());
