@@ -44,7 +44,7 @@ inline constexpr int suppressed = 1007;         // address on the suppression li
 inline constexpr int daily_limit = 1010;        // warm-up quota reached: held
 inline constexpr int unverified_domain = 3014;  // sending domain not a verified identity
 inline constexpr int rendering_failure = 5001;  // template missing or data incomplete
-inline constexpr int simulated = 5002;          // mailbox simulator recipient
+inline constexpr int simulated = 5002;          // reserved; simulator recipients report the real scenario's code
 }  // namespace send_status
 
 enum class BounceType { none, hard, soft };
