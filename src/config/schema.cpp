@@ -28,6 +28,13 @@ const SectionDoc kSections[] = {
      "Message records and delivery status (docs/status.md): every accepted outbound message gets an id "
      "(header X-SES-Message-ID) and a record; the MTA's log (`[mta] log_file`) gives each recipient's "
      "delivery status; daily statistics per identity and mailbox group."},
+    {"suppression",
+     "The suppression list (docs/suppression.md): hard bounces, complaints and unsubscribes add the "
+     "recipient; outbound mail to a listed address loses that recipient at end of message (DeliverStatus 2, "
+     "SendStatus 1007, a `dropped` event), and a message left without recipients is discarded."},
+    {"simulator",
+     "The mailbox simulator (docs/simulator.md): mail to SCENARIO@domain produces the scenario's records, "
+     "events and (simulated) statistics and never leaves the machine."},
     {"return_path",
      "The authenticated return path (docs/status.md, \"Return path\"): for identities with a "
      "`return_path_domain` the envelope sender becomes a tag naming the message and recipient, so that "
@@ -302,6 +309,36 @@ const KeyDef kKeys[] = {
      {},
      1,
      86400},
+
+    // [suppression]
+    {"suppression.enabled", Type::boolean, "true",
+     "Keep the suppression list and remove listed recipients from outbound mail. Off: nothing is added "
+     "or enforced (the list is kept; `sesctl suppression` still works)."},
+    {"suppression.scope", Type::choice, R"("global")",
+     "Where hard bounces, complaints and unsubscribes put the address: `global` (no identity mails it "
+     "again) or `identity` (only the identity that sent the message stops). Lookups always honour both.",
+     "global|identity"},
+    {"suppression.hard_bounce_expiry",
+     Type::duration,
+     R"("0s")",
+     "How long a hard bounce keeps an address on the list. 0: for ever.",
+     {},
+     0,
+     INT64_MAX},
+    {"suppression.complaint_expiry",
+     Type::duration,
+     R"("0s")",
+     "How long a complaint keeps an address on the list. 0: for ever.",
+     {},
+     0,
+     INT64_MAX},
+
+    // [simulator]
+    {"simulator.enabled", Type::boolean, "true",
+     "Answer the mailbox simulator's addresses (docs/simulator.md). Off: mail to its domain is ordinary mail."},
+    {"simulator.domain", Type::string, R"("simulator.sesmilter.invalid")",
+     "The simulator's domain: success@, bounce@, softbounce@, ooto@, complaint@, unsubscribe@ and "
+     "suppressed@ it (with an optional +label) are scenarios; no mail to it leaves the machine."},
 
     // [return_path]
     {"return_path.keys", Type::string_list, "[]",

@@ -3,7 +3,8 @@
 // Read-only views of the message records that sesmilter writes: one read
 // transaction each, so they run beside the daemon at any time.  The JSON
 // field names are the product's (docs/status.md).  Statistics rows of the
-// mailbox simulator are left out of the funnel.
+// mailbox simulator are left out of the funnel; `stats --simulated` shows
+// them alone.
 //
 // Errors: a store that cannot be opened, or bad options, fail the command
 // (exit 1 / 2) with a message; an unknown message id is an error.
@@ -68,7 +69,8 @@ json recipient_json(const records::MessageRecord& m, const records::RecipientRec
                 {"QueueId", m.queue_id},
                 {"Identity", m.identity},
                 {"From", m.from},
-                {"Subject", m.subject}};
+                {"Subject", m.subject},
+                {"Simulated", m.simulated || st.simulated}};
 }
 
 void print_recipient(std::ostream& o, const records::MessageRecord& m, const records::RecipientRecord& r) {
@@ -79,6 +81,7 @@ void print_recipient(std::ostream& o, const records::MessageRecord& m, const rec
     o << "  requested " << clock::format_rfc3339(st.request_time);
     if (st.deliver_time) o << "  changed " << clock::format_rfc3339(st.deliver_time);
     o << "\n";
+    if (m.simulated || st.simulated) o << "    (mailbox simulator)\n";
     if (!st.deliver_message.empty()) o << "    " << st.deliver_message << "\n";
 }
 
@@ -162,8 +165,10 @@ int stats(Context& c) {
     std::map<int32_t, records::Counters> days;
     for (int32_t d = from; d <= to; ++d) days[d] = {};
     records::Counters total{};
+    // The real funnel and the simulator's are never mixed: one or the other.
+    const bool simulated = c.flag("simulated");
     for (const auto& row : r->store->stats(*txn, from, to)) {
-        if (row.simulated) continue;
+        if (row.simulated != simulated) continue;
         if (identity && str::lower(row.identity) != *identity) continue;
         if (group && row.mailbox_group != *group) continue;
         for (size_t i = 0; i < records::kCounters; ++i) {
@@ -197,6 +202,7 @@ int stats(Context& c) {
                       {"To", day_text(to)},
                       {"Identity", identity.value_or("")},
                       {"ReceivingMailboxType", group.value_or("")},
+                      {"Simulated", simulated},
                       {"DailyVolumes", daily},
                       {"Total", t}}
                      .dump(2)
@@ -271,10 +277,11 @@ std::vector<Command> status_commands() {
         {"status", "MESSAGE-ID | --recipient ADDR [--date YYYY-MM-DD]",
          "per-recipient status of a message, or of the messages to a recipient on a day (docs/status.md)", status},
         {"stats",
-         "[--from YYYY-MM-DD] [--to YYYY-MM-DD] [--identity D] [--mailbox-domain D] [--csv]",
-         "daily sending statistics: requests, deliveries, bounces, complaints, ... and rates",
+         "[--from YYYY-MM-DD] [--to YYYY-MM-DD] [--identity D] [--mailbox-domain D] [--simulated] [--csv]",
+         "daily sending statistics: requests, deliveries, bounces, complaints, ... and rates (--simulated: the "
+         "mailbox simulator's, kept apart)",
          stats,
-         {"csv"}},
+         {"csv", "simulated"}},
         {"events", "[--since TIME] [--type processed|delivered|deferred|bounce|dropped|spamreport] [--limit N]",
          "status changes of recipients, oldest first", events},
     };

@@ -89,6 +89,14 @@ void Message::replace_body(std::string body) {
 
 void Message::quarantine(std::string reason) { edits_.push_back({Edit::Kind::quarantine, {}, std::move(reason), 0}); }
 
+void Message::delete_rcpt(size_t i) {
+    if (i >= env.rcpts.size()) return;
+    std::string raw = i < env.rcpt_raw.size() ? env.rcpt_raw[i] : "<" + env.rcpts[i] + ">";
+    env.rcpts.erase(env.rcpts.begin() + static_cast<std::ptrdiff_t>(i));
+    if (i < env.rcpt_raw.size()) env.rcpt_raw.erase(env.rcpt_raw.begin() + static_cast<std::ptrdiff_t>(i));
+    edits_.push_back({Edit::Kind::delete_rcpt, std::move(raw), {}, 0});
+}
+
 void Message::change_from(std::string sender, std::string esmtp_args) {
     env.mail_from = sender;
     edits_.push_back({Edit::Kind::change_from, std::move(sender), std::move(esmtp_args), 0});

@@ -41,9 +41,11 @@ struct Header {
 };
 
 struct Edit {
-    enum class Kind { insert_header, change_header, delete_header, replace_body, quarantine, change_from };
+    enum class Kind { insert_header, change_header, delete_header, replace_body, quarantine, change_from, delete_rcpt };
     Kind kind;
-    std::string name;   // header name, or the new envelope sender for change_from
+    // header name; the new envelope sender for change_from; the recipient
+    // exactly as received at RCPT for delete_rcpt
+    std::string name;
     std::string value;  // header value / quarantine reason / change_from's ESMTP arguments ("ENVID=...")
     int index = 0;      // insert: position (0 = top); change/delete: 1-based occurrence of name
 };
@@ -86,6 +88,9 @@ public:
     void replace_body(std::string body);
     void quarantine(std::string reason);
     void change_from(std::string sender, std::string esmtp_args = {});
+    // Removes env.rcpts[i] (and its raw form) from the message; the edge
+    // deletes it from the MTA's copy.  Later stages see the rest only.
+    void delete_rcpt(size_t i);
 
 private:
     std::vector<Header> headers_;

@@ -76,6 +76,7 @@ public:
         // Postfix keeps only RET= and ENVID= of the arguments.
         return smfi_chgfrom(ctx_, c(addr), args.empty() ? nullptr : c(args)) == MI_SUCCESS;
     }
+    bool delete_rcpt(const std::string& raw) override { return smfi_delrcpt(ctx_, c(raw)) == MI_SUCCESS; }
     bool replace_body(std::string_view chunk) override {
         return smfi_replacebody(ctx_, reinterpret_cast<unsigned char*>(const_cast<char*>(chunk.data())),
                                 static_cast<int>(chunk.size())) == MI_SUCCESS;

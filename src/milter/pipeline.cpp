@@ -11,9 +11,12 @@
 #include "mail/long_lines.hpp"
 #include "milter/return_path.hpp"
 #include "records/return_path.hpp"
+#include "records/simulator.hpp"
+#include "records/suppression.hpp"
 #include "template/stage.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
+#include "util/strings.hpp"
 
 namespace ses::milter {
 namespace {
@@ -29,9 +32,18 @@ std::string from_domain_of(const mail::Message& msg) {
     return {};
 }
 
+// A recipient the recipient stage took out of the message: on the
+// suppression list, or a mailbox simulator address.
+struct Removed {
+    std::string address;                                  // as given at RCPT
+    std::optional<records::Scenario> scenario;            // a simulator recipient
+    std::optional<records::SuppressionEntry> suppressed;  // a listed one
+};
+
 // What earlier stages decided, for the later ones: one message, one
 // identity, one set of signing keys.
 struct Decided {
+    std::vector<Removed> removed;            // recipients no longer in the message
     std::string identity;                    // the configured [[domain]] the message is sent as
     const dkim::DomainKeys* keys = nullptr;  // signing keys; nullptr: sign nothing
     bool degraded = false;                   // a stage was skipped per on_error = accept
@@ -79,6 +91,60 @@ Status warmup_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::stri
     return ok_status();
 }
 
+// Suppressed and simulator recipients leave the message here, before
+// warm-up counts recipients (they use no quota and no reputation) and
+// before the record (which lists them with what became of them).  One
+// read transaction, one cursor seek per recipient.  A store failure is
+// warm-up's case: with on_error = accept the message goes on unchecked
+// against the list, at warning level.
+Status recipient_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::string& log) {
+    records::SimulatorSettings sim;
+    sim.enabled = rt.cfg.get(config::key::simulator::enabled);
+    sim.domain = str::lower(rt.cfg.get(config::key::simulator::domain));
+    std::vector<std::optional<Removed>> out(msg.env.rcpts.size());
+    bool lookup = false;
+    for (size_t i = 0; i < msg.env.rcpts.size(); ++i) {
+        if (auto sc = records::scenario_of(sim, msg.env.rcpts[i]))
+            out[i] = Removed{msg.env.rcpts[i], sc, std::nullopt};
+        else
+            lookup = true;
+    }
+    const records::SuppressionList* list = rt.services && rt.services->store ? rt.services->suppression.get() : nullptr;
+    if (list && lookup) {
+        int64_t now = clock::now();
+        Status st = rt.services->store->view([&](store::Txn& txn) -> Status {
+            for (size_t i = 0; i < msg.env.rcpts.size(); ++i) {
+                if (out[i]) continue;
+                if (auto e = list->find(txn, msg.env.rcpts[i], d.identity, now))
+                    out[i] = Removed{msg.env.rcpts[i], std::nullopt, std::move(e)};
+            }
+            return txn.status();
+        });
+        if (!st) {
+            if (rt.cfg.milter.on_error != config::OnError::accept)
+                return internal_error("suppression list: " + st.error().what);
+            for (auto& o : out)
+                if (o && o->suppressed) o.reset();
+            d.degraded = true;
+            log += " suppression=skipped (on_error=accept: " + st.error().what + ")";
+        }
+    }
+    // From the last, so that the indexes of the others hold.
+    for (size_t i = out.size(); i-- > 0;) {
+        if (!out[i]) continue;
+        msg.delete_rcpt(i);
+    }
+    for (auto& o : out) {
+        if (!o) continue;
+        if (o->scenario)
+            log += " simulator=" + o->address + "(" + std::string(records::scenario_name(*o->scenario)) + ")";
+        else
+            log += " suppressed=" + o->address + "(" + std::string(records::reason_name(o->suppressed->reason)) + ")";
+        d.removed.push_back(std::move(*o));
+    }
+    return ok_status();
+}
+
 // The message record: an id (the X-SES-Message-ID header, added before
 // signing so the signature covers it), the return path, and the record with
 // one entry per recipient.  The record is not written here: the store write
@@ -107,15 +173,43 @@ Status record_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::stri
         rr.state.send_status = d.held ? records::send_status::daily_limit : records::send_status::accepted;
         rec->recipients.push_back(std::move(rr));
     }
-    d.commit = [store = rt.services->store, recs = rt.services->records, rec]() -> Status {
-        return store->update([&](store::Txn& txn) { return recs->add(txn, *rec); });
+    // The removed ones after the live ones: a one-recipient tag names index 0.
+    for (const auto& r : d.removed) {
+        records::RecipientRecord rr;
+        rr.address = r.address;
+        rr.state.request_time = now;
+        rr.state.simulated = r.scenario.has_value();
+        bool drop = r.suppressed || r.scenario == records::Scenario::suppressed;
+        if (drop) {
+            rr.state.send_status = records::send_status::suppressed;
+            rr.state.deliver = records::Deliver::dropped;
+            rr.state.deliver_time = now;
+            rr.state.deliver_message =
+                r.suppressed ? "suppressed: " + std::string(records::reason_name(r.suppressed->reason)) +
+                                   (r.suppressed->scope.empty() ? "" : " (identity " + r.suppressed->scope + ")")
+                             : "suppressed (mailbox simulator)";
+        }
+        rec->recipients.push_back(std::move(rr));
+    }
+    // The simulator's scenarios happen at once, in the record's transaction.
+    std::vector<std::pair<std::string, records::Scenario>> scenarios;
+    for (const auto& r : d.removed)
+        if (r.scenario) scenarios.emplace_back(r.address, *r.scenario);
+    d.commit = [store = rt.services->store, recs = rt.services->records, rec, scenarios, now]() -> Status {
+        return store->update([&](store::Txn& txn) -> Status {
+            if (auto s = recs->add(txn, *rec); !s) return s;
+            for (const auto& [address, scenario] : scenarios)
+                for (const auto& o : records::scenario_outcomes(scenario, address, now))
+                    if (auto ev = recs->apply(txn, rec->id, address, o); !ev) return ev.error();
+            return txn.status();
+        });
     };
     // A client's own X-SES-Message-ID would name another message.
     msg.delete_all("X-SES-Message-ID");
     msg.add_header("X-SES-Message-ID", rec->id);
     log += " id=" + rec->id;
     // Bounces and complaints come back to a tag naming this record.
-    if (std::string rp = tagged_sender(rt.return_path, d.identity, rec->id, rec->recipients.size()); !rp.empty()) {
+    if (std::string rp = tagged_sender(rt.return_path, d.identity, rec->id, msg.env.rcpts.size()); !rp.empty()) {
         // ENVID (RFC 3461) names the record in DSNs that carry it
         // (Original-Envelope-Id), even where the tag is rewritten.
         msg.change_from(rp, "ENVID=" + rec->id);
@@ -264,6 +358,19 @@ Verdict end_of_message(mail::Message& msg, const Runtime& rt) {
     // Long lines are checked after every stage that may rewrite the body and
     // before warm-up counts the message.
     if (auto st = long_line_stage(msg, rt, d, log); !st) return fail(st.error());
+    if (auto st = recipient_stage(msg, rt, d, log); !st) return fail(st.error());
+    if (msg.env.rcpts.empty() && !d.removed.empty()) {
+        // Every recipient suppressed or simulated: recorded, then consumed
+        // (the client gets 250, as from a cloud SES that drops the mail).
+        if (auto st = record_stage(msg, rt, d, log); !st) return fail(st.error());
+        Verdict v;
+        v.kind = Verdict::Kind::discard;
+        v.apply_edits = false;
+        v.degraded = d.degraded;
+        v.log = "discard:" + log + " (no recipient left)";
+        v.commit = std::move(d.commit);  // run by the edge, like an accepted message's
+        return v;
+    }
     if (auto st = warmup_stage(msg, rt, d, log); !st) return fail(st.error());
     if (auto st = record_stage(msg, rt, d, log); !st) return fail(st.error());
     if (auto st = sign_stage(msg, rt, d, log); !st) return fail(st.error());

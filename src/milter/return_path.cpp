@@ -102,8 +102,7 @@ Status consume_feedback(const mail::Message& msg, const Runtime& rt, std::string
         return ok_status();
     }
     auto& records = *rt.services->records;
-    std::function<void(store::Txn&, const records::MessageRecord&, const records::Event&)> hook;
-    if (rt.services->warmup) hook = services::warmup_feedback(rt.services->warmup);
+    auto hook = services::event_feedback(*rt.services);
     int64_t now = clock::now();
     std::string fields;
     Status st = rt.services->store->update([&](store::Txn& txn) -> Status {

@@ -63,6 +63,9 @@ Status apply_edits(const mail::Message& msg, bool leadspc, EditSink& sink) {
             case mail::Edit::Kind::change_from:
                 ok = sink.change_from("<" + e.name + ">", e.value);
                 break;
+            case mail::Edit::Kind::delete_rcpt:
+                ok = sink.delete_rcpt(e.name);
+                break;
         }
         if (!ok) return internal_error("the MTA refused a message change (" + e.name + ")");
     }
@@ -263,6 +266,10 @@ Step Session::eom(std::string_view queue_id, EditSink& sink) {
             } else {
                 commit_after_edits(v, rt_->cfg.milter.on_error);
             }
+        } else if (v.kind == Verdict::Kind::discard) {
+            // Every recipient suppressed or simulated: no edit to apply,
+            // the record still is written (or the message tempfailed).
+            commit_after_edits(v, rt_->cfg.milter.on_error);
         }
         return finish(v);
     });

@@ -59,6 +59,8 @@ public:
     // "<addr>"; `args`: ESMTP MAIL parameters ("ENVID=..."), may be empty.
     virtual bool change_from(const std::string& addr, const std::string& args) = 0;
     virtual bool replace_body(std::string_view chunk) = 0;  // called once per chunk, in order
+    // The recipient exactly as given at RCPT (smfi_delrcpt matches it so).
+    virtual bool delete_rcpt(const std::string& raw) = 0;
 };
 
 // Steps the MTA agreed not to wait on (negotiated SMFIP_NR_* flags).

@@ -123,7 +123,7 @@ std::string encode(const MessageRecord& m) {
         w.str(r.address).u32(static_cast<uint32_t>(s.send_status)).u8(static_cast<uint8_t>(s.deliver));
         w.u8(static_cast<uint8_t>(s.bounce)).str(s.deliver_message).i64(s.request_time).i64(s.deliver_time);
         w.u8(static_cast<uint8_t>(s.deferred_once | s.opened << 1 | s.clicked << 2 | s.unsubscribed << 3 |
-                                  s.complained << 4));
+                                  s.complained << 4 | s.simulated << 5));
     }
     return w.take();
 }
@@ -159,6 +159,7 @@ std::optional<MessageRecord> decode_record(std::string_view v) {
         s.clicked = f & 4;
         s.unsubscribed = f & 8;
         s.complained = f & 16;
+        s.simulated = f & 32;
         m.recipients.push_back(std::move(rr));
     }
     if (!r.good()) return std::nullopt;
@@ -219,21 +220,22 @@ Status MessageStore::add(store::Txn& txn, const MessageRecord& rec) {
     int32_t day = day_of(m.request_time);
     for (auto& r : m.recipients) {
         txn.put(rcpt_day_, rcpt_key(r.address, day, m.id), "");
-        count(txn, m.request_time, m.identity, r.address, m.simulated, requests);
+        const bool sim = m.simulated || r.state.simulated;
+        count(txn, m.request_time, m.identity, r.address, sim, requests);
         bool dropped_now = r.state.deliver == Deliver::dropped;
         if (dropped_now)
-            count(txn, m.request_time, m.identity, r.address, m.simulated, dropped);
+            count(txn, m.request_time, m.identity, r.address, sim, dropped);
         else if (r.state.send_status == send_status::accepted || r.state.send_status == send_status::daily_limit)
-            count(txn, m.request_time, m.identity, r.address, m.simulated, accepted);
+            count(txn, m.request_time, m.identity, r.address, sim, accepted);
         if (r.state.send_status == send_status::daily_limit)
-            count(txn, m.request_time, m.identity, r.address, m.simulated, held);
+            count(txn, m.request_time, m.identity, r.address, sim, held);
         Event e;
         e.time = m.request_time;
         e.message_id = m.id;
         e.recipient = r.address;
         e.type = dropped_now ? EventType::dropped : EventType::processed;
         e.text = dropped_now ? r.state.deliver_message : std::string();
-        e.simulated = m.simulated;
+        e.simulated = sim;
         if (auto st = write_event(txn, e); !st) return st;
     }
     return txn.status();
@@ -279,7 +281,8 @@ Result<std::vector<Event>> MessageStore::apply(store::Txn& txn, std::string_view
         auto c = records::apply(r.state, o);
         if (!c) continue;
         changed = true;
-        auto bump = [&](Counter k) { count(txn, m->request_time, m->identity, r.address, m->simulated, k); };
+        const bool sim = m->simulated || r.state.simulated;
+        auto bump = [&](Counter k) { count(txn, m->request_time, m->identity, r.address, sim, k); };
         if (c->count_delivered) bump(delivered);
         if (c->count_deferred) bump(deferred);
         if (c->count_bounce) {
@@ -287,6 +290,7 @@ Result<std::vector<Event>> MessageStore::apply(store::Txn& txn, std::string_view
             bump(c->bounce == BounceType::hard ? hard_bounces : soft_bounces);
         }
         if (c->count_complaint) bump(complaints);
+        if (c->count_unsubscribe) bump(unsubscribes);
         Event e;
         e.time = o.time;
         e.message_id = m->id;
@@ -295,7 +299,7 @@ Result<std::vector<Event>> MessageStore::apply(store::Txn& txn, std::string_view
         e.bounce = c->bounce;
         e.dsn = o.dsn;
         e.text = bounded(o.text);
-        e.simulated = m->simulated;
+        e.simulated = sim;
         if (auto st = write_event(txn, e); !st) return st.error();
         out.push_back(std::move(e));
     }

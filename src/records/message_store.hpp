@@ -55,7 +55,9 @@ struct MessageRecord {
     std::string template_name;
     uint64_t size = 0;
     int64_t request_time = 0;
-    bool simulated = false;  // mailbox simulator: kept out of the real funnel
+    // Every recipient is a mailbox simulator one (a single recipient may be
+    // too: RecipientState::simulated); kept out of the real funnel.
+    bool simulated = false;
     std::vector<RecipientRecord> recipients;
 
     RecipientRecord* recipient(std::string_view address);  // case-insensitive

@@ -47,6 +47,10 @@ std::string_view event_name(EventType t) {
             return "dropped";
         case EventType::spamreport:
             return "spamreport";
+        case EventType::unsubscribe:
+            return "unsubscribe";
+        case EventType::auto_reply:
+            return "auto_reply";
     }
     return "?";
 }
@@ -122,6 +126,16 @@ std::optional<Change> apply(RecipientState& st, const Outcome& o) {
             if (st.deliver != Deliver::accepted) return std::nullopt;
             moved(Deliver::dropped);
             c.event = EventType::dropped;
+            return c;
+        case Outcome::Kind::unsubscribe:
+            if (st.unsubscribed) return std::nullopt;
+            st.unsubscribed = true;
+            c.event = EventType::unsubscribe;
+            c.count_unsubscribe = true;
+            return c;
+        case Outcome::Kind::auto_reply:
+            // Every reply is an event; it changes no status.
+            c.event = EventType::auto_reply;
             return c;
     }
     return std::nullopt;

@@ -44,7 +44,7 @@ inline constexpr int suppressed = 1007;         // address on the suppression li
 inline constexpr int daily_limit = 1010;        // warm-up quota reached: held
 inline constexpr int unverified_domain = 3014;  // sending domain not a verified identity
 inline constexpr int rendering_failure = 5001;  // template missing or data incomplete
-inline constexpr int simulated = 5002;          // mailbox simulator recipient
+inline constexpr int simulated = 5002;          // reserved; simulator recipients report the real scenario's code
 }  // namespace send_status
 
 enum class BounceType { none, hard, soft };
@@ -59,17 +59,22 @@ struct RecipientState {
     int64_t deliver_time = 0;    // time of the last DeliverStatus change
     bool deferred_once = false;  // counted in DeferredCount already
     bool opened = false, clicked = false, unsubscribed = false, complained = false;
+    // A mailbox simulator recipient (records/simulator.hpp): its counters
+    // go to the simulated statistics dimension, its events say so.
+    bool simulated = false;
 };
 
 // What was learnt about one recipient.
 struct Outcome {
     enum class Kind {
-        sent,       // MTA log: status=sent
-        deferred,   // MTA log: status=deferred / SOFTBOUNCE; DSN Action: delayed
-        bounced,    // MTA log: status=bounced; DSN Action: failed (after delivery)
-        expired,    // MTA log: the message left the queue undelivered
-        complaint,  // ARF feedback report
-        dropped,    // sesmilter removed the recipient (suppression, simulator)
+        sent,         // MTA log: status=sent
+        deferred,     // MTA log: status=deferred / SOFTBOUNCE; DSN Action: delayed
+        bounced,      // MTA log: status=bounced; DSN Action: failed (after delivery)
+        expired,      // MTA log: the message left the queue undelivered
+        complaint,    // ARF feedback report
+        dropped,      // sesmilter removed the recipient (suppression, simulator)
+        unsubscribe,  // the recipient unsubscribed
+        auto_reply,   // an automatic reply (out of office) came back
     };
     Kind kind = Kind::sent;
     std::string dsn;   // enhanced status code when known ("5.1.1")
@@ -78,14 +83,16 @@ struct Outcome {
 };
 
 // Event types as recorded and later delivered by webhooks.
-enum class EventType { processed, delivered, deferred, bounce, dropped, spamreport };
+// Stored as u8: new types go at the end.
+enum class EventType { processed, delivered, deferred, bounce, dropped, spamreport, unsubscribe, auto_reply };
 std::string_view event_name(EventType t);
 
 struct Change {
     EventType event;
     BounceType bounce = BounceType::none;  // for bounce events
     // Statistics deltas, applied with the state in one transaction.
-    bool count_delivered = false, count_deferred = false, count_bounce = false, count_complaint = false;
+    bool count_delivered = false, count_deferred = false, count_bounce = false, count_complaint = false,
+         count_unsubscribe = false;
 };
 
 // Applies an outcome; std::nullopt when it changes nothing (late, repeated,

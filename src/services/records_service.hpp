@@ -7,10 +7,9 @@
 // every `purge_interval` it deletes records older than `keep_days` in
 // batches of kPurgeBatch, one transaction each.
 //
-// Warm-up feedback: `on_event` is called inside the follower's transaction
-// for every status change it writes (hard bounces, complaints).  It is the
-// hook where warm-up reputation will be fed from real delivery results; it
-// is left empty until the warm-up side provides the call.
+// Feedback: `on_event` is called inside the follower's transaction for
+// every status change it writes; Services sets it to event_feedback()
+// (warm-up reputation and the suppression list).
 //
 // Errors: a failing poll or purge is logged at warning and retried at the
 // next interval; the thread never stops on its own.
@@ -53,7 +52,7 @@ public:
     void start() override;
     void stop() override;
 
-    // Warm-up feedback hook (see the header comment).
+    // Feedback hook (see the header comment).
     std::function<void(store::Txn&, const records::MessageRecord&, const records::Event&)> on_event;
 
     // One pass of each job, for tests and the loop: returns lines read /

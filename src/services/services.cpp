@@ -38,12 +38,25 @@ private:
 std::function<void(store::Txn&, const records::MessageRecord&, const records::Event&)> warmup_feedback(
     std::shared_ptr<warmup::Engine> engine) {
     return [engine](store::Txn& txn, const records::MessageRecord& rec, const records::Event& e) {
-        if (rec.simulated || rec.identity.empty()) return;
+        if (rec.simulated || e.simulated || rec.identity.empty()) return;
         bool hard = e.type == records::EventType::bounce && e.bounce == records::BounceType::hard;
         bool complaint = e.type == records::EventType::spamreport;
         if (!hard && !complaint) return;
         engine->add_feedback(txn, warmup::IdentityKey::domain(rec.identity), hard ? 1 : 0, complaint ? 1 : 0,
                              engine->time_zone().day_of(rec.request_time));
+    };
+}
+
+std::function<void(store::Txn&, const records::MessageRecord&, const records::Event&)> event_feedback(
+    const Services& s) {
+    std::function<void(store::Txn&, const records::MessageRecord&, const records::Event&)> warm;
+    if (s.warmup) warm = warmup_feedback(s.warmup);
+    auto list = s.suppression;
+    if (!warm && !list) return {};
+    return [warm, list](store::Txn& txn, const records::MessageRecord& rec, const records::Event& e) {
+        if (warm) warm(txn, rec, e);
+        // A failure is sticky in the transaction: the whole batch is retried.
+        if (list) (void)list->note_event(txn, rec, e);
     };
 }
 
@@ -68,6 +81,15 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
         auto recs = records::MessageStore::open(s->store, std::move(rs));
         if (!recs) return Error{"message records: " + recs.error().what, {}};
         s->records = std::move(*recs);
+        if (cfg.get(config::key::suppression::enabled)) {
+            records::SuppressionSettings ss;
+            ss.per_identity = cfg.get(config::key::suppression::scope) == "identity";
+            ss.hard_bounce_expiry = cfg.get(config::key::suppression::hard_bounce_expiry);
+            ss.complaint_expiry = cfg.get(config::key::suppression::complaint_expiry);
+            auto list = records::SuppressionList::open(s->store, ss);
+            if (!list) return Error{"suppression list: " + list.error().what, {}};
+            s->suppression = std::move(*list);
+        }
     }
     if (ws.enabled) {
         auto stack = open_warmup_stack(cfg, s->store);  // the same builder as sesctl's
@@ -90,7 +112,7 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
         rs.purge_interval = cfg.get(config::key::records::purge_interval);
         rs.keep_days = cfg.get(config::key::records::keep_days);
         auto follower = std::make_unique<RecordsService>(s->store, s->records, std::move(rs));
-        if (s->warmup) follower->on_event = warmup_feedback(s->warmup);
+        follower->on_event = event_feedback(*s);
         s->add(std::move(follower));
     }
     return s;

@@ -28,6 +28,7 @@
 #include "mta/adapter.hpp"
 #include "policy/policy.hpp"
 #include "records/message_store.hpp"
+#include "records/suppression.hpp"
 #include "services/release_scheduler.hpp"
 #include "store/env.hpp"
 #include "template/lmdb_store.hpp"
@@ -64,6 +65,8 @@ struct Services {
     std::unique_ptr<ReleaseScheduler> scheduler;
     std::shared_ptr<tmpl::LmdbTemplateStore> templates;
     std::shared_ptr<records::MessageStore> records;  // null when [records] enabled = false
+    // null when [records] or [suppression] is off
+    std::shared_ptr<records::SuppressionList> suppression;
 
     // Opens the store, the template store, the message records (with their
     // follower and purge service) when records are on and, when warm-up is
@@ -91,5 +94,11 @@ private:
 // identity's warm-up day counters, inside the follower's transaction.
 std::function<void(store::Txn&, const records::MessageRecord&, const records::Event&)> warmup_feedback(
     std::shared_ptr<warmup::Engine> engine);
+
+// Everything a recorded status change feeds, inside its transaction: the
+// warm-up reputation (when warm-up is on) and the suppression list (when it
+// is on).  Empty when neither is.
+std::function<void(store::Txn&, const records::MessageRecord&, const records::Event&)> event_feedback(
+    const Services& s);
 
 }  // namespace ses::services

@@ -33,6 +33,8 @@ constexpr TableDef kTables[] = {
     {table::stats_day, "day + identity + NUL + mailbox group + NUL + simulated u8",
      "n u32, then n u64 counters in the order of `records::Counter`"},
     {table::follower, "log file path", "inode u64, fingerprint, offset u64 (the delivery follower's position)"},
+    {table::suppression, "normalised (lower-case) address + NUL + scope (empty: global; else the identity domain)",
+     "reason u8, time i64, source message id, expires i64 (0: never) (records/suppression.hpp)"},
 };
 }  // namespace
 

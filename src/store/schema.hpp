@@ -44,6 +44,7 @@ inline constexpr std::string_view records_time = "records_time";
 inline constexpr std::string_view events = "events";
 inline constexpr std::string_view stats_day = "stats_day";
 inline constexpr std::string_view follower = "follower";
+inline constexpr std::string_view suppression = "suppression";
 }  // namespace table
 
 }  // namespace ses::store

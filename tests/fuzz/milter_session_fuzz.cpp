@@ -93,6 +93,7 @@ struct Sink : milter::EditSink {
     bool quarantine(const std::string&) override { return call(); }
     bool change_from(const std::string&, const std::string&) override { return call(); }
     bool replace_body(std::string_view) override { return call(); }
+    bool delete_rcpt(const std::string&) override { return call(); }
 };
 
 // A no-reply step must not produce an answer for the MTA.

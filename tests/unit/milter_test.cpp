@@ -11,6 +11,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "dkim/keygen.hpp"
 #include "mail/feedback.hpp"
@@ -21,6 +22,7 @@
 #include "policy/policy.hpp"
 #include "records/message_store.hpp"
 #include "records/return_path.hpp"
+#include "records/suppression.hpp"
 #include "services/services.hpp"
 #include "warmup/hooks.hpp"
 #include "store/env.hpp"
@@ -83,6 +85,7 @@ struct Sink : milter::EditSink {
         return call("from " + a + (args.empty() ? "" : " " + args));
     }
     bool replace_body(std::string_view c) override { return call("body " + std::to_string(c.size())); }
+    bool delete_rcpt(const std::string& r) override { return call("delrcpt " + r); }
 };
 
 struct Fixture {
@@ -170,6 +173,15 @@ struct Fixture {
         svc->records = *recs;
         rt->services = svc;
         return *recs;
+    }
+
+    // The suppression list over the store the records use.
+    std::shared_ptr<records::SuppressionList> suppression() {
+        REQUIRE(rt->services);
+        auto l = records::SuppressionList::open(rt->services->store, {});
+        REQUIRE(l);
+        rt->services->suppression = *l;
+        return *l;
     }
 
     // Message records over a fresh store (`full`: a map that is full and
@@ -1015,4 +1027,229 @@ TEST_CASE("return path: a DSN bounce and a complaint reach the warm-up counters"
     REQUIRE(c);
     CHECK(c->bounced == 1);
     CHECK(c->complained == 1);
+}
+
+namespace {
+
+// One outbound message to `rcpts` through a Session; the step, the sink's
+// calls and the record's id (from the log of the calls, or the store).
+struct Sent {
+    Step step;
+    Sink sink;
+};
+
+Sent send_to(Fixture& f, const std::vector<std::string>& rcpts, const std::string& qid = "QIDS") {
+    Sent out;
+    Session s = f.session();
+    s.connect("localhost", "127.0.0.1", "smtpd");
+    s.mail("<alice@example.com>", "", qid);
+    for (auto& r : rcpts) REQUIRE(s.rcpt("<" + r + ">").kind == Step::Kind::next);
+    s.header("From", " alice@example.com");
+    s.header("Subject", " suppression test");
+    REQUIRE(s.eoh().kind == Step::Kind::next);
+    REQUIRE(s.body("hello\r\n").kind == Step::Kind::next);
+    out.step = s.eom(qid, out.sink);
+    return out;
+}
+
+// The newest record of a queue id.
+records::MessageRecord record_of(Fixture& f, const std::string& qid) {
+    auto txn = f.rt->services->store->begin_read();
+    REQUIRE(txn);
+    auto id = f.rt->services->records->by_queue_id(*txn, qid, clock::now());
+    REQUIRE(id);
+    auto rec = f.rt->services->records->get(*txn, *id);
+    REQUIRE(rec);
+    return *rec;
+}
+
+records::Counters totals(Fixture& f, bool simulated) {
+    auto txn = f.rt->services->store->begin_read();
+    REQUIRE(txn);
+    records::Counters c{};
+    auto& rs = *f.rt->services->records;
+    int32_t today = rs.day_of(clock::now());
+    for (auto& row : rs.stats(*txn, today - 1, today + 1))
+        if (row.simulated == simulated)
+            for (size_t i = 0; i < records::kCounters; ++i) c[i] += row.counters[i];
+    return c;
+}
+
+std::vector<records::Event> events_of(Fixture& f, const std::string& id) {
+    auto txn = f.rt->services->store->begin_read();
+    REQUIRE(txn);
+    std::vector<records::Event> out;
+    for (auto& e : f.rt->services->records->events(*txn, 0, 10000))
+        if (e.message_id == id) out.push_back(e);
+    return out;
+}
+
+void suppress(Fixture& f, const std::string& address, const std::string& scope = "") {
+    records::SuppressionEntry e;
+    e.address = address;
+    e.scope = scope;
+    e.reason = records::SuppressionReason::hard_bounce;
+    e.time = clock::now();
+    REQUIRE(f.rt->services->store->update([&](store::Txn& txn) { return f.rt->services->suppression->put(txn, e); }));
+}
+
+}  // namespace
+
+TEST_CASE("suppression stage: a listed recipient is deleted, recorded as dropped", "[milter][suppression]") {
+    Fixture f;
+    f.records_store();
+    f.suppression();
+    suppress(f, "Bounced@Remote.test");
+    suppress(f, "other-identity@remote.test", "other.example");  // another identity's entry
+
+    Sent r = send_to(f, {"bounced@remote.test", "ok@remote.test", "other-identity@remote.test"});
+    REQUIRE(r.step.kind == Step::Kind::accept);
+    // smfi_delrcpt with the recipient exactly as given at RCPT, and still signed.
+    CHECK(std::count(r.sink.log.begin(), r.sink.log.end(), "delrcpt <bounced@remote.test>") == 1);
+    CHECK(std::none_of(r.sink.log.begin(), r.sink.log.end(),
+                       [](const std::string& l) { return l.find("delrcpt <ok@") != std::string::npos; }));
+    CHECK(std::none_of(r.sink.log.begin(), r.sink.log.end(),
+                       [](const std::string& l) { return l.find("delrcpt <other-identity@") != std::string::npos; }));
+    CHECK(signed_by_sink(r.sink));
+
+    auto rec = record_of(f, "QIDS");
+    REQUIRE(rec.recipients.size() == 3);
+    auto* d = rec.recipient("bounced@remote.test");
+    REQUIRE(d);
+    CHECK(d->state.deliver == records::Deliver::dropped);
+    CHECK(d->state.send_status == records::send_status::suppressed);
+    CHECK(d->state.deliver_message.find("hard_bounce") != std::string::npos);
+    CHECK(rec.recipient("ok@remote.test")->state.deliver == records::Deliver::accepted);
+    CHECK(rec.recipient("ok@remote.test")->state.send_status == records::send_status::accepted);
+    bool dropped_event = false;
+    for (auto& e : events_of(f, rec.id))
+        if (e.recipient == "bounced@remote.test") dropped_event = e.type == records::EventType::dropped;
+    CHECK(dropped_event);
+    auto t = totals(f, false);
+    CHECK(t[records::requests] == 3);
+    CHECK(t[records::accepted] == 2);
+    CHECK(t[records::dropped] == 1);
+}
+
+TEST_CASE("suppression stage: a message left without recipients is discarded", "[milter][suppression]") {
+    Fixture f;
+    f.records_store();
+    f.suppression();
+    suppress(f, "gone@remote.test");
+    Sent r = send_to(f, {"gone@remote.test"});
+    CHECK(r.step.kind == Step::Kind::discard);
+    CHECK(r.sink.log.empty());  // nothing replayed: the MTA throws the message away
+    auto rec = record_of(f, "QIDS");
+    REQUIRE(rec.recipients.size() == 1);
+    CHECK(rec.recipients[0].state.deliver == records::Deliver::dropped);
+    CHECK(rec.recipients[0].state.send_status == records::send_status::suppressed);
+
+    // Off the list: the next one goes.
+    REQUIRE(f.rt->services->store->update([&](store::Txn& txn) {
+        f.rt->services->suppression->remove(txn, "gone@remote.test", std::nullopt);
+        return txn.status();
+    }));
+    Sent again = send_to(f, {"gone@remote.test"}, "QIDS2");
+    CHECK(again.step.kind == Step::Kind::accept);
+    CHECK(record_of(f, "QIDS2").recipients[0].state.deliver == records::Deliver::accepted);
+}
+
+TEST_CASE("suppression stage: without a suppression list nothing is removed", "[milter][suppression]") {
+    Fixture f;
+    f.records_store();
+    Sent r = send_to(f, {"gone@remote.test"});
+    CHECK(r.step.kind == Step::Kind::accept);
+    CHECK(std::none_of(r.sink.log.begin(), r.sink.log.end(),
+                       [](const std::string& l) { return l.rfind("delrcpt", 0) == 0; }));
+}
+
+TEST_CASE("simulator stage: scenarios are recorded, simulated, and never leave", "[milter][simulator]") {
+    Fixture f;
+    auto recs = f.warmup_and_records();  // a daily limit of one message
+    auto list = records::SuppressionList::open(f.rt->services->store, {});
+    REQUIRE(list);
+    f.rt->services->suppression = *list;
+    const std::string dom = "@simulator.sesmilter.invalid";
+    std::vector<std::string> rcpts = {"success" + dom,   "bounce+t1" + dom,   "softbounce" + dom, "ooto" + dom,
+                                      "complaint" + dom, "unsubscribe" + dom, "suppressed" + dom};
+    Sent r = send_to(f, rcpts, "QIDSIM");
+    CHECK(r.step.kind == Step::Kind::discard);
+    CHECK(r.sink.log.empty());
+
+    auto rec = record_of(f, "QIDSIM");
+    REQUIRE(rec.recipients.size() == rcpts.size());
+    for (auto& rr : rec.recipients) CHECK(rr.state.simulated);
+    auto st = [&](const std::string& local) { return rec.recipient(local + dom)->state; };
+    CHECK(st("success").deliver == records::Deliver::delivered);
+    CHECK(st("bounce+t1").deliver == records::Deliver::bounced);
+    CHECK(st("bounce+t1").bounce == records::BounceType::hard);
+    CHECK(st("bounce+t1").deliver_message.find("5.1.1") != std::string::npos);
+    CHECK(st("softbounce").deliver == records::Deliver::delivered);
+    CHECK(st("softbounce").deferred_once);
+    CHECK(st("ooto").deliver == records::Deliver::delivered);
+    CHECK(st("complaint").complained);
+    CHECK(st("unsubscribe").unsubscribed);
+    CHECK(st("suppressed").deliver == records::Deliver::dropped);
+    CHECK(st("suppressed").send_status == records::send_status::suppressed);
+    CHECK(st("success").send_status == records::send_status::accepted);
+
+    std::multiset<std::string> types;
+    for (auto& e : events_of(f, rec.id)) {
+        CHECK(e.simulated);
+        types.insert(std::string(records::event_name(e.type)));
+    }
+    CHECK(types.count("processed") == 6);
+    CHECK(types.count("dropped") == 1);
+    CHECK(types.count("delivered") == 5);
+    CHECK(types.count("deferred") == 1);
+    CHECK(types.count("bounce") == 1);
+    CHECK(types.count("auto_reply") == 1);
+    CHECK(types.count("spamreport") == 1);
+    CHECK(types.count("unsubscribe") == 1);
+
+    // Statistics: the simulated dimension only.
+    auto real = totals(f, false);
+    for (auto v : real) CHECK(v == 0);
+    auto sim = totals(f, true);
+    CHECK(sim[records::requests] == 7);
+    CHECK(sim[records::delivered] == 5);
+    CHECK(sim[records::hard_bounces] == 1);
+    CHECK(sim[records::complaints] == 1);
+    CHECK(sim[records::unsubscribes] == 1);
+    CHECK(sim[records::dropped] == 1);
+
+    // Nothing on the suppression list, and no warm-up quota used: the one
+    // message a day still goes.
+    {
+        auto txn = f.rt->services->store->begin_read();
+        REQUIRE(txn);
+        CHECK((*list)->list(*txn).empty());
+    }
+    Sent real_one = send_to(f, {"bob@remote.test"}, "QIDREAL");
+    CHECK(real_one.step.kind == Step::Kind::accept);
+    CHECK(std::none_of(real_one.sink.log.begin(), real_one.sink.log.end(),
+                       [](const std::string& l) { return l.rfind("quarantine", 0) == 0; }));
+}
+
+TEST_CASE("simulator stage: mixed with a real recipient, only the simulator's are deleted", "[milter][simulator]") {
+    Fixture f;
+    f.records_store();
+    Sent r = send_to(f, {"real@remote.test", "success@simulator.sesmilter.invalid"});
+    REQUIRE(r.step.kind == Step::Kind::accept);
+    CHECK(std::count(r.sink.log.begin(), r.sink.log.end(), "delrcpt <success@simulator.sesmilter.invalid>") == 1);
+    auto rec = record_of(f, "QIDS");
+    REQUIRE(rec.recipients.size() == 2);
+    CHECK_FALSE(rec.recipient("real@remote.test")->state.simulated);
+    CHECK(rec.recipient("success@simulator.sesmilter.invalid")->state.simulated);
+    CHECK(totals(f, false)[records::requests] == 1);
+    CHECK(totals(f, true)[records::delivered] == 1);
+}
+
+TEST_CASE("simulator stage: off, its domain is ordinary mail", "[milter][simulator]") {
+    Fixture f("", "", "[simulator]\nenabled = false\n");
+    f.records_store();
+    Sent r = send_to(f, {"success@simulator.sesmilter.invalid"});
+    CHECK(r.step.kind == Step::Kind::accept);
+    CHECK(std::none_of(r.sink.log.begin(), r.sink.log.end(),
+                       [](const std::string& l) { return l.rfind("delrcpt", 0) == 0; }));
 }
