@@ -10,6 +10,7 @@
 #include "mta/settings.hpp"
 #include "policy/settings.hpp"
 #include "services/warmup_stack.hpp"
+#include "services/webhook_sender.hpp"
 #include "warmup/hooks.hpp"
 #include "store/settings.hpp"
 #include "util/log.hpp"
@@ -62,9 +63,19 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
     auto templates = tmpl::LmdbTemplateStore::open(s->store);
     if (!templates) return Error{"template store: " + templates.error().what, {}};
     s->templates = std::move(*templates);
+    if (!cfg.webhooks.empty() && !cfg.get(config::key::records::enabled))
+        return internal_error("[[webhook]]: webhooks send the events of message records; set [records] enabled = true");
     if (cfg.get(config::key::records::enabled)) {
         records::StoreSettings rs;
         rs.mailbox_groups = cfg.get(config::key::records::mailbox_groups);
+        if (!cfg.webhooks.empty()) {
+            auto subs = records::subscriptions_from(cfg);
+            if (!subs) return subs.error();
+            auto outbox = std::make_shared<records::Outbox>(s->store, std::move(*subs));
+            s->outbox = outbox;
+            // Every event reaches the outbox in the transaction that writes it.
+            rs.on_event = [outbox](store::Txn& txn, const records::Event& e) { return outbox->on_event(txn, e); };
+        }
         auto recs = records::MessageStore::open(s->store, std::move(rs));
         if (!recs) return Error{"message records: " + recs.error().what, {}};
         s->records = std::move(*recs);
@@ -82,7 +93,10 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
         // not load is a mistake to report now, not when warm-up is turned on.
         return checked.error();
     }
-    if (s->scheduler) s->add(std::make_unique<SchedulerService>(*s->scheduler));
+    if (s->scheduler) {
+        s->scheduler->set_records(s->records);
+        s->add(std::make_unique<SchedulerService>(*s->scheduler));
+    }
     if (s->records) {
         RecordsServiceSettings rs;
         rs.log_file = cfg.get(config::key::mta::log_file);
@@ -93,6 +107,7 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
         if (s->warmup) follower->on_event = warmup_feedback(s->warmup);
         s->add(std::move(follower));
     }
+    if (s->outbox) s->add(std::make_unique<WebhookSender>(s->store, s->records, s->outbox, webhook_settings_from(cfg)));
     return s;
 }
 

@@ -7,7 +7,7 @@
 // other than the script needs a restart (logged at reload).
 //
 // Background work (release scheduler, identity re-check, reload thread,
-// delivery log follower and records purge, later webhooks, HTTP) is a list of Service objects owned
+// delivery log follower and records purge, webhook sender, later HTTP) is a list of Service objects owned
 // here: start() starts them in the order added, stop() stops them in reverse.
 //
 // A reload is two steps so that it is all or nothing: stage_reload() reads
@@ -28,6 +28,7 @@
 #include "mta/adapter.hpp"
 #include "policy/policy.hpp"
 #include "records/message_store.hpp"
+#include "records/outbox.hpp"
 #include "services/release_scheduler.hpp"
 #include "store/env.hpp"
 #include "template/lmdb_store.hpp"
@@ -64,6 +65,7 @@ struct Services {
     std::unique_ptr<ReleaseScheduler> scheduler;
     std::shared_ptr<tmpl::LmdbTemplateStore> templates;
     std::shared_ptr<records::MessageStore> records;  // null when [records] enabled = false
+    std::shared_ptr<records::Outbox> outbox;         // null without [[webhook]]s
 
     // Opens the store, the template store, the message records (with their
     // follower and purge service) when records are on and, when warm-up is
