@@ -376,11 +376,11 @@ const KeyDef kKeys[] = {
      Type::string_list,
      "[]",
      "Signing secrets, at least 16 bytes each, one or two: every request carries one `v1=` signature per "
-     "secret, so during a rotation the receiver may verify with either. Required.",
+     "secret, so during a rotation the receiver may verify with either.",
      {},
      INT64_MIN,
      INT64_MAX,
-     false,
+     true,
      R"(["change-me-to-a-long-random-secret"])"},
     {"webhook[].events", Type::string_list, "[]",
      "Event types sent to this endpoint (docs/events.md), e.g. `[\"delivered\", \"bounce\"]`. Empty: all."},
