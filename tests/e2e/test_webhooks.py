@@ -219,7 +219,7 @@ def run(mta, m, rx, clock, cfg, env, dead_port):
     refused = m.log()[log_start:].count("webhook ses: ")
     assert 3 <= refused <= 14, m.log()[log_start:]
     rx = Receiver(rx_prev.port).start()
-    drive(lambda: set(all_event_ids(m)) <= {e["event_id"] for e in ses_events(rx)},
+    drive(lambda: set(all_event_ids(m)) <= {e["event_id"] for e in ses_events(rx_prev) + ses_events(rx)},
           "every event of the down hour at /ses", step=120)
 
     # 3. sesmilter killed with -9 while a request is in flight: after the
@@ -282,7 +282,9 @@ def run(mta, m, rx, clock, cfg, env, dead_port):
     for o in delivered:
         assert o["fromDomain"] == "example.com" and o["from"] == SENDER
         assert o["bulkId"] == o["messageId"] and o["bulkId"] in {e["MessageId"] for e in recorded.values()}
-        assert o["sentTimestamp"] <= o["timestamp"]
+        # (delivered times come from Postfix's log, in real time; the request
+        # time from the test clock: only their presence is compared)
+        assert o["sentTimestamp"] > 0 and o["timestamp"] > 0
         assert isinstance(o["templateId"], int)
 
     # 4. The dead endpoint gave up after max_age (2 h): listed, then retried
