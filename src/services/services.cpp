@@ -48,6 +48,23 @@ std::function<void(store::Txn&, const records::MessageRecord&, const records::Ev
     };
 }
 
+Result<MessageStoreHandles> open_message_store(const config::Config& cfg, std::shared_ptr<store::Env> env) {
+    MessageStoreHandles out;
+    records::StoreSettings rs;
+    rs.mailbox_groups = cfg.get(config::key::records::mailbox_groups);
+    if (!cfg.webhooks.empty()) {
+        auto subs = records::subscriptions_from(cfg);
+        if (!subs) return subs.error();
+        auto outbox = std::make_shared<records::Outbox>(env, std::move(*subs));
+        out.outbox = outbox;
+        rs.on_event = [outbox](store::Txn& txn, const records::Event& e) { return outbox->on_event(txn, e); };
+    }
+    auto recs = records::MessageStore::open(std::move(env), std::move(rs));
+    if (!recs) return Error{"message records: " + recs.error().what, {}};
+    out.records = std::move(*recs);
+    return out;
+}
+
 Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
     auto s = std::make_shared<Services>();
     s->warmup_settings = warmup::from_config(cfg);
@@ -66,19 +83,10 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
     if (!cfg.webhooks.empty() && !cfg.get(config::key::records::enabled))
         return internal_error("[[webhook]]: webhooks send the events of message records; set [records] enabled = true");
     if (cfg.get(config::key::records::enabled)) {
-        records::StoreSettings rs;
-        rs.mailbox_groups = cfg.get(config::key::records::mailbox_groups);
-        if (!cfg.webhooks.empty()) {
-            auto subs = records::subscriptions_from(cfg);
-            if (!subs) return subs.error();
-            auto outbox = std::make_shared<records::Outbox>(s->store, std::move(*subs));
-            s->outbox = outbox;
-            // Every event reaches the outbox in the transaction that writes it.
-            rs.on_event = [outbox](store::Txn& txn, const records::Event& e) { return outbox->on_event(txn, e); };
-        }
-        auto recs = records::MessageStore::open(s->store, std::move(rs));
-        if (!recs) return Error{"message records: " + recs.error().what, {}};
-        s->records = std::move(*recs);
+        auto h = open_message_store(cfg, s->store);
+        if (!h) return h.error();
+        s->records = std::move(h->records);
+        s->outbox = std::move(h->outbox);
     }
     if (ws.enabled) {
         auto stack = open_warmup_stack(cfg, s->store);  // the same builder as sesctl's

@@ -89,6 +89,18 @@ private:
     bool started_ = false;
 };
 
+// The message records with [records] settings and, when [[webhook]]s are
+// configured, the webhook outbox attached (every event written through the
+// store gets its outbox entries in the same transaction).  The daemon and
+// every sesctl command that writes events open the records this way, so no
+// event bypasses the webhooks.  Fails on an unknown event name in a
+// webhook's `events`.
+struct MessageStoreHandles {
+    std::shared_ptr<records::MessageStore> records;
+    std::shared_ptr<records::Outbox> outbox;  // null without [[webhook]]s
+};
+Result<MessageStoreHandles> open_message_store(const config::Config& cfg, std::shared_ptr<store::Env> env);
+
 // The delivery follower's hook feeding hard bounces and complaints into the
 // identity's warm-up day counters, inside the follower's transaction.
 std::function<void(store::Txn&, const records::MessageRecord&, const records::Event&)> warmup_feedback(
