@@ -104,9 +104,11 @@ std::vector<OutboxEntry> Outbox::due(store::Txn& txn, std::string_view hook, int
     for (bool ok = c.seek(prefix); ok && out.size() < max; ok = c.next()) {
         std::string_view k = c.key();
         if (k.substr(0, prefix.size()) != prefix) break;
+        bool head = group_of(k) != group;
+        if (!head && !group_due) continue;  // waits for its head: not even decoded
         auto e = decode_entry(c.value());
         if (!e) continue;
-        if (group_of(k) != group) {  // a recipient's head
+        if (head) {
             group = std::string(group_of(k));
             group_due = e->next_attempt <= now;
         }
