@@ -37,8 +37,14 @@ struct DomainConf {
     bool one_recipient_per_message = false;  // 452 4.5.3 to each RCPT after the first
 };
 
-// One [[webhook]] endpoint (docs/events.md).  Event names are checked
-// where they are used (records/outbox.hpp), which knows the types.
+// The event type names a [[webhook]] `events` list may name, so that a
+// misspelt one fails loading (and --check-config); records::event_name()
+// is the source and a unit test keeps the two equal.
+inline constexpr std::string_view kWebhookEventNames[] = {
+    "processed", "delivered",   "deferred", "bounce",   "dropped",           "spamreport", "open",
+    "click",     "unsubscribe", "held",     "released", "rendering_failure", "auto_reply"};
+
+// One [[webhook]] endpoint (docs/events.md).
 struct WebhookConf {
     std::string id;  // `name`, else the URL: its outbox entries are kept under it
     std::string url;

@@ -1,6 +1,7 @@
 // loader.cpp -- TOML file -> checked, typed Config (see config.hpp).
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -368,6 +369,11 @@ Result<Config> build(toml::table& root, std::string_view source) {
                     c.error(sn, "webhook.secrets", "expected one or two secrets (two during a rotation)");
                 for (auto& sec : w.secrets)
                     if (sec.size() < 16) c.error(sn, "webhook.secrets", "a secret is shorter than 16 bytes");
+                for (auto& ev : w.events)
+                    if (std::find(std::begin(kWebhookEventNames), std::end(kWebhookEventNames), ev) ==
+                        std::end(kWebhookEventNames))
+                        c.error(*ht["events"].node(), "webhook.events",
+                                "unknown event type " + quoted(ev) + " (docs/events.md lists them)");
                 if (w.id.find('\0') != std::string::npos || !seen.insert(w.id).second)
                     c.error(ht, "webhook", "webhook " + quoted(w.id) + " is declared twice (give each a `name`)");
                 cfg.webhooks.push_back(std::move(w));

@@ -271,6 +271,9 @@ TEST_CASE("event names round-trip; unknown names in a webhook's filter are refus
         auto t = static_cast<EventType>(i);
         CHECK(parse_event_name(event_name(t)) == t);
     }
+    // The loader's list is the same as the records' names.
+    REQUIRE(std::size(config::kWebhookEventNames) == static_cast<size_t>(kEventTypes));
+    for (int i = 0; i < kEventTypes; ++i) CHECK(config::kWebhookEventNames[i] == event_name(static_cast<EventType>(i)));
     auto cfg = config::load_string(R"(
 [[webhook]]
 url = "http://127.0.0.1:1/x"
@@ -278,8 +281,14 @@ secrets = ["0123456789abcdef"]
 events = ["delivered", "bounced"]
 )",
                                    "t.toml");
-    REQUIRE(cfg);
-    auto subs = subscriptions_from(*cfg);
+    REQUIRE_FALSE(cfg);
+    CHECK(cfg.error().what.find("unknown event type \"bounced\"") != std::string::npos);
+    config::Config good;
+    config::WebhookConf w;
+    w.id = "x";
+    w.events = {"bounced"};
+    good.webhooks = {w};
+    auto subs = subscriptions_from(good);  // the second check, for configurations built in code
     REQUIRE_FALSE(subs);
     CHECK(subs.error().what.find("\"bounced\"") != std::string::npos);
 }
