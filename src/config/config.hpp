@@ -37,6 +37,24 @@ struct DomainConf {
     bool one_recipient_per_message = false;  // 452 4.5.3 to each RCPT after the first
 };
 
+// The event type names a [[webhook]] `events` list may name, so that a
+// misspelt one fails loading (and --check-config); records::event_name()
+// is the source and a unit test keeps the two equal.
+inline constexpr std::string_view kWebhookEventNames[] = {
+    "processed", "delivered",   "deferred", "bounce",   "dropped",           "spamreport", "open",
+    "click",     "unsubscribe", "held",     "released", "rendering_failure", "auto_reply"};
+
+// One [[webhook]] endpoint (docs/events.md).
+struct WebhookConf {
+    std::string id;  // `name`, else the URL: its outbox entries are kept under it
+    std::string url;
+    std::vector<std::string> secrets;  // the first signs; every one gets a v1= value
+    std::vector<std::string> events;   // empty: all
+    std::string format = "ses";        // "ses" | "tencent"
+    int64_t timeout = 10;
+    int64_t batch_max = 100;
+};
+
 // One return-path tag key ([return_path] keys = ["ID:SECRET", ...]).
 struct ReturnPathKey {
     int id = 0;  // 1..15, written into each tag
@@ -74,6 +92,7 @@ struct Config {
 
     std::vector<DomainConf> domains;
     std::vector<ReturnPathKey> return_path_keys;  // the first is the current key
+    std::vector<WebhookConf> webhooks;
 
     // The value of a scalar key (config/keys.hpp): the file's value or the
     // declared default, as the key's C++ type.  Each module reads its own

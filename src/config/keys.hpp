@@ -7,7 +7,8 @@
 // against the key table in schema.cpp in both directions (every constant is
 // declared there with the same type, every scalar key outside `[[...]]`
 // tables has a constant).  Keys of array-of-tables entries (`domain[]...`)
-// are read by the loader into DomainConf instead.
+// are read by the loader into DomainConf (and `webhook[]...` into
+// WebhookConf) instead.
 //
 // No errors at run time; constants only, safe from any thread.
 #pragma once
@@ -116,6 +117,11 @@ struct Key {
     X(suppression, complaint_expiry, duration)   \
     X(simulator, enabled, boolean)               \
     X(simulator, domain, string)                 \
+    X(webhooks, max_age, duration)               \
+    X(webhooks, retry_base, duration)            \
+    X(webhooks, retry_max, duration)             \
+    X(webhooks, verify_tls, boolean)             \
+    X(webhooks, poll_interval, duration)         \
     X(return_path, keys, string_list)            \
     X(outbound, authenticated, boolean)          \
     X(outbound, networks, string_list)           \

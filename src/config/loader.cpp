@@ -1,6 +1,7 @@
 // loader.cpp -- TOML file -> checked, typed Config (see config.hpp).
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -346,6 +347,39 @@ Result<Config> build(toml::table& root, std::string_view source) {
             }
         }
 
+        if (auto* hooks = root["webhook"].as_array()) {
+            std::unordered_set<std::string> seen;
+            for (auto& e : *hooks) {
+                auto& ht = *e.as_table();
+                WebhookConf w;
+                w.url = get_string(ht, "url", "webhook[].url");
+                w.id = get_string(ht, "name", "webhook[].name");
+                if (w.id.empty()) w.id = w.url;
+                w.secrets = get_list(ht, "secrets", "webhook[].secrets");
+                w.events = get_list(ht, "events", "webhook[].events");
+                w.format = get_string(ht, "format", "webhook[].format");
+                w.timeout = get_duration(ht, "timeout", "webhook[].timeout");
+                w.batch_max = get_int(ht, "batch_max", "webhook[].batch_max");
+                if (w.url.rfind("http://", 0) != 0 && w.url.rfind("https://", 0) != 0)
+                    c.error(ht["url"].node() ? *ht["url"].node() : static_cast<const toml::node&>(ht), "webhook.url",
+                            "expected an http:// or https:// URL, got " + quoted(w.url));
+                const toml::node& sn =
+                    ht["secrets"].node() ? *ht["secrets"].node() : static_cast<const toml::node&>(ht);
+                if (w.secrets.empty() || w.secrets.size() > 2)
+                    c.error(sn, "webhook.secrets", "expected one or two secrets (two during a rotation)");
+                for (auto& sec : w.secrets)
+                    if (sec.size() < 16) c.error(sn, "webhook.secrets", "a secret is shorter than 16 bytes");
+                for (auto& ev : w.events)
+                    if (std::find(std::begin(kWebhookEventNames), std::end(kWebhookEventNames), ev) ==
+                        std::end(kWebhookEventNames))
+                        c.error(*ht["events"].node(), "webhook.events",
+                                "unknown event type " + quoted(ev) + " (docs/events.md lists them)");
+                if (w.id.find('\0') != std::string::npos || !seen.insert(w.id).second)
+                    c.error(ht, "webhook", "webhook " + quoted(w.id) + " is declared twice (give each a `name`)");
+                cfg.webhooks.push_back(std::move(w));
+            }
+        }
+
         // Tag keys: "ID:SECRET".  Tags carry the id, so ids are explicit:
         // positions would renumber every key when one is added or retired.
         const toml::node& keys_node = lookup(root, "return_path.keys", "return_path.keys");
@@ -403,12 +437,19 @@ Result<Config> build(toml::table& root, std::string_view source) {
                     auto colon = text.find(':');
                     *v = (colon == std::string::npos ? std::string() : text.substr(0, colon + 1)) + kRedactedSecret;
                 }
+    if (auto* hooks = shown["webhook"].as_array())
+        for (auto& h : *hooks)
+            if (auto* ht = h.as_table())
+                if (auto* secs = (*ht)["secrets"].as_array())
+                    for (auto& n : *secs)
+                        if (auto* v = n.as_string()) *v = std::string(kRedactedSecret) + "-long-enough";
     std::ostringstream o;
     o << shown;
     cfg.effective_toml = o.str();
     // get() reads scalar keys only; the [[domain]] entries live on in
     // cfg.domains, and their nodes (about 1 KB each in toml++) need not.
     root.erase("domain");
+    root.erase("webhook");
     cfg.tree = std::make_shared<const toml::table>(std::move(root));
     return cfg;
 }

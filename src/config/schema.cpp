@@ -49,6 +49,12 @@ const SectionDoc kSections[] = {
      "Template expansion (docs/templates.md): a message with `X-SES-Template: NAME` and "
      "`X-SES-Template-Data: {json}` is rendered from the template store before it is signed."},
     {"dns", "The one resolver (libunbound, with its cache) used for SPF, DKIM, DMARC and identity checks."},
+    {"webhooks",
+     "Delivery of events to the `[[webhook]]` endpoints (docs/events.md): from a durable outbox, at least "
+     "once, in order per recipient, signed, retried with exponential backoff."},
+    {"webhook[]",
+     "One `[[webhook]]` table per endpoint that receives events. Each request carries `X-SES-Event-ID` and "
+     "`X-SES-Signature: t=UNIX,v1=HEX` (HMAC-SHA256 over t + \".\" + body)."},
 };
 
 const KeyDef kKeys[] = {
@@ -370,6 +376,78 @@ const KeyDef kKeys[] = {
     // [templates]
     {"templates.enabled", Type::boolean, "true",
      "Render messages that carry X-SES-Template. Off: such messages pass unchanged, X-SES headers included."},
+
+    // [webhooks]
+    {"webhooks.max_age",
+     Type::duration,
+     R"("24h")",
+     "How long an event is retried; an event older than this whose attempt fails moves to the failed list "
+     "(`sesctl events failed`, `sesctl events retry`).",
+     {},
+     60,
+     30 * 86400},
+    {"webhooks.retry_base",
+     Type::duration,
+     R"("30s")",
+     "Delay before the first retry; each further retry waits twice as long, up to `retry_max`.",
+     {},
+     1,
+     3600},
+    {"webhooks.retry_max", Type::duration, R"("1h")", "Longest delay between two attempts.", {}, 1, 86400},
+    {"webhooks.verify_tls", Type::boolean, "true",
+     "Verify the certificate and host name of https:// endpoints. Turn off only for a test endpoint."},
+    {"webhooks.poll_interval",
+     Type::duration,
+     R"("1s")",
+     "How often the sender looks for new or due events in the outbox.",
+     {},
+     1,
+     60},
+
+    // [[webhook]]
+    {"webhook", Type::table_list, "", "Endpoints that receive events."},
+    {"webhook[].url",
+     Type::string,
+     "",
+     "The endpoint, `http://` or `https://`.",
+     {},
+     INT64_MIN,
+     INT64_MAX,
+     true,
+     R"("https://app.example.com/ses-events")"},
+    {"webhook[].name", Type::string, R"("")",
+     "A stable name for the endpoint (its outbox entries are kept under it). Empty: the URL. Each name "
+     "(or URL) may appear once."},
+    {"webhook[].secrets",
+     Type::string_list,
+     "[]",
+     "Signing secrets, at least 16 bytes each, one or two: every request carries one `v1=` signature per "
+     "secret, so during a rotation the receiver may verify with either.",
+     {},
+     INT64_MIN,
+     INT64_MAX,
+     true,
+     R"(["change-me-to-a-long-random-secret"])"},
+    {"webhook[].events", Type::string_list, "[]",
+     "Event types sent to this endpoint (docs/events.md), e.g. `[\"delivered\", \"bounce\"]`. Empty: all."},
+    {"webhook[].format", Type::choice, R"("ses")",
+     "`ses`: sesmilter's JSON, an array of one or more events per request; `tencent`: one object per "
+     "request with a cloud SES's callback fields, and only its event types.",
+     "ses|tencent"},
+    {"webhook[].timeout",
+     Type::duration,
+     R"("10s")",
+     "Deadline of each request (connect and answer); a timeout is a failed attempt.",
+     {},
+     1,
+     300},
+    {"webhook[].batch_max",
+     Type::integer,
+     "100",
+     "Most events in one `ses` request (when several are pending for the endpoint).",
+     {},
+     1,
+     1000},
 
     // [dns]
     {"dns.forwarders", Type::string_list, "[]",

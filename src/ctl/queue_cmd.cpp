@@ -8,7 +8,9 @@
 #include <ostream>
 
 #include "ctl/warmup_cmd.hpp"
+#include "config/keys.hpp"
 #include "services/release_scheduler.hpp"
+#include "services/services.hpp"
 #include "util/clock.hpp"
 #include "warmup/timezone.hpp"
 
@@ -63,7 +65,14 @@ int release_due(Context& c) {
     auto w = open_warmup(c);
     if (!w) return fail(c, w.error().what);
     auto mta = mta::make_adapter(w->mta_settings);
-    auto r = services::release_pass(*w->engine, *mta);
+    // The records (with the webhook outbox) get the `released` events.
+    std::shared_ptr<records::MessageStore> recs;
+    if (c.cfg.get(config::key::records::enabled)) {
+        auto h = services::open_message_store(c.cfg, w->env);
+        if (!h) return fail(c, h.error().what);
+        recs = h->records;
+    }
+    auto r = services::release_pass(*w->engine, *mta, recs.get());
     if (!r) return fail(c, r.error().what);
     if (c.json) {
         c.out << json{{"released", r->released}, {"requeued", r->requeued}, {"deferred", r->deferred},

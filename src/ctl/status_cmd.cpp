@@ -1,4 +1,4 @@
-// status_cmd.cpp -- `sesctl status`, `sesctl stats`, `sesctl events`.
+// status_cmd.cpp -- `sesctl status`, `sesctl stats` (`sesctl events`: events_cmd.cpp).
 //
 // Read-only views of the message records that sesmilter writes: one read
 // transaction each, so they run beside the daemon at any time.  The JSON
@@ -222,54 +222,6 @@ int stats(Context& c) {
     return 0;
 }
 
-int events(Context& c) {
-    auto r = open_records(c);
-    if (!r) return fail(c, r.error().what);
-    int64_t since = 0;
-    if (auto s = c.opt("since")) {
-        auto t = clock::parse_rfc3339(*s);
-        if (!t) return fail(c, "--since: not an RFC 3339 time or date: " + *s, 2);
-        since = *t;
-    }
-    size_t limit = 1000;
-    if (auto l = c.opt("limit")) {
-        try {
-            limit = std::stoul(*l);
-        } catch (...) {
-            return fail(c, "--limit: not a number: " + *l, 2);
-        }
-    }
-    auto type = c.opt("type");
-    auto txn = r->env->begin_read();
-    if (!txn) return fail(c, txn.error().what);
-    json list = json::array();
-    size_t n = 0;
-    // The type filter is applied after the limit's read: read generously.
-    for (const auto& e : r->store->events(*txn, since, type ? limit * 50 : limit)) {
-        if (type && records::event_name(e.type) != *type) continue;
-        if (n++ >= limit) break;
-        if (c.json) {
-            list.push_back(json{{"Time", e.time},
-                                {"Type", std::string(records::event_name(e.type))},
-                                {"MessageId", e.message_id},
-                                {"To", e.recipient},
-                                {"BounceType", std::string(records::bounce_type_name(e.bounce))},
-                                {"Dsn", e.dsn},
-                                {"Text", e.text},
-                                {"Simulated", e.simulated}});
-        } else {
-            c.out << clock::format_rfc3339(e.time) << "  " << records::event_name(e.type) << "  " << e.message_id
-                  << "  " << e.recipient;
-            if (e.bounce != records::BounceType::none) c.out << "  " << records::bounce_type_name(e.bounce);
-            if (!e.dsn.empty()) c.out << "  " << e.dsn;
-            if (!e.text.empty()) c.out << "  " << e.text;
-            c.out << "\n";
-        }
-    }
-    if (c.json) c.out << json{{"Events", list}}.dump(2) << "\n";
-    return 0;
-}
-
 }  // namespace
 
 std::vector<Command> status_commands() {
@@ -282,8 +234,6 @@ std::vector<Command> status_commands() {
          "mailbox simulator's, kept apart)",
          stats,
          {"csv", "simulated"}},
-        {"events", "[--since TIME] [--type processed|delivered|deferred|bounce|dropped|spamreport] [--limit N]",
-         "status changes of recipients, oldest first", events},
     };
 }
 

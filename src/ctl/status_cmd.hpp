@@ -1,5 +1,6 @@
-// status_cmd.hpp -- sesctl commands of delivery tracking: `status`,
-// `stats` and `events` over the message records (docs/status.md).
+// status_cmd.hpp -- sesctl commands of delivery tracking: `status` and
+// `stats` over the message records (docs/status.md); `events` is in
+// events_cmd.hpp.
 #pragma once
 
 #include <vector>

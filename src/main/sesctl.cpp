@@ -36,6 +36,7 @@
 #include "ctl/identity_cmd.hpp"
 #include "ctl/queue_cmd.hpp"
 #include "ctl/status_cmd.hpp"
+#include "ctl/events_cmd.hpp"
 #include "ctl/template_cmd.hpp"
 #include "ctl/suppression_cmd.hpp"
 #include "ctl/warmup_cmd.hpp"
@@ -54,8 +55,9 @@ constexpr const char* kDefaultConfig = config::kDefaultConfigFile;
 
 std::vector<ctl::Command> all_commands() {
     std::vector<ctl::Command> all;
-    for (auto list : {ctl::dkim_commands, ctl::identity_commands, ctl::auth_commands, ctl::warmup_commands,
-                      ctl::queue_commands, ctl::template_commands, ctl::status_commands, ctl::suppression_commands}) {
+    for (auto list :
+         {ctl::dkim_commands, ctl::identity_commands, ctl::auth_commands, ctl::warmup_commands, ctl::queue_commands,
+          ctl::template_commands, ctl::status_commands, ctl::suppression_commands, ctl::events_commands}) {
         auto cmds = list();
         all.insert(all.end(), cmds.begin(), cmds.end());
     }

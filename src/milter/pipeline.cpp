@@ -226,6 +226,24 @@ Status record_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::stri
     return ok_status();
 }
 
+// A `rendering_failure` event per recipient (docs/events.md): the message
+// was refused, so it has no record and the events carry no message id.
+void record_rendering_failure(const services::Services& sv, const mail::Message& msg, const tmpl::RenderingFailure& f,
+                              std::string& log) {
+    Status st = sv.store->update([&](store::Txn& txn) -> Status {
+        for (const auto& rcpt : msg.env.rcpts) {
+            records::Event e;
+            e.time = f.time ? f.time : clock::now();
+            e.recipient = rcpt;
+            e.type = records::EventType::rendering_failure;
+            e.text = records::bounded((f.template_name.empty() ? "" : f.template_name + ": ") + f.reason);
+            if (auto s = sv.records->record_event(txn, e); !s) return s;
+        }
+        return ok_status();
+    });
+    if (!st) log += " (rendering_failure event not recorded: " + st.error().what + ")";
+}
+
 // Templates: render X-SES-Template messages; a RenderingFailure is stored
 // for the statistics.
 Status template_stage(mail::Message& msg, const Runtime& rt, std::string& log) {
@@ -237,6 +255,7 @@ Status template_stage(mail::Message& msg, const Runtime& rt, std::string& log) {
     if (!st && !st.error().reply.empty()) {
         if (auto rec = rt.services->templates->record_failure(failure); !rec)
             log += " (rendering failure not recorded: " + rec.error().what + ")";
+        if (rt.services->records && rt.services->store) record_rendering_failure(*rt.services, msg, failure, log);
     }
     return st;
 }

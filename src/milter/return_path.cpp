@@ -96,7 +96,8 @@ Status consume_feedback(const mail::Message& msg, const Runtime& rt, std::string
     mail::Feedback fb = mail::parse_feedback(raw_message(msg), msg.env.mail_from.empty());
     log += " feedback=" + std::string(mail::feedback_kind_name(fb.kind));
     if (!fb.reporting_mta.empty()) log += " reporting_mta=" + fb.reporting_mta;
-    if (fb.kind == mail::Feedback::Kind::none || fb.kind == mail::Feedback::Kind::auto_reply) return ok_status();
+    // An auto-reply counts nothing; it becomes an `auto_reply` event only.
+    if (fb.kind == mail::Feedback::Kind::none) return ok_status();
     if (!rt.services || !rt.services->records || !rt.services->store) {
         log += " (no records: not counted)";
         return ok_status();
@@ -178,6 +179,17 @@ Status consume_feedback(const mail::Message& msg, const Runtime& rt, std::string
                     if (auto s = apply(target, o); !s) return s;
                     if (!tagged.empty()) break;  // one recipient: one report counts
                 }
+            } else if (fb.kind == mail::Feedback::Kind::auto_reply) {
+                // Names its recipient only through the tag (or a message with one).
+                std::string target = tagged;
+                if (target.empty() && rec->recipients.size() == 1) target = rec->recipients[0].address;
+                if (target.empty()) {
+                    fields += " id=" + rec->id + " unmatched";
+                    continue;
+                }
+                auto n = records.note(txn, rec->id, target, records::EventType::auto_reply, now);
+                if (!n) return n.error();
+                fields += " id=" + rec->id + " auto_reply=" + std::to_string(*n);
             } else {  // complaint
                 std::string target = tagged;
                 if (target.empty() && rec->recipients.size() == 1) target = rec->recipients[0].address;

@@ -9,7 +9,8 @@
 // feedback.  Each recipient's tag names a message record; the message is
 // read as a DSN, an ARF complaint or an auto-reply (mail/feedback.hpp), the
 // outcome goes through MessageStore::apply (one transaction, with the
-// warm-up feedback hook), and the message is consumed (Verdict discard):
+// warm-up feedback hook; an auto-reply only adds an `auto_reply` event for
+// the recipient its tag names), and the message is consumed (Verdict discard):
 // feedback is never delivered anywhere.  A return-path recipient whose tag
 // does not decode is refused at RCPT (550 5.1.1), except fbl@, the
 // CFBL-Address: an ARF complaint to it is attributed by the original's

@@ -27,27 +27,11 @@ std::string stats_key(int32_t day, std::string_view identity, std::string_view g
     return store::KeyBuilder().i32(day).text0(identity).text0(group).u8(simulated ? 1 : 0).take();
 }
 
-std::string encode_event(const Event& e) {
-    store::Writer w;
-    w.u8(kV1).str(e.message_id).str(e.recipient).u8(static_cast<uint8_t>(e.type)).u8(static_cast<uint8_t>(e.bounce));
-    w.str(e.dsn).str(e.text).u8(e.simulated ? 1 : 0);
-    return w.take();
-}
-
 std::optional<Event> decode_event(std::string_view key, std::string_view v) {
-    store::Reader r(v);
-    if (r.u8() != kV1) return std::nullopt;
-    Event e;
-    e.time = store::i64_unkey(store::get_u64be(key, 0));
-    e.seq = store::get_u64be(key, 8);
-    e.message_id = r.str();
-    e.recipient = r.str();
-    e.type = static_cast<EventType>(r.u8());
-    e.bounce = static_cast<BounceType>(r.u8());
-    e.dsn = r.str();
-    e.text = r.str();
-    e.simulated = r.u8() != 0;
-    if (!r.good()) return std::nullopt;
+    auto e = decode_event_fields(v);
+    if (!e) return std::nullopt;
+    e->time = store::i64_unkey(store::get_u64be(key, 0));
+    e->seq = store::get_u64be(key, 8);
     return e;
 }
 
@@ -106,6 +90,28 @@ std::string_view counter_name(Counter c) {
             break;
     }
     return "?";
+}
+
+std::string encode_event(const Event& e) {
+    store::Writer w;
+    w.u8(kV1).str(e.message_id).str(e.recipient).u8(static_cast<uint8_t>(e.type)).u8(static_cast<uint8_t>(e.bounce));
+    w.str(e.dsn).str(e.text).u8(e.simulated ? 1 : 0);
+    return w.take();
+}
+
+std::optional<Event> decode_event_fields(std::string_view v) {
+    store::Reader r(v);
+    if (r.u8() != kV1) return std::nullopt;
+    Event e;
+    e.message_id = r.str();
+    e.recipient = r.str();
+    e.type = static_cast<EventType>(r.u8());
+    e.bounce = static_cast<BounceType>(r.u8());
+    e.dsn = r.str();
+    e.text = r.str();
+    e.simulated = r.u8() != 0;
+    if (!r.good() || static_cast<int>(e.type) >= kEventTypes) return std::nullopt;
+    return e;
 }
 
 RecipientRecord* MessageRecord::recipient(std::string_view address) {
@@ -208,7 +214,29 @@ Status MessageStore::write_event(store::Txn& txn, Event& e) {
     txn.put(meta, kEventSeq, sv);
     e.seq = seq;
     txn.put(events_, store::KeyBuilder().i64(e.time).u64(seq).take(), encode_event(e));
+    if (settings_.on_event && txn.status())
+        if (auto st = settings_.on_event(txn, e); !st) return st;
     return txn.status();
+}
+
+Result<size_t> MessageStore::note(store::Txn& txn, std::string_view id, std::string_view address, EventType type,
+                                  int64_t time, std::string_view text) {
+    auto m = get(txn, id);
+    if (!m) return size_t{0};
+    size_t n = 0;
+    for (auto& r : m->recipients) {
+        if (!address.empty() && !str::iequals(r.address, address)) continue;
+        Event e;
+        e.time = time;
+        e.message_id = m->id;
+        e.recipient = r.address;
+        e.type = type;
+        e.text = bounded(text);
+        e.simulated = m->simulated;
+        if (auto st = write_event(txn, e); !st) return st.error();
+        ++n;
+    }
+    return n;
 }
 
 Status MessageStore::add(store::Txn& txn, const MessageRecord& rec) {
@@ -237,6 +265,13 @@ Status MessageStore::add(store::Txn& txn, const MessageRecord& rec) {
         e.text = dropped_now ? r.state.deliver_message : std::string();
         e.simulated = sim;
         if (auto st = write_event(txn, e); !st) return st;
+        if (!dropped_now && r.state.send_status == send_status::daily_limit) {
+            // Held by warm-up: the application learns it now, not when it
+            // wonders why nothing was delivered (released follows later).
+            Event h = e;
+            h.type = EventType::held;
+            if (auto st = write_event(txn, h); !st) return st;
+        }
     }
     return txn.status();
 }

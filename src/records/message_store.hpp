@@ -15,6 +15,7 @@
 //   records_rcpt_day  address + NUL + day + message id -> ""
 //   records_time      request time + message id        -> "" (retention)
 //   events            time + seq                       -> the event (v1)
+//                     (and, through StoreSettings::on_event, the webhook outbox)
 //   stats_day         day + identity + NUL + group + NUL + simulated u8 -> counters (v1)
 //
 // Short Postfix queue ids are reused after a while: by_queue_id() takes the
@@ -112,6 +113,10 @@ struct StoreSettings {
     int64_t queue_id_window = 30 * 86400;  // how old a record a queue id may still name
     // The statistics day of a time (default: UTC days since 1970-01-01).
     std::function<int32_t(int64_t)> day_of;
+    // Called inside the transaction of every event written (the webhook
+    // outbox, records/outbox.hpp); its failure fails that transaction, so an
+    // event is never recorded without its outbox entries.
+    std::function<Status(store::Txn&, const Event&)> on_event;
 };
 
 class MessageStore {
@@ -132,6 +137,14 @@ public:
     // when `address` is empty: an expiry); writes the state, the events and
     // the counters.  Returns the events written (none: nothing changed).
     Result<std::vector<Event>> apply(store::Txn& txn, std::string_view id, std::string_view address, const Outcome& o);
+
+    // An event that changes no recipient state (`released`, `auto_reply`):
+    // one per recipient of message `id`, or for `address` only when it is
+    // given.  Returns how many were written (0: no record / no such address).
+    Result<size_t> note(store::Txn& txn, std::string_view id, std::string_view address, EventType type, int64_t time,
+                        std::string_view text = {});
+    // A free-standing event (a `rendering_failure` has no record); assigns e.seq.
+    Status record_event(store::Txn& txn, Event& e) { return write_event(txn, e); }
 
     // Ids of the messages to a recipient on a day (newest last).
     std::vector<std::string> by_recipient(store::Txn& txn, std::string_view address, int32_t day);
@@ -158,5 +171,8 @@ private:
 
 std::string encode(const MessageRecord& r);
 std::optional<MessageRecord> decode_record(std::string_view v);
+// An event's fields without its time and seq (those are its key in `events`).
+std::string encode_event(const Event& e);
+std::optional<Event> decode_event_fields(std::string_view v);
 
 }  // namespace ses::records

@@ -47,12 +47,28 @@ std::string_view event_name(EventType t) {
             return "dropped";
         case EventType::spamreport:
             return "spamreport";
+        case EventType::open:
+            return "open";
+        case EventType::click:
+            return "click";
         case EventType::unsubscribe:
             return "unsubscribe";
+        case EventType::held:
+            return "held";
+        case EventType::released:
+            return "released";
+        case EventType::rendering_failure:
+            return "rendering_failure";
         case EventType::auto_reply:
             return "auto_reply";
     }
     return "?";
+}
+
+std::optional<EventType> parse_event_name(std::string_view name) {
+    for (int i = 0; i < kEventTypes; ++i)
+        if (event_name(static_cast<EventType>(i)) == name) return static_cast<EventType>(i);
+    return std::nullopt;
 }
 
 BounceType classify_bounce(std::string_view dsn, std::string_view text) {

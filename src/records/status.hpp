@@ -82,10 +82,26 @@ struct Outcome {
     int64_t time = 0;
 };
 
-// Event types as recorded and later delivered by webhooks.
-// Stored as u8: new types go at the end.
-enum class EventType { processed, delivered, deferred, bounce, dropped, spamreport, unsubscribe, auto_reply };
+// Event types as recorded and delivered by webhooks (docs/events.md).  The
+// numbers are stored (events, webhook outbox): append, never reorder.
+enum class EventType {
+    processed,
+    delivered,
+    deferred,
+    bounce,
+    dropped,
+    spamreport,
+    open,
+    click,
+    unsubscribe,
+    held,               // warm-up held the message (SendStatus 1010)
+    released,           // the release pass released it from the MTA's hold queue
+    rendering_failure,  // the template stage refused it (554; there may be no record)
+    auto_reply,         // an auto-reply (out of office) came back to the return path
+};
+inline constexpr int kEventTypes = static_cast<int>(EventType::auto_reply) + 1;
 std::string_view event_name(EventType t);
+std::optional<EventType> parse_event_name(std::string_view name);
 
 struct Change {
     EventType event;

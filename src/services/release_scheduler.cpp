@@ -9,7 +9,7 @@
 
 namespace ses::services {
 
-Result<warmup::ReleaseReport> release_pass(warmup::Engine& engine, mta::Adapter& mta) {
+Result<warmup::ReleaseReport> release_pass(warmup::Engine& engine, mta::Adapter& mta, records::MessageStore* records) {
     warmup::ReleaseReport report;
     for (int round = 0; round < 1000; ++round) {
         auto batch = engine.begin_release();
@@ -18,6 +18,7 @@ Result<warmup::ReleaseReport> release_pass(warmup::Engine& engine, mta::Adapter&
         if (batch->items.empty()) break;
         // The MTA, outside any transaction.
         std::vector<warmup::ReleaseOutcome> outcomes;
+        std::vector<std::string> released;
         for (const warmup::ReleaseItem& it : batch->items) {
             auto r = mta.release_held(it.mail.queue_id, it.mail.held_at, clock::now());
             std::string ids;
@@ -46,9 +47,21 @@ Result<warmup::ReleaseReport> release_pass(warmup::Engine& engine, mta::Adapter&
                 outcomes.push_back(warmup::ReleaseOutcome::released);
                 report.released++;
                 report.queue_ids.push_back(it.mail.queue_id);
+                released.push_back(it.mail.queue_id);
                 log::info(it.mail.queue_id + ": warm-up: released " + std::to_string(it.mail.recipients) +
                           " recipient(s) of " + ids + ", charged to " + warmup::date_string(it.mail.charged_day));
             }
+        }
+        if (records && !released.empty()) {
+            int64_t now = clock::now();
+            Status st = engine.env().update([&](store::Txn& txn) -> Status {
+                for (const auto& qid : released)
+                    if (auto id = records->by_queue_id(txn, qid, now))
+                        if (auto n = records->note(txn, *id, {}, records::EventType::released, now); !n)
+                            return n.error();
+                return ok_status();
+            });
+            if (!st) log::warn("warm-up: released events not recorded: " + st.error().what);
         }
         if (Status st = engine.finish_release(*batch, outcomes); !st) return st.error();
         if (!batch->full) break;
@@ -73,7 +86,7 @@ void ReleaseScheduler::loop(util::Worker& w) {
     log::info("release scheduler: every " + std::to_string(interval_) + "s via " + std::string(mta_->name()));
     do {
         try {
-            auto r = release_pass(engine_, *mta_);
+            auto r = release_pass(engine_, *mta_, records_.get());
             if (!r)
                 log::warn("release scheduler: " + r.error().what);
             else if (r->released || r->deferred || r->failed || r->not_held)

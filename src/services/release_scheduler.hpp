@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "mta/adapter.hpp"
+#include "records/message_store.hpp"
 #include "util/worker.hpp"
 #include "warmup/engine.hpp"
 
@@ -30,8 +31,11 @@ namespace ses::services {
 // released with Adapter::release_held(), which requeues one held for
 // nearly the MTA's whole queue lifetime instead (mta/adapter.hpp).  The engine decides and
 // records; only this runs MTA tools (for the scheduler and for `sesctl queue
-// release-due`).
-Result<warmup::ReleaseReport> release_pass(warmup::Engine& engine, mta::Adapter& mta);
+// release-due`).  With `records`, every recipient of a released message's
+// record gets a `released` event (docs/events.md), written before the
+// engine records the release: a crash in between repeats it, never loses it.
+Result<warmup::ReleaseReport> release_pass(warmup::Engine& engine, mta::Adapter& mta,
+                                           records::MessageStore* records = nullptr);
 
 class ReleaseScheduler {
 public:
@@ -45,12 +49,15 @@ public:
     void wake();  // run a pass now
     bool running() const { return worker_.running(); }
     uint64_t passes() const { return passes_.load(); }
+    // Message records for `released` events (before start()).
+    void set_records(std::shared_ptr<records::MessageStore> r) { records_ = std::move(r); }
 
 private:
     void loop(util::Worker& w);
 
     warmup::Engine& engine_;
     std::unique_ptr<mta::Adapter> mta_;
+    std::shared_ptr<records::MessageStore> records_;
     int64_t interval_;
     std::atomic<uint64_t> passes_{0};
     util::Worker worker_;  // last: stopped before the members its body uses go

@@ -10,6 +10,7 @@
 #include "mta/settings.hpp"
 #include "policy/settings.hpp"
 #include "services/warmup_stack.hpp"
+#include "services/webhook_sender.hpp"
 #include "warmup/hooks.hpp"
 #include "store/settings.hpp"
 #include "util/log.hpp"
@@ -60,6 +61,23 @@ std::function<void(store::Txn&, const records::MessageRecord&, const records::Ev
     };
 }
 
+Result<MessageStoreHandles> open_message_store(const config::Config& cfg, std::shared_ptr<store::Env> env) {
+    MessageStoreHandles out;
+    records::StoreSettings rs;
+    rs.mailbox_groups = cfg.get(config::key::records::mailbox_groups);
+    if (!cfg.webhooks.empty()) {
+        auto subs = records::subscriptions_from(cfg);
+        if (!subs) return subs.error();
+        auto outbox = std::make_shared<records::Outbox>(env, std::move(*subs));
+        out.outbox = outbox;
+        rs.on_event = [outbox](store::Txn& txn, const records::Event& e) { return outbox->on_event(txn, e); };
+    }
+    auto recs = records::MessageStore::open(std::move(env), std::move(rs));
+    if (!recs) return Error{"message records: " + recs.error().what, {}};
+    out.records = std::move(*recs);
+    return out;
+}
+
 Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
     auto s = std::make_shared<Services>();
     s->warmup_settings = warmup::from_config(cfg);
@@ -75,12 +93,13 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
     auto templates = tmpl::LmdbTemplateStore::open(s->store);
     if (!templates) return Error{"template store: " + templates.error().what, {}};
     s->templates = std::move(*templates);
+    if (!cfg.webhooks.empty() && !cfg.get(config::key::records::enabled))
+        return internal_error("[[webhook]]: webhooks send the events of message records; set [records] enabled = true");
     if (cfg.get(config::key::records::enabled)) {
-        records::StoreSettings rs;
-        rs.mailbox_groups = cfg.get(config::key::records::mailbox_groups);
-        auto recs = records::MessageStore::open(s->store, std::move(rs));
-        if (!recs) return Error{"message records: " + recs.error().what, {}};
-        s->records = std::move(*recs);
+        auto h = open_message_store(cfg, s->store);
+        if (!h) return h.error();
+        s->records = std::move(h->records);
+        s->outbox = std::move(h->outbox);
         if (cfg.get(config::key::suppression::enabled)) {
             records::SuppressionSettings ss;
             ss.per_identity = cfg.get(config::key::suppression::scope) == "identity";
@@ -104,7 +123,10 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
         // not load is a mistake to report now, not when warm-up is turned on.
         return checked.error();
     }
-    if (s->scheduler) s->add(std::make_unique<SchedulerService>(*s->scheduler));
+    if (s->scheduler) {
+        s->scheduler->set_records(s->records);
+        s->add(std::make_unique<SchedulerService>(*s->scheduler));
+    }
     if (s->records) {
         RecordsServiceSettings rs;
         rs.log_file = cfg.get(config::key::mta::log_file);
@@ -115,6 +137,7 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
         follower->on_event = event_feedback(*s);
         s->add(std::move(follower));
     }
+    if (s->outbox) s->add(std::make_unique<WebhookSender>(s->store, s->records, s->outbox, webhook_settings_from(cfg)));
     return s;
 }
 

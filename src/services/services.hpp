@@ -7,7 +7,7 @@
 // other than the script needs a restart (logged at reload).
 //
 // Background work (release scheduler, identity re-check, reload thread,
-// delivery log follower and records purge, later webhooks, HTTP) is a list of Service objects owned
+// delivery log follower and records purge, webhook sender, later HTTP) is a list of Service objects owned
 // here: start() starts them in the order added, stop() stops them in reverse.
 //
 // A reload is two steps so that it is all or nothing: stage_reload() reads
@@ -29,6 +29,7 @@
 #include "policy/policy.hpp"
 #include "records/message_store.hpp"
 #include "records/suppression.hpp"
+#include "records/outbox.hpp"
 #include "services/release_scheduler.hpp"
 #include "store/env.hpp"
 #include "template/lmdb_store.hpp"
@@ -67,6 +68,7 @@ struct Services {
     std::shared_ptr<records::MessageStore> records;  // null when [records] enabled = false
     // null when [records] or [suppression] is off
     std::shared_ptr<records::SuppressionList> suppression;
+    std::shared_ptr<records::Outbox> outbox;  // null without [[webhook]]s
 
     // Opens the store, the template store, the message records (with their
     // follower and purge service) when records are on and, when warm-up is
@@ -89,6 +91,18 @@ private:
     std::vector<std::unique_ptr<Service>> list_;
     bool started_ = false;
 };
+
+// The message records with [records] settings and, when [[webhook]]s are
+// configured, the webhook outbox attached (every event written through the
+// store gets its outbox entries in the same transaction).  The daemon and
+// every sesctl command that writes events open the records this way, so no
+// event bypasses the webhooks.  Fails on an unknown event name in a
+// webhook's `events`.
+struct MessageStoreHandles {
+    std::shared_ptr<records::MessageStore> records;
+    std::shared_ptr<records::Outbox> outbox;  // null without [[webhook]]s
+};
+Result<MessageStoreHandles> open_message_store(const config::Config& cfg, std::shared_ptr<store::Env> env);
 
 // The delivery follower's hook feeding hard bounces and complaints into the
 // identity's warm-up day counters, inside the follower's transaction.

@@ -32,6 +32,11 @@ constexpr TableDef kTables[] = {
     {table::events, "time + seq u64", "message id, recipient, type u8, bounce type u8, dsn, text, simulated u8"},
     {table::stats_day, "day + identity + NUL + mailbox group + NUL + simulated u8",
      "n u32, then n u64 counters in the order of `records::Counter`"},
+    {table::webhook_outbox, "webhook id + NUL + lower-case recipient + NUL + event seq u64",
+     "event time, event seq, the event (as in `events`), attempts u32, next attempt time, last error "
+     "(records/outbox.hpp; key order is delivery order per recipient)"},
+    {table::webhook_failed, "event seq u64 + webhook id",
+     "the outbox entry as above, then the time it gave up (listed by `sesctl events failed`)"},
     {table::follower, "log file path", "inode u64, fingerprint, offset u64 (the delivery follower's position)"},
     {table::suppression, "normalised (lower-case) address + NUL + scope (empty: global; else the identity domain)",
      "reason u8, time i64, source message id, expires i64 (0: never) (records/suppression.hpp)"},

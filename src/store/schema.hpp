@@ -45,6 +45,8 @@ inline constexpr std::string_view events = "events";
 inline constexpr std::string_view stats_day = "stats_day";
 inline constexpr std::string_view follower = "follower";
 inline constexpr std::string_view suppression = "suppression";
+inline constexpr std::string_view webhook_outbox = "webhook_outbox";
+inline constexpr std::string_view webhook_failed = "webhook_failed";
 }  // namespace table
 
 }  // namespace ses::store

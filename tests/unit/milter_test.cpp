@@ -28,6 +28,7 @@
 #include "store/env.hpp"
 #include "store/schema.hpp"
 #include "util/clock.hpp"
+#include "template/lmdb_store.hpp"
 #include "util/strings.hpp"
 #include "warmup/engine.hpp"
 
@@ -622,6 +623,43 @@ TEST_CASE("mail held by warm-up is recorded with SendStatus 1010", "[milter][rec
     auto [log2, st2] = send_one("4ABCD2");
     CHECK(log2.find("warmup=held") != std::string::npos);
     CHECK(st2 == records::send_status::daily_limit);
+    // The held message has a `held` event after its `processed` one; the
+    // other has none.
+    auto txn = f.rt->services->store->begin_read();
+    REQUIRE(txn);
+    std::vector<std::string> types;
+    for (auto& e : recs->events(*txn, 0, 100)) types.emplace_back(records::event_name(e.type));
+    CHECK(types == std::vector<std::string>{"processed", "processed", "held"});
+}
+
+TEST_CASE("a rendering failure is a rendering_failure event per recipient, without a record",
+          "[milter][records][webhook]") {
+    mail::init();
+    Fixture f;
+    auto recs = f.records_store();
+    auto templates = tmpl::LmdbTemplateStore::open(f.rt->services->store);
+    REQUIRE(templates);
+    f.rt->services->templates = std::move(*templates);
+    mail::Message m;
+    m.env.mail_from = "alice@example.com";
+    m.env.queue_id = "4TPL1";
+    m.env.rcpts = {"bob@remote.test", "carol@remote.test"};
+    m.feed_header("From", "alice@example.com");
+    m.feed_header("X-SES-Template", "no-such-template");
+    m.feed_header("X-SES-Template-Data", "{}");
+    m.feed_body("hi\r\n");
+    Verdict v = milter::end_of_message(m, *f.rt);
+    CHECK(v.kind == Verdict::Kind::reject);
+    auto txn = f.rt->services->store->begin_read();
+    REQUIRE(txn);
+    std::vector<std::string> to;
+    for (auto& e : recs->events(*txn, 0, 100)) {
+        CHECK(e.type == records::EventType::rendering_failure);
+        CHECK(e.message_id.empty());
+        CHECK(e.text.find("no-such-template") != std::string::npos);
+        to.push_back(e.recipient);
+    }
+    CHECK(to == std::vector<std::string>{"bob@remote.test", "carol@remote.test"});
 }
 
 namespace {
@@ -858,6 +896,15 @@ TEST_CASE("return path: an ARF complaint marks the recipient", "[milter][return_
     auto st2 = state_of(f, id2, "away@example.net");
     CHECK(st2.deliver == records::Deliver::accepted);
     CHECK_FALSE(st2.complained);
+    // ... and is an auto_reply event of its recipient (docs/events.md).
+    auto txn = f.rt->services->store->begin_read();
+    REQUIRE(txn);
+    std::vector<records::Event> replies;
+    for (auto& e : f.rt->services->records->events(*txn, 0, 1000))
+        if (e.type == records::EventType::auto_reply) replies.push_back(e);
+    REQUIRE(replies.size() == 1);
+    CHECK(replies[0].message_id == id2);
+    CHECK(replies[0].recipient == "away@example.net");
 }
 
 TEST_CASE("return path: forged tags are refused, mixed recipients deferred", "[milter][return_path]") {

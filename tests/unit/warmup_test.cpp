@@ -18,6 +18,7 @@
 #include "mta/sendmail.hpp"
 #include "warmup/builtin.hpp"
 #include "config/config.hpp"
+#include "records/message_store.hpp"
 #include "services/release_scheduler.hpp"
 #include "services/warmup_stack.hpp"
 #include "util/clock.hpp"
@@ -863,4 +864,44 @@ TEST_CASE("one builder opens store, policy and engine from a configuration", "[w
     REQUIRE(warnings);
     REQUIRE(warnings->size() == 1);
     CHECK_THAT(warnings->at(0), Catch::Contains("on_over_quota"));
+}
+
+TEST_CASE("release pass: a released message's recipients get a `released` event", "[warmup][engine][webhook]") {
+    Fixture fx;
+    clock::set_override(at("2026-11-23T10:00:00Z"));
+    for (int i = 0; i < 5; ++i) CHECK(fx.admit() == A::accept);
+    auto m = fx.message(2);
+    auto d = fx.engine->admit(m, "example.com");
+    REQUIRE(d);
+    REQUIRE(d->action == A::hold);
+    auto ms = records::MessageStore::open(fx.env, {});
+    REQUIRE(ms);
+    records::MessageRecord rec;
+    rec.id = "m-held";
+    rec.queue_id = m.env.queue_id;
+    rec.identity = "example.com";
+    rec.request_time = clock::now();
+    for (auto& r : m.env.rcpts) {
+        records::RecipientRecord rr;
+        rr.address = r;
+        rr.state.send_status = records::send_status::daily_limit;
+        rec.recipients.push_back(rr);
+    }
+    REQUIRE(fx.env->update([&](store::Txn& txn) { return (*ms)->add(txn, rec); }));
+
+    clock::set_override(at("2026-11-24T10:00:00Z"));
+    FakeMta mta;
+    auto r = services::release_pass(*fx.engine, mta, ms->get());
+    REQUIRE(r);
+    CHECK(r->released == 1);
+    auto txn = fx.env->begin_read();
+    REQUIRE(txn);
+    std::vector<std::pair<std::string, std::string>> got;
+    for (auto& e : (*ms)->events(*txn, 0, 100)) got.emplace_back(records::event_name(e.type), e.recipient);
+    CHECK(got == std::vector<std::pair<std::string, std::string>>{{"processed", "user0@example.org"},
+                                                                  {"held", "user0@example.org"},
+                                                                  {"processed", "user1@example.org"},
+                                                                  {"held", "user1@example.org"},
+                                                                  {"released", "user0@example.org"},
+                                                                  {"released", "user1@example.org"}});
 }
