@@ -50,7 +50,9 @@ const KeyDef kKeys[] = {
      "Pid file written when sesmilter runs as a daemon (not with -f). Empty: none."},
     {"daemon.log_level", Type::choice, R"("info")", "Least severe level logged.", "debug|info|notice|warning|error"},
     {"daemon.log_target", Type::choice, R"("auto")",
-     "Where log lines go. `auto`: stderr in the foreground (-f), syslog as a daemon.", "auto|stderr|syslog"},
+     "Where log lines go. `auto`: syslog for a daemon when a syslog socket (/dev/log) exists, else "
+     "stderr (in the foreground with -f, under systemd, or without syslog). On systemd's journal "
+     "($JOURNAL_STREAM) each line carries its level.", "auto|stderr|syslog"},
     {"daemon.syslog_facility", Type::choice, R"("mail")", "Syslog facility.",
      "mail|daemon|user|local0|local1|local2|local3|local4|local5|local6|local7"},
 
