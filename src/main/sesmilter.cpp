@@ -204,6 +204,15 @@ int check_config(const std::string& path, const config::Config& cfg) {
     if (!cfg.daemon.pidfile.empty() && !creatable(daemon::dirname_of(cfg.daemon.pidfile)))
         problems.push_back("daemon.pidfile: directory " + daemon::dirname_of(cfg.daemon.pidfile) +
                            " does not exist and cannot be created");
+    if (std::string user = cfg.get(config::key::milter::user); !user.empty()) {
+        auto who = privileges::resolve(user, cfg.get(config::key::milter::group));
+        if (!who)
+            problems.push_back(who.error().what);
+        else if (auto plan = privileges::plan(geteuid(), *who); plan.action == privileges::Action::refuse)
+            problems.push_back(plan.error);
+    } else if (!cfg.get(config::key::milter::group).empty()) {
+        problems.push_back("milter.group is set without milter.user");
+    }
     if (signing_domains(cfg) == 0) warnings.push_back(kSignsNothing);
     for (const auto& w : warnings) std::printf("%s: warning: %s\n", path.c_str(), w.c_str());
     for (const auto& p : problems) std::fprintf(stderr, "%s\n", p.c_str());

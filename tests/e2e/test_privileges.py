@@ -141,3 +141,12 @@ def test_unknown_user_fails_start_up_with_the_key_named(e2e_root, sesmilter_bin,
         milter.start(timeout=10)
     assert "milter.user: no such user: no-such-user-ses" in milter.log()
     assert milter.last_returncode == 1
+
+
+def test_check_config_names_an_unknown_user(mta, keys, sesmilter_bin):
+    cfg = mta.config({"example.com": [keys.rsa]}).replace("[milter]\n", '[milter]\nuser = "no-such-user-ses"\n', 1)
+    path = mta.dir / "check.toml"
+    path.write_text(cfg + f'\n[store]\npath = "{mta.dir}/checkstore"\n')
+    cp = h.check_config(sesmilter_bin, path)
+    assert cp.returncode == 1
+    assert "milter.user: no such user: no-such-user-ses" in cp.stderr
