@@ -64,10 +64,10 @@ $(BUILD)/libses.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/sesmilter: $(BUILD)/src/main/sesmilter.o $(BUILD)/libses.a
-	$(CXX) $(OPT) -o $@ $^ $(PKG_LIBS) -pthread
+	$(CXX) $(OPT) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -pthread
 
 $(BUILD)/sesctl: $(BUILD)/src/main/sesctl.o $(BUILD)/libses.a
-	$(CXX) $(OPT) -o $@ $^ $(PKG_LIBS) -pthread
+	$(CXX) $(OPT) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -pthread
 
 $(BUILD)/unit_tests: $(UNIT_OBJ) $(BUILD)/libses.a
 	$(CXX) $(OPT) -o $@ $^ $(PKG_LIBS) -pthread

@@ -52,7 +52,8 @@ const KeyDef kKeys[] = {
     {"daemon.log_target", Type::choice, R"("auto")",
      "Where log lines go. `auto`: syslog for a daemon when a syslog socket (/dev/log) exists, else "
      "stderr (in the foreground with -f, under systemd, or without syslog). On systemd's journal "
-     "($JOURNAL_STREAM) each line carries its level.", "auto|stderr|syslog"},
+     "($JOURNAL_STREAM) each line carries its level.",
+     "auto|stderr|syslog"},
     {"daemon.syslog_facility", Type::choice, R"("mail")", "Syslog facility.",
      "mail|daemon|user|local0|local1|local2|local3|local4|local5|local6|local7"},
 
