@@ -174,6 +174,8 @@ $(BUILD)/fuzz/%: tests/fuzz/%.cpp $(BUILD)/fuzz-obj/libses.a config.mk
 # configuration itself is installed only when none exists (never overwrite
 # an operator's file; the package marks it a conffile instead).
 DOCS_INSTALLED := README.md docs/*.md
+# Debian 12 keeps units in /lib/systemd/system (systemd.pc says where).
+SYSTEMD_UNIT_DIR ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
 install: all
 	@$(BUILD)/sesctl --help | grep -qF "(default $(sysconfdir)/sesmilter/sesmilter.toml)" || { \
 	  echo "install: the programs were built to read another configuration path than" \
@@ -181,7 +183,7 @@ install: all
 	  exit 1; }
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) $(DESTDIR)$(datadir)/sesmilter/lua \
 	  $(DESTDIR)$(sysconfdir)/sesmilter $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8 \
-	  $(DESTDIR)$(datadir)/doc/sesmilter/examples $(DESTDIR)$(prefix)/lib/systemd/system
+	  $(DESTDIR)$(datadir)/doc/sesmilter/examples $(DESTDIR)$(SYSTEMD_UNIT_DIR)
 	install -d -m 0750 $(DESTDIR)$(sysconfdir)/sesmilter/keys $(DESTDIR)$(localstatedir)/lib/sesmilter
 	install -m 0755 $(BUILD)/sesmilter $(DESTDIR)$(sbindir)/sesmilter
 	install -m 0755 $(BUILD)/sesctl $(DESTDIR)$(bindir)/sesctl
@@ -191,7 +193,7 @@ install: all
 	install -m 0644 $(DOCS_INSTALLED) $(DESTDIR)$(datadir)/doc/sesmilter/
 	cp -R examples/. $(DESTDIR)$(datadir)/doc/sesmilter/examples/
 	install -m 0644 packaging/sesmilter.service packaging/sesmilter-release.service \
-	  packaging/sesmilter-release.timer $(DESTDIR)$(prefix)/lib/systemd/system/
+	  packaging/sesmilter-release.timer $(DESTDIR)$(SYSTEMD_UNIT_DIR)/
 	test -e $(DESTDIR)$(sysconfdir)/sesmilter/sesmilter.toml || \
 	  install -m 0640 packaging/sesmilter.toml $(DESTDIR)$(sysconfdir)/sesmilter/sesmilter.toml
 
