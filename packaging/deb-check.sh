@@ -20,7 +20,7 @@ purge() { apt-get purge -y -q sesmilter >/dev/null 2>&1 || true; }
 trap purge EXIT
 
 echo "== lintian $deb"
-lintian --fail-on error --no-tag-display-limit "$deb" | tee "$dir/lintian.txt" || failures=$((failures + 1))
+lintian --fail-on error --tag-display-limit 0 "$deb" | tee "$dir/lintian.txt" || failures=$((failures + 1))
 
 echo "== apt-get install $deb"
 apt-get install -y -q "$deb"
