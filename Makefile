@@ -184,7 +184,8 @@ install: all
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) $(DESTDIR)$(datadir)/sesmilter/lua \
 	  $(DESTDIR)$(sysconfdir)/sesmilter $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8 \
 	  $(DESTDIR)$(datadir)/doc/sesmilter/examples $(DESTDIR)$(SYSTEMD_UNIT_DIR)
-	install -d -m 0750 $(DESTDIR)$(sysconfdir)/sesmilter/keys $(DESTDIR)$(localstatedir)/lib/sesmilter
+	install -d -m 0700 $(DESTDIR)$(sysconfdir)/sesmilter/keys
+	install -d -m 0750 $(DESTDIR)$(localstatedir)/lib/sesmilter
 	install -m 0755 $(BUILD)/sesmilter $(DESTDIR)$(sbindir)/sesmilter
 	install -m 0755 $(BUILD)/sesctl $(DESTDIR)$(bindir)/sesctl
 	install -m 0644 lua/*.lua $(DESTDIR)$(datadir)/sesmilter/lua/

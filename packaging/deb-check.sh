@@ -43,7 +43,7 @@ check "the shipped Lua policy" sh -c 'ls /usr/share/sesmilter/lua/*.lua >/dev/nu
 check "conffile /etc/sesmilter/sesmilter.toml" sh -c \
     'dpkg-query -W -f="\${Conffiles}" sesmilter | grep -q "/etc/sesmilter/sesmilter.toml "'
 check "config root:sesmilter 0640" sh -c '[ "$(stat -c %U:%G:%a /etc/sesmilter/sesmilter.toml)" = root:sesmilter:640 ]'
-check "keys directory sesmilter 0750" sh -c '[ "$(stat -c %U:%a /etc/sesmilter/keys)" = sesmilter:750 ]'
+check "keys directory sesmilter 0700" sh -c '[ "$(stat -c %U:%a /etc/sesmilter/keys)" = sesmilter:700 ]'
 check "store directory sesmilter 0750" sh -c '[ "$(stat -c %U:%a /var/lib/sesmilter)" = sesmilter:750 ]'
 for page in man8/sesmilter.8 man8/sesctl.8 man5/sesmilter.toml.5; do
     check "man page $page renders without warnings" sh -c \
