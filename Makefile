@@ -8,6 +8,8 @@
 #   make docs       regenerate docs/configuration.md, examples/sesmilter.toml,
 #                   docs/store-layout.md, docs/replies.md and docs/lua-hooks.md
 #   make install    DESTDIR= (paths from ./configure: prefix /usr, sysconfdir /etc)
+#   make deb        the Debian package, written to build/deb/ (docs/operations.md)
+#   make deb-check  build, install, test and purge the package (root, throwaway machine)
 #   make fuzz       libFuzzer targets (clang)
 
 # `all` is the default goal even though config.mk's rule comes first: in a
@@ -19,7 +21,7 @@ PYTHON   ?= /usr/bin/python3
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 
 # Goals that must work before configure has run (fresh clone, no packages).
-NOCONF_GOALS := deps deps-check clean distclean check demo bench
+NOCONF_GOALS := deps deps-check clean distclean check demo bench deb deb-check
 ifneq ($(filter-out $(NOCONF_GOALS),$(or $(MAKECMDGOALS),all)),)
 include config.mk
 endif
@@ -62,10 +64,10 @@ $(BUILD)/libses.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/sesmilter: $(BUILD)/src/main/sesmilter.o $(BUILD)/libses.a
-	$(CXX) $(OPT) -o $@ $^ $(PKG_LIBS) -pthread
+	$(CXX) $(OPT) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -pthread
 
 $(BUILD)/sesctl: $(BUILD)/src/main/sesctl.o $(BUILD)/libses.a
-	$(CXX) $(OPT) -o $@ $^ $(PKG_LIBS) -pthread
+	$(CXX) $(OPT) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -pthread
 
 $(BUILD)/unit_tests: $(UNIT_OBJ) $(BUILD)/libses.a
 	$(CXX) $(OPT) -o $@ $^ $(PKG_LIBS) -pthread
@@ -112,6 +114,10 @@ docs: $(BUILD)/sesmilter $(BUILD)/sesctl
 	$(BUILD)/sesctl --store-layout > docs/store-layout.md
 	$(BUILD)/sesmilter --replies-reference > docs/replies.md
 	$(BUILD)/sesmilter --lua-reference > docs/lua-hooks.md
+	@mkdir -p man
+	$(BUILD)/sesmilter --man sesmilter.8 > man/sesmilter.8
+	$(BUILD)/sesmilter --man sesmilter.toml.5 > man/sesmilter.toml.5
+	$(BUILD)/sesctl --man > man/sesctl.8
 
 # Fails when the committed reference no longer matches the key table.
 docs-check: $(BUILD)/sesmilter $(BUILD)/sesctl
@@ -125,7 +131,13 @@ docs-check: $(BUILD)/sesmilter $(BUILD)/sesctl
 	  || { echo "docs/replies.md is stale: run 'make docs'" >&2; exit 1; }
 	@$(BUILD)/sesmilter --lua-reference | diff -u docs/lua-hooks.md - \
 	  || { echo "docs/lua-hooks.md is stale: run 'make docs'" >&2; exit 1; }
-	@echo "docs-check: configuration reference, store layout, reply table and Lua hook reference are current"
+	@$(BUILD)/sesmilter --man sesmilter.8 | diff -u man/sesmilter.8 - \
+	  || { echo "man/sesmilter.8 is stale: run 'make docs'" >&2; exit 1; }
+	@$(BUILD)/sesmilter --man sesmilter.toml.5 | diff -u man/sesmilter.toml.5 - \
+	  || { echo "man/sesmilter.toml.5 is stale: run 'make docs'" >&2; exit 1; }
+	@$(BUILD)/sesctl --man | diff -u man/sesctl.8 - \
+	  || { echo "man/sesctl.8 is stale: run 'make docs'" >&2; exit 1; }
+	@echo "docs-check: configuration reference, store layout, reply table, Lua hook reference and man pages are current"
 
 # Layering (docs/ARCHITECTURE.md, "Layers"): folder order and C library owners.
 deps-check:
@@ -158,19 +170,51 @@ $(BUILD)/fuzz/%: tests/fuzz/%.cpp $(BUILD)/fuzz-obj/libses.a config.mk
 # ---- install -----------------------------------------------------------
 
 # The programs' compiled-in configuration path must be the directory made
-# here: refuse to install binaries built for another sysconfdir.
+# here: refuse to install binaries built for another sysconfdir.  The
+# configuration itself is installed only when none exists (never overwrite
+# an operator's file; the package marks it a conffile instead).
+DOCS_INSTALLED := README.md docs/*.md
+# Debian 12 keeps units in /lib/systemd/system (systemd.pc says where).
+SYSTEMD_UNIT_DIR ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
 install: all
 	@$(BUILD)/sesctl --help | grep -qF "(default $(sysconfdir)/sesmilter/sesmilter.toml)" || { \
 	  echo "install: the programs were built to read another configuration path than" \
 	       "$(sysconfdir)/sesmilter/sesmilter.toml; run ./configure --sysconfdir=$(sysconfdir) and make again" >&2; \
 	  exit 1; }
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) $(DESTDIR)$(datadir)/sesmilter/lua \
-	  $(DESTDIR)$(sysconfdir)/sesmilter
+	  $(DESTDIR)$(sysconfdir)/sesmilter $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8 \
+	  $(DESTDIR)$(datadir)/doc/sesmilter/examples $(DESTDIR)$(SYSTEMD_UNIT_DIR)
 	install -d -m 0700 $(DESTDIR)$(sysconfdir)/sesmilter/keys
+	install -d -m 0750 $(DESTDIR)$(localstatedir)/lib/sesmilter
 	install -m 0755 $(BUILD)/sesmilter $(DESTDIR)$(sbindir)/sesmilter
 	install -m 0755 $(BUILD)/sesctl $(DESTDIR)$(bindir)/sesctl
 	install -m 0644 lua/*.lua $(DESTDIR)$(datadir)/sesmilter/lua/
-	install -m 0644 examples/sesmilter.toml $(DESTDIR)$(datadir)/sesmilter/sesmilter.toml.example
+	install -m 0644 man/sesmilter.8 man/sesctl.8 $(DESTDIR)$(mandir)/man8/
+	install -m 0644 man/sesmilter.toml.5 $(DESTDIR)$(mandir)/man5/
+	install -m 0644 $(DOCS_INSTALLED) $(DESTDIR)$(datadir)/doc/sesmilter/
+	cp -R examples/. $(DESTDIR)$(datadir)/doc/sesmilter/examples/
+	install -m 0644 packaging/sesmilter.service packaging/sesmilter-release.service \
+	  packaging/sesmilter-release.timer $(DESTDIR)$(SYSTEMD_UNIT_DIR)/
+	test -e $(DESTDIR)$(sysconfdir)/sesmilter/sesmilter.toml || \
+	  install -m 0640 packaging/sesmilter.toml $(DESTDIR)$(sysconfdir)/sesmilter/sesmilter.toml
+
+# dpkg-buildpackage wants debian/ at the top of the source tree: the package
+# is built from a copy of the tracked files in $(BUILD)/deb/src, and the
+# .deb files land in $(BUILD)/deb/.
+DEB_DIR := $(BUILD)/deb
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	git ls-files -z | xargs -0 cp --parents -t $(DEB_DIR)/src
+	cp -R packaging/debian $(DEB_DIR)/src/debian
+	sh packaging/debian-control.sh packaging/debian-packages.txt \
+	  < packaging/debian/control.in > $(DEB_DIR)/src/debian/control
+	rm $(DEB_DIR)/src/debian/control.in
+	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc
+	@ls -1 $(DEB_DIR)/*.deb
+
+# Installs the package on this machine: for throwaway CI machines only.
+deb-check: deb
+	sh packaging/deb-check.sh $(DEB_DIR)
 
 clean:
 	rm -rf $(BUILD)
@@ -178,6 +222,6 @@ clean:
 distclean: clean
 	rm -rf config.mk config.log config.status autom4te.cache configure aclocal.m4
 
-.PHONY: all unit e2e test check demo bench bench-bins deps docs docs-check deps-check format-check fuzz install clean distclean
+.PHONY: all unit e2e test check demo bench bench-bins deps docs docs-check deps-check format-check fuzz install deb deb-check clean distclean
 
 -include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d) $(BUILD)/src/main/sesmilter.d $(BUILD)/src/main/sesctl.d

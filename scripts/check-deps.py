@@ -35,6 +35,7 @@ LAYERS = [
 # C library -> (header patterns, folders allowed to include them).
 LIBRARIES = {
     "libmilter": ([r"libmilter/"], ["milter"]),
+    "libsystemd": ([r"systemd/sd-"], ["milter"]),
     "libopendkim": ([r"opendkim/", r"dkim\.h$"], ["dkim"]),
     "libspf2": ([r"spf2/"], ["auth"]),
     "libopendmarc": ([r"opendmarc/"], ["auth"]),

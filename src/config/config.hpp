@@ -113,5 +113,6 @@ Result<Config> load_string(std::string_view text, std::string_view source_name);
 // Generated documentation.
 std::string reference_markdown();
 std::string example_toml();
+std::string reference_man();  // sesmilter.toml(5), roff
 
 }  // namespace ses::config

@@ -71,6 +71,8 @@ struct Key {
     X(milter, socket, string)                    \
     X(milter, socket_mode, string)               \
     X(milter, socket_owner, string)              \
+    X(milter, user, string)                      \
+    X(milter, group, string)                     \
     X(milter, on_error, choice)                  \
     X(milter, max_message_size, size)            \
     X(milter, timeout, duration)                 \

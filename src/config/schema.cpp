@@ -63,7 +63,10 @@ const KeyDef kKeys[] = {
      "Pid file written when sesmilter runs as a daemon (not with -f). Empty: none."},
     {"daemon.log_level", Type::choice, R"("info")", "Least severe level logged.", "debug|info|notice|warning|error"},
     {"daemon.log_target", Type::choice, R"("auto")",
-     "Where log lines go. `auto`: stderr in the foreground (-f), syslog as a daemon.", "auto|stderr|syslog"},
+     "Where log lines go. `auto`: syslog for a daemon when a syslog socket (/dev/log) exists, else "
+     "stderr (in the foreground with -f, under systemd, or without syslog). On systemd's journal "
+     "($JOURNAL_STREAM) each line carries its level.",
+     "auto|stderr|syslog"},
     {"daemon.syslog_facility", Type::choice, R"("mail")", "Syslog facility.",
      "mail|daemon|user|local0|local1|local2|local3|local4|local5|local6|local7"},
 
@@ -74,6 +77,14 @@ const KeyDef kKeys[] = {
     {"milter.socket_mode", Type::string, R"("0660")", "Permissions of a unix socket (octal)."},
     {"milter.socket_owner", Type::string, R"("")",
      "`user[:group]` owning a unix socket, e.g. `postfix:postfix`. Empty: the daemon's user."},
+    {"milter.user", Type::string, R"("")",
+     "Unprivileged user sesmilter becomes after start-up (started as root, it reads the keys, opens the "
+     "store, binds the socket, then drops root for good before any mail). Empty: no change; a daemon "
+     "started as root then handles mail as root and says so in a warning. Keys must be readable by this "
+     "user for SIGHUP reloads. The package sets `sesmilter`."},
+    {"milter.group", Type::string, R"("")",
+     "Group for `milter.user`. Empty: the user's primary group. The user's supplementary groups "
+     "(/etc/group, e.g. `postfix`) are kept."},
     {"milter.on_error", Type::choice, R"("tempfail")",
      "Answer when sesmilter fails internally (a key cannot sign, the store fails, ...). `tempfail` "
      "keeps the mail with the client, which retries (`451 4.3.0`). `accept` degrades per stage: a failing "

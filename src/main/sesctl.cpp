@@ -4,7 +4,7 @@
 //   sesctl - inspect and steer sesmilter
 // SUMMARY
 //   sesctl [-c FILE] [--json] [--now TIME] COMMAND [ARGS]
-//   sesctl --version | --store-layout
+//   sesctl --version | --store-layout | --man
 // DESCRIPTION
 //   Commands come from each area's <area>_commands() list (src/ctl/).  They
 //   share the daemon's configuration file and LMDB environment.  --json
@@ -34,6 +34,7 @@
 #include "ctl/auth_cmd.hpp"
 #include "ctl/dkim_cmd.hpp"
 #include "ctl/identity_cmd.hpp"
+#include "ctl/man_page.hpp"
 #include "ctl/queue_cmd.hpp"
 #include "ctl/status_cmd.hpp"
 #include "ctl/events_cmd.hpp"
@@ -72,7 +73,8 @@ void help(std::ostream& o, const std::vector<ctl::Command>& cmds) {
          "  --json      print one JSON document\n"
          "  --now TIME  pin the clock (RFC 3339), like SESMILTER_NOW\n"
          "  --version   print the version\n"
-         "  --store-layout  print the LMDB tables and their layouts (Markdown)\n\n"
+         "  --store-layout  print the LMDB tables and their layouts (Markdown)\n"
+         "  --man       print the sesctl(8) man page (roff)\n\n"
          "commands:\n";
     for (auto& c : cmds) o << "  " << c.path << " " << c.usage << "\n      " << c.summary << "\n";
 }
@@ -136,6 +138,10 @@ int main(int argc, char** argv) {
         } else if (a == "--store-layout") {
             // docs/store-layout.md, written by `make docs` from the table list.
             std::cout << store::layout_markdown();
+            return 0;
+        } else if (a == "--man") {
+            // man/sesctl.8, written by `make docs` from the command table.
+            std::cout << ctl::man_page(all_commands(), kDefaultConfig);
             return 0;
         } else if (a == "-h" || a == "--help" || a == "help") {
             want_help = true;

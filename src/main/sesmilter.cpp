@@ -4,11 +4,15 @@
 // NAME
 //   sesmilter - turns Postfix or Sendmail into a Simple Email Service
 // SUMMARY
-//   sesmilter [-c FILE] [-f] | --check-config | --dump-config
+//   sesmilter [-c FILE] [-f] | --check-config | --dump-config | --man PAGE
 // DESCRIPTION
 //   Everything that can fail is opened and checked before the daemon reports
 //   ready: the pid file (locked: a second instance is refused), the store,
 //   the Lua policy script, the keys, the milter socket and its directory.
+//   Then, started as root with [milter] user set, the daemon hands the store
+//   to that user and drops root for good (setgroups, setgid, setuid, and a
+//   check that setuid(0) fails) before libmilter serves any connection.
+//   Under systemd (Type=notify) READY=1 follows; STOPPING=1 on a stop.
 //   Without -f the process forks and waits for the daemon's verdict, so the
 //   exit status tells whether sesmilter came up.  Then libmilter runs in a
 //   thread of its own and this thread waits for signals: SIGHUP reloads
@@ -44,6 +48,7 @@
 #include "mail/replies.hpp"
 #include "milter/callbacks.hpp"
 #include "milter/runtime.hpp"
+#include "milter/notify.hpp"
 #include "milter/server.hpp"
 #include "milter/identity_recheck.hpp"
 #include "milter/reloader.hpp"
@@ -53,6 +58,8 @@
 #include "services/warmup_stack.hpp"
 #include "util/daemon.hpp"
 #include "util/log.hpp"
+#include "util/privileges.hpp"
+#include "util/roff.hpp"
 #include "util/version.hpp"
 
 using namespace ses;
@@ -61,23 +68,86 @@ namespace {
 
 constexpr const char* kDefaultConfig = config::kDefaultConfigFile;
 
+// One table for --help and for sesmilter(8) (`--man`).
+struct Option {
+    const char* name;
+    const char* help;  // "%s" is the default configuration file
+};
+const Option kOptions[] = {
+    {"-c FILE", "configuration file (default %s)"},
+    {"-f", "stay in the foreground, log to stderr (the systemd unit runs it so)"},
+    {"--check-config", "check the configuration and its keys, print problems as FILE:LINE"},
+    {"--dump-config", "print the effective configuration, defaults included"},
+    {"--config-reference", "print docs/configuration.md"},
+    {"--config-example", "print examples/sesmilter.toml"},
+    {"--replies-reference", "print docs/replies.md"},
+    {"--lua-reference", "print docs/lua-hooks.md"},
+    {"--man PAGE", "print the man page sesmilter.8 or sesmilter.toml.5 (roff)"},
+    {"--version", "print the version"},
+};
+const char* kSynopsis[] = {
+    "sesmilter [-c FILE] [-f]",
+    "sesmilter --check-config [-c FILE]",
+    "sesmilter --dump-config [-c FILE]",
+    "sesmilter --config-reference | --config-example | --replies-reference",
+    "sesmilter --lua-reference | --man PAGE | --version",
+};
+
+std::string with_default(const char* help) {
+    std::string h = help;
+    if (auto at = h.find("%s"); at != std::string::npos) h.replace(at, 2, kDefaultConfig);
+    return h;
+}
+
 void usage(std::FILE* f) {
-    std::fprintf(f,
-                 "usage: sesmilter [-c FILE] [-f]\n"
-                 "       sesmilter --check-config [-c FILE]\n"
-                 "       sesmilter --dump-config [-c FILE]\n"
-                 "       sesmilter --config-reference | --config-example | --replies-reference\n"
-                 "       sesmilter --lua-reference | --version\n"
-                 "\n"
-                 "  -c FILE           configuration file (default %s)\n"
-                 "  -f                stay in the foreground, log to stderr\n"
-                 "  --check-config    check the configuration and its keys, print problems as FILE:LINE\n"
-                 "  --dump-config     print the effective configuration, defaults included\n"
-                 "  --config-reference  print docs/configuration.md\n"
-                 "  --config-example  print examples/sesmilter.toml\n"
-                 "  --replies-reference  print docs/replies.md\n"
-                 "  --lua-reference   print docs/lua-hooks.md\n",
-                 kDefaultConfig);
+    bool first = true;
+    for (const char* line : kSynopsis) {
+        std::fprintf(f, "%s%s\n", first ? "usage: " : "       ", line);
+        first = false;
+    }
+    std::fprintf(f, "\n");
+    for (const auto& o : kOptions) std::fprintf(f, "  %-20s %s\n", o.name, with_default(o.help).c_str());
+}
+
+// sesmilter(8): synopsis and options from the tables above; the rest is
+// the start-up story told in the header of this file.
+std::string man_page() {
+    std::string o = roff::header("sesmilter", 8, "turns Postfix or Sendmail into a Simple Email Service",
+                                 "System Manager's Manual");
+    o += ".SH SYNOPSIS\n";
+    for (const char* line : kSynopsis) o += roff::text(line) + "\n.br\n";
+    o += ".SH DESCRIPTION\n" +
+         roff::text(
+             "sesmilter is a milter: the MTA passes it every message, and it signs outbound mail with DKIM, "
+             "applies warm-up quotas (holding mail over the day's limit in the MTA's hold queue), records "
+             "each message and its delivery status, and checks SPF, DKIM and DMARC on inbound mail.") +
+         "\n.PP\n" +
+         roff::text(
+             "At start-up it opens everything that can fail before it reports ready: the configuration, the "
+             "keys, the Lua policy, the store (LMDB), the milter socket. Started as root with `user` set in "
+             "`[milter]`, it then gives the store to that user, drops root for good (supplementary groups, "
+             "group, user, then a check that root cannot be regained) and only then serves mail; without "
+             "`user` it logs a warning that it handles mail as root. Under systemd (Type=notify) it sends "
+             "READY=1 once the socket accepts connections.") +
+         "\n.SH OPTIONS\n";
+    for (const auto& opt : kOptions)
+        o += ".TP\n\\fB" + roff::text(opt.name) + "\\fR\n" + roff::text(with_default(opt.help)) + "\n";
+    o += ".SH SIGNALS\n.TP\nSIGHUP\n" +
+         roff::text(
+             "reload the configuration, keys and policy script, all or nothing; a file that does not check is "
+             "refused and the running configuration kept. After the privilege drop the files must be readable "
+             "by the service user.") +
+         "\n.TP\nSIGTERM, SIGINT\n" +
+         roff::text(
+             "stop accepting connections, let every message in progress get its answer (at most "
+             "`milter.drain_time`), exit.") +
+         "\n.SH EXIT STATUS\n" +
+         roff::text("0 on a clean stop, 1 on a start-up failure (printed on stderr), 2 on a usage error.") +
+         "\n.SH FILES\n.TP\n" + roff::text(kDefaultConfig) + "\nthe configuration (\\fBsesmilter.toml\\fR(5))\n" +
+         ".TP\n/var/lib/sesmilter\nthe store\n.TP\n/usr/share/sesmilter/lua\nthe shipped policy scripts\n" +
+         ".TP\n/usr/share/doc/sesmilter\ndocumentation, among it operations.md\n" +
+         ".SH SEE ALSO\n\\fBsesctl\\fR(8), \\fBsesmilter.toml\\fR(5), \\fBpostconf\\fR(5)\n";
+    return o;
 }
 
 log::Level level_of(const config::Config& cfg) {
@@ -134,6 +204,15 @@ int check_config(const std::string& path, const config::Config& cfg) {
     if (!cfg.daemon.pidfile.empty() && !creatable(daemon::dirname_of(cfg.daemon.pidfile)))
         problems.push_back("daemon.pidfile: directory " + daemon::dirname_of(cfg.daemon.pidfile) +
                            " does not exist and cannot be created");
+    if (std::string user = cfg.get(config::key::milter::user); !user.empty()) {
+        auto who = privileges::resolve(user, cfg.get(config::key::milter::group));
+        if (!who)
+            problems.push_back(who.error().what);
+        else if (auto plan = privileges::plan(geteuid(), *who); plan.action == privileges::Action::refuse)
+            problems.push_back(plan.error);
+    } else if (!cfg.get(config::key::milter::group).empty()) {
+        problems.push_back("milter.group is set without milter.user");
+    }
     if (signing_domains(cfg) == 0) warnings.push_back(kSignsNothing);
     for (const auto& w : warnings) std::printf("%s: warning: %s\n", path.c_str(), w.c_str());
     for (const auto& p : problems) std::fprintf(stderr, "%s\n", p.c_str());
@@ -181,7 +260,10 @@ Status install_signal_handlers() {
 // Start-up up to "ready", then signals until a stop.
 int run(const std::string& path, const config::Config& cfg, bool foreground) {
     std::optional<daemon::Detach> detached;
-    bool to_syslog = cfg.daemon.log_target == "syslog" || (cfg.daemon.log_target == "auto" && !foreground);
+    // auto: syslog for a daemon when a syslog socket exists; otherwise stderr,
+    // which systemd's journal reads with the level of each line.
+    bool to_syslog = cfg.daemon.log_target == "syslog" ||
+                     (cfg.daemon.log_target == "auto" && !foreground && access("/dev/log", F_OK) == 0);
     auto fail = [&](const std::string& why) {
         if (to_syslog) log::error(why);  // on stderr it would be said twice
         if (detached)
@@ -206,6 +288,18 @@ int run(const std::string& path, const config::Config& cfg, bool foreground) {
         if (auto st = pf->write(getpid()); !st) return fail(st.error().what);
         pidfile.emplace(std::move(*pf));
     }
+    // Resolved before anything is opened: a misspelt user fails at once.
+    std::optional<privileges::Identity> service_user;
+    if (std::string user = cfg.get(config::key::milter::user); !user.empty()) {
+        auto who = privileges::resolve(user, cfg.get(config::key::milter::group));
+        if (!who) return fail(who.error().what);
+        service_user = *who;
+    } else if (!cfg.get(config::key::milter::group).empty()) {
+        return fail("milter.group is set without milter.user");
+    }
+    auto plan = privileges::plan(geteuid(), service_user);
+    if (plan.action == privileges::Action::refuse) return fail(plan.error);
+
     // The store is opened here, in the daemon (an LMDB environment must not
     // cross fork()), and before any thread starts (time zone set-up).
     auto svc = services::Services::open(cfg);
@@ -218,7 +312,17 @@ int run(const std::string& path, const config::Config& cfg, bool foreground) {
     auto server = milter::Server::open(cfg, warnings);
     if (!server) return fail(server.error().what);
     if (signing_domains(cfg) == 0) warnings.push_back(kSignsNothing);
+    if (!plan.warning.empty()) warnings.push_back(plan.warning);
     for (const auto& w : warnings) log::warn(w);
+
+    // Everything that needs root is done; no thread serves mail yet.
+    if (plan.action == privileges::Action::drop) {
+        std::string store = cfg.get(config::key::store::path);
+        if (auto st = privileges::hand_over(store, *service_user); !st) return fail(st.error().what);
+        if (auto st = privileges::drop(*service_user); !st) return fail(st.error().what);
+        log::notice("dropped privileges: running as " + service_user->user + " (uid " +
+                    std::to_string(service_user->uid) + ", gid " + std::to_string(service_user->gid) + ")");
+    }
 
     services->add(std::make_unique<milter::IdentityRecheck>());
     auto reloader_owned = std::make_unique<milter::Reloader>(path, services);
@@ -229,6 +333,7 @@ int run(const std::string& path, const config::Config& cfg, bool foreground) {
     log::notice("started: socket " + cfg.milter.socket + ", " + std::to_string(cfg.domains.size()) + " domains, " +
                 std::to_string((*rt)->keys.key_count()) + " keys");
     if (detached) detached->ready();
+    milter::notify::ready("signing for " + std::to_string(cfg.domains.size()) + " domains");
 
     // The stop runs in a thread of its own; this thread stays ready for
     // signals (see install_signal_handlers()).
@@ -245,7 +350,10 @@ int run(const std::string& path, const config::Config& cfg, bool foreground) {
         }
         if (sig == 0) continue;  // the stopper is done
         if (sig == SIGHUP) {
-            if (!stopper.joinable()) reloader->request();
+            if (!stopper.joinable()) {
+                milter::notify::status("reload requested");
+                reloader->request();
+            }
             continue;
         }
         if (stopper.joinable()) {
@@ -255,6 +363,7 @@ int run(const std::string& path, const config::Config& cfg, bool foreground) {
         // Refuse new work before saying so: whoever reads "stopping" may
         // rely on it (the drain itself runs in the stopper thread).
         milter::set_draining(true);
+        milter::notify::stopping("draining messages in progress");
         (*server)->stop_accepting();
         log::notice("stopping: " + std::to_string(milter::transactions_in_progress()) + " messages in progress, " +
                     std::to_string(milter::active_sessions()) + " sessions open; waiting up to " +
@@ -299,6 +408,17 @@ int main(int argc, char** argv) {
             return 0;
         } else if (a == "--lua-reference") {
             std::cout << policy::lua_reference_markdown(warmup::hook_defs(), warmup::hook_argument_types());
+            return 0;
+        } else if (a == "--man" && i + 1 < argc) {
+            std::string page = argv[++i];
+            if (page == "sesmilter.8") {
+                std::cout << man_page();
+            } else if (page == "sesmilter.toml.5") {
+                std::cout << config::reference_man();
+            } else {
+                std::fprintf(stderr, "sesmilter: --man: no page %s (sesmilter.8, sesmilter.toml.5)\n", page.c_str());
+                return 2;
+            }
             return 0;
         } else if (a == "--config-example") {
             std::cout << config::example_toml();

@@ -1,11 +1,13 @@
 // log.cpp -- see log.hpp.
 #include "util/log.hpp"
 
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <mutex>
 #include <string>
@@ -16,6 +18,19 @@ std::atomic<int> g_level{static_cast<int>(Level::info)};
 std::atomic<Target> g_target{Target::stderr_};
 std::mutex g_mu;
 std::string g_ident = "sesmilter";
+std::atomic<bool> g_journal{false};
+
+// systemd sets JOURNAL_STREAM=DEV:INODE when stderr is connected to the
+// journal; then each line starts with "<N>" (its syslog priority), which the
+// journal keeps as the line's level, and the journal adds time and pid.
+bool stderr_is_journal() {
+    const char* js = std::getenv("JOURNAL_STREAM");
+    struct stat st;
+    if (!js || fstat(2, &st) != 0) return false;
+    unsigned long long dev = 0, ino = 0;
+    if (std::sscanf(js, "%llu:%llu", &dev, &ino) != 2) return false;
+    return dev == static_cast<unsigned long long>(st.st_dev) && ino == static_cast<unsigned long long>(st.st_ino);
+}
 
 int syslog_priority(Level l) {
     switch (l) {
@@ -78,6 +93,7 @@ void setup(std::string_view ident, Target target, Level level, std::string_view 
     g_ident = std::string(ident);
     g_target = target;
     g_level = static_cast<int>(level);
+    g_journal = target == Target::stderr_ && stderr_is_journal();
     if (target == Target::syslog) openlog(g_ident.c_str(), LOG_PID | LOG_NDELAY, facility_code(facility));
 }
 
@@ -89,6 +105,17 @@ void write(Level level, std::string_view line) {
     if (!enabled(level)) return;
     if (g_target == Target::syslog) {
         syslog(syslog_priority(level), "%.*s", static_cast<int>(line.size()), line.data());
+        return;
+    }
+    if (g_journal) {
+        std::string out = "<" + std::to_string(syslog_priority(level)) + ">";
+        out += level_name(level);
+        out += ": ";
+        out += line;
+        out += '\n';
+        std::lock_guard lk(g_mu);
+        fwrite(out.data(), 1, out.size(), stderr);
+        fflush(stderr);
         return;
     }
     char ts[32];

@@ -1,5 +1,8 @@
 // log.hpp -- leveled logging to stderr or syslog.
 //
+// On stderr connected to systemd's journal ($JOURNAL_STREAM), lines carry a
+// "<N>" priority prefix instead of a time stamp, so the journal keeps levels.
+//
 // One line per event; callers format the whole line.  Thread-safe: lines
 // from worker threads never interleave.  Level and target are set once at
 // start-up and on reload (atomics), so logging never takes a config lock.
