@@ -85,6 +85,10 @@ def test_return_path_tags_consumes_feedback_and_refuses_forgeries(mta, keys):
     st = wait_field(m, mid, "nobody@remote.test", "DeliverStatus", 3)
     assert "User unknown" in st["DeliverMessage"], st
     assert st["BounceType"] == "hard", st
+    # The hard bounce from a DSN suppresses the address, like one from the log.
+    listed = {e["Address"]: e for e in sesctl_json(m, "suppression", "list")["Suppressed"]}
+    assert listed.get("nobody@remote.test", {}).get("Reason") == "hard_bounce", listed
+    assert listed["nobody@remote.test"]["SourceMessageId"] == mid, listed
 
     # An ARF complaint to another message's tag marks it.
     mid2, tag2 = send_tagged(mta, m, "user@remote.test")
@@ -95,6 +99,8 @@ def test_return_path_tags_consumes_feedback_and_refuses_forgeries(mta, keys):
     code, _ = mta.send(arf, mail_from="abusedesk@mail.example.net", rcpts=[tag2])
     assert code == 250
     wait_field(m, mid2, "user@remote.test", "UserComplainted", True)
+    listed = {e["Address"]: e for e in sesctl_json(m, "suppression", "list")["Suppressed"]}
+    assert listed.get("user@remote.test", {}).get("Reason") == "complaint", listed
 
     # An ARF to the CFBL-Address (fbl@): attributed by the original's id.
     mid3, _ = send_tagged(mta, m, "other@remote.test")
