@@ -129,3 +129,51 @@ log_poll_interval = "1s"
     assert samples[("sesmilter_records_skipped_total", ())] == 0
     assert ("sesmilter_follower_lag_bytes", ()) in samples
     assert samples[("sesmilter_http_requests_total", (("code", "401"),))] >= 7
+
+
+def test_http_tls_and_admin_listener(mta, sesctl_bin, tmp_path):
+    """HTTPS served by sesmilter itself, and admin_listen: operator routes
+    only there, public routes only on listen."""
+    import ssl
+    import subprocess
+    cert, key_file = tmp_path / "http.crt", tmp_path / "http.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key_file), "-out", str(cert)], check=True, capture_output=True)
+    public, admin = h.free_port(), h.free_port()
+    extra = f"""
+[http]
+listen = ["{h.LOOPBACK}:{public}"]
+admin_listen = ["{h.LOOPBACK}:{admin}"]
+tls_cert = "{cert}"
+tls_key = "{key_file}"
+"""
+    m = mta.milter(mta.config({}, extra=extra), start=False)
+    cp = h.sesctl("-c", str(m.config_path), "apikey", "create", "ops", "--json", binary=sesctl_bin)
+    key = json.loads(cp.stdout)["key"]
+    m.start()
+    h.wait_port(public)
+    h.wait_port(admin)
+    ctx = ssl.create_default_context(cafile=str(cert))
+
+    def get(port, path):
+        req = urllib.request.Request(f"https://{h.LOOPBACK}:{port}{path}",
+                                     headers={"Authorization": f"Bearer {key}"})
+        try:
+            with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    code, body = get(admin, "/v1/stats")
+    assert code == 200, body
+    assert json.loads(body)["Total"]["RequestCount"] == 0
+    assert get(public, "/v1/stats")[0] == 404       # operator routes are not on listen
+    assert get(public, "/o/token")[0] == 404        # the public stub is
+    assert get(admin, "/metrics")[0] == 200
+    # Plain HTTP on a TLS port gets no answer.
+    try:
+        urllib.request.urlopen(f"http://{h.LOOPBACK}:{admin}/v1/stats", timeout=5)
+        assert False, "plain HTTP answered on a TLS port"
+    except (urllib.error.URLError, ConnectionError, OSError):
+        pass
