@@ -177,3 +177,28 @@ tls_key = "{key_file}"
         assert False, "plain HTTP answered on a TLS port"
     except (urllib.error.URLError, ConnectionError, OSError):
         pass
+
+
+def test_http_busy_port_fails_start_up(sesmilter_bin, keys, e2e_root):
+    """A port that cannot be bound stops sesmilter at start-up with a message
+    naming the address; no milter socket is left behind."""
+    import socket
+    import subprocess
+    d = e2e_root / "http_busy"
+    d.mkdir(parents=True, exist_ok=True)
+    busy = socket.socket()
+    busy.bind((h.LOOPBACK, 0))
+    busy.listen(1)
+    addr = f"{h.LOOPBACK}:{busy.getsockname()[1]}"
+    try:
+        text = h.sesmilter_config(f"unix:{d / 'milter.sock'}", {"example.com": [keys.rsa]},
+                                  extra=f'[store]\npath = "{d}/store"\n\n[http]\nlisten = ["{addr}"]\n')
+        path = d / "sesmilter.toml"
+        path.write_text(text)
+        cp = subprocess.run([str(sesmilter_bin), "-c", str(path), "-f"], capture_output=True, text=True,
+                            timeout=30, stdin=subprocess.DEVNULL)
+        assert cp.returncode != 0, cp.stderr
+        assert f"http: cannot listen on {addr}" in cp.stderr, cp.stderr
+        assert not (d / "milter.sock").exists()
+    finally:
+        busy.close()
