@@ -119,6 +119,15 @@ struct Key {
     X(suppression, complaint_expiry, duration)   \
     X(simulator, enabled, boolean)               \
     X(simulator, domain, string)                 \
+    X(http, listen, string_list)                 \
+    X(http, admin_listen, string_list)           \
+    X(http, public_url, string)                  \
+    X(http, threads, integer)                    \
+    X(http, max_connections, integer)            \
+    X(http, max_body, size)                      \
+    X(http, timeout, duration)                   \
+    X(http, tls_cert, string)                    \
+    X(http, tls_key, string)                     \
     X(webhooks, max_age, duration)               \
     X(webhooks, retry_base, duration)            \
     X(webhooks, retry_max, duration)             \

@@ -49,6 +49,10 @@ const SectionDoc kSections[] = {
      "Template expansion (docs/templates.md): a message with `X-SES-Template: NAME` and "
      "`X-SES-Template-Data: {json}` is rendered from the template store before it is signed."},
     {"dns", "The one resolver (libunbound, with its cache) used for SPF, DKIM, DMARC and identity checks."},
+    {"http",
+     "The HTTP endpoint (docs/http.md): the JSON API, `/metrics` and the public tracking and unsubscribe "
+     "routes. Off while `listen` is empty. Operator routes need `Authorization: Bearer KEY` "
+     "(`sesctl apikey create`)."},
     {"webhooks",
      "Delivery of events to the `[[webhook]]` endpoints (docs/events.md): from a durable outbox, at least "
      "once, in order per recipient, signed, retried with exponential backoff."},
@@ -387,6 +391,31 @@ const KeyDef kKeys[] = {
     // [templates]
     {"templates.enabled", Type::boolean, "true",
      "Render messages that carry X-SES-Template. Off: such messages pass unchanged, X-SES headers included."},
+
+    // [http]
+    {"http.listen",
+     Type::string_list,
+     "[]",
+     "Addresses (`HOST:PORT`, IPv6 as `[::1]:PORT`) the HTTP endpoint listens on; empty: no HTTP endpoint. "
+     "Only the first address is used.",
+     {},
+     INT64_MIN,
+     INT64_MAX,
+     false,
+     R"(["127.0.0.1:8025"])"},
+    {"http.admin_listen", Type::string_list, "[]",
+     "Addresses for the operator routes (API, `/metrics`); empty: they are served on `listen` too. When set, "
+     "`listen` serves only the public routes."},
+    {"http.public_url", Type::string, R"("")",
+     "The base URL written into mail (tracking and unsubscribe links), e.g. `https://mail.example.com`."},
+    {"http.threads", Type::integer, "2", "Threads serving requests.", {}, 1, 64},
+    {"http.max_connections", Type::integer, "64", "Connections served at once; more are refused.", {}, 1, 10000},
+    {"http.max_body", Type::size, R"("64KiB")", "Largest request body; a larger one is answered 413.", {}, 0, 16 << 20},
+    {"http.timeout", Type::duration, R"("10s")", "An idle connection is closed after this long.", {}, 1, 3600},
+    {"http.tls_cert", Type::string, R"("")",
+     "PEM certificate (chain) for HTTPS served by sesmilter itself; with `tls_key`. Empty: plain HTTP (put a "
+     "reverse proxy in front, docs/http.md)."},
+    {"http.tls_key", Type::string, R"("")", "PEM private key for `tls_cert`."},
 
     // [webhooks]
     {"webhooks.max_age",

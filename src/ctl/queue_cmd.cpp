@@ -9,6 +9,7 @@
 
 #include "ctl/warmup_cmd.hpp"
 #include "config/keys.hpp"
+#include "services/api_json.hpp"
 #include "services/release_scheduler.hpp"
 #include "services/services.hpp"
 #include "util/clock.hpp"
@@ -28,21 +29,7 @@ int held(Context& c) {
     if (!list) return fail(c, list.error().what);
     int64_t now = clock::now();
     if (c.json) {
-        json arr = json::array();
-        for (const auto& h : *list) {
-            json ids = json::array();
-            for (const auto& id : h.identities) ids.push_back(id.str());
-            arr.push_back({{"queue_id", h.queue_id},
-                           {"sender", h.sender},
-                           {"identities", ids},
-                           {"recipients", h.recipients},
-                           {"held_at", clock::format_rfc3339(h.held_at)},
-                           {"release_at", clock::format_rfc3339(h.release_at)},
-                           {"due", h.release_at <= now},
-                           {"state", h.state == warmup::HeldMail::State::releasing ? "releasing" : "held"},
-                           {"attempts", h.attempts}});
-        }
-        c.out << json{{"held", arr}, {"count", list->size()}}.dump(2) << "\n";
+        c.out << services::api::held(*list, now).dump(2) << "\n";
         return 0;
     }
     if (list->empty()) {

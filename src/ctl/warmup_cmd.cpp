@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "services/api_json.hpp"
 #include "util/clock.hpp"
 #include "warmup/timezone.hpp"
 
@@ -18,47 +19,8 @@ namespace {
 using nlohmann::json;
 using warmup::IdentityKey;
 
-json counters_json(const warmup::Counters& c) {
-    return json{{"sent", c.sent},
-                {"held", c.held},
-                {"released", c.released},
-                {"bounced", c.bounced},
-                {"complained", c.complained}};
-}
-
-json status_json(const warmup::IdentityStatus& s) {
-    json groups = json::object();
-    for (const auto& g : s.limit.groups) {
-        auto it = s.usage.groups.find(g.name);
-        groups[g.name] = {
-            {"limit", g.limit}, {"used", it == s.usage.groups.end() ? 0 : it->second}, {"domains", g.domains}};
-    }
-    json history = json::array();
-    for (const auto& h : s.history)
-        history.push_back({{"at", clock::format_rfc3339(h.at)},
-                           {"day", warmup::date_string(h.day)},
-                           {"from", h.from},
-                           {"to", h.to},
-                           {"reason", h.reason}});
-    return json{{"identity", s.id.name},
-                {"kind", warmup::kind_name(s.id.kind)},
-                {"level", s.state.level},
-                {"started", warmup::date_string(s.state.started)},
-                {"day", s.today - s.state.started + 1},
-                {"date", warmup::date_string(s.today)},
-                {"paused", s.state.paused},
-                {"limit", s.limit.total},
-                {"used", s.usage.sent},
-                {"remaining", s.remaining},
-                {"today", counters_json(s.counters)},
-                {"groups", groups},
-                {"held_messages", s.held_messages},
-                {"held_recipients", s.held_recipients},
-                {"next_day_at", clock::format_rfc3339(s.next_day_at)},
-                {"upgrade_expected", s.upgrade_expected},
-                {"next_level", s.upgrade_expected ? s.state.level + 1 : s.state.level},
-                {"history", history}};
-}
+using services::api::warmup_counters;
+using services::api::warmup_identity;
 
 void status_text(std::ostream& out, const warmup::IdentityStatus& s, const std::string& tz) {
     out << s.id.str() << " (" << warmup::kind_name(s.id.kind) << "): level " << s.state.level << ", day "
@@ -99,20 +61,12 @@ int status(Context& c) {
         // The fallbacks of this process's policy (computing the status asks
         // the hooks too); the daemon logs its own.
         if (!c.args.empty()) {
-            json j = status_json(list[0]);
+            json j = warmup_identity(list[0]);
             j["policy_fallbacks"] = eng.policy().fallbacks();
             j["policy_stalls"] = eng.policy().stalls();
             c.out << j.dump(2) << "\n";
         } else {
-            json arr = json::array();
-            for (const auto& s : list) arr.push_back(status_json(s));
-            c.out << json{{"time_zone", eng.time_zone().name()},
-                          {"policy", eng.policy().describe()},
-                          {"policy_fallbacks", eng.policy().fallbacks()},
-                          {"policy_stalls", eng.policy().stalls()},
-                          {"identities", arr}}
-                         .dump(2)
-                  << "\n";
+            c.out << services::api::warmup_all(eng, list).dump(2) << "\n";
         }
         return 0;
     }
@@ -133,7 +87,7 @@ int set_level(Context& c) {
     auto st = w->engine->status(id);
     if (!st) return fail(c, st.error().what);
     if (c.json)
-        c.out << status_json(*st).dump(2) << "\n";
+        c.out << warmup_identity(*st).dump(2) << "\n";
     else
         c.out << id.str() << ": level " << st->state.level << ", limit today " << st->limit.total << "\n";
     return 0;
@@ -211,8 +165,8 @@ int feedback(Context& c) {
     auto cnt = w->engine->counters(id, d);
     if (!cnt) return fail(c, cnt.error().what);
     if (c.json)
-        c.out << json{{"identity", id.name}, {"date", warmup::date_string(d)}, {"counters", counters_json(*cnt)}}.dump(
-                     2)
+        c.out << json{{"identity", id.name}, {"date", warmup::date_string(d)}, {"counters", warmup_counters(*cnt)}}
+                     .dump(2)
               << "\n";
     else
         c.out << id.str() << " " << warmup::date_string(d) << ": sent " << cnt->sent << ", bounced " << cnt->bounced

@@ -31,6 +31,7 @@
 #include "config/config.hpp"
 #include "config/paths.hpp"
 #include "ctl/command.hpp"
+#include "ctl/apikey_cmd.hpp"
 #include "ctl/auth_cmd.hpp"
 #include "ctl/dkim_cmd.hpp"
 #include "ctl/identity_cmd.hpp"
@@ -56,9 +57,9 @@ constexpr const char* kDefaultConfig = config::kDefaultConfigFile;
 
 std::vector<ctl::Command> all_commands() {
     std::vector<ctl::Command> all;
-    for (auto list :
-         {ctl::dkim_commands, ctl::identity_commands, ctl::auth_commands, ctl::warmup_commands, ctl::queue_commands,
-          ctl::template_commands, ctl::status_commands, ctl::suppression_commands, ctl::events_commands}) {
+    for (auto list : {ctl::dkim_commands, ctl::identity_commands, ctl::auth_commands, ctl::warmup_commands,
+                      ctl::queue_commands, ctl::template_commands, ctl::status_commands, ctl::suppression_commands,
+                      ctl::events_commands, ctl::apikey_commands}) {
         auto cmds = list();
         all.insert(all.end(), cmds.begin(), cmds.end());
     }

@@ -54,6 +54,11 @@
 #include "milter/reloader.hpp"
 #include "policy/reference.hpp"
 #include "warmup/hooks.hpp"
+#include "config/keys.hpp"
+#include "milter/pipeline.hpp"
+#include "services/http_api.hpp"
+#include "services/http_server.hpp"
+#include "services/metrics.hpp"
 #include "services/services.hpp"
 #include "services/warmup_stack.hpp"
 #include "util/daemon.hpp"
@@ -65,6 +70,18 @@
 using namespace ses;
 
 namespace {
+
+// Counters the milter keeps itself, read at scrape time.
+std::vector<metrics::Family> milter_metrics() {
+    return {{"sesmilter_warmup_skipped_total",
+             "Messages that passed without the warm-up check because it failed (on_error = accept).",
+             metrics::Type::counter,
+             {{{}, double(milter::warmup_skipped_count())}}},
+            {"sesmilter_records_skipped_total",
+             "Messages whose record was not written because the store failed (on_error = accept).",
+             metrics::Type::counter,
+             {{{}, double(milter::records_skipped_count())}}}};
+}
 
 constexpr const char* kDefaultConfig = config::kDefaultConfigFile;
 
@@ -311,6 +328,21 @@ int run(const std::string& path, const config::Config& cfg, bool foreground) {
     std::vector<std::string> warnings;
     auto server = milter::Server::open(cfg, warnings);
     if (!server) return fail(server.error().what);
+    // Bound now, while the daemon may still hold privileges; served once
+    // everything else has started.
+    std::unique_ptr<services::HttpServer> http_server;
+    if (!cfg.get(config::key::http::listen).empty()) {
+        std::vector<std::string> hooks;
+        for (const auto& w : cfg.webhooks) hooks.push_back(w.id);
+        auto& reg = metrics::global();
+        services::add_service_collectors(reg, services, cfg.get(config::key::mta::log_file), std::move(hooks));
+        reg.add_collector(milter_metrics);
+        auto http = services::HttpServer::open(services::http_settings_from(cfg), services::make_router(services, reg));
+        if (!http) return fail(http.error().what);
+        http_server = std::move(*http);
+    } else if (!cfg.get(config::key::http::admin_listen).empty()) {
+        warnings.push_back("http.admin_listen is set but http.listen is empty: no HTTP endpoint");
+    }
     if (signing_domains(cfg) == 0) warnings.push_back(kSignsNothing);
     if (!plan.warning.empty()) warnings.push_back(plan.warning);
     for (const auto& w : warnings) log::warn(w);
@@ -328,6 +360,7 @@ int run(const std::string& path, const config::Config& cfg, bool foreground) {
     auto reloader_owned = std::make_unique<milter::Reloader>(path, services);
     milter::Reloader* reloader = reloader_owned.get();
     services->add(std::move(reloader_owned));
+    if (http_server) services->add(std::move(http_server));
     services->start();
     (*server)->start();
     log::notice("started: socket " + cfg.milter.socket + ", " + std::to_string(cfg.domains.size()) + " domains, " +

@@ -15,6 +15,7 @@
 #include "records/suppression.hpp"
 #include "template/stage.hpp"
 #include "util/clock.hpp"
+#include "services/metrics.hpp"
 #include "util/log.hpp"
 #include "util/strings.hpp"
 
@@ -87,6 +88,7 @@ Status warmup_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::stri
     for (size_t i = edits; i < msg.edits().size(); ++i)
         held = held || msg.edits()[i].kind == mail::Edit::Kind::quarantine;
     d.held = held;
+    if (held) metrics::global().inc(metrics::kHolds);
     log += fields;
     return ok_status();
 }
@@ -287,6 +289,8 @@ Status sign_stage(mail::Message& msg, const Runtime& rt, const Decided& d, std::
     for (size_t i = 0; i < sigs->size(); ++i) {
         msg.insert_header(0, "DKIM-Signature", std::move((*sigs)[i]));
         sels += (i ? "," : "") + d.keys->keys[i].selector;
+        metrics::global().inc(metrics::kSignatures,
+                              {{"algorithm", std::string(dkim::algorithm_name(d.keys->keys[i].algorithm))}});
     }
     log += " dkim=signed d=" + d.keys->domain + " s=" + sels;
     return ok_status();

@@ -2,15 +2,25 @@
 #include "milter/session.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 
 #include "mail/address.hpp"
 #include "mail/domains.hpp"
 #include "mail/replies.hpp"
+#include "services/metrics.hpp"
 #include "util/log.hpp"
 
 namespace ses::milter {
 namespace {
+
+// The verdict as /metrics shows it (docs/metrics.md).
+void count_verdict(const Verdict& v, std::chrono::steady_clock::duration took) {
+    static constexpr const char* kNames[] = {"accept", "reject", "tempfail", "discard"};
+    auto& reg = metrics::global();
+    reg.inc(metrics::kMessages, {{"verdict", kNames[static_cast<int>(v.kind)]}});
+    reg.observe(metrics::kEomSeconds, std::chrono::duration<double>(took).count());
+}
 
 Step step_for(const Verdict& v) {
     switch (v.kind) {
@@ -256,6 +266,7 @@ Step Session::eom(std::string_view queue_id, EditSink& sink) {
         if (!in_txn_ || !rt_) throw std::runtime_error("end of message without a transaction");
         if (over_) return refuse_oversize(false);
         if (!queue_id.empty()) msg_.env.queue_id = std::string(queue_id);
+        auto started = std::chrono::steady_clock::now();
         Verdict v = end_of_message(msg_, *rt_);
         if (v.kind == Verdict::Kind::accept && v.apply_edits) {
             if (auto st = apply_edits(msg_, leadspc_, sink); !st) {
@@ -271,6 +282,7 @@ Step Session::eom(std::string_view queue_id, EditSink& sink) {
             // the record still is written (or the message tempfailed).
             commit_after_edits(v, rt_->cfg.milter.on_error);
         }
+        count_verdict(v, std::chrono::steady_clock::now() - started);
         return finish(v);
     });
     in_txn_ = false;

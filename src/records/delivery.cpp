@@ -19,6 +19,8 @@ std::string encode_position(const mta::LogPosition& p) {
     return w.take();
 }
 
+}  // namespace
+
 std::optional<mta::LogPosition> decode_position(std::string_view v) {
     store::Reader r(v);
     if (r.u8() != kV1) return std::nullopt;
@@ -29,6 +31,8 @@ std::optional<mta::LogPosition> decode_position(std::string_view v) {
     if (!r.good()) return std::nullopt;
     return p;
 }
+
+namespace {
 
 int month_of(std::string_view m) {
     static constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",

@@ -43,6 +43,10 @@ Outcome outcome_of(const mta::LogLine& l, int64_t time);
 // stamps carry their own year and offset.  `now` when unreadable.
 int64_t log_time(std::string_view stamp, int64_t now);
 
+// The follower's stored position (table follower), or nullopt when unreadable;
+// also read by the metrics (follower lag).
+std::optional<mta::LogPosition> decode_position(std::string_view v);
+
 class DeliveryTracker {
 public:
     DeliveryTracker(std::shared_ptr<store::Env> env, std::shared_ptr<MessageStore> records, std::string log_path);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "services/metrics.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
 
@@ -66,6 +67,7 @@ Result<warmup::ReleaseReport> release_pass(warmup::Engine& engine, mta::Adapter&
         if (Status st = engine.finish_release(*batch, outcomes); !st) return st.error();
         if (!batch->full) break;
     }
+    if (report.released) metrics::global().inc(metrics::kReleases, {}, double(report.released));
     return report;
 }
 

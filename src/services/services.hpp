@@ -7,7 +7,7 @@
 // other than the script needs a restart (logged at reload).
 //
 // Background work (release scheduler, identity re-check, reload thread,
-// delivery log follower and records purge, webhook sender, later HTTP) is a list of Service objects owned
+// delivery log follower and records purge, webhook sender, HTTP endpoint) is a list of Service objects owned
 // here: start() starts them in the order added, stop() stops them in reverse.
 //
 // A reload is two steps so that it is all or nothing: stage_reload() reads

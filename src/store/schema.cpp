@@ -37,6 +37,8 @@ constexpr TableDef kTables[] = {
      "(records/outbox.hpp; key order is delivery order per recipient)"},
     {table::webhook_failed, "event seq u64 + webhook id",
      "the outbox entry as above, then the time it gave up (listed by `sesctl events failed`)"},
+    {table::api_keys, "key name (as given to `sesctl apikey create`)",
+     "SHA-256 of the key (32 bytes), created time i64 (records/apikeys.hpp; the key itself is never stored)"},
     {table::follower, "log file path", "inode u64, fingerprint, offset u64 (the delivery follower's position)"},
     {table::suppression, "normalised (lower-case) address + NUL + scope (empty: global; else the identity domain)",
      "reason u8, time i64, source message id, expires i64 (0: never) (records/suppression.hpp)"},
