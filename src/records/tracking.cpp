@@ -1,6 +1,7 @@
 // tracking.cpp -- see tracking.hpp.
 #include "records/tracking.hpp"
 
+#include "config/keys.hpp"
 #include "crypto/digest.hpp"
 #include "crypto/encoding.hpp"
 #include "store/codec.hpp"
@@ -77,6 +78,14 @@ std::optional<Token> decode_token(std::string_view token, const TagKeys& keys) {
     if (r != kNoRecipient) t.recipient = r;
     t.link = static_cast<uint16_t>(byte(4 + kIdBytes) << 8 | byte(5 + kIdBytes));
     return t;
+}
+
+TrackingSettings tracking_settings(const config::Config& cfg) {
+    TrackingSettings s;
+    for (const auto& k : cfg.tracking_keys) s.keys.secret[static_cast<uint8_t>(k.id)] = k.secret;
+    if (!cfg.tracking_keys.empty()) s.keys.current = static_cast<uint8_t>(cfg.tracking_keys.front().id);
+    s.link_days = cfg.get(config::key::tracking::link_days);
+    return s;
 }
 
 Tracking::Tracking(std::shared_ptr<store::Env> env, std::shared_ptr<MessageStore> store,

@@ -35,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/config.hpp"
 #include "records/message_store.hpp"
 #include "records/return_path.hpp"
 #include "records/suppression.hpp"
@@ -62,6 +63,8 @@ struct TrackingSettings {
     TagKeys keys;
     int64_t link_days = 365;
 };
+// [tracking] keys and link_days (the first key listed is the current one).
+TrackingSettings tracking_settings(const config::Config& cfg);
 
 // What the unsubscribe confirmation page shows (GET /u/TOKEN).
 struct UnsubscribeTarget {
