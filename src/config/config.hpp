@@ -35,6 +35,9 @@ struct DomainConf {
     bool strict_alignment = false;
     std::string return_path_domain;          // lower case; empty: the envelope sender is left as submitted
     bool one_recipient_per_message = false;  // 452 4.5.3 to each RCPT after the first
+    bool track_opens = false;                // open pixel in HTML parts (docs/tracking.md)
+    bool track_clicks = false;               // links in HTML parts rewritten
+    bool unsubscribe = false;                // List-Unsubscribe + List-Unsubscribe-Post (RFC 8058)
 };
 
 // The event type names a [[webhook]] `events` list may name, so that a
@@ -92,6 +95,7 @@ struct Config {
 
     std::vector<DomainConf> domains;
     std::vector<ReturnPathKey> return_path_keys;  // the first is the current key
+    std::vector<ReturnPathKey> tracking_keys;     // [tracking] keys; the first is the current key
     std::vector<WebhookConf> webhooks;
 
     // The value of a scalar key (config/keys.hpp): the file's value or the

@@ -321,6 +321,9 @@ Result<Config> build(toml::table& root, std::string_view source) {
                 d.strict_alignment = get_string(dt, "alignment", "domain[].alignment") == "strict";
                 d.one_recipient_per_message =
                     get_bool(dt, "one_recipient_per_message", "domain[].one_recipient_per_message");
+                d.track_opens = get_bool(dt, "track_opens", "domain[].track_opens");
+                d.track_clicks = get_bool(dt, "track_clicks", "domain[].track_clicks");
+                d.unsubscribe = get_bool(dt, "unsubscribe", "domain[].unsubscribe");
                 d.return_path_domain = str::lower(get_string(dt, "return_path_domain", "domain[].return_path_domain"));
                 if (!d.return_path_domain.empty())
                     if (auto why = dns_name_problem(d.return_path_domain); !why.empty())
@@ -380,34 +383,69 @@ Result<Config> build(toml::table& root, std::string_view source) {
             }
         }
 
-        // Tag keys: "ID:SECRET".  Tags carry the id, so ids are explicit:
-        // positions would renumber every key when one is added or retired.
-        const toml::node& keys_node = lookup(root, "return_path.keys", "return_path.keys");
-        for (const std::string& e : read(root, key::return_path::keys)) {
-            size_t colon = e.find(':');
-            int id = 0;
-            bool id_ok = colon != std::string::npos && colon > 0 && colon <= 2;
-            for (size_t i = 0; id_ok && i < colon; ++i) {
-                id_ok = e[i] >= '0' && e[i] <= '9';
-                id = id * 10 + (e[i] - '0');
+        // Tag and token keys: "ID:SECRET".  Tags carry the id, so ids are
+        // explicit: positions would renumber every key when one is added or retired.
+        auto read_keys = [&](const std::string& name, Key<Type::string_list> k, std::vector<ReturnPathKey>& out) {
+            const toml::node& keys_node = lookup(root, name, name);
+            for (const std::string& e : read(root, k)) {
+                size_t colon = e.find(':');
+                int id = 0;
+                bool id_ok = colon != std::string::npos && colon > 0 && colon <= 2;
+                for (size_t i = 0; id_ok && i < colon; ++i) {
+                    id_ok = e[i] >= '0' && e[i] <= '9';
+                    id = id * 10 + (e[i] - '0');
+                }
+                if (!id_ok || id < 1 || id > 15) {
+                    c.error(keys_node, name, "expected \"ID:SECRET\" with ID 1..15");
+                    continue;
+                }
+                std::string secret = e.substr(colon + 1);
+                if (secret.size() < 16) {
+                    c.error(keys_node, name, "the secret of key " + std::to_string(id) + " is shorter than 16 bytes");
+                    continue;
+                }
+                bool dup = false;
+                for (auto& o : out) dup = dup || o.id == id;
+                if (dup) {
+                    c.error(keys_node, name, "key " + std::to_string(id) + " is listed twice");
+                    continue;
+                }
+                out.push_back({id, std::move(secret)});
             }
-            if (!id_ok || id < 1 || id > 15) {
-                c.error(keys_node, "return_path.keys", "expected \"ID:SECRET\" with ID 1..15");
-                continue;
+        };
+        read_keys("return_path.keys", key::return_path::keys, cfg.return_path_keys);
+        read_keys("tracking.keys", key::tracking::keys, cfg.tracking_keys);
+        {
+            // Tracking and unsubscribe need keys and a public URL; one-click
+            // unsubscribe over plain http only to a loopback host (tests).
+            bool tracks = false, unsub = false;
+            for (auto& d : cfg.domains) {
+                tracks = tracks || d.track_opens || d.track_clicks || d.unsubscribe;
+                unsub = unsub || d.unsubscribe;
             }
-            std::string secret = e.substr(colon + 1);
-            if (secret.size() < 16) {
-                c.error(keys_node, "return_path.keys",
-                        "the secret of key " + std::to_string(id) + " is shorter than 16 bytes");
-                continue;
+            std::string url = read(root, key::tracking::public_url);
+            const toml::node& url_node = lookup(root, "tracking.public_url", "tracking.public_url");
+            if (tracks && cfg.tracking_keys.empty())
+                c.error(root, "tracking.keys", "a domain tracks or has unsubscribe but [tracking] keys is empty");
+            if (tracks && url.empty())
+                c.error(root, "tracking.public_url",
+                        "a domain tracks or has unsubscribe but [tracking] public_url is empty");
+            if (!url.empty()) {
+                std::string l = str::lower(url);
+                bool https = l.starts_with("https://"), http = l.starts_with("http://");
+                std::string host = l.substr(https ? 8 : http ? 7 : 0);
+                host = host.substr(0, host.find('/'));
+                bool loopback = host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]");
+                if (!https && !http)
+                    c.error(url_node, "tracking.public_url", "expected an http(s) URL, got " + quoted(url));
+                else if (unsub && !https && !loopback)
+                    c.error(url_node, "tracking.public_url",
+                            "one-click unsubscribe needs an https public_url (plain http only for loopback hosts), "
+                            "got " +
+                                quoted(url));
+                if (url.find_first_of(" \"<>'\t") != std::string::npos)
+                    c.error(url_node, "tracking.public_url", "the URL has a space, quote or angle bracket");
             }
-            bool dup = false;
-            for (auto& k : cfg.return_path_keys) dup = dup || k.id == id;
-            if (dup) {
-                c.error(keys_node, "return_path.keys", "key " + std::to_string(id) + " is listed twice");
-                continue;
-            }
-            cfg.return_path_keys.push_back({id, std::move(secret)});
         }
         if (cfg.return_path_keys.empty())
             if (auto* doms = root["domain"].as_array())
@@ -429,14 +467,15 @@ Result<Config> build(toml::table& root, std::string_view source) {
     // ends up in tickets and chat); the placeholder still loads, so a dump
     // stays a valid configuration.
     toml::table shown = root;
-    if (auto* rp = shown["return_path"].as_table())
-        if (auto* keys = (*rp)["keys"].as_array())
-            for (auto& n : *keys)
-                if (auto* v = n.as_string()) {
-                    std::string text = v->get();
-                    auto colon = text.find(':');
-                    *v = (colon == std::string::npos ? std::string() : text.substr(0, colon + 1)) + kRedactedSecret;
-                }
+    for (const char* section : {"return_path", "tracking"})
+        if (auto* rp = shown[section].as_table())
+            if (auto* keys = (*rp)["keys"].as_array())
+                for (auto& n : *keys)
+                    if (auto* v = n.as_string()) {
+                        std::string text = v->get();
+                        auto colon = text.find(':');
+                        *v = (colon == std::string::npos ? std::string() : text.substr(0, colon + 1)) + kRedactedSecret;
+                    }
     if (auto* hooks = shown["webhook"].as_array())
         for (auto& h : *hooks)
             if (auto* ht = h.as_table())

@@ -39,6 +39,10 @@ const SectionDoc kSections[] = {
      "The authenticated return path (docs/status.md, \"Return path\"): for identities with a "
      "`return_path_domain` the envelope sender becomes a tag naming the message and recipient, so that "
      "bounces and complaints coming back are counted and consumed."},
+    {"tracking",
+     "Open and click tracking and one-click unsubscribe (docs/tracking.md): per identity (`track_opens`, "
+     "`track_clicks`, `unsubscribe` in `[[domain]]`), with authenticated tokens under these keys and links "
+     "pointing at `public_url`."},
     {"outbound",
      "Which mail is outbound (submission): it must come from a configured, allowed identity, and it is "
      "signed and counted. Everything else is inbound. A client is outbound when any rule matches."},
@@ -191,6 +195,16 @@ const KeyDef kKeys[] = {
      "One recipient per SMTP transaction for mail whose envelope sender is of this domain: each RCPT after "
      "the first is answered `452 4.5.3` and the client sends it in a later transaction, so the return-path "
      "tag, the record and the reports of each message name its one recipient."},
+    {"domain[].track_opens", Type::boolean, "false",
+     "Open tracking: a 1x1 pixel `PUBLIC_URL/o/TOKEN` before `</body>` of the HTML parts (docs/tracking.md). "
+     "Needs `[tracking] keys` and `public_url`."},
+    {"domain[].track_clicks", Type::boolean, "false",
+     "Click tracking: the http(s) links of the HTML parts become `PUBLIC_URL/c/TOKEN`, redirecting to the "
+     "original URL (kept `[tracking] link_days`)."},
+    {"domain[].unsubscribe", Type::boolean, "false",
+     "One-click unsubscribe (RFC 8058): `List-Unsubscribe: <PUBLIC_URL/u/TOKEN>` and `List-Unsubscribe-Post` "
+     "on one-recipient messages, always signed and oversigned; an unsubscribe adds the recipient to the "
+     "suppression list."},
     {"domain[].dkim[].selector",
      Type::string,
      "",
@@ -366,6 +380,22 @@ const KeyDef kKeys[] = {
      "Tag keys as `\"ID:SECRET\"` (ID 1..15, SECRET at least 16 bytes); the first signs new tags, the "
      "others still validate bounces of mail sent before a rotation. Ids are explicit so that adding or "
      "retiring a key never renumbers the others. Required when a domain has a `return_path_domain`."},
+
+    // [tracking]
+    {"tracking.keys", Type::string_list, "[]",
+     "Token keys as `\"ID:SECRET\"` (ID 1..15, SECRET at least 16 bytes), as `[return_path] keys`: the first "
+     "signs new tokens, the others keep old links working after a rotation. Required when a domain tracks "
+     "or has `unsubscribe`."},
+    {"tracking.link_days",
+     Type::integer,
+     "365",
+     "How long the original URLs of tracked links are kept (days), independent of `[records] keep_days`.",
+     {},
+     1,
+     36500},
+    {"tracking.public_url", Type::string, R"("")",
+     "The base URL written into mail (`PUBLIC_URL/o/`, `/c/`, `/u/`), served by the HTTP endpoint. Must be "
+     "https when a domain has `unsubscribe`, except for loopback hosts (tests)."},
 
     // [outbound]
     {"outbound.authenticated", Type::boolean, "true", "SASL-authenticated clients are outbound."},

@@ -1,6 +1,8 @@
 // signer.cpp -- see signer.hpp.
 #include "dkim/signer.hpp"
 
+#include <strings.h>
+
 #include <cstring>
 
 #include "dkim/handle.hpp"
@@ -62,6 +64,17 @@ Result<std::unique_ptr<Signer>> Signer::create(const config::Config& cfg) {
     Lib& l = *s->lib_;
     l.sign_names = cfg.dkim.sign_headers;
     l.oversign_names = cfg.dkim.oversign_headers;
+    // One-click unsubscribe (RFC 8058 section 4) requires both fields in
+    // the signature; oversigned, nobody can add a second pair after signing.
+    for (const char* must : {"List-Unsubscribe", "List-Unsubscribe-Post"}) {
+        auto has = [&](const std::vector<std::string>& v) {
+            for (auto& n : v)
+                if (strcasecmp(n.c_str(), must) == 0) return true;
+            return false;
+        };
+        if (!has(l.sign_names)) l.sign_names.emplace_back(must);
+        if (!has(l.oversign_names)) l.oversign_names.emplace_back(must);
+    }
     if (auto st = set_list(l.lib, DKIM_OPTS_SIGNHDRS, l.sign_names, l.sign_ptrs); !st) return st.error();
     if (auto st = set_list(l.lib, DKIM_OPTS_OVERSIGNHDRS, l.oversign_names, l.oversign_ptrs); !st) return st.error();
     return s;

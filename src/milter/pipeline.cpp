@@ -9,10 +9,12 @@
 #include "mail/header_check.hpp"
 #include "mail/replies.hpp"
 #include "mail/long_lines.hpp"
+#include "mail/tracking_rewrite.hpp"
 #include "milter/return_path.hpp"
 #include "records/return_path.hpp"
 #include "records/simulator.hpp"
 #include "records/suppression.hpp"
+#include "records/tracking.hpp"
 #include "template/stage.hpp"
 #include "util/clock.hpp"
 #include "services/metrics.hpp"
@@ -51,6 +53,11 @@ struct Decided {
     bool held = false;                       // warm-up put the message in the hold queue
     std::string template_name;               // X-SES-Template as submitted, if any
     std::function<Status()> commit;          // the record's store write, run after the edits
+    // Made by the tracking stage when tokens need it (else by the record
+    // stage): the message id, and the original URLs of the rewritten links
+    // (written with the record).
+    std::string message_id;
+    std::vector<std::string> links;
 };
 
 // Without an identity stage (no [auth] runtime, unit tests): the
@@ -156,7 +163,7 @@ Status record_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::stri
     if (!rt.services || !rt.services->records || !rt.services->store) return ok_status();
     int64_t now = clock::now();
     auto rec = std::make_shared<records::MessageRecord>();
-    rec->id = records::new_message_id(now * 1000);
+    rec->id = d.message_id.empty() ? records::new_message_id(now * 1000) : d.message_id;
     rec->queue_id = msg.env.queue_id;
     rec->identity = d.identity;
     rec->sender = msg.env.mail_from;
@@ -197,9 +204,12 @@ Status record_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::stri
     std::vector<std::pair<std::string, records::Scenario>> scenarios;
     for (const auto& r : d.removed)
         if (r.scenario) scenarios.emplace_back(r.address, *r.scenario);
-    d.commit = [store = rt.services->store, recs = rt.services->records, rec, scenarios, now]() -> Status {
+    d.commit = [store = rt.services->store, recs = rt.services->records, tracking = rt.services->tracking, rec,
+                scenarios, links = std::move(d.links), now]() -> Status {
         return store->update([&](store::Txn& txn) -> Status {
             if (auto s = recs->add(txn, *rec); !s) return s;
+            if (!links.empty() && tracking)
+                if (auto s = tracking->put_links(txn, rec->id, links); !s) return s;
             for (const auto& [address, scenario] : scenarios)
                 for (const auto& o : records::scenario_outcomes(scenario, address, now))
                     if (auto ev = recs->apply(txn, rec->id, address, o); !ev) return ev.error();
@@ -260,6 +270,81 @@ Status template_stage(mail::Message& msg, const Runtime& rt, std::string& log) {
         if (rt.services->records && rt.services->store) record_rendering_failure(*rt.services, msg, failure, log);
     }
     return st;
+}
+
+// A header value as one line (GMime gets it in a synthetic header block).
+std::string unfolded(const mail::Message& msg, const char* name) {
+    std::string v = msg.value(name).value_or("");
+    std::string out;
+    for (char c : v)
+        if (c != '\r' && c != '\n') out.push_back(c);
+    return out;
+}
+
+// Open and click tracking and the List-Unsubscribe fields, per identity
+// (docs/tracking.md).  Tokens name the message id, so the id is made here;
+// the original URLs go into the record's transaction.  Without message
+// records nothing could be recorded or redirected: the stage is skipped.
+Status tracking_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::string& log) {
+    const config::DomainConf* dom = nullptr;
+    for (const auto& c : rt.cfg.domains)
+        if (c.name == d.identity) dom = &c;
+    if (!dom || !(dom->track_opens || dom->track_clicks || dom->unsubscribe)) return ok_status();
+    if (!rt.services || !rt.services->records || !rt.services->store || !rt.services->tracking) {
+        log += " tracking=off (no message records)";
+        return ok_status();
+    }
+    std::string base = rt.cfg.get(config::key::tracking::public_url);
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    const records::TagKeys& keys = rt.services->tracking->settings().keys;
+    if (d.message_id.empty()) d.message_id = records::new_message_id(clock::now() * 1000);
+    // The recipient is named only when the message has one (as return-path
+    // tags do): with several, a token could not tell them apart.
+    std::optional<uint16_t> rcpt;
+    if (msg.env.rcpts.size() == 1) rcpt = 0;
+    auto token = [&](records::TokenKind k, uint16_t link) {
+        return records::make_token({k, d.message_id, rcpt, link}, keys);
+    };
+    if (dom->track_opens || dom->track_clicks) {
+        mail::TrackingRewrite rw;
+        std::vector<std::string> links;
+        if (dom->track_clicks)
+            rw.link = [&](std::string_view url) -> std::string {
+                if (links.size() >= 0xFFFF) return {};
+                links.emplace_back(url);
+                return base + "/c/" + token(records::TokenKind::click, static_cast<uint16_t>(links.size() - 1));
+            };
+        if (dom->track_opens) rw.pixel_url = base + "/o/" + token(records::TokenKind::open, 0);
+        std::string body;
+        try {
+            body = msg.body();
+        } catch (const std::exception& e) {
+            return internal_error(std::string("tracking: ") + e.what());
+        }
+        auto r = mail::rewrite_html_parts(unfolded(msg, "Content-Type"), unfolded(msg, "Content-Transfer-Encoding"),
+                                          body, rw);
+        if (!r) return internal_error("tracking: " + r.error().what);
+        if (*r) {
+            msg.replace_body(std::move(**r));
+            log += " tracking=links:" + std::to_string(links.size()) + (dom->track_opens ? ",pixel" : "");
+            d.links = std::move(links);
+        } else {
+            log += " tracking=no-html";
+        }
+    }
+    if (dom->unsubscribe) {
+        if (rcpt) {
+            // A client's own pair would point elsewhere and is replaced.
+            msg.delete_all("List-Unsubscribe");
+            msg.delete_all("List-Unsubscribe-Post");
+            msg.add_header("List-Unsubscribe", "<" + base + "/u/" + token(records::TokenKind::unsubscribe, 0) + ">");
+            msg.add_header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+            log += " unsubscribe=one-click";
+        } else {
+            log += " unsubscribe=skipped (several recipients)";
+        }
+    }
+    return ok_status();
 }
 
 // Lines over 998 octets, which the MTA would fold after signing: only
@@ -377,7 +462,7 @@ Verdict end_of_message(mail::Message& msg, const Runtime& rt) {
     log += " identity=" + d.identity;
     d.template_name = msg.value("X-SES-Template").value_or("");
     if (auto st = template_stage(msg, rt, log); !st) return fail(st.error());
-    // Tracking (open pixel, click rewriting) goes here, before warm-up.
+    if (auto st = tracking_stage(msg, rt, d, log); !st) return fail(st.error());
     // Long lines are checked after every stage that may rewrite the body and
     // before warm-up counts the message.
     if (auto st = long_line_stage(msg, rt, d, log); !st) return fail(st.error());

@@ -326,6 +326,10 @@ Result<std::vector<Event>> MessageStore::apply(store::Txn& txn, std::string_view
         }
         if (c->count_complaint) bump(complaints);
         if (c->count_unsubscribe) bump(unsubscribes);
+        if (c->count_open) bump(opens);
+        if (c->count_unique_open) bump(unique_opens);
+        if (c->count_click) bump(clicks);
+        if (c->count_unique_click) bump(unique_clicks);
         Event e;
         e.time = o.time;
         e.message_id = m->id;

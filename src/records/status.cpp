@@ -153,6 +153,19 @@ std::optional<Change> apply(RecipientState& st, const Outcome& o) {
             // Every reply is an event; it changes no status.
             c.event = EventType::auto_reply;
             return c;
+        case Outcome::Kind::open:
+            // Every open is an event (a repeated one too); the first is unique.
+            c.event = EventType::open;
+            c.count_open = true;
+            c.count_unique_open = !st.opened;
+            st.opened = true;
+            return c;
+        case Outcome::Kind::click:
+            c.event = EventType::click;
+            c.count_click = true;
+            c.count_unique_click = !st.clicked;
+            st.clicked = true;
+            return c;
     }
     return std::nullopt;
 }

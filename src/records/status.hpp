@@ -75,6 +75,8 @@ struct Outcome {
         dropped,      // sesmilter removed the recipient (suppression, simulator)
         unsubscribe,  // the recipient unsubscribed
         auto_reply,   // an automatic reply (out of office) came back
+        open,         // the open pixel was fetched (text: user agent)
+        click,        // a tracked link was followed (text: user agent)
     };
     Kind kind = Kind::sent;
     std::string dsn;   // enhanced status code when known ("5.1.1")
@@ -109,6 +111,9 @@ struct Change {
     // Statistics deltas, applied with the state in one transaction.
     bool count_delivered = false, count_deferred = false, count_bounce = false, count_complaint = false,
          count_unsubscribe = false;
+    // Opens and clicks: every one counts in the total, the first of a
+    // recipient in the unique counter too.
+    bool count_open = false, count_unique_open = false, count_click = false, count_unique_click = false;
 };
 
 // Applies an outcome; std::nullopt when it changes nothing (late, repeated,

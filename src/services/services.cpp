@@ -109,6 +109,9 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
             if (!list) return Error{"suppression list: " + list.error().what, {}};
             s->suppression = std::move(*list);
         }
+        auto tracking = records::Tracking::open(s->store, s->records, s->suppression, records::tracking_settings(cfg));
+        if (!tracking) return Error{"tracking: " + tracking.error().what, {}};
+        s->tracking = std::move(*tracking);
     }
     if (ws.enabled) {
         auto stack = open_warmup_stack(cfg, s->store);  // the same builder as sesctl's

@@ -30,6 +30,7 @@
 #include "records/message_store.hpp"
 #include "records/suppression.hpp"
 #include "records/outbox.hpp"
+#include "records/tracking.hpp"
 #include "services/release_scheduler.hpp"
 #include "store/env.hpp"
 #include "template/lmdb_store.hpp"
@@ -69,6 +70,8 @@ struct Services {
     // null when [records] or [suppression] is off
     std::shared_ptr<records::SuppressionList> suppression;
     std::shared_ptr<records::Outbox> outbox;  // null without [[webhook]]s
+    // Tracking tokens, links and the /o /c /u handlers; null when [records] is off.
+    std::shared_ptr<records::Tracking> tracking;
 
     // Opens the store, the template store, the message records (with their
     // follower and purge service) when records are on and, when warm-up is
@@ -101,6 +104,8 @@ private:
 struct MessageStoreHandles {
     std::shared_ptr<records::MessageStore> records;
     std::shared_ptr<records::Outbox> outbox;  // null without [[webhook]]s
+    // Tracking tokens, links and the /o /c /u handlers; null when [records] is off.
+    std::shared_ptr<records::Tracking> tracking;
 };
 Result<MessageStoreHandles> open_message_store(const config::Config& cfg, std::shared_ptr<store::Env> env);
 

@@ -42,6 +42,8 @@ constexpr TableDef kTables[] = {
     {table::follower, "log file path", "inode u64, fingerprint, offset u64 (the delivery follower's position)"},
     {table::suppression, "normalised (lower-case) address + NUL + scope (empty: global; else the identity domain)",
      "reason u8, time i64, source message id, expires i64 (0: never) (records/suppression.hpp)"},
+    {table::tracking_links, "raw message id (16 bytes: request time ms u64 + random) + link index u16",
+     "the original URL of a tracked link (records/tracking.hpp; kept `[tracking] link_days`)"},
 };
 }  // namespace
 

@@ -48,6 +48,7 @@ inline constexpr std::string_view suppression = "suppression";
 inline constexpr std::string_view webhook_outbox = "webhook_outbox";
 inline constexpr std::string_view webhook_failed = "webhook_failed";
 inline constexpr std::string_view api_keys = "api_keys";
+inline constexpr std::string_view tracking_links = "tracking_links";
 }  // namespace table
 
 }  // namespace ses::store

@@ -22,6 +22,7 @@
 #include "policy/policy.hpp"
 #include "records/message_store.hpp"
 #include "records/return_path.hpp"
+#include "records/tracking.hpp"
 #include "records/suppression.hpp"
 #include "services/services.hpp"
 #include "warmup/hooks.hpp"
@@ -1299,4 +1300,170 @@ TEST_CASE("simulator stage: off, its domain is ordinary mail", "[milter][simulat
     CHECK(r.step.kind == Step::Kind::accept);
     CHECK(std::none_of(r.sink.log.begin(), r.sink.log.end(),
                        [](const std::string& l) { return l.rfind("delrcpt", 0) == 0; }));
+}
+
+namespace {
+
+// A sink that keeps the replaced body.
+struct BodySink : Sink {
+    std::string body;
+    bool replace_body(std::string_view c) override {
+        body = std::string(c);
+        return Sink::replace_body(c);
+    }
+};
+
+const std::string kTrackingDomain = "track_opens = true\ntrack_clicks = true\nunsubscribe = true\n";
+const std::string kTrackingSection =
+    "[tracking]\nkeys = [\"1:0123456789abcdef-trk\"]\npublic_url = \"http://127.0.0.1:8025/\"\n";
+
+// The token after `prefix` in `text` (40 base64url characters).
+std::string token_after(const std::string& text, const std::string& prefix) {
+    auto at = text.find(prefix);
+    REQUIRE(at != std::string::npos);
+    return text.substr(at + prefix.size(), records::kTokenChars);
+}
+
+}  // namespace
+
+TEST_CASE("tracking stage: links, pixel and List-Unsubscribe, signed; the tokens work", "[milter][tracking]") {
+    mail::init();
+    Fixture f("", kTrackingDomain, kTrackingSection);
+    auto recs = f.records_store();
+    auto tr = records::Tracking::open(f.rt->services->store, recs, nullptr, records::tracking_settings(f.rt->cfg));
+    REQUIRE(tr);
+    f.rt->services->tracking = *tr;
+
+    Session s = f.session();
+    BodySink k;
+    s.connect("localhost", "127.0.0.1", "smtpd");
+    s.mail("<news@example.com>", "", "QIDK");
+    REQUIRE(s.rcpt("<reader@remote.test>").kind == Step::Kind::next);
+    s.header("From", " News <news@example.com>");
+    s.header("List-Unsubscribe", " <https://elsewhere.example/u>");  // a client's own: replaced
+    s.header("MIME-Version", " 1.0");
+    s.header("Content-Type", " text/html; charset=utf-8");
+    REQUIRE(s.eoh().kind == Step::Kind::next);
+    REQUIRE(s.body("<html><body><p><a href=\"https://example.com/x?a=1&amp;b=2\">x</a> "
+                   "<a href=\"mailto:n@example.com\">m</a></p></body></html>\r\n")
+                .kind == Step::Kind::next);
+    REQUIRE(s.eom("QIDK", k).kind == Step::Kind::accept);
+    std::string all;
+    for (auto& l : k.log) all += l + "\n";
+
+    CHECK(k.body.find("https://example.com/x") == std::string::npos);
+    CHECK(k.body.find("mailto:n@example.com") != std::string::npos);
+    std::string click = token_after(k.body, "<a href=\"http://127.0.0.1:8025/c/");
+    std::string open = token_after(k.body, "<img src=\"http://127.0.0.1:8025/o/");
+    CHECK(k.body.find("</p><img src=") != std::string::npos);  // the pixel before </body>
+    std::string unsub = token_after(all, "List-Unsubscribe: <http://127.0.0.1:8025/u/");
+    CHECK(all.find("List-Unsubscribe-Post: List-Unsubscribe=One-Click") != std::string::npos);
+    CHECK(all.find("elsewhere.example") == std::string::npos);
+    // Signed and oversigned: each name once more than it occurs in h=.
+    auto sig = all.find("DKIM-Signature:");
+    REQUIRE(sig != std::string::npos);
+    std::string sig_text = str::lower(all.substr(sig));
+    size_t h_at = 0;  // "h=", not "bh="
+    while ((h_at = sig_text.find("h=", h_at + 1)) != std::string::npos && sig_text[h_at - 1] == 'b') {
+    }
+    REQUIRE(h_at != std::string::npos);
+    std::string h;
+    for (size_t i = h_at; i < sig_text.size() && sig_text[i] != ';'; ++i)
+        if (!std::isspace(static_cast<unsigned char>(sig_text[i]))) h.push_back(sig_text[i]);
+    h += ":";
+    auto count = [&](const std::string& n) {
+        size_t c = 0;
+        for (size_t at = h.find(n); at != std::string::npos; at = h.find(n, at + 1)) ++c;
+        return c;
+    };
+    CHECK(count("list-unsubscribe-post") == 2);
+    CHECK(count("list-unsubscribe:") >= 2);
+    // The tokens name the record the message got.
+    auto id_at = all.find("X-SES-Message-ID: ");
+    REQUIRE(id_at != std::string::npos);
+    std::string id = all.substr(id_at + 18, 26);
+    auto keys = records::tracking_settings(f.rt->cfg).keys;
+    auto dt = records::decode_token(click, keys);
+    REQUIRE(dt);
+    CHECK(dt->message_id == id);
+    CHECK(dt->recipient == uint16_t{0});
+
+    // The handlers: exact redirect, open marked, unsubscribe recorded.
+    REQUIRE(f.rt->services->store->update([&](store::Txn& txn) -> Status {
+        auto url = (*tr)->click(txn, click, "UA", 1'800'000'000);
+        REQUIRE(url);
+        REQUIRE(*url);
+        CHECK(**url == "https://example.com/x?a=1&b=2");
+        auto o = (*tr)->open(txn, open, "UA", 1'800'000'000);
+        REQUIRE(o);
+        CHECK(*o);
+        auto u = (*tr)->unsubscribe(txn, unsub, "", 1'800'000'000);
+        REQUIRE(u);
+        CHECK(*u);
+        return ok_status();
+    }));
+    auto st = state_of(f, id, "reader@remote.test");
+    CHECK(st.opened);
+    CHECK(st.clicked);
+    CHECK(st.unsubscribed);
+}
+
+TEST_CASE("tracking stage: plain text untouched; off by default; several recipients get no unsubscribe",
+          "[milter][tracking]") {
+    mail::init();
+    Fixture f("", kTrackingDomain, kTrackingSection);
+    auto recs = f.records_store();
+    auto tr = records::Tracking::open(f.rt->services->store, recs, nullptr, records::tracking_settings(f.rt->cfg));
+    REQUIRE(tr);
+    f.rt->services->tracking = *tr;
+    {
+        Session s = f.session();
+        BodySink k;
+        s.connect("localhost", "127.0.0.1", "smtpd");
+        s.mail("<news@example.com>", "", "QIDP");
+        REQUIRE(s.rcpt("<a@remote.test>").kind == Step::Kind::next);
+        REQUIRE(s.rcpt("<b@remote.test>").kind == Step::Kind::next);
+        s.header("From", " News <news@example.com>");
+        REQUIRE(s.eoh().kind == Step::Kind::next);
+        REQUIRE(s.body("see https://example.com/x\r\n").kind == Step::Kind::next);
+        REQUIRE(s.eom("QIDP", k).kind == Step::Kind::accept);
+        CHECK(k.body.empty());  // no body replaced
+        for (auto& l : k.log)   // no field (h= of the signature names it: oversigned)
+            if (l.find("DKIM-Signature") == std::string::npos) CHECK(l.find("List-Unsubscribe") == std::string::npos);
+    }
+    {
+        Fixture g;  // no tracking keys
+        g.records_store();
+        Session s = g.session();
+        BodySink k;
+        s.connect("localhost", "127.0.0.1", "smtpd");
+        s.mail("<news@example.com>", "", "QIDQ");
+        REQUIRE(s.rcpt("<a@remote.test>").kind == Step::Kind::next);
+        s.header("From", " News <news@example.com>");
+        s.header("Content-Type", " text/html");
+        REQUIRE(s.eoh().kind == Step::Kind::next);
+        REQUIRE(s.body("<a href=\"https://example.com/\">x</a>\r\n").kind == Step::Kind::next);
+        REQUIRE(s.eom("QIDQ", k).kind == Step::Kind::accept);
+        CHECK(k.body.empty());
+    }
+}
+
+TEST_CASE("tracking: configuration", "[milter][tracking][config]") {
+    auto load = [](const std::string& domain, const std::string& after) {
+        return config::load_string("[[domain]]\nname = \"example.com\"\n" + domain + "\n" + after, "t.toml");
+    };
+    CHECK(load(kTrackingDomain, kTrackingSection).ok());
+    auto no_keys = load("track_opens = true\n", "[tracking]\npublic_url = \"https://t.example.com\"\n");
+    REQUIRE_FALSE(no_keys.ok());
+    CHECK(no_keys.error().what.find("[tracking] keys") != std::string::npos);
+    CHECK_FALSE(load("track_clicks = true\n", "[tracking]\nkeys = [\"1:0123456789abcdef-trk\"]\n").ok());
+    // One-click unsubscribe needs https, except on loopback hosts.
+    auto http = load("unsubscribe = true\n",
+                     "[tracking]\nkeys = [\"1:0123456789abcdef-trk\"]\npublic_url = \"http://t.example.com\"\n");
+    REQUIRE_FALSE(http.ok());
+    CHECK(http.error().what.find("https") != std::string::npos);
+    CHECK(load("track_opens = true\n",
+               "[tracking]\nkeys = [\"1:0123456789abcdef-trk\"]\npublic_url = \"http://t.example.com\"\n")
+              .ok());
+    CHECK_FALSE(load("", "[tracking]\nkeys = [\"1:short\"]\n").ok());
 }
