@@ -136,7 +136,6 @@ struct Key {
     X(return_path, keys, string_list)            \
     X(tracking, keys, string_list)               \
     X(tracking, link_days, integer)              \
-    X(tracking, public_url, string)              \
     X(outbound, authenticated, boolean)          \
     X(outbound, networks, string_list)           \
     X(outbound, daemons, string_list)            \

@@ -423,13 +423,12 @@ Result<Config> build(toml::table& root, std::string_view source) {
                 tracks = tracks || d.track_opens || d.track_clicks || d.unsubscribe;
                 unsub = unsub || d.unsubscribe;
             }
-            std::string url = read(root, key::tracking::public_url);
-            const toml::node& url_node = lookup(root, "tracking.public_url", "tracking.public_url");
+            std::string url = read(root, key::http::public_url);
+            const toml::node& url_node = lookup(root, "http.public_url", "http.public_url");
             if (tracks && cfg.tracking_keys.empty())
                 c.error(root, "tracking.keys", "a domain tracks or has unsubscribe but [tracking] keys is empty");
             if (tracks && url.empty())
-                c.error(root, "tracking.public_url",
-                        "a domain tracks or has unsubscribe but [tracking] public_url is empty");
+                c.error(root, "http.public_url", "a domain tracks or has unsubscribe but [http] public_url is empty");
             if (!url.empty()) {
                 std::string l = str::lower(url);
                 bool https = l.starts_with("https://"), http = l.starts_with("http://");
@@ -437,14 +436,14 @@ Result<Config> build(toml::table& root, std::string_view source) {
                 host = host.substr(0, host.find('/'));
                 bool loopback = host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]");
                 if (!https && !http)
-                    c.error(url_node, "tracking.public_url", "expected an http(s) URL, got " + quoted(url));
+                    c.error(url_node, "http.public_url", "expected an http(s) URL, got " + quoted(url));
                 else if (unsub && !https && !loopback)
-                    c.error(url_node, "tracking.public_url",
+                    c.error(url_node, "http.public_url",
                             "one-click unsubscribe needs an https public_url (plain http only for loopback hosts), "
                             "got " +
                                 quoted(url));
                 if (url.find_first_of(" \"<>'\t") != std::string::npos)
-                    c.error(url_node, "tracking.public_url", "the URL has a space, quote or angle bracket");
+                    c.error(url_node, "http.public_url", "the URL has a space, quote or angle bracket");
             }
         }
         if (cfg.return_path_keys.empty())

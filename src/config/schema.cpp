@@ -393,9 +393,6 @@ const KeyDef kKeys[] = {
      {},
      1,
      36500},
-    {"tracking.public_url", Type::string, R"("")",
-     "The base URL written into mail (`PUBLIC_URL/o/`, `/c/`, `/u/`), served by the HTTP endpoint. Must be "
-     "https when a domain has `unsubscribe`, except for loopback hosts (tests)."},
 
     // [outbound]
     {"outbound.authenticated", Type::boolean, "true", "SASL-authenticated clients are outbound."},
@@ -437,7 +434,9 @@ const KeyDef kKeys[] = {
      "Addresses for the operator routes (API, `/metrics`); empty: they are served on `listen` too. When set, "
      "`listen` serves only the public routes."},
     {"http.public_url", Type::string, R"("")",
-     "The base URL written into mail (tracking and unsubscribe links), e.g. `https://mail.example.com`."},
+     "The base URL written into mail (`PUBLIC_URL/o/`, `/c/`, `/u/`: tracking and unsubscribe links), e.g. "
+     "`https://mail.example.com`. Must be https when a domain has `unsubscribe`, except for loopback hosts "
+     "(tests)."},
     {"http.threads", Type::integer, "2", "Threads serving requests.", {}, 1, 64},
     {"http.max_connections", Type::integer, "64", "Connections served at once; more are refused.", {}, 1, 10000},
     {"http.max_body", Type::size, R"("64KiB")", "Largest request body; a larger one is answered 413.", {}, 0, 16 << 20},

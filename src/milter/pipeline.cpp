@@ -294,7 +294,7 @@ Status tracking_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::st
         log += " tracking=off (no message records)";
         return ok_status();
     }
-    std::string base = rt.cfg.get(config::key::tracking::public_url);
+    std::string base = rt.cfg.get(config::key::http::public_url);
     while (!base.empty() && base.back() == '/') base.pop_back();
     const records::TagKeys& keys = rt.services->tracking->settings().keys;
     if (d.message_id.empty()) d.message_id = records::new_message_id(clock::now() * 1000);

@@ -61,6 +61,137 @@ Response held(const Services& s, const Request& req) {
     return ok_json(api::held(*list, clock::now()));
 }
 
+// The public routes of tracked mail (docs/tracking.md): no key, no
+// cookie; a token that does not verify changes nothing and gets 404.
+std::string token_of(const Request& req, std::string_view prefix) { return req.path.substr(prefix.size()); }
+
+std::string user_agent(const Request& req) { return req.header("user-agent").value_or(""); }
+
+// 43 bytes: the smallest transparent 1x1 GIF.
+constexpr unsigned char kPixel[] = {0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80,
+                                    0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0x21, 0xf9, 0x04,
+                                    0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x01,
+                                    0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b};
+
+Response no_store(Response r) {
+    r.headers.emplace_back("Cache-Control", "no-store");
+    return r;
+}
+
+Response not_found() { return no_store(error_response(404, "unknown or invalid link")); }
+
+// Runs a tracking write; a store failure is a 503 (the client may retry),
+// never a redirect to somewhere unchecked.
+template <class T, class Fn>
+std::optional<T> in_write(const Services& s, Fn fn, Response& failure) {
+    std::optional<T> out;
+    Status st = s.store->update([&](store::Txn& txn) -> Status {
+        auto r = fn(txn);
+        if (!r) return r.error();
+        out = std::move(*r);
+        return ok_status();
+    });
+    if (!st) {
+        log::warn("http: tracking: " + st.error().what);
+        failure = no_store(error_response(503, "temporarily unavailable"));
+        return std::nullopt;
+    }
+    return out;
+}
+
+Response open_pixel(const Services& s, const Request& req) {
+    Response failure;
+    auto ok = in_write<bool>(
+        s, [&](store::Txn& txn) { return s.tracking->open(txn, token_of(req, "/o/"), user_agent(req), clock::now()); },
+        failure);
+    if (!ok) return failure;
+    if (!*ok) return not_found();
+    Response r;
+    r.content_type = "image/gif";
+    r.body.assign(reinterpret_cast<const char*>(kPixel), sizeof kPixel);
+    return no_store(std::move(r));
+}
+
+Response click(const Services& s, const Request& req) {
+    Response failure;
+    auto url = in_write<std::optional<std::string>>(
+        s, [&](store::Txn& txn) { return s.tracking->click(txn, token_of(req, "/c/"), user_agent(req), clock::now()); },
+        failure);
+    if (!url) return failure;
+    if (!*url) return not_found();
+    Response r;
+    r.status = 302;
+    r.content_type = "text/plain; charset=utf-8";
+    r.headers.emplace_back("Location", **url);
+    r.body = "Redirecting.\n";
+    return no_store(std::move(r));
+}
+
+std::string html_escape(std::string_view in) {
+    std::string out;
+    for (char c : in) {
+        switch (c) {
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            default:
+                out += c;
+        }
+    }
+    return out;
+}
+
+Response html_page(int status, const std::string& title, const std::string& body_html) {
+    Response r;
+    r.status = status;
+    r.content_type = "text/html; charset=utf-8";
+    r.body =
+        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
+        "content=\"width=device-width\"><title>" +
+        title + "</title></head><body style=\"font-family:sans-serif;max-width:32em;margin:3em auto\">" + body_html +
+        "</body></html>\n";
+    r.headers.emplace_back("X-Frame-Options", "DENY");
+    return no_store(std::move(r));
+}
+
+// GET: a confirmation page only (mail scanners follow links; RFC 8058 says a
+// GET must not unsubscribe).  The form posts to the same URL.
+Response unsubscribe_page(const Services& s, const Request& req) {
+    auto txn = s.store->begin_read();
+    if (!txn) return no_store(error_response(503, "temporarily unavailable"));
+    auto target = s.tracking->unsubscribe_target(*txn, token_of(req, "/u/"));
+    if (!target) return not_found();
+    return html_page(200, "Unsubscribe",
+                     "<h1>Unsubscribe</h1><p>Stop mail from " + html_escape(target->identity) + " to <b>" +
+                         html_escape(target->address) +
+                         "</b>?</p><form method=\"post\"><input type=\"hidden\" "
+                         "name=\"List-Unsubscribe\" value=\"One-Click\"><button type=\"submit\">Unsubscribe"
+                         "</button></form>");
+}
+
+// POST (RFC 8058 one-click, or the page's form): no cookie, no key.
+Response unsubscribe(const Services& s, const Request& req) {
+    Response failure;
+    auto ok = in_write<bool>(
+        s,
+        [&](store::Txn& txn) {
+            return s.tracking->unsubscribe(txn, token_of(req, "/u/"), user_agent(req), clock::now());
+        },
+        failure);
+    if (!ok) return failure;
+    if (!*ok) return not_found();
+    return html_page(200, "Unsubscribed", "<h1>Unsubscribed</h1><p>You will not receive this mail again.</p>");
+}
+
 }  // namespace
 
 std::unique_ptr<http::Router> make_router(std::shared_ptr<Services> s, metrics::Registry& reg) {
@@ -79,11 +210,22 @@ std::unique_ptr<http::Router> make_router(std::shared_ptr<Services> s, metrics::
         r.body = reg.render();
         return r;
     });
-    // Tracking and unsubscribe (docs/tracking.md): registered by their owners.
-    router->stub("GET", "/o/");
-    router->stub("GET", "/c/");
-    router->stub("GET", "/u/");
-    router->stub("POST", "/u/");
+    // Tracking and unsubscribe (docs/tracking.md): public routes.
+    if (s->tracking) {
+        auto pub = [&](std::string method, std::string prefix, Response (*fn)(const Services&, const Request&)) {
+            router->add(std::move(method), std::move(prefix), Access::public_route,
+                        [s, fn](const Request& r) { return fn(*s, r); });
+        };
+        pub("GET", "/o/", open_pixel);
+        pub("GET", "/c/", click);
+        pub("GET", "/u/", unsubscribe_page);
+        pub("POST", "/u/", unsubscribe);
+    } else {
+        router->stub("GET", "/o/");
+        router->stub("GET", "/c/");
+        router->stub("GET", "/u/");
+        router->stub("POST", "/u/");
+    }
     return router;
 }
 

@@ -57,8 +57,20 @@ Result<size_t> RecordsService::purge_once(int64_t now) {
         });
         if (!st) return st.error();
         total += n;
-        if (n < kPurgeBatch || worker_.stopping()) return total;
+        if (n < kPurgeBatch || worker_.stopping()) break;
     }
+    while (tracking && !worker_.stopping()) {
+        size_t n = 0;
+        Status st = env_->update([&](store::Txn& txn) -> Status {
+            auto r = tracking->purge_links(txn, now, kPurgeBatch);
+            if (!r) return r.error();
+            n = *r;
+            return ok_status();
+        });
+        if (!st) return Error{"tracked links: " + st.error().what, {}};
+        if (n < kPurgeBatch) break;
+    }
+    return total;
 }
 
 void RecordsService::loop(util::Worker& w) {

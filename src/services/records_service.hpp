@@ -26,8 +26,10 @@
 #include <thread>
 
 #include "records/delivery.hpp"
+#include "records/tracking.hpp"
 #include "util/worker.hpp"
 #include "records/message_store.hpp"
+#include "records/tracking.hpp"
 #include "services/services.hpp"
 #include "store/env.hpp"
 
@@ -51,6 +53,10 @@ public:
     std::string_view name() const override { return "records (log follower, purge)"; }
     void start() override;
     void stop() override;
+
+    // Tracked links expire after [tracking] link_days, not with the records
+    // (old mail keeps working links); purged by the same loop.  May be null.
+    std::shared_ptr<records::Tracking> tracking;
 
     // Feedback hook (see the header comment).
     std::function<void(store::Txn&, const records::MessageRecord&, const records::Event&)> on_event;

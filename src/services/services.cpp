@@ -137,6 +137,7 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
         rs.purge_interval = cfg.get(config::key::records::purge_interval);
         rs.keep_days = cfg.get(config::key::records::keep_days);
         auto follower = std::make_unique<RecordsService>(s->store, s->records, std::move(rs));
+        follower->tracking = s->tracking;
         follower->on_event = event_feedback(*s);
         s->add(std::move(follower));
     }

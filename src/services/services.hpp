@@ -104,8 +104,6 @@ private:
 struct MessageStoreHandles {
     std::shared_ptr<records::MessageStore> records;
     std::shared_ptr<records::Outbox> outbox;  // null without [[webhook]]s
-    // Tracking tokens, links and the /o /c /u handlers; null when [records] is off.
-    std::shared_ptr<records::Tracking> tracking;
 };
 Result<MessageStoreHandles> open_message_store(const config::Config& cfg, std::shared_ptr<store::Env> env);
 

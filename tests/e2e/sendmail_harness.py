@@ -14,7 +14,8 @@ own queue, pid file and service.switch (`hosts files`: no DNS); it listens on
 
 Sendmail refuses a milter socket, queue or config below a world-writable
 directory (even a sticky /tmp: "local socket name ... unsafe: World writable
-directory"), so the instances live below build/, not in /tmp.
+directory"), so the instances live below build/, or below /run when the
+clone itself is in /tmp.
 
 Sendmail logs only through syslog(3), and this machine has no /dev/log.
 With syslog=True the instance gets one: SyslogReceiver listens on a unix
@@ -56,9 +57,29 @@ def ensure_sendmail(root: Path = DEFAULT_ROOT) -> Path:
     return root
 
 
-def make_root(prefix: str = "sendmail") -> Path:
-    """A fresh directory below build/ (no world-writable ancestor), mode 0755."""
+def _world_writable_ancestor(p: Path):
+    for a in [p, *p.parents]:
+        try:
+            if a.stat().st_mode & 0o002:
+                return a
+        except FileNotFoundError:
+            continue
+    return None
+
+
+def instance_base() -> Path:
+    """build/e2e-sendmail, or /run/sesmilter-e2e-sendmail when the clone itself
+    lies below a world-writable directory (a checkout in /tmp): Sendmail
+    would refuse every path below it."""
     base = h.BUILD / "e2e-sendmail"
+    if _world_writable_ancestor(h.BUILD.resolve()) is not None:
+        base = Path("/run/sesmilter-e2e-sendmail")
+    return base
+
+
+def make_root(prefix: str = "sendmail") -> Path:
+    """A fresh directory with no world-writable ancestor, mode 0755."""
+    base = instance_base()
     base.mkdir(parents=True, exist_ok=True)
     base.chmod(0o755)
     d = Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=base))

@@ -1315,7 +1315,7 @@ struct BodySink : Sink {
 
 const std::string kTrackingDomain = "track_opens = true\ntrack_clicks = true\nunsubscribe = true\n";
 const std::string kTrackingSection =
-    "[tracking]\nkeys = [\"1:0123456789abcdef-trk\"]\npublic_url = \"http://127.0.0.1:8025/\"\n";
+    "[tracking]\nkeys = [\"1:0123456789abcdef-trk\"]\n[http]\npublic_url = \"http://127.0.0.1:8025/\"\n";
 
 // The token after `prefix` in `text` (40 base64url characters).
 std::string token_after(const std::string& text, const std::string& prefix) {
@@ -1453,17 +1453,18 @@ TEST_CASE("tracking: configuration", "[milter][tracking][config]") {
         return config::load_string("[[domain]]\nname = \"example.com\"\n" + domain + "\n" + after, "t.toml");
     };
     CHECK(load(kTrackingDomain, kTrackingSection).ok());
-    auto no_keys = load("track_opens = true\n", "[tracking]\npublic_url = \"https://t.example.com\"\n");
+    auto no_keys = load("track_opens = true\n", "[http]\npublic_url = \"https://t.example.com\"\n");
     REQUIRE_FALSE(no_keys.ok());
     CHECK(no_keys.error().what.find("[tracking] keys") != std::string::npos);
     CHECK_FALSE(load("track_clicks = true\n", "[tracking]\nkeys = [\"1:0123456789abcdef-trk\"]\n").ok());
     // One-click unsubscribe needs https, except on loopback hosts.
-    auto http = load("unsubscribe = true\n",
-                     "[tracking]\nkeys = [\"1:0123456789abcdef-trk\"]\npublic_url = \"http://t.example.com\"\n");
+    auto http =
+        load("unsubscribe = true\n",
+             "[tracking]\nkeys = [\"1:0123456789abcdef-trk\"]\n[http]\npublic_url = \"http://t.example.com\"\n");
     REQUIRE_FALSE(http.ok());
     CHECK(http.error().what.find("https") != std::string::npos);
     CHECK(load("track_opens = true\n",
-               "[tracking]\nkeys = [\"1:0123456789abcdef-trk\"]\npublic_url = \"http://t.example.com\"\n")
+               "[tracking]\nkeys = [\"1:0123456789abcdef-trk\"]\n[http]\npublic_url = \"http://t.example.com\"\n")
               .ok());
     CHECK_FALSE(load("", "[tracking]\nkeys = [\"1:short\"]\n").ok());
 }
