@@ -128,6 +128,7 @@ struct Key {
     X(http, timeout, duration)                   \
     X(http, tls_cert, string)                    \
     X(http, tls_key, string)                     \
+    X(http, dashboard_assets, string)            \
     X(webhooks, max_age, duration)               \
     X(webhooks, retry_base, duration)            \
     X(webhooks, retry_max, duration)             \

@@ -445,6 +445,9 @@ const KeyDef kKeys[] = {
      "PEM certificate (chain) for HTTPS served by sesmilter itself; with `tls_key`. Empty: plain HTTP (put a "
      "reverse proxy in front, docs/http.md)."},
     {"http.tls_key", Type::string, R"("")", "PEM private key for `tls_cert`."},
+    {"http.dashboard_assets", Type::string, R"("/usr/share/javascript/chart.js")",
+     "Directory holding `chart.min.js` (Debian: libjs-chart.js), read once at start-up for the dashboard's chart "
+     "at `/` (docs/dashboard.md). Empty or missing: the dashboard shows its tables without the chart."},
 
     // [webhooks]
     {"webhooks.max_age",

@@ -19,6 +19,7 @@
 #include "ctl/open_store.hpp"
 #include "records/message_store.hpp"
 #include "records/outbox.hpp"
+#include "services/api_json.hpp"
 #include "util/clock.hpp"
 
 namespace ses::ctl {
@@ -66,15 +67,7 @@ int events(Context& c) {
         if (type && records::event_name(e.type) != *type) continue;
         if (n++ >= limit) break;
         if (c.json) {
-            list.push_back(json{{"EventId", std::to_string(e.seq)},
-                                {"Time", e.time},
-                                {"Type", std::string(records::event_name(e.type))},
-                                {"MessageId", e.message_id},
-                                {"To", e.recipient},
-                                {"BounceType", std::string(records::bounce_type_name(e.bounce))},
-                                {"Dsn", e.dsn},
-                                {"Text", e.text},
-                                {"Simulated", e.simulated}});
+            list.push_back(services::api::event(e));
         } else {
             c.out << clock::format_rfc3339(e.time) << "  " << records::event_name(e.type) << "  " << e.message_id
                   << "  " << e.recipient;
@@ -111,15 +104,7 @@ int failed(Context& c) {
     json list = json::array();
     for (const auto& e : o->second.failed(*txn, limit)) {
         if (c.json) {
-            list.push_back(json{{"EventId", std::to_string(e.event.seq)},
-                                {"Webhook", e.hook},
-                                {"Type", std::string(records::event_name(e.event.type))},
-                                {"Time", e.event.time},
-                                {"MessageId", e.event.message_id},
-                                {"To", e.event.recipient},
-                                {"Attempts", e.attempts},
-                                {"FailedAt", e.failed_at},
-                                {"LastError", e.last_error}});
+            list.push_back(services::api::failed_webhook(e));
         } else {
             c.out << e.event.seq << "  " << e.hook << "  " << records::event_name(e.event.type) << "  "
                   << e.event.message_id << "  " << e.event.recipient << "  gave up "

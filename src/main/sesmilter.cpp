@@ -337,7 +337,9 @@ int run(const std::string& path, const config::Config& cfg, bool foreground) {
         auto& reg = metrics::global();
         services::add_service_collectors(reg, services, cfg.get(config::key::mta::log_file), std::move(hooks));
         reg.add_collector(milter_metrics);
-        auto http = services::HttpServer::open(services::http_settings_from(cfg), services::make_router(services, reg));
+        auto http = services::HttpServer::open(
+            services::http_settings_from(cfg),
+            services::make_router(services, reg, cfg.get(config::key::http::dashboard_assets)));
         if (!http) return fail(http.error().what);
         http_server = std::move(*http);
     } else if (!cfg.get(config::key::http::admin_listen).empty()) {

@@ -191,4 +191,28 @@ json held(const std::vector<warmup::HeldMail>& list, int64_t now) {
     return json{{"held", arr}, {"count", list.size()}};
 }
 
+json event(const records::Event& e) {
+    return json{{"EventId", std::to_string(e.seq)},
+                {"Time", e.time},
+                {"Type", std::string(records::event_name(e.type))},
+                {"MessageId", e.message_id},
+                {"To", e.recipient},
+                {"BounceType", std::string(records::bounce_type_name(e.bounce))},
+                {"Dsn", e.dsn},
+                {"Text", e.text},
+                {"Simulated", e.simulated}};
+}
+
+json failed_webhook(const records::OutboxEntry& e) {
+    return json{{"EventId", std::to_string(e.event.seq)},
+                {"Webhook", e.hook},
+                {"Type", std::string(records::event_name(e.event.type))},
+                {"Time", e.event.time},
+                {"MessageId", e.event.message_id},
+                {"To", e.event.recipient},
+                {"Attempts", e.attempts},
+                {"FailedAt", e.failed_at},
+                {"LastError", e.last_error}};
+}
+
 }  // namespace ses::services::api

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "records/message_store.hpp"
+#include "records/outbox.hpp"
 #include "util/result.hpp"
 #include "warmup/engine.hpp"
 
@@ -55,5 +56,10 @@ json warmup_counters(const warmup::Counters& c);
 
 // The `sesctl queue held --json` document.
 json held(const std::vector<warmup::HeldMail>& list, int64_t now);
+
+// One element of `sesctl events --json` {"Events": [...]} and /v1/events.
+json event(const records::Event& e);
+// One element of `sesctl events failed --json` {"Failed": [...]} and /v1/events/failed.
+json failed_webhook(const records::OutboxEntry& e);
 
 }  // namespace ses::services::api

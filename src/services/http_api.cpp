@@ -3,9 +3,12 @@
 
 #include <sys/stat.h>
 
+#include <charconv>
+
 #include "records/apikeys.hpp"
 #include "records/delivery.hpp"
 #include "services/api_json.hpp"
+#include "services/dashboard.hpp"
 #include "store/schema.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
@@ -59,6 +62,56 @@ Response held(const Services& s, const Request& req) {
     auto list = s.warmup->held(only);
     if (!list) return error_response(500, list.error().what);
     return ok_json(api::held(*list, clock::now()));
+}
+
+// A `limit` parameter: 1..1000, `fallback` when absent.
+std::optional<size_t> limit_param(const Request& req, size_t fallback) {
+    auto v = req.param("limit");
+    if (!v) return fallback;
+    size_t n = 0;
+    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc() || end != v->data() + v->size() || n == 0 || n > 1000) return std::nullopt;
+    return n;
+}
+
+// The `sesctl events --json` document: events since `since` (RFC 3339,
+// default: all), oldest first, at most `limit` (default 100, at most 1000).
+Response events(const Services& s, const Request& req) {
+    if (!s.records) return error_response(404, "message records are off ([records] enabled = false)");
+    int64_t since = 0;
+    if (auto v = req.param("since")) {
+        auto t = clock::parse_rfc3339(*v);
+        if (!t) return error_response(400, "since: not an RFC 3339 time or date: " + *v);
+        since = *t;
+    }
+    auto lim = limit_param(req, 100);
+    if (!lim) return error_response(400, "limit: not a number from 1 to 1000");
+    size_t limit = *lim;
+    auto type = req.param("type");
+    if (type && !records::parse_event_name(*type)) return error_response(400, "type: unknown event type " + *type);
+    auto txn = s.store->begin_read();
+    if (!txn) return error_response(500, txn.error().what);
+    nlohmann::json list = nlohmann::json::array();
+    // The type filter is applied after the read: read generously.
+    for (const auto& e : s.records->events(*txn, since, type ? limit * 50 : limit)) {
+        if (type && records::event_name(e.type) != *type) continue;
+        if (list.size() >= limit) break;
+        list.push_back(api::event(e));
+    }
+    return ok_json(nlohmann::json{{"Events", list}});
+}
+
+// The `sesctl events failed --json` document: webhook deliveries given up.
+Response failed_webhooks(const Services& s, const Request& req) {
+    if (!s.outbox) return error_response(404, "no webhooks are configured ([[webhook]])");
+    auto lim = limit_param(req, 100);
+    if (!lim) return error_response(400, "limit: not a number from 1 to 1000");
+    size_t limit = *lim;
+    auto txn = s.store->begin_read();
+    if (!txn) return error_response(500, txn.error().what);
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& e : s.outbox->failed(*txn, limit)) list.push_back(api::failed_webhook(e));
+    return ok_json(nlohmann::json{{"Failed", list}});
 }
 
 // The public routes of tracked mail (docs/tracking.md): no key, no
@@ -194,7 +247,8 @@ Response unsubscribe(const Services& s, const Request& req) {
 
 }  // namespace
 
-std::unique_ptr<http::Router> make_router(std::shared_ptr<Services> s, metrics::Registry& reg) {
+std::unique_ptr<http::Router> make_router(std::shared_ptr<Services> s, metrics::Registry& reg,
+                                          const std::string& chart_dir) {
     auto keys = std::make_shared<records::ApiKeys>(s->store);
     auto router = std::make_unique<http::Router>([keys](std::string_view key) { return keys->check(key); });
     auto route = [&](std::string prefix, Response (*fn)(const Services&, const Request&)) {
@@ -204,6 +258,8 @@ std::unique_ptr<http::Router> make_router(std::shared_ptr<Services> s, metrics::
     route("/v1/stats", stats);
     route("/v1/warmup", warmup);
     route("/v1/queue/held", held);
+    route("/v1/events", events);
+    route("/v1/events/failed", failed_webhooks);
     router->add("GET", "/metrics", Access::operator_route, [&reg](const Request&) {
         Response r;
         r.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -226,6 +282,7 @@ std::unique_ptr<http::Router> make_router(std::shared_ptr<Services> s, metrics::
         router->stub("GET", "/u/");
         router->stub("POST", "/u/");
     }
+    add_dashboard_routes(*router, chart_dir);
     return router;
 }
 

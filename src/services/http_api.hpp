@@ -1,7 +1,7 @@
 // http_api.hpp -- the routes of the HTTP endpoint over the daemon's
 // services: the JSON API (/v1/...), /metrics, and the public tracking and
-// unsubscribe prefixes (/o/, /c/, /u/) as 404 stubs until their handlers
-// are registered with Router::add.
+// unsubscribe prefixes (/o/, /c/, /u/; 404 stubs when [records] is off)
+// and the dashboard page (/).
 //
 // The API answers the documents of `sesctl ... --json` (api_json.hpp).
 // Errors: a bad parameter is 400, an unknown message or an area that is
@@ -20,8 +20,10 @@
 
 namespace ses::services {
 
-// Operator routes check keys against the api_keys table of s->store.
-std::unique_ptr<http::Router> make_router(std::shared_ptr<Services> s, metrics::Registry& reg);
+// Operator routes check keys against the api_keys table of s->store.  The
+// dashboard (`/`, services/dashboard.hpp) takes Chart.js from `chart_dir`.
+std::unique_ptr<http::Router> make_router(std::shared_ptr<Services> s, metrics::Registry& reg,
+                                          const std::string& chart_dir = {});
 
 // Scrape-time values of the services: quota per identity, webhook outbox,
 // policy stalls, follower lag (bytes of `log_file` not yet read); `hooks`

@@ -106,7 +106,8 @@ Response Router::handle(Request req, Listener on) const {
         if (req.path.compare(0, r.prefix.size(), r.prefix) != 0) continue;
         // "/v1/stats" must not match "/v1/statsx": a prefix ends at '/' or the end.
         if (req.path.size() > r.prefix.size() && r.prefix.back() != '/' && req.path[r.prefix.size()] != '/') continue;
-        if (on == Listener::public_only && r.access == Access::operator_route) continue;
+        if (r.prefix == "/" && req.path != "/") continue;
+        if (on == Listener::public_only && r.access != Access::public_route) continue;
         if (on == Listener::admin_only && r.access == Access::public_route) continue;
         if (r.method != req.method && !(req.method == "HEAD" && r.method == "GET")) {
             other_method = true;

@@ -5,7 +5,8 @@
 // Response.  Operator routes (API, /metrics) need `Authorization: Bearer
 // KEY`, checked by the Authenticator before the handler runs; public routes
 // (tracking, unsubscribe) do not.  The longest matching prefix wins; a path
-// that matches under another method is 405, nothing at all 404.  With a
+// that matches under another method is 405, nothing at all 404.  The prefix
+// "/" matches only "/" itself (the dashboard), not every path.  With a
 // separate admin listener each listener only sees its own kind of route.
 //
 // Errors: a handler answers errors as Responses; an authenticator that
@@ -56,7 +57,10 @@ using Handler = std::function<Response(const Request&)>;
 // The key's name; "" when no key matches; Error when the store failed.
 using Authenticator = std::function<Result<std::string>(std::string_view key)>;
 
-enum class Access { public_route, operator_route };
+// operator_page: the dashboard's page and assets (they hold no data, so no
+// key), served where the operator routes are: the page's API calls are
+// same-origin.
+enum class Access { public_route, operator_route, operator_page };
 enum class Listener { both, public_only, admin_only };
 
 class Router {

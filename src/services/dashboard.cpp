@@ -1,0 +1,374 @@
+// dashboard.cpp -- see dashboard.hpp.  The page's texts are kept here as
+// raw strings so the daemon serves them without files or a build step.
+#include "services/dashboard.hpp"
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "util/log.hpp"
+
+namespace ses::services {
+namespace {
+
+using http::Access;
+using http::Request;
+using http::Response;
+
+constexpr const char* kPage = R"html(<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>sesmilter dashboard</title>
+<link rel="stylesheet" href="/static/dashboard.css">
+<script src="/static/chart.js" defer></script>
+<script src="/static/dashboard.js" defer></script>
+</head>
+<body>
+<header>
+  <h1>sesmilter</h1>
+  <span id="updated" class="muted"></span>
+  <span class="spacer"></span>
+  <label id="range-box" hidden>Days <select id="range">
+    <option value="7">7</option><option value="14" selected>14</option><option value="30">30</option>
+  </select></label>
+  <button id="refresh" type="button" hidden>Refresh</button>
+  <button id="logout" type="button" hidden>Forget key</button>
+</header>
+<main>
+  <section id="login" class="card" hidden>
+    <h2>API key</h2>
+    <p>Create one with <code>sesctl apikey create NAME</code>. It is kept in this tab only
+      (sessionStorage) and sent as <code>Authorization: Bearer</code> to the /v1 API.</p>
+    <form id="login-form">
+      <input id="key" type="password" autocomplete="off" placeholder="ses_..." size="48" required>
+      <button type="submit">Show</button>
+    </form>
+    <p id="login-error" class="error"></p>
+  </section>
+  <div id="data" hidden>
+    <section class="card">
+      <h2>Funnel <span id="funnel-range" class="muted"></span></h2>
+      <div id="chart-box"><canvas id="funnel-chart" aria-label="Daily funnel"></canvas></div>
+      <p id="chart-missing" class="muted" hidden>Chart.js is not installed (Debian: libjs-chart.js); the numbers are below.</p>
+      <div class="scroll"><table id="funnel" class="num"><thead></thead><tbody></tbody><tfoot></tfoot></table></div>
+      <p id="funnel-error" class="error"></p>
+    </section>
+    <section class="card">
+      <h2>Warm-up <span id="warmup-tz" class="muted"></span></h2>
+      <div class="scroll"><table id="warmup" class="num"><thead><tr><th>Identity</th><th>Level</th><th>Day</th>
+        <th>Limit today</th><th>Used</th><th>Remaining</th><th>Held</th><th>State</th></tr></thead><tbody></tbody></table></div>
+      <p id="warmup-error" class="muted"></p>
+    </section>
+    <section class="card">
+      <h2>Held queue <span id="held-count" class="muted"></span></h2>
+      <div class="scroll"><table id="held"><thead><tr><th>Queue id</th><th>Sender</th><th>Identities</th>
+        <th class="r">Recipients</th><th>Held at</th><th>Release at</th><th>State</th></tr></thead><tbody></tbody></table></div>
+      <p id="held-error" class="muted"></p>
+    </section>
+    <section class="card">
+      <h2>Recent events <span class="muted">(last 24 hours, newest first)</span></h2>
+      <div class="scroll"><table id="events"><thead><tr><th>Time</th><th>Type</th><th>Message</th><th>To</th>
+        <th>Detail</th></tr></thead><tbody></tbody></table></div>
+      <p id="events-error" class="muted"></p>
+    </section>
+    <section class="card">
+      <h2>Failed webhooks</h2>
+      <div class="scroll"><table id="failed"><thead><tr><th>Event</th><th>Webhook</th><th>Type</th><th>To</th>
+        <th class="r">Attempts</th><th>Gave up</th><th>Last error</th></tr></thead><tbody></tbody></table></div>
+      <p id="failed-error" class="muted"></p>
+    </section>
+  </div>
+</main>
+</body>
+</html>
+)html";
+
+constexpr const char* kStyle = R"css(:root {
+  --bg: #f4f5f7; --card: #fff; --ink: #1d2330; --muted: #6b7280; --line: #e3e6eb; --accent: #2563eb;
+  --bad: #b91c1c;
+}
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--bg); color: var(--ink);
+  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif; }
+header { display: flex; align-items: center; gap: 12px; padding: 10px 24px; background: var(--ink); color: #fff; }
+header h1 { font-size: 18px; margin: 0; font-weight: 600; letter-spacing: .02em; }
+header .muted { color: #aab1bd; }
+header select, header button { font: inherit; }
+.spacer { flex: 1; }
+main { max-width: 1200px; margin: 0 auto; padding: 18px 24px 40px; }
+.card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 14px 18px;
+  margin-bottom: 18px; box-shadow: 0 1px 2px rgba(0,0,0,.04); }
+h2 { font-size: 15px; margin: 0 0 10px; font-weight: 600; }
+.muted { color: var(--muted); font-weight: normal; }
+.error { color: var(--bad); }
+#chart-box { position: relative; height: 260px; margin-bottom: 12px; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; width: 100%; }
+th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: left; white-space: nowrap; }
+th { font-weight: 600; color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .03em; }
+table.num td, table.num th, td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; }
+table.num td:first-child, table.num th:first-child { text-align: left; }
+tfoot td { font-weight: 600; border-top: 2px solid var(--line); }
+tbody tr:hover { background: #f8fafc; }
+td.wrap { white-space: normal; max-width: 420px; }
+code { background: #eef0f3; padding: 1px 4px; border-radius: 3px; }
+input, button { font: inherit; padding: 5px 10px; border-radius: 5px; border: 1px solid #c7ccd4; }
+button { background: var(--accent); color: #fff; border-color: var(--accent); cursor: pointer; }
+header button { background: transparent; border-color: #4b5563; color: #fff; }
+.tag { display: inline-block; padding: 0 6px; border-radius: 9px; font-size: 12px; background: #eef0f3; }
+.tag.bounce, .tag.complaint, .tag.rendering_failure { background: #fde2e2; color: var(--bad); }
+.tag.delivery, .tag.open, .tag.click { background: #dcfce7; color: #166534; }
+)css";
+
+constexpr const char* kScript = R"js('use strict';
+// The sesmilter dashboard: reads the /v1 API with the operator's key.
+// The key comes from the form or from the URL fragment (#key=..., never
+// sent to the server), lives in sessionStorage (this tab only) and goes out
+// only as an Authorization header: no cookie, so no cross-site request can
+// ever carry it.
+(function () {
+  const STORE = 'sesmilter.key';
+  const FUNNEL = [
+    ['RequestCount', 'Requests', '#64748b'], ['DeliveredCount', 'Delivered', '#16a34a'],
+    ['OpenedCount', 'Opened', '#2563eb'], ['ClickCount', 'Clicked', '#7c3aed'],
+    ['BounceCount', 'Bounced', '#dc2626'], ['ComplaintCount', 'Complained', '#ea580c'],
+    ['UnsubscribeCount', 'Unsubscribed', '#ca8a04'],
+  ];
+  const $ = (id) => document.getElementById(id);
+  let chart = null;
+
+  function el(tag, text, attrs) {
+    const e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    return e;
+  }
+  function row(cells) {
+    const tr = document.createElement('tr');
+    for (const c of cells) tr.appendChild(c instanceof Node ? c : el('td', c));
+    return tr;
+  }
+  function when(t) {
+    if (typeof t === 'number') t = new Date(t * 1000).toISOString();
+    return String(t || '').replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC');
+  }
+  function key() { return sessionStorage.getItem(STORE); }
+
+  function showLogin(message) {
+    $('login').hidden = false;
+    $('data').hidden = true;
+    for (const id of ['refresh', 'logout', 'range-box']) $(id).hidden = true;
+    $('login-error').textContent = message || '';
+    $('key').focus();
+  }
+
+  class Unauthorized extends Error {}
+
+  async function api(path) {
+    const r = await fetch(path, { headers: { Authorization: 'Bearer ' + key() }, cache: 'no-store' });
+    if (r.status === 401) throw new Unauthorized('the key was refused');
+    let body = {};
+    try { body = await r.json(); } catch (e) { /* not JSON: reported by status */ }
+    if (!r.ok) throw new Error(body.error || ('HTTP ' + r.status));
+    return body;
+  }
+
+  function isoDay(d) { return d.toISOString().slice(0, 10); }
+
+  async function loadFunnel() {
+    const days = Number($('range').value) || 14;
+    const to = new Date();
+    const from = new Date(to.getTime() - (days - 1) * 86400000);
+    const s = await api('/v1/stats?from=' + isoDay(from) + '&to=' + isoDay(to));
+    $('funnel-range').textContent = s.From + ' to ' + s.To + ' (UTC)';
+    const t = $('funnel');
+    const head = row([el('th', 'Date')].concat(FUNNEL.map(([, label]) => el('th', label))));
+    t.tHead.replaceChildren(head);
+    const body = document.createDocumentFragment();
+    for (const d of s.DailyVolumes.slice().reverse()) {
+      body.appendChild(row([el('td', d.Date)].concat(
+        FUNNEL.map(([f]) => el('td', d[f], { 'data-date': d.Date, 'data-field': f })))));
+    }
+    t.tBodies[0].replaceChildren(body);
+    t.tFoot.replaceChildren(row([el('td', 'Total')].concat(
+      FUNNEL.map(([f]) => el('td', s.Total[f], { id: 'total-' + f, 'data-field': f })))));
+    drawChart(s.DailyVolumes);
+  }
+
+  function drawChart(daily) {
+    if (typeof window.Chart !== 'function') {
+      $('chart-box').hidden = true;
+      $('chart-missing').hidden = false;
+      return;
+    }
+    const data = {
+      labels: daily.map((d) => d.Date.slice(5)),
+      datasets: FUNNEL.map(([f, label, color]) => ({
+        label, data: daily.map((d) => d[f]), backgroundColor: color, borderColor: color,
+        borderWidth: 2, pointRadius: 2, tension: 0.25,
+      })),
+    };
+    if (chart) { chart.data = data; chart.update(); return; }
+    chart = new window.Chart($('funnel-chart'), {
+      type: 'line', data,
+      options: {
+        animation: false, maintainAspectRatio: false, interaction: { mode: 'index', intersect: false },
+        scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
+        plugins: { legend: { position: 'bottom', labels: { boxWidth: 12 } } },
+      },
+    });
+  }
+
+  async function loadWarmup() {
+    const tbody = $('warmup').tBodies[0];
+    try {
+      const w = await api('/v1/warmup');
+      $('warmup-tz').textContent = '(day in ' + w.time_zone + ')';
+      tbody.replaceChildren(...w.identities.map((i) => {
+        const cell = (f, v) => el('td', v === undefined ? i[f] : v, { 'data-identity': i.identity, 'data-field': f });
+        const state = i.paused ? 'paused' : (i.upgrade_expected ? 'level ' + i.next_level + ' next' : '');
+        return row([cell('identity'), cell('level'), cell('day'), cell('limit'), cell('used'), cell('remaining'),
+          cell('held_messages'), cell('state', state)]);
+      }));
+      $('warmup-error').textContent = w.identities.length ? '' : 'No identity has sent yet.';
+    } catch (e) {
+      if (e instanceof Unauthorized) throw e;
+      tbody.replaceChildren();
+      $('warmup-error').textContent = e.message;
+    }
+  }
+
+  async function loadHeld() {
+    const tbody = $('held').tBodies[0];
+    try {
+      const h = await api('/v1/queue/held');
+      $('held-count').textContent = '(' + h.count + ')';
+      tbody.replaceChildren(...h.held.map((m) => row([m.queue_id, m.sender, m.identities.join(', '),
+        el('td', m.recipients, { class: 'r' }), when(m.held_at), when(m.release_at), m.state])));
+      $('held-error').textContent = h.count ? '' : 'Nothing is held.';
+    } catch (e) {
+      if (e instanceof Unauthorized) throw e;
+      tbody.replaceChildren();
+      $('held-error').textContent = e.message;
+    }
+  }
+
+  async function loadEvents() {
+    const tbody = $('events').tBodies[0];
+    try {
+      const since = new Date(Date.now() - 86400000).toISOString().replace(/\.\d+Z$/, 'Z');
+      const ev = (await api('/v1/events?limit=1000&since=' + encodeURIComponent(since))).Events;
+      const recent = ev.slice(-50).reverse();
+      tbody.replaceChildren(...recent.map((e) => {
+        const detail = [e.BounceType !== 'none' ? e.BounceType : '', e.Dsn, e.Text].filter(Boolean).join(' ');
+        return row([when(e.Time), el('td', null).appendChild(el('span', e.Type, { class: 'tag ' + e.Type })).parentNode,
+          e.MessageId, e.To, el('td', detail, { class: 'wrap' })]);
+      }));
+      $('events-error').textContent = recent.length ? '' : 'No events in the last 24 hours.';
+    } catch (e) {
+      if (e instanceof Unauthorized) throw e;
+      tbody.replaceChildren();
+      $('events-error').textContent = e.message;
+    }
+  }
+
+  async function loadFailed() {
+    const tbody = $('failed').tBodies[0];
+    try {
+      const f = (await api('/v1/events/failed?limit=100')).Failed;
+      tbody.replaceChildren(...f.map((e) => row([e.EventId, e.Webhook, e.Type, e.To,
+        el('td', e.Attempts, { class: 'r' }), when(e.FailedAt), el('td', e.LastError, { class: 'wrap' })])));
+      $('failed-error').textContent = f.length ? 'Send them again with sesctl events retry --all.'
+        : 'No failed webhook deliveries.';
+    } catch (e) {
+      if (e instanceof Unauthorized) throw e;
+      tbody.replaceChildren();
+      $('failed-error').textContent = e.message;
+    }
+  }
+
+  async function refresh() {
+    if (!key()) { showLogin(); return; }
+    $('login').hidden = true;
+    $('data').hidden = false;
+    for (const id of ['refresh', 'logout', 'range-box']) $(id).hidden = false;
+    try {
+      await Promise.all([
+        loadFunnel().catch((e) => { if (e instanceof Unauthorized) throw e; $('funnel-error').textContent = e.message; }),
+        loadWarmup(), loadHeld(), loadEvents(), loadFailed(),
+      ]);
+      $('funnel-error').textContent = '';
+      $('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
+      document.body.dataset.loaded = 'true';
+    } catch (e) {
+      if (!(e instanceof Unauthorized)) throw e;
+      sessionStorage.removeItem(STORE);
+      showLogin('The key was refused (revoked or mistyped).');
+    }
+  }
+
+  function start() {
+    const m = /(?:^#|&)key=([^&]+)/.exec(location.hash);
+    if (m) {
+      sessionStorage.setItem(STORE, decodeURIComponent(m[1]));
+      history.replaceState(null, '', location.pathname + location.search);
+    }
+    $('login-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      sessionStorage.setItem(STORE, $('key').value.trim());
+      $('key').value = '';
+      refresh();
+    });
+    $('logout').addEventListener('click', () => { sessionStorage.removeItem(STORE); showLogin(); });
+    $('refresh').addEventListener('click', refresh);
+    $('range').addEventListener('change', refresh);
+    setInterval(() => { if (key() && !document.hidden) refresh(); }, 30000);
+    refresh();
+  }
+  start();
+})();
+)js";
+
+Response asset(const char* content_type, std::string body) {
+    Response r;
+    r.content_type = content_type;
+    r.body = std::move(body);
+    r.headers.emplace_back("Content-Security-Policy", kDashboardCsp);
+    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    r.headers.emplace_back("Referrer-Policy", "no-referrer");
+    r.headers.emplace_back("Cache-Control", "no-cache");
+    return r;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return {};
+    std::ostringstream s;
+    s << in.rdbuf();
+    return in.bad() ? std::string() : s.str();
+}
+
+}  // namespace
+
+void add_dashboard_routes(http::Router& router, const std::string& chart_dir) {
+    auto chart =
+        std::make_shared<const std::string>(chart_dir.empty() ? std::string() : read_file(chart_dir + "/chart.min.js"));
+    if (chart->empty())
+        log::info("http: dashboard: no " + (chart_dir.empty() ? std::string("[http] dashboard_assets") : chart_dir) +
+                  "/chart.min.js (Debian: libjs-chart.js); the dashboard shows tables without the chart");
+    router.add("GET", "/", Access::operator_page,
+               [](const Request&) { return asset("text/html; charset=utf-8", kPage); });
+    router.add("GET", "/static/dashboard.js", Access::operator_page,
+               [](const Request&) { return asset("text/javascript; charset=utf-8", kScript); });
+    router.add("GET", "/static/dashboard.css", Access::operator_page,
+               [](const Request&) { return asset("text/css; charset=utf-8", kStyle); });
+    router.add("GET", "/static/chart.js", Access::operator_page, [chart](const Request&) {
+        if (chart->empty()) return http::error_response(404, "Chart.js is not installed (libjs-chart.js)");
+        return asset("text/javascript; charset=utf-8", *chart);
+    });
+}
+
+}  // namespace ses::services
