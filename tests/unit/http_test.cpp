@@ -6,8 +6,10 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 
 #include "records/apikeys.hpp"
+#include "services/dashboard.hpp"
 #include "services/http_router.hpp"
 #include "services/metrics.hpp"
 
@@ -132,6 +134,48 @@ TEST_CASE("router: a separate admin listener splits the routes", "[http]") {
     post.method = "POST";
     CHECK(r.handle(post, Listener::admin_only).status == 404);
     CHECK(r.handle(post, Listener::public_only).status == 200);
+}
+
+TEST_CASE("dashboard: the page at / needs no key, is served beside the operator routes only", "[http][dashboard]") {
+    int calls = 0;
+    Router r = test_router(&calls);
+    services::add_dashboard_routes(r, "/nonexistent-chart-dir");
+    auto page = r.handle(get("/"));
+    CHECK(page.status == 200);
+    CHECK(page.content_type == "text/html; charset=utf-8");
+    CHECK(page.body.find("/static/dashboard.js") != std::string::npos);
+    CHECK(calls == 0);  // no key asked for
+    auto csp = std::find_if(page.headers.begin(), page.headers.end(),
+                            [](const auto& h) { return h.first == "Content-Security-Policy"; });
+    REQUIRE(csp != page.headers.end());
+    CHECK(csp->second.find("default-src 'self'") == 0);
+    CHECK(csp->second.find("unsafe") == std::string::npos);
+    CHECK(r.handle(get("/static/dashboard.js")).content_type == "text/javascript; charset=utf-8");
+    CHECK(r.handle(get("/static/dashboard.css")).status == 200);
+    // Without libjs-chart.js the chart is a 404 (the page shows its tables).
+    CHECK(r.handle(get("/static/chart.js")).status == 404);
+    // "/" is the page, not a catch-all: other paths stay 404, and POST 404 (not 405).
+    CHECK(r.handle(get("/nothing")).status == 404);
+    CHECK(r.handle(get("/v1/nothing", "good")).status == 404);
+    Request post = get("/nothing");
+    post.method = "POST";
+    CHECK(r.handle(post).status == 404);
+    // With admin_listen the page is where its API is, never on the public side.
+    CHECK(r.handle(get("/"), Listener::admin_only).status == 200);
+    CHECK(r.handle(get("/"), Listener::public_only).status == 404);
+    CHECK(r.handle(get("/static/dashboard.js"), Listener::public_only).status == 404);
+}
+
+TEST_CASE("dashboard: Chart.js is read once from dashboard_assets", "[http][dashboard]") {
+    auto dir = std::filesystem::temp_directory_path() / ("ses-chart-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    { std::ofstream(dir / "chart.min.js") << "/* chart */"; }
+    Router r = test_router();
+    services::add_dashboard_routes(r, dir.string());
+    std::filesystem::remove_all(dir);  // read at start-up: still served
+    auto js = r.handle(get("/static/chart.js"));
+    CHECK(js.status == 200);
+    CHECK(js.body == "/* chart */");
 }
 
 TEST_CASE("query strings and percent-decoding", "[http]") {
