@@ -119,8 +119,9 @@ input, button { font: inherit; padding: 5px 10px; border-radius: 5px; border: 1p
 button { background: var(--accent); color: #fff; border-color: var(--accent); cursor: pointer; }
 header button { background: transparent; border-color: #4b5563; color: #fff; }
 .tag { display: inline-block; padding: 0 6px; border-radius: 9px; font-size: 12px; background: #eef0f3; }
-.tag.bounce, .tag.complaint, .tag.rendering_failure { background: #fde2e2; color: var(--bad); }
-.tag.delivery, .tag.open, .tag.click { background: #dcfce7; color: #166534; }
+.tag.bounce, .tag.spamreport, .tag.dropped, .tag.rendering_failure { background: #fde2e2; color: var(--bad); }
+.tag.delivered, .tag.open, .tag.click { background: #dcfce7; color: #166534; }
+.tag.deferred, .tag.held, .tag.unsubscribe { background: #fef3c7; color: #92400e; }
 )css";
 
 constexpr const char* kScript = R"js('use strict';

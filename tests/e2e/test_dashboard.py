@@ -1,0 +1,194 @@
+"""The dashboard (docs/dashboard.md) through a real Postfix: mail goes out
+(one recipient to a 550 sink, a hard bounce), then Debian's headless
+chromium renders `/` with an API key passed in the URL fragment; the numbers
+in the rendered DOM are those of `sesctl stats --json` and `sesctl warmup
+status --json`, the bounce is in the recent events, no Content-Security-
+Policy violation is reported, and a screenshot is kept in
+build/e2e-artifacts/dashboard.png. Without a key the page shows its key form
+and no data."""
+
+import json
+import os
+import subprocess
+import time
+import urllib.request
+from html.parser import HTMLParser
+
+import pytest
+
+import harness as h
+
+SENDER = "alice@example.com"
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = h.BUILD / "e2e-artifacts"
+
+
+class Dom(HTMLParser):
+    """Text of every element with an id or a data-field, and hidden ids."""
+
+    def __init__(self):
+        super().__init__()
+        self.by_id, self.fields, self.hidden, self.body_attrs = {}, {}, set(), {}
+        self.events = []
+        self._open = []   # (key kind, key, text parts)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "body":
+            self.body_attrs = a
+        if "id" in a and "hidden" in a:
+            self.hidden.add(a["id"])
+        key = None
+        if "data-field" in a and "data-date" in a:
+            key = ("field", ("day", a["data-date"], a["data-field"]))
+        elif "data-field" in a and "data-identity" in a:
+            key = ("field", ("identity", a["data-identity"], a["data-field"]))
+        elif "id" in a:
+            key = ("id", a["id"])
+        if tag == "span" and "tag" in a.get("class", ""):
+            self.events.append(a["class"].split()[-1])
+        if tag in ("br", "meta", "link", "input", "img"):
+            return
+        self._open.append((key, []))
+
+    def handle_endtag(self, tag):
+        if tag in ("br", "meta", "link", "input", "img") or not self._open:
+            return
+        key, parts = self._open.pop()
+        text = "".join(parts)
+        if self._open:
+            self._open[-1][1].append(text)
+        if key and key[0] == "id":
+            self.by_id[key[1]] = text.strip()
+        elif key:
+            self.fields[key[1]] = text.strip()
+
+    def handle_data(self, data):
+        if self._open:
+            self._open[-1][1].append(data)
+
+
+def chromium(url, tmp_path, *extra):
+    cp = subprocess.run([CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                         "--disable-extensions", f"--user-data-dir={tmp_path / 'chromium'}",
+                         "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", *extra, url],
+                        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert cp.returncode == 0, cp.stderr[-3000:]
+    return cp
+
+
+def render(url, tmp_path):
+    cp = chromium(url, tmp_path, "--dump-dom")
+    d = Dom()
+    d.feed(cp.stdout)
+    return d, cp
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="/usr/bin/chromium is not installed (Debian: chromium)")
+def test_dashboard_shows_the_funnel_warmup_and_events(mta, keys, sesctl_bin, tmp_path):
+    reject = h.Sink(mta.dir / "sink-reject", h.free_port(), extra_args=["-f", "RCPT"]).start()
+    try:
+        run(mta, keys, sesctl_bin, tmp_path, reject)
+    finally:
+        reject.stop()
+
+
+def run(mta, keys, sesctl_bin, tmp_path, reject):
+    mta.postfix.postconf(transport_maps=f"inline:{{reject.example=smtp:[{h.LOOPBACK}]:{reject.port}}}")
+    mta.postfix.reload()
+    port = h.free_port()
+    extra = f"""
+[http]
+listen = ["{h.LOOPBACK}:{port}"]
+
+[warmup]
+enabled = true
+time_zone = "UTC"
+release_scheduler = false
+
+[mta]
+kind = "postfix"
+config_directory = "{mta.postfix.config_dir}"
+log_file = "{mta.postfix.maillog_path}"
+log_poll_interval = "1s"
+"""
+    m = mta.milter(mta.config({"example.com": [keys.rsa]}, extra=extra), start=False)
+
+    def ctl(*args, check=True):
+        cp = h.sesctl("-c", str(m.config_path), *args, "--json", binary=sesctl_bin, check=check)
+        return json.loads(cp.stdout)
+
+    key = ctl("apikey", "create", "dashboard")["key"]
+    m.start()
+    h.wait_port(port)
+
+    ids = []
+    for i, rcpts in enumerate([["one@remote.test", "two@remote.test"], ["r@reject.example"], ["three@remote.test"]]):
+        msg = h.make_message(f"Alice <{SENDER}>", rcpts, f"dashboard {i}", "Hello.\n")
+        start = len(m.log())
+        code, _ = mta.send(msg, mail_from=SENDER, rcpts=rcpts)
+        assert code == 250
+        ids.append(m.wait_log(r" id=([a-z2-7]{26})\b", 20, start=start).group(1))
+
+    def settled():
+        t = ctl("stats")["Total"]
+        return t["DeliveredCount"] == 3 and t["BounceCount"] == 1
+    h.wait_for(settled, 40, interval=0.3, what="three delivered, one bounced")
+
+    # The page and its assets are public (no data) and carry the CSP.
+    with urllib.request.urlopen(f"http://{h.LOOPBACK}:{port}/", timeout=10) as r:
+        assert r.status == 200
+        assert r.headers["Content-Security-Policy"].startswith("default-src 'self'")
+        assert "<form id=\"login-form\"" in r.read().decode()
+    with urllib.request.urlopen(f"http://{h.LOOPBACK}:{port}/static/chart.js", timeout=10) as r:
+        assert r.status == 200 and len(r.read()) > 100000   # Debian's Chart.js, served
+
+    # Without a key: the form, no data.
+    d, _ = render(f"http://{h.LOOPBACK}:{port}/", tmp_path)
+    assert "login" not in d.hidden and "data" in d.hidden
+    assert not d.fields
+
+    url = f"http://{h.LOOPBACK}:{port}/#key={key}"
+    d, cp = render(url, tmp_path)
+    assert d.body_attrs.get("data-loaded") == "true", cp.stdout[-3000:]
+    assert "login" in d.hidden and "data" not in d.hidden
+    assert "Content Security Policy" not in cp.stderr, cp.stderr[-3000:]
+    assert "chart-missing" in d.hidden   # Chart.js loaded and drew
+
+    today = ctl("stats")["From"]
+    day0 = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 13 * 86400))
+    stats = ctl("stats", "--from", day0, "--to", today)
+    funnel = ["RequestCount", "DeliveredCount", "OpenedCount", "ClickCount", "BounceCount", "ComplaintCount",
+              "UnsubscribeCount"]
+    for f in funnel:
+        assert d.by_id[f"total-{f}"] == str(stats["Total"][f]), f
+        for day in stats["DailyVolumes"]:
+            assert d.fields[("day", day["Date"], f)] == str(day[f]), (day["Date"], f)
+    assert d.by_id["total-RequestCount"] == "4"
+    assert d.by_id["total-DeliveredCount"] == "3"
+    assert d.by_id["total-BounceCount"] == "1"
+
+    warm = ctl("warmup", "status")["identities"]
+    assert [w["identity"] for w in warm] == ["example.com"]
+    for f in ("level", "limit", "used", "remaining", "held_messages"):
+        assert d.fields[("identity", "example.com", f)] == str(warm[0][f]), f
+    assert d.fields[("identity", "example.com", "used")] == "4"   # counted per recipient
+
+    # Recent events: the bounce and the deliveries, as /v1/events has them.
+    events = ctl("events")["Events"]
+    assert "bounce" in d.events and "delivered" in d.events
+    assert sorted(d.events) == sorted(e["Type"] for e in events)
+    assert d.by_id["held-count"] == "(0)"
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "dashboard.png"
+    if shot.exists():
+        shot.unlink()
+    chromium(url, tmp_path, f"--screenshot={shot}", "--window-size=1280,900", "--hide-scrollbars")
+    assert shot.stat().st_size > 10000
+
+    # A revoked key: back to the form, with a reason.
+    ctl("apikey", "revoke", "dashboard")
+    d, _ = render(url, tmp_path)
+    assert "login" not in d.hidden and "data" in d.hidden
+    assert "refused" in d.by_id["login-error"]
