@@ -51,9 +51,12 @@ constexpr const char* kPage = R"html(<!doctype html>
   <div id="data" hidden>
     <section class="card">
       <h2>Funnel <span id="funnel-range" class="muted"></span></h2>
+      <div id="tiles" class="tiles"></div>
       <div id="chart-box"><canvas id="funnel-chart" aria-label="Daily funnel"></canvas></div>
       <p id="chart-missing" class="muted" hidden>Chart.js is not installed (Debian: libjs-chart.js); the numbers are below.</p>
+      <details id="daily"><summary>Daily numbers</summary>
       <div class="scroll"><table id="funnel" class="num"><thead></thead><tbody></tbody><tfoot></tfoot></table></div>
+      </details>
       <p id="funnel-error" class="error"></p>
     </section>
     <section class="card">
@@ -104,7 +107,15 @@ main { max-width: 1200px; margin: 0 auto; padding: 18px 24px 40px; }
 h2 { font-size: 15px; margin: 0 0 10px; font-weight: 600; }
 .muted { color: var(--muted); font-weight: normal; }
 .error { color: var(--bad); }
-#chart-box { position: relative; height: 260px; margin-bottom: 12px; }
+#chart-box { position: relative; height: 240px; margin: 6px 0 10px; }
+.tiles { display: grid; grid-template-columns: repeat(7, 1fr); gap: 10px; margin-bottom: 8px; }
+.tile { border: 1px solid var(--line); border-top: 3px solid var(--muted); border-radius: 6px; padding: 8px 10px; }
+.tile .label { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .03em; }
+.tile .value { font-size: 24px; font-weight: 600; font-variant-numeric: tabular-nums; }
+.tile .rate { color: var(--muted); font-size: 12px; }
+details summary { cursor: pointer; color: var(--accent); margin: 4px 0 6px; }
+.grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; }
+@media (max-width: 900px) { .grid2 { grid-template-columns: 1fr; } .tiles { grid-template-columns: repeat(4, 1fr); } }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; }
 th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: left; white-space: nowrap; }
@@ -195,7 +206,16 @@ constexpr const char* kScript = R"js('use strict';
     }
     t.tBodies[0].replaceChildren(body);
     t.tFoot.replaceChildren(row([el('td', 'Total')].concat(
-      FUNNEL.map(([f]) => el('td', s.Total[f], { id: 'total-' + f, 'data-field': f })))));
+      FUNNEL.map(([f]) => el('td', s.Total[f], { 'data-date': 'total', 'data-field': f })))));
+    const req = s.Total.RequestCount;
+    $('tiles').replaceChildren(...FUNNEL.map(([f, label, color]) => {
+      const tile = el('div', null, { class: 'tile' });
+      tile.style.borderTopColor = color;
+      tile.append(el('div', label, { class: 'label' }), el('div', s.Total[f], { id: 'total-' + f, class: 'value' }),
+        el('div', f === 'RequestCount' ? 'in ' + s.DailyVolumes.length + ' days'
+          : (req ? (100 * s.Total[f] / req).toFixed(1) + '% of requests' : '\u00a0'), { class: 'rate' }));
+      return tile;
+    }));
     drawChart(s.DailyVolumes);
   }
 
@@ -209,7 +229,7 @@ constexpr const char* kScript = R"js('use strict';
       labels: daily.map((d) => d.Date.slice(5)),
       datasets: FUNNEL.map(([f, label, color]) => ({
         label, data: daily.map((d) => d[f]), backgroundColor: color, borderColor: color,
-        borderWidth: 2, pointRadius: 2, tension: 0.25,
+        borderWidth: 2, pointRadius: 2, cubicInterpolationMode: 'monotone',
       })),
     };
     if (chart) { chart.data = data; chart.update(); return; }
@@ -234,10 +254,11 @@ constexpr const char* kScript = R"js('use strict';
         return row([cell('identity'), cell('level'), cell('day'), cell('limit'), cell('used'), cell('remaining'),
           cell('held_messages'), cell('state', state)]);
       }));
+      $('warmup').hidden = !w.identities.length;
       $('warmup-error').textContent = w.identities.length ? '' : 'No identity has sent yet.';
     } catch (e) {
       if (e instanceof Unauthorized) throw e;
-      tbody.replaceChildren();
+      $('warmup').hidden = true;
       $('warmup-error').textContent = e.message;
     }
   }
@@ -249,10 +270,11 @@ constexpr const char* kScript = R"js('use strict';
       $('held-count').textContent = '(' + h.count + ')';
       tbody.replaceChildren(...h.held.map((m) => row([m.queue_id, m.sender, m.identities.join(', '),
         el('td', m.recipients, { class: 'r' }), when(m.held_at), when(m.release_at), m.state])));
+      $('held').hidden = !h.count;
       $('held-error').textContent = h.count ? '' : 'Nothing is held.';
     } catch (e) {
       if (e instanceof Unauthorized) throw e;
-      tbody.replaceChildren();
+      $('held').hidden = true;
       $('held-error').textContent = e.message;
     }
   }
@@ -268,10 +290,11 @@ constexpr const char* kScript = R"js('use strict';
         return row([when(e.Time), el('td', null).appendChild(el('span', e.Type, { class: 'tag ' + e.Type })).parentNode,
           e.MessageId, e.To, el('td', detail, { class: 'wrap' })]);
       }));
+      $('events').hidden = !recent.length;
       $('events-error').textContent = recent.length ? '' : 'No events in the last 24 hours.';
     } catch (e) {
       if (e instanceof Unauthorized) throw e;
-      tbody.replaceChildren();
+      $('events').hidden = true;
       $('events-error').textContent = e.message;
     }
   }
@@ -282,11 +305,12 @@ constexpr const char* kScript = R"js('use strict';
       const f = (await api('/v1/events/failed?limit=100')).Failed;
       tbody.replaceChildren(...f.map((e) => row([e.EventId, e.Webhook, e.Type, e.To,
         el('td', e.Attempts, { class: 'r' }), when(e.FailedAt), el('td', e.LastError, { class: 'wrap' })])));
+      $('failed').hidden = !f.length;
       $('failed-error').textContent = f.length ? 'Send them again with sesctl events retry --all.'
         : 'No failed webhook deliveries.';
     } catch (e) {
       if (e instanceof Unauthorized) throw e;
-      tbody.replaceChildren();
+      $('failed').hidden = true;
       $('failed-error').textContent = e.message;
     }
   }

@@ -162,6 +162,7 @@ log_poll_interval = "1s"
               "UnsubscribeCount"]
     for f in funnel:
         assert d.by_id[f"total-{f}"] == str(stats["Total"][f]), f
+        assert d.fields[("day", "total", f)] == str(stats["Total"][f]), f
         for day in stats["DailyVolumes"]:
             assert d.fields[("day", day["Date"], f)] == str(day[f]), (day["Date"], f)
     assert d.by_id["total-RequestCount"] == "4"
@@ -185,6 +186,9 @@ log_poll_interval = "1s"
     if shot.exists():
         shot.unlink()
     chromium(url, tmp_path, f"--screenshot={shot}", "--window-size=1280,900", "--hide-scrollbars")
+    if os.environ.get("DASHBOARD_FULL_SHOT"):   # the whole page, for a look at every section
+        chromium(url, tmp_path, f"--screenshot={ARTIFACTS / 'dashboard-full.png'}", "--window-size=1280,2000",
+                 "--hide-scrollbars")
     assert shot.stat().st_size > 10000
 
     # A revoked key: back to the form, with a reason.
