@@ -303,8 +303,12 @@ constexpr const char* kScript = R"js('use strict';
     const tbody = $('failed').tBodies[0];
     try {
       const f = (await api('/v1/events/failed?limit=100')).Failed;
-      tbody.replaceChildren(...f.map((e) => row([e.EventId, e.Webhook, e.Type, e.To,
-        el('td', e.Attempts, { class: 'r' }), when(e.FailedAt), el('td', e.LastError, { class: 'wrap' })])));
+      tbody.replaceChildren(...f.map((e) => {
+        const tr = row([e.EventId, e.Webhook, e.Type, e.To, el('td', e.Attempts, { class: 'r' }), when(e.FailedAt),
+          el('td', e.LastError, { class: 'wrap' })]);
+        tr.dataset.failed = e.EventId;
+        return tr;
+      }));
       $('failed').hidden = !f.length;
       $('failed-error').textContent = f.length ? 'Send them again with sesctl events retry --all.'
         : 'No failed webhook deliveries.';

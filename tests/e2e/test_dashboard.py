@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from html.parser import HTMLParser
 
@@ -29,13 +30,15 @@ class Dom(HTMLParser):
     def __init__(self):
         super().__init__()
         self.by_id, self.fields, self.hidden, self.body_attrs = {}, {}, set(), {}
-        self.events = []
+        self.events, self.failed = [], []
         self._open = []   # (key kind, key, text parts)
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "body":
             self.body_attrs = a
+        if tag == "tr" and "data-failed" in a:
+            self.failed.append(a["data-failed"])
         if "id" in a and "hidden" in a:
             self.hidden.add(a["id"])
         key = None
@@ -68,6 +71,23 @@ class Dom(HTMLParser):
             self._open[-1][1].append(data)
 
 
+def get_json(port, path, key):
+    req = urllib.request.Request(f"http://{h.LOOPBACK}:{port}{path}", headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def fetch_status(port, path, key):
+    req = urllib.request.Request(f"http://{h.LOOPBACK}:{port}{path}")
+    if key:
+        req.add_header("Authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
 def chromium(url, tmp_path, *extra):
     cp = subprocess.run([CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                          "--disable-extensions", f"--user-data-dir={tmp_path / 'chromium'}",
@@ -96,8 +116,24 @@ def test_dashboard_shows_the_funnel_warmup_and_events(mta, keys, sesctl_bin, tmp
 def run(mta, keys, sesctl_bin, tmp_path, reject):
     mta.postfix.postconf(transport_maps=f"inline:{{reject.example=smtp:[{h.LOOPBACK}]:{reject.port}}}")
     mta.postfix.reload()
-    port = h.free_port()
+    port, dead_port = h.free_port(), h.free_port()
+    # A webhook whose endpoint never answers gives up after max_age on the
+    # daemon's clock (a file it re-reads, as in test_webhooks.py).
+    clock_file = mta.dir / "clock"
+    clock_file.write_text(f"{int(time.time())}\n")
     extra = f"""
+[webhooks]
+max_age = "1m"
+retry_base = "1s"
+retry_max = "1s"
+poll_interval = "1s"
+
+[[webhook]]
+name = "dead"
+url = "http://{h.LOOPBACK}:{dead_port}/dead"
+secrets = ["0123456789abcdef0123456789abcdef"]
+events = ["bounce"]
+
 [http]
 listen = ["{h.LOOPBACK}:{port}"]
 
@@ -119,6 +155,7 @@ log_poll_interval = "1s"
         return json.loads(cp.stdout)
 
     key = ctl("apikey", "create", "dashboard")["key"]
+    m.env = dict(os.environ, SESMILTER_CLOCK_FILE=str(clock_file))
     m.start()
     h.wait_port(port)
 
@@ -134,6 +171,12 @@ log_poll_interval = "1s"
         t = ctl("stats")["Total"]
         return t["DeliveredCount"] == 3 and t["BounceCount"] == 1
     h.wait_for(settled, 40, interval=0.3, what="three delivered, one bounced")
+    tmp = mta.dir / "clock.tmp"
+    tmp.write_text(f"{int(time.time()) + 300}\n")
+    os.replace(tmp, clock_file)
+    h.wait_for(lambda: ctl("events", "failed")["Failed"], 30, interval=0.5, what="the dead webhook gave up")
+    failed = ctl("events", "failed")["Failed"]
+    assert [f["Type"] for f in failed] == ["bounce"]
 
     # The page and its assets are public (no data) and carry the CSP.
     with urllib.request.urlopen(f"http://{h.LOOPBACK}:{port}/", timeout=10) as r:
@@ -175,8 +218,16 @@ log_poll_interval = "1s"
         assert d.fields[("identity", "example.com", f)] == str(warm[0][f]), f
     assert d.fields[("identity", "example.com", "used")] == "4"   # counted per recipient
 
-    # Recent events: the bounce and the deliveries, as /v1/events has them.
+    # Recent events: the bounce and the deliveries; /v1/events is `sesctl events --json`.
     events = ctl("events")["Events"]
+    assert get_json(port, "/v1/events?limit=1000", key) == {"Events": events}
+    assert get_json(port, "/v1/events?type=bounce", key)["Events"] == [e for e in events if e["Type"] == "bounce"]
+    assert get_json(port, "/v1/events?limit=2", key)["Events"] == events[:2]
+    assert fetch_status(port, "/v1/events?limit=0", key) == 400
+    assert fetch_status(port, "/v1/events?since=yesterday", key) == 400
+    assert fetch_status(port, "/v1/events", None) == 401
+    assert get_json(port, "/v1/events/failed", key) == {"Failed": failed}
+    assert d.failed == [f["EventId"] for f in failed]
     assert "bounce" in d.events and "delivered" in d.events
     assert sorted(d.events) == sorted(e["Type"] for e in events)
     assert d.by_id["held-count"] == "(0)"
