@@ -2,10 +2,11 @@
 (one recipient to a 550 sink, a hard bounce), then Debian's headless
 chromium renders `/` with an API key passed in the URL fragment; the numbers
 in the rendered DOM are those of `sesctl stats --json` and `sesctl warmup
-status --json`, the bounce is in the recent events, no Content-Security-
+status --json`, the bounce is in the recent events, the webhook delivery
+that gave up (a dead endpoint) is in the failed webhooks, no Content-Security-
 Policy violation is reported, and a screenshot is kept in
-build/e2e-artifacts/dashboard.png. Without a key the page shows its key form
-and no data."""
+build/e2e-artifacts/dashboard.png. Without a key, or with a revoked one, the
+page shows its key form and no data; without Chart.js it shows the tables."""
 
 import json
 import os
@@ -247,3 +248,18 @@ log_poll_interval = "1s"
     d, _ = render(url, tmp_path)
     assert "login" not in d.hidden and "data" in d.hidden
     assert "refused" in d.by_id["login-error"]
+
+    # Without Chart.js (libjs-chart.js not installed): a log line at
+    # start-up, a note in place of the chart, the same numbers.
+    m.stop()
+    listen = f'listen = ["{h.LOOPBACK}:{port}"]'
+    m.write_config(m.config_text.replace(listen, listen + f'\ndashboard_assets = "{tmp_path}/no-chart"'))
+    m.start()
+    h.wait_port(port)
+    assert "dashboard shows tables without the chart" in m.log()
+    key = ctl("apikey", "create", "again")["key"]
+    d, _ = render(f"http://{h.LOOPBACK}:{port}/#key={key}", tmp_path)
+    assert d.body_attrs.get("data-loaded") == "true"
+    assert "chart-box" in d.hidden and "chart-missing" not in d.hidden
+    for f in funnel:
+        assert d.by_id[f"total-{f}"] == str(stats["Total"][f]), f
