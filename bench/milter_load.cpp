@@ -136,7 +136,7 @@ void pause_point(const Options& o) {
                  "  [--connections N=4] [--messages M=1000] [--per-session K=10]\n"
                  "  [--warmup W=0] [--from ADDR] [--rcpt ADDR] [--timeout-ms T=30000]\n"
                  "  [--proto-flags HEX (offered SMFIP_*, default 0x1FFFFF as Postfix)]\n"
-                 "  [--save-signed FILE (first message with the filter's headers applied)]\n"
+                 "  [--save-signed FILE (first signed message with the filter's headers and body applied)]\n"
                  "  [--pause-before-eom MS [--pause-mark FILE]] (all connections stop before their first\n"
                  "   end of message, FILE is created, they wait MS together; needs --warmup 0)\n"
                  "  [--verbose]\n");
@@ -396,9 +396,11 @@ struct MsgResult {
     std::string error;
 };
 
-struct Mods {                                               // header modifications seen at end of message
+struct Mods {                                               // modifications seen at end of message
     std::vector<std::pair<uint32_t, std::string>> inserts;  // index, "Name: value"
     std::vector<std::string> adds;
+    std::string body;  // SMFIR_REPLBODY chunks, joined
+    bool body_replaced = false;
     int other = 0;
 };
 
@@ -573,8 +575,12 @@ public:
                     mods.inserts.push_back({ntohl(idx), std::string(n) + ":" + std::string(v)});
                     break;
                 }
-                case 'm':
                 case 'b':
+                    mods.body += r;
+                    mods.body_replaced = true;
+                    ++mods.other;
+                    break;
+                case 'm':
                 case 'e':
                 case '+':
                 case '-':
@@ -687,7 +693,7 @@ private:
         }
         std::ofstream out(o_.save_signed, std::ios::binary);
         for (const auto& h : hs) out << h << "\r\n";
-        out << "\r\n" << m_.body;
+        out << "\r\n" << (mods.body_replaced ? mods.body : m_.body);
     }
 
     const Options& o_;
