@@ -137,6 +137,9 @@ docs-check: $(BUILD)/sesmilter $(BUILD)/sesctl
 	  || { echo "man/sesmilter.toml.5 is stale: run 'make docs'" >&2; exit 1; }
 	@$(BUILD)/sesctl --man | diff -u man/sesctl.8 - \
 	  || { echo "man/sesctl.8 is stale: run 'make docs'" >&2; exit 1; }
+	@if command -v man >/dev/null 2>&1; then for page in man/*.[0-9]; do \
+	  w=$$(MANWIDTH=80 man --warnings -l $$page 2>&1 >/dev/null); \
+	  [ -z "$$w" ] || { echo "$$page: man --warnings: $$w" >&2; exit 1; }; done; fi
 	@echo "docs-check: configuration reference, store layout, reply table, Lua hook reference and man pages are current"
 
 # Layering (docs/ARCHITECTURE.md, "Layers"): folder order and C library owners.

@@ -32,6 +32,8 @@ std::string text(std::string_view md) {
             out += "\\e";
         else if (c == '-')
             out += "\\-";
+        else if (c == '|')
+            out += "|\\:";  // a break point: "a|b|c" lists are long words otherwise
         else
             out += c;
     }

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "util/clock.hpp"
+#include "util/roff.hpp"
 #include "util/strings.hpp"
 
 using namespace ses;
@@ -44,4 +45,12 @@ TEST_CASE("domain label matching") {
     CHECK(str::ends_with_label("a.b.EXAMPLE.com", "example.com"));
     CHECK_FALSE(str::ends_with_label("badexample.com", "example.com"));
     CHECK_FALSE(str::ends_with_label("example.com", "example.com"));
+}
+
+TEST_CASE("roff text: lists of choices get break points, dashes and leading dots are escaped") {
+    // "a|b|c" is one word to troff: a long list of choices could not be
+    // adjusted ("cannot adjust line"); \: lets it break after each bar.
+    CHECK(ses::roff::text("--type a|b") == "\\-\\-type a|\\:b");
+    CHECK(ses::roff::text(".x") == "\\&.x");
+    CHECK(ses::roff::text("`sesctl`") == "\\fBsesctl\\fR");
 }
