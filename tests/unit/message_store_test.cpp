@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+
+#include "temp_records.hpp"
 #include <filesystem>
 
 #include "records/message_store.hpp"
@@ -12,30 +14,8 @@ using namespace ses::records;
 
 namespace {
 
-struct TempStore {
-    std::filesystem::path path;
-    std::shared_ptr<store::Env> env;
-    std::shared_ptr<MessageStore> ms;
-    TempStore() {
-        static std::atomic<int> n{0};
-        path = std::filesystem::temp_directory_path() /
-               ("ses-records-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-        std::filesystem::remove_all(path);
-        store::Options o;
-        o.path = path.string();
-        o.map_size = 1 << 20;
-        auto e = store::Env::open(o);
-        REQUIRE(e);
-        env = *e;
-        auto m = MessageStore::open(env, {});
-        REQUIRE(m);
-        ms = *m;
-    }
-    ~TempStore() {
-        ms.reset();
-        env.reset();
-        std::filesystem::remove_all(path);
-    }
+struct TempStore : ses::test::TempRecords {
+    TempStore() : TempRecords("records") {}
 };
 
 MessageRecord sample(std::string id, std::string qid, int64_t t, std::vector<std::string> rcpts) {

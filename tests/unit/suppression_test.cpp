@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+
+#include "temp_records.hpp"
 #include <filesystem>
 
 #include "records/message_store.hpp"
@@ -15,34 +17,12 @@ using namespace ses::records;
 
 namespace {
 
-struct TempList {
-    std::filesystem::path path;
-    std::shared_ptr<store::Env> env;
-    std::shared_ptr<MessageStore> ms;
+struct TempList : ses::test::TempRecords {
     std::shared_ptr<SuppressionList> list;
-    explicit TempList(SuppressionSettings s = {}) {
-        static std::atomic<int> n{0};
-        path = std::filesystem::temp_directory_path() /
-               ("ses-suppression-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-        std::filesystem::remove_all(path);
-        store::Options o;
-        o.path = path.string();
-        o.map_size = 1 << 20;
-        auto e = store::Env::open(o);
-        REQUIRE(e);
-        env = *e;
-        auto m = MessageStore::open(env, {});
-        REQUIRE(m);
-        ms = *m;
+    explicit TempList(SuppressionSettings s = {}) : TempRecords("suppression") {
         auto l = SuppressionList::open(env, s);
         REQUIRE(l);
         list = *l;
-    }
-    ~TempList() {
-        list.reset();
-        ms.reset();
-        env.reset();
-        std::filesystem::remove_all(path);
     }
     void put(SuppressionEntry e) {
         REQUIRE(env->update([&](store::Txn& txn) { return list->put(txn, e); }));

@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+
+#include "temp_records.hpp"
 #include <filesystem>
 
 #include "records/message_store.hpp"
@@ -24,26 +26,10 @@ TagKeys keys12() {
     return k;
 }
 
-struct TempTracking {
-    std::filesystem::path path;
-    std::shared_ptr<store::Env> env;
-    std::shared_ptr<MessageStore> ms;
+struct TempTracking : ses::test::TempRecords {
     std::shared_ptr<SuppressionList> list;
     std::shared_ptr<Tracking> tr;
-    explicit TempTracking(SuppressionSettings ss = {}) {
-        static std::atomic<int> n{0};
-        path = std::filesystem::temp_directory_path() /
-               ("ses-tracking-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-        std::filesystem::remove_all(path);
-        store::Options o;
-        o.path = path.string();
-        o.map_size = 1 << 20;
-        auto e = store::Env::open(o);
-        REQUIRE(e);
-        env = *e;
-        auto m = MessageStore::open(env, {});
-        REQUIRE(m);
-        ms = *m;
+    explicit TempTracking(SuppressionSettings ss = {}) : TempRecords("tracking") {
         auto l = SuppressionList::open(env, ss);
         REQUIRE(l);
         list = *l;
@@ -52,13 +38,6 @@ struct TempTracking {
         auto t = Tracking::open(env, ms, list, ts);
         REQUIRE(t);
         tr = *t;
-    }
-    ~TempTracking() {
-        tr.reset();
-        list.reset();
-        ms.reset();
-        env.reset();
-        std::filesystem::remove_all(path);
     }
     MessageRecord add(std::vector<std::string> rcpts, int64_t t = 1'700'000'000) {
         MessageRecord r;
