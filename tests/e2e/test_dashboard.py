@@ -12,13 +12,13 @@ import json
 import os
 import subprocess
 import time
-import urllib.error
 import urllib.request
 from html.parser import HTMLParser
 
 import pytest
 
 import harness as h
+from test_http import api, fetch
 
 SENDER = "alice@example.com"
 CHROMIUM = "/usr/bin/chromium"
@@ -70,23 +70,6 @@ class Dom(HTMLParser):
     def handle_data(self, data):
         if self._open:
             self._open[-1][1].append(data)
-
-
-def get_json(port, path, key):
-    req = urllib.request.Request(f"http://{h.LOOPBACK}:{port}{path}", headers={"Authorization": f"Bearer {key}"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())
-
-
-def fetch_status(port, path, key):
-    req = urllib.request.Request(f"http://{h.LOOPBACK}:{port}{path}")
-    if key:
-        req.add_header("Authorization", f"Bearer {key}")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status
-    except urllib.error.HTTPError as e:
-        return e.code
 
 
 def chromium(url, tmp_path, *extra):
@@ -221,13 +204,13 @@ log_poll_interval = "1s"
 
     # Recent events: the bounce and the deliveries; /v1/events is `sesctl events --json`.
     events = ctl("events")["Events"]
-    assert get_json(port, "/v1/events?limit=1000", key) == {"Events": events}
-    assert get_json(port, "/v1/events?type=bounce", key)["Events"] == [e for e in events if e["Type"] == "bounce"]
-    assert get_json(port, "/v1/events?limit=2", key)["Events"] == events[:2]
-    assert fetch_status(port, "/v1/events?limit=0", key) == 400
-    assert fetch_status(port, "/v1/events?since=yesterday", key) == 400
-    assert fetch_status(port, "/v1/events", None) == 401
-    assert get_json(port, "/v1/events/failed", key) == {"Failed": failed}
+    assert api(port, "/v1/events?limit=1000", key) == {"Events": events}
+    assert api(port, "/v1/events?type=bounce", key)["Events"] == [e for e in events if e["Type"] == "bounce"]
+    assert api(port, "/v1/events?limit=2", key)["Events"] == events[:2]
+    assert fetch(port, "/v1/events?limit=0", key)[0] == 400
+    assert fetch(port, "/v1/events?since=yesterday", key)[0] == 400
+    assert fetch(port, "/v1/events", None)[0] == 401
+    assert api(port, "/v1/events/failed", key) == {"Failed": failed}
     assert d.failed == [f["EventId"] for f in failed]
     assert "bounce" in d.events and "delivered" in d.events
     assert sorted(d.events) == sorted(e["Type"] for e in events)
