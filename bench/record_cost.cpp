@@ -16,26 +16,14 @@
 #include "records/return_path.hpp"
 #include "store/schema.hpp"
 
+#include "time_each.hpp"
+
 using namespace ses;
 
 namespace {
 
-struct Figures {
-    double median, p99;
-};
-
-template <class F>
-Figures time_each(int n, F&& f) {
-    std::vector<double> us;
-    us.reserve(static_cast<size_t>(n));
-    for (int i = 0; i < n; ++i) {
-        auto t0 = std::chrono::steady_clock::now();
-        f(i);
-        us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
-    }
-    std::sort(us.begin(), us.end());
-    return {us[us.size() / 2], us[us.size() * 99 / 100]};
-}
+using bench::Figures;
+using bench::time_each;
 
 }  // namespace
 
