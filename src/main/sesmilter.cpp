@@ -364,6 +364,7 @@ int run(const std::string& path, const config::Config& cfg, bool foreground) {
     services->add(std::move(reloader_owned));
     if (http_server) services->add(std::move(http_server));
     services->start();
+    (*server)->on_lost = [] { on_signal(SIGTERM); };  // the pipe write is thread-safe
     (*server)->start();
     log::notice("started: socket " + cfg.milter.socket + ", " + std::to_string(cfg.domains.size()) + " domains, " +
                 std::to_string((*rt)->keys.key_count()) + " keys");

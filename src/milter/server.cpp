@@ -197,6 +197,10 @@ void Server::start() {
         pthread_sigmask(SIG_UNBLOCK, &wake, nullptr);
         if (smfi_main() != MI_SUCCESS) log::error("libmilter's main loop failed (see the lines before)");
         returned_ = true;
+        if (!stop_requested_ && on_lost) {
+            log::warn("libmilter's main loop ended by itself (its signal thread took a stop signal); stopping");
+            on_lost();
+        }
     });
 }
 
@@ -207,6 +211,7 @@ void Server::interrupt_listener() {
 }
 
 void Server::stop_accepting() {
+    stop_requested_ = true;
     if (!accepting_) return;
     accepting_ = false;
     // The listening socket is replaced, under libmilter's descriptor number,

@@ -31,6 +31,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -60,6 +61,13 @@ public:
     // answer (at most drain_time), then stop().  Returns the number of
     // messages still in progress when drain_time ran out.
     int shutdown(std::chrono::milliseconds drain_time);
+    // Called from libmilter's thread when smfi_main() returns although no
+    // stop was asked for: libmilter's own signal thread sigwait()s for
+    // SIGTERM/SIGHUP/SIGINT and, when the kernel hands a signal to it rather
+    // than to the main thread (rare, but allowed), ends the milter by
+    // itself.  The daemon then stops as on SIGTERM instead of running on
+    // without a milter.  Set before start().
+    std::function<void()> on_lost;
     const std::string& socket() const { return socket_; }
 
 private:
@@ -74,6 +82,7 @@ private:
     bool accepting_ = false;
     std::thread thread_;
     std::atomic<bool> returned_{false};
+    std::atomic<bool> stop_requested_{false};
 };
 
 }  // namespace ses::milter
