@@ -13,6 +13,7 @@
 #include "milter/return_path.hpp"
 #include "records/return_path.hpp"
 #include "records/simulator.hpp"
+#include "records/submission_id.hpp"
 #include "records/suppression.hpp"
 #include "records/tracking.hpp"
 #include "template/stage.hpp"
@@ -281,6 +282,23 @@ std::string unfolded(const mail::Message& msg, const char* name) {
     return out;
 }
 
+// sesmilter's own submissions (the sending API, tasks) name their message
+// id in an authenticated header (records/submission_id.hpp).  The header is
+// internal: it is removed whether or not it verifies, so a forged one
+// neither names a record nor reaches the recipient.
+void submission_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::string& log) {
+    auto v = msg.value(std::string(records::kSubmissionHeader));
+    if (!v) return;
+    msg.delete_all(std::string(records::kSubmissionHeader));
+    if (rt.services && !rt.services->submission_key.empty())
+        if (auto id = records::check_submission(rt.services->submission_key, *v, msg.env.rcpts)) {
+            d.message_id = *id;
+            log += " submission=api";
+            return;
+        }
+    log += " submission=refused (header removed)";
+}
+
 // Open and click tracking and the List-Unsubscribe fields, per identity
 // (docs/tracking.md).  Tokens name the message id, so the id is made here;
 // the original URLs go into the record's transaction.  Without message
@@ -460,6 +478,7 @@ Verdict end_of_message(mail::Message& msg, const Runtime& rt) {
         d.identity = resolve_identity(msg, rt);
     }
     log += " identity=" + d.identity;
+    submission_stage(msg, rt, d, log);
     d.template_name = msg.value("X-SES-Template").value_or("");
     if (auto st = template_stage(msg, rt, log); !st) return fail(st.error());
     if (auto st = tracking_stage(msg, rt, d, log); !st) return fail(st.error());

@@ -1,6 +1,8 @@
 // services.cpp -- see services.hpp.
 #include "services/services.hpp"
 
+#include "records/submission_id.hpp"
+
 #include <fstream>
 #include <sstream>
 
@@ -112,6 +114,9 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
         auto tracking = records::Tracking::open(s->store, s->records, s->suppression, records::tracking_settings(cfg));
         if (!tracking) return Error{"tracking: " + tracking.error().what, {}};
         s->tracking = std::move(*tracking);
+        auto key = records::submission_key(*s->store);
+        if (!key) return Error{"submission key: " + key.error().what, {}};
+        s->submission_key = std::move(*key);
     }
     if (ws.enabled) {
         auto stack = open_warmup_stack(cfg, s->store);  // the same builder as sesctl's

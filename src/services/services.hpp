@@ -72,6 +72,9 @@ struct Services {
     std::shared_ptr<records::Outbox> outbox;  // null without [[webhook]]s
     // Tracking tokens, links and the /o /c /u handlers; null when [records] is off.
     std::shared_ptr<records::Tracking> tracking;
+    // The secret of X-SES-Submission (records/submission_id.hpp): empty when
+    // [records] is off, since the id it names is a record's.
+    std::string submission_key;
 
     // Opens the store, the template store, the message records (with their
     // follower and purge service) when records are on and, when warm-up is

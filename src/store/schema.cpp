@@ -8,7 +8,8 @@ namespace {
 // this table by `make docs`): IK = identity key, day = u32 day number,
 // time = u64 seconds since the epoch, all big-endian.
 constexpr TableDef kTables[] = {
-    {table::meta, "text (`schema_version`, `events_seq`)", "u32 schema version; u64 last event sequence number"},
+    {table::meta, "text (`schema_version`, `events_seq`, `submission_key`)",
+     "u32 schema version; u64 last event sequence number; 32-byte secret of X-SES-Submission"},
     {table::warmup_identity, "IK", "level u32, started day, last rolled day, paused u8, updated_at time"},
     {table::warmup_day, "IK + day", "sent, held, released, bounced, complained (u64 each)"},
     {table::warmup_group_day, "IK + day + group name", "sent u64 (quota groups of `daily_limit`)"},
