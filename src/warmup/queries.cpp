@@ -14,15 +14,33 @@ using detail::kConflict;
 using detail::kDecideAttempts;
 using detail::starts_with;
 
-Result<IdentityStatus> Engine::status(const IdentityKey& id) {
+Result<IdentityStatus> Engine::status(const IdentityKey& id, bool with_forecast) {
     auto all = collect_status(id);
     if (!all) return all.error();
     for (auto& s : *all)
-        if (s.id == id) return std::move(s);
+        if (s.id == id) {
+            if (with_forecast) {
+                auto f = forecast(s.id, kWholePlan, kStatusForecastDays);
+                if (!f) return f.error();
+                s.forecast = std::move(*f);
+            }
+            return std::move(s);
+        }
     return internal_error("warm-up: unknown identity " + id.str());
 }
 
-Result<std::vector<IdentityStatus>> Engine::status_all() { return collect_status(std::nullopt); }
+Result<std::vector<IdentityStatus>> Engine::status_all(bool with_forecast) {
+    auto all = collect_status(std::nullopt);
+    if (!all || !with_forecast) return all;
+    // One read transaction per identity, after the status's own: the curve
+    // may start from a state a moment newer than the status, never older.
+    for (auto& s : *all) {
+        auto f = forecast(s.id, kWholePlan, kStatusForecastDays);
+        if (!f) return f.error();
+        s.forecast = std::move(*f);
+    }
+    return all;
+}
 
 Result<std::vector<IdentityStatus>> Engine::collect_status(const std::optional<IdentityKey>& only) {
     std::vector<IdentityStatus> out;
