@@ -269,7 +269,7 @@ constexpr const char* kScript = R"js('use strict';
         return row([cell('identity'), cell('level'), cell('day'), cell('limit'), cell('used'), cell('remaining'),
           cell('held_messages'), cell('state', state), cell('forecast_level', top.level),
           cell('forecast_limit', top.limit),
-          cell('forecast_date', f.reached ? f.date : 'not within ' + f.plan.length + ' days')]);
+          cell('forecast_date', f.reached ? f.date : f.note)]);
       }));
       $('warmup').hidden = !w.identities.length;
       $('warmup-error').textContent = w.identities.length ? '' : 'No identity has sent yet.';

@@ -1,6 +1,7 @@
 // queries.cpp -- the operator's commands: status, set-level, pause and
 // resume, feedback, held mail, counters and the forecast (see queries.hpp).
 #include <algorithm>
+#include <chrono>
 
 #include "store/codec.hpp"
 #include "store/schema.hpp"
@@ -220,12 +221,29 @@ Result<Forecast> Engine::forecast(const IdentityKey& id, uint64_t volume, int ma
         double complaint_rate = basis.sent ? static_cast<double>(basis.complained) / basis.sent : 0.0;
         IdentityState s = l.state;
         s.paused = false;
+        // The status's curve must not make a status slow: it stops asking
+        // the policy once a hook has failed or stalled (the counters move;
+        // in the daemon possibly another thread's hook, which only costs the
+        // curve) or after kStatusForecastBudget; the rest of the curve then
+        // stays flat and is marked not reached.
+        const bool whole = volume == kWholePlan;
+        const uint64_t fallbacks = policy_->fallbacks();
+        const auto deadline = std::chrono::steady_clock::now() + kStatusForecastBudget;
+        bool gave_up = false;
+        auto give_up = [&] {
+            if (whole && !gave_up && (policy_->fallbacks() != fallbacks || std::chrono::steady_clock::now() > deadline))
+                gave_up = true;
+            return gave_up;
+        };
+        uint64_t last_limit = 0;
         auto limit_at = [&](uint32_t level, int32_t day) {
+            if (give_up()) return last_limit;
             IdentityState x = s;
             x.level = level;
-            return ask_limit(view(id, x, day, tz_.day_start(day), {}, {})).total;
+            return last_limit = ask_limit(view(id, x, day, tz_.day_start(day), {}, {})).total;
         };
         auto upgrade_at = [&](uint32_t level, int32_t day, uint64_t sent) {
+            if (give_up()) return false;
             IdentityState x = s;
             x.level = level;
             DayView y;
@@ -236,6 +254,12 @@ Result<Forecast> Engine::forecast(const IdentityKey& id, uint64_t volume, int ma
             return ask_upgrade(view(id, x, day, tz_.day_start(day), {}, {}), y);
         };
         f = warmup::forecast(l.state.level, today, volume, max_days, limit_at, upgrade_at);
+        if (gave_up) {
+            f.reached = -1;
+            f.settled = false;
+            f.note = policy_->fallbacks() != fallbacks ? "incomplete: the policy failed while forecasting (see the log)"
+                                                       : "incomplete: the policy was too slow to forecast further";
+        }
         if (l.state.paused) f.note = "paused now; the forecast assumes it resumes today. " + f.note;
     }
     return f;

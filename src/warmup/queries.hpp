@@ -3,6 +3,7 @@
 // Pure data; thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -31,7 +32,9 @@ struct IdentityStatus {
     std::optional<Forecast> forecast;
 };
 
-// The horizon of the status's forecast curve.
+// The horizon of the status's forecast curve, and the time it may take per
+// identity (the policy answers twice a day of the curve).
 inline constexpr int kStatusForecastDays = 120;
+inline constexpr std::chrono::milliseconds kStatusForecastBudget{2000};
 
 }  // namespace ses::warmup

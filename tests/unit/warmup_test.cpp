@@ -703,6 +703,35 @@ TEST_CASE("engine: the status's forecast curve, in the one JSON builder", "[warm
     CHECK(one->forecast->days.size() == 20);
 }
 
+TEST_CASE("engine: the status's forecast stops asking a failing policy", "[warmup][engine]") {
+    // should_upgrade fails from the second day on: every call would fall
+    // back; the curve stops at the first failure and says so.
+    Fixture fx(R"(
+ses.on("daily_limit", function(identity) return 100 * identity.level end)
+ses.on("should_upgrade", function(identity, yesterday)
+  if identity.level >= 2 then error("broken rule") end
+  return true
+end)
+)");
+    clock::set_override(at("2026-11-23T10:00:00Z"));
+    fx.admit();
+    const uint64_t before = fx.engine->policy().fallbacks();
+    auto st = fx.engine->status(IdentityKey::domain("example.com"), true);
+    REQUIRE(st);
+    REQUIRE(st->forecast);
+    CHECK(st->forecast->reached == -1);
+    CHECK_THAT(st->forecast->note, Catch::Contains("incomplete: the policy failed"));
+    CHECK(fx.engine->policy().fallbacks() - before == 1);  // asked no more after the failure
+    REQUIRE(st->forecast->days.size() >= 2);
+    CHECK(st->forecast->days[1].limit == 200);
+    // `sesctl warmup forecast` (a volume) asks on, as it always did (the
+    // built-in rule answers for the failing hook).
+    auto f = fx.engine->forecast(IdentityKey::domain("example.com"), 1000, 30);
+    REQUIRE(f);
+    CHECK(f->reached == 9);
+    CHECK(fx.engine->policy().fallbacks() - before > 2);
+}
+
 TEST_CASE("MTA adapters: queue ids, postsuper output, sendmail commands", "[warmup][mta]") {
     CHECK(mta::valid_queue_id("4ZxLhB0Qz1z9sXv"));
     CHECK(mta::valid_queue_id("ABCDEF123"));
