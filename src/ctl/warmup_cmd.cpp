@@ -44,9 +44,12 @@ void status_text(std::ostream& out, const warmup::IdentityStatus& s, const std::
     if (s.forecast && !s.forecast->days.empty()) {
         const auto& f = *s.forecast;
         const auto& top = f.days[static_cast<size_t>(f.reached >= 0 ? f.reached : static_cast<int>(f.days.size()) - 1)];
-        out << "  forecast: " << (f.reached >= 0 ? "top" : "after " + std::to_string(f.days.size()) + " days")
-            << " level " << top.level << ", " << top.limit << "/day from " << warmup::date_string(top.day)
-            << " (sesctl warmup status --json has the curve)\n";
+        if (f.reached >= 0)
+            out << "  forecast: top level " << top.level << ", " << top.limit << "/day from "
+                << warmup::date_string(top.day) << " (the curve: --json)\n";
+        else
+            out << "  forecast: level " << top.level << ", " << top.limit << "/day on " << warmup::date_string(top.day)
+                << "; " << f.note << "\n";
     }
 }
 
