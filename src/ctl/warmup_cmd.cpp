@@ -181,7 +181,8 @@ Result<services::WarmupStack> open_warmup(const Context& c) { return services::o
 
 std::vector<Command> warmup_commands() {
     return {
-        {"warmup status", "[IDENTITY]", "level, today's limit, used, remaining, held mail and the next upgrade",
+        {"warmup status", "[IDENTITY]",
+         "level, today's limit, used, remaining, held mail, the next upgrade and the forecast to the top of the plan",
          status},
         {"warmup set-level", "IDENTITY LEVEL", "set an identity's warm-up level (recorded in its history)", set_level},
         {"warmup pause", "IDENTITY", "hold all new mail of an identity until resumed",
