@@ -41,6 +41,16 @@ void status_text(std::ostream& out, const warmup::IdentityStatus& s, const std::
             : s.upgrade_expected ? "to level " + std::to_string(s.state.level + 1) + " if today stays like this"
                                  : "held back by today's figures so far")
         << "\n";
+    if (s.forecast && !s.forecast->days.empty()) {
+        const auto& f = *s.forecast;
+        const auto& top = f.days[static_cast<size_t>(f.reached >= 0 ? f.reached : static_cast<int>(f.days.size()) - 1)];
+        if (f.reached >= 0)
+            out << "  forecast: top level " << top.level << ", " << top.limit << "/day from "
+                << warmup::date_string(top.day) << " (the curve: --json)\n";
+        else
+            out << "  forecast: level " << top.level << ", " << top.limit << "/day on " << warmup::date_string(top.day)
+                << "; " << f.note << "\n";
+    }
 }
 
 int status(Context& c) {
@@ -49,11 +59,11 @@ int status(Context& c) {
     auto& eng = *w->engine;
     std::vector<warmup::IdentityStatus> list;
     if (!c.args.empty()) {
-        auto s = eng.status(warmup::parse_identity(c.args[0]));
+        auto s = eng.status(warmup::parse_identity(c.args[0]), true);
         if (!s) return fail(c, s.error().what);
         list.push_back(std::move(*s));
     } else {
-        auto all = eng.status_all();
+        auto all = eng.status_all(true);
         if (!all) return fail(c, all.error().what);
         list = std::move(*all);
     }
@@ -123,17 +133,8 @@ int forecast(Context& c) {
     auto f = w->engine->forecast(id, volume, days);
     if (!f) return fail(c, f.error().what);
     if (c.json) {
-        json arr = json::array();
-        for (const auto& d : f->days)
-            arr.push_back({{"date", warmup::date_string(d.day)}, {"level", d.level}, {"limit", d.limit}});
-        json out{{"identity", c.args.empty() ? json(nullptr) : json(id.name)},
-                 {"volume", volume},
-                 {"reached", f->reached >= 0},
-                 {"days", f->reached >= 0 ? json(f->reached) : json(nullptr)},
-                 {"date", f->reached >= 0 ? json(warmup::date_string(f->days[static_cast<size_t>(f->reached)].day))
-                                          : json(nullptr)},
-                 {"note", f->note},
-                 {"plan", arr}};
+        json out{{"identity", c.args.empty() ? json(nullptr) : json(id.name)}, {"volume", volume}};
+        out.update(services::api::warmup_forecast(*f));
         c.out << out.dump(2) << "\n";
         return 0;
     }
@@ -180,7 +181,8 @@ Result<services::WarmupStack> open_warmup(const Context& c) { return services::o
 
 std::vector<Command> warmup_commands() {
     return {
-        {"warmup status", "[IDENTITY]", "level, today's limit, used, remaining, held mail and the next upgrade",
+        {"warmup status", "[IDENTITY]",
+         "level, today's limit, used, remaining, held mail, the next upgrade and the forecast to the top of the plan",
          status},
         {"warmup set-level", "IDENTITY LEVEL", "set an identity's warm-up level (recorded in its history)", set_level},
         {"warmup pause", "IDENTITY", "hold all new mail of an identity until resumed",

@@ -54,9 +54,9 @@ struct Decided {
     bool held = false;                       // warm-up put the message in the hold queue
     std::string template_name;               // X-SES-Template as submitted, if any
     std::function<Status()> commit;          // the record's store write, run after the edits
-    // Made by the tracking stage when tokens need it (else by the record
-    // stage): the message id, and the original URLs of the rewritten links
-    // (written with the record).
+    // The message id, made before the template stage when there are
+    // message records (else by the record stage), and the original URLs of
+    // the rewritten links (written with the record).
     std::string message_id;
     std::vector<std::string> links;
 };
@@ -258,11 +258,12 @@ void record_rendering_failure(const services::Services& sv, const mail::Message&
 }
 
 // Templates: render X-SES-Template messages; a RenderingFailure is stored
-// for the statistics.
-Status template_stage(mail::Message& msg, const Runtime& rt, std::string& log) {
+// for the statistics.  {{unsubscribe_url}} is ours (reserved, docs/templates.md).
+Status template_stage(mail::Message& msg, const Runtime& rt, const std::string& unsubscribe_url, std::string& log) {
     if (!rt.services || !rt.services->templates || !rt.templates_enabled) return ok_status();
     tmpl::Settings s;
     s.max_message_size = rt.cfg.milter.max_message_size;
+    s.reserved["unsubscribe_url"] = unsubscribe_url;
     tmpl::RenderingFailure failure;
     Status st = tmpl::template_stage(msg, *rt.services->templates, s, &failure, &log);
     if (!st && !st.error().reply.empty()) {
@@ -299,23 +300,51 @@ void submission_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::st
     log += " submission=refused (header removed)";
 }
 
+const config::DomainConf* tracked_domain(const Runtime& rt, const Decided& d) {
+    for (const auto& c : rt.cfg.domains)
+        if (c.name == d.identity)
+            return (c.track_opens || c.track_clicks || c.unsubscribe) && rt.services && rt.services->records &&
+                           rt.services->store && rt.services->tracking
+                       ? &c
+                       : nullptr;
+    return nullptr;
+}
+
+std::string public_base(const Runtime& rt) {
+    std::string base = rt.cfg.get(config::key::http::public_url);
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    return base;
+}
+
+// The one-click URL (List-Unsubscribe and {{unsubscribe_url}}): only for a
+// one-recipient message of an identity with unsubscribe on, since the token
+// must name the recipient; "" otherwise.
+std::string unsubscribe_url(const mail::Message& msg, const Runtime& rt, const Decided& d) {
+    const config::DomainConf* dom = tracked_domain(rt, d);
+    if (!dom || !dom->unsubscribe || msg.env.rcpts.size() != 1 || d.message_id.empty()) return {};
+    return public_base(rt) + "/u/" +
+           records::make_token({records::TokenKind::unsubscribe, d.message_id, 0, 0},
+                               rt.services->tracking->settings().keys);
+}
+
 // Open and click tracking and the List-Unsubscribe fields, per identity
-// (docs/tracking.md).  Tokens name the message id, so the id is made here;
-// the original URLs go into the record's transaction.  Without message
-// records nothing could be recorded or redirected: the stage is skipped.
+// (docs/tracking.md).  Tokens name the message id (made before the template
+// stage); the original URLs go into the record's transaction.  Without
+// message records nothing could be recorded or redirected: the stage is
+// skipped.
 Status tracking_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::string& log) {
     const config::DomainConf* dom = nullptr;
     for (const auto& c : rt.cfg.domains)
         if (c.name == d.identity) dom = &c;
     if (!dom || !(dom->track_opens || dom->track_clicks || dom->unsubscribe)) return ok_status();
-    if (!rt.services || !rt.services->records || !rt.services->store || !rt.services->tracking) {
+    if (!tracked_domain(rt, d)) {
         log += " tracking=off (no message records)";
         return ok_status();
     }
-    std::string base = rt.cfg.get(config::key::http::public_url);
-    while (!base.empty() && base.back() == '/') base.pop_back();
+    std::string base = public_base(rt);
     const records::TagKeys& keys = rt.services->tracking->settings().keys;
     if (d.message_id.empty()) d.message_id = records::new_message_id(clock::now() * 1000);
+    const std::string unsub = unsubscribe_url(msg, rt, d);
     // The recipient is named only when the message has one (as return-path
     // tags do): with several, a token could not tell them apart.
     std::optional<uint16_t> rcpt;
@@ -328,7 +357,8 @@ Status tracking_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::st
         std::vector<std::string> links;
         if (dom->track_clicks)
             rw.link = [&](std::string_view url) -> std::string {
-                if (links.size() >= 0xFFFF) return {};
+                // {{unsubscribe_url}} stays itself: the page it opens is ours.
+                if (links.size() >= 0xFFFF || (!unsub.empty() && url == unsub)) return {};
                 links.emplace_back(url);
                 return base + "/c/" + token(records::TokenKind::click, static_cast<uint16_t>(links.size() - 1));
             };
@@ -355,9 +385,13 @@ Status tracking_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::st
             // A client's own pair would point elsewhere and is replaced.
             msg.delete_all("List-Unsubscribe");
             msg.delete_all("List-Unsubscribe-Post");
-            msg.add_header("List-Unsubscribe", "<" + base + "/u/" + token(records::TokenKind::unsubscribe, 0) + ">");
+            // RFC 2369's mailto: beside the URL, for clients without
+            // one-click; to the return path, which consumes it.
+            std::string mailto = rt.return_path.unsubscribe_address(d.identity, d.message_id);
+            msg.add_header("List-Unsubscribe",
+                           "<" + unsub + ">" + (mailto.empty() ? "" : ", <mailto:" + mailto + "?subject=unsubscribe>"));
             msg.add_header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
-            log += " unsubscribe=one-click";
+            log += mailto.empty() ? " unsubscribe=one-click" : " unsubscribe=one-click,mailto";
         } else {
             log += " unsubscribe=skipped (several recipients)";
         }
@@ -480,7 +514,11 @@ Verdict end_of_message(mail::Message& msg, const Runtime& rt) {
     log += " identity=" + d.identity;
     submission_stage(msg, rt, d, log);
     d.template_name = msg.value("X-SES-Template").value_or("");
-    if (auto st = template_stage(msg, rt, log); !st) return fail(st.error());
+    // The message id exists before the templates: {{unsubscribe_url}} and
+    // the tracking tokens name it.
+    if (rt.services && rt.services->records && d.message_id.empty())
+        d.message_id = records::new_message_id(clock::now() * 1000);
+    if (auto st = template_stage(msg, rt, unsubscribe_url(msg, rt, d), log); !st) return fail(st.error());
     if (auto st = tracking_stage(msg, rt, d, log); !st) return fail(st.error());
     // Long lines are checked after every stage that may rewrite the body and
     // before warm-up counts the message.

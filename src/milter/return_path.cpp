@@ -42,6 +42,7 @@ ReturnPathRules ReturnPathRules::from(const config::Config& cfg) {
     ReturnPathRules r;
     if (!cfg.return_path_keys.empty()) r.keys.current = static_cast<uint8_t>(cfg.return_path_keys.front().id);
     for (const auto& k : cfg.return_path_keys) r.keys.secret[static_cast<uint8_t>(k.id)] = k.secret;
+    r.tracking_keys = records::tracking_settings(cfg).keys;
     for (const auto& d : cfg.domains) {
         if (d.return_path_domain.empty()) continue;
         r.by_identity[d.name] = d.return_path_domain;
@@ -63,11 +64,24 @@ std::optional<records::Tag> ReturnPathRules::decode(std::string_view address) co
     return records::decode_tag(local_part(address), keys);
 }
 
+std::optional<records::Token> ReturnPathRules::decode_unsubscribe(std::string_view address) const {
+    if (!is_return_path(address) || tracking_keys.secret.empty()) return std::nullopt;
+    return records::decode_unsubscribe_local_part(local_part(address), tracking_keys);
+}
+
+std::string ReturnPathRules::unsubscribe_address(std::string_view identity, const std::string& message_id) const {
+    auto it = by_identity.find(std::string(identity));
+    if (it == by_identity.end() || tracking_keys.secret.empty()) return {};
+    std::string local =
+        records::unsubscribe_local_part({records::TokenKind::unsubscribe, message_id, 0, 0}, tracking_keys);
+    return local.empty() ? std::string() : local + "@" + it->second;
+}
+
 std::optional<Reply> check_recipient(const ReturnPathRules& rules, const std::vector<std::string>& earlier,
                                      std::string_view rcpt) {
     if (!rules.enabled()) return std::nullopt;
     bool rp = rules.is_return_path(rcpt);
-    if (rp && !rules.is_fbl(rcpt) && !rules.decode(rcpt))
+    if (rp && !rules.is_fbl(rcpt) && !rules.decode(rcpt) && !rules.decode_unsubscribe(rcpt))
         return mail::make_reply(mail::ReplyReason::return_path_unknown, "<" + std::string(rcpt) + ">");
     for (const auto& e : earlier)
         if (rules.is_return_path(e) != rp) return mail::make_reply(mail::ReplyReason::return_path_mixed);
@@ -91,8 +105,43 @@ bool is_feedback(const ReturnPathRules& rules, const mail::Message& msg) {
     return true;
 }
 
+// Mail to unsub-TOKEN@: whatever it says, the recipient its token names is
+// unsubscribed (RFC 2369 mailto:; the body is not read).
+static Status consume_unsubscribe(const mail::Message& msg, const Runtime& rt, std::string& log) {
+    if (!rt.services || !rt.services->store || !rt.services->tracking) {
+        log += " unsubscribe=not_recorded (no message records)";
+        return ok_status();
+    }
+    int64_t now = clock::now();
+    std::string fields;
+    Status st = rt.services->store->update([&](store::Txn& txn) -> Status {
+        fields.clear();
+        for (const auto& rcpt : msg.env.rcpts) {
+            auto t = rt.return_path.decode_unsubscribe(rcpt);
+            if (!t) continue;  // another kind of return-path address, or a key retired since RCPT
+            auto done = rt.services->tracking->unsubscribe(txn, *t, "mailto", now);
+            if (!done) return done.error();
+            fields += " unsubscribe=" + t->message_id + (*done ? "" : " (no record)");
+        }
+        return txn.status();
+    });
+    if (!st) return st;
+    log += fields;
+    return ok_status();
+}
+
 Status consume_feedback(const mail::Message& msg, const Runtime& rt, std::string& log) {
     const ReturnPathRules& rules = rt.return_path;
+    bool only_unsubscribe = true;
+    for (const auto& r : msg.env.rcpts) {
+        if (!rules.decode_unsubscribe(r)) only_unsubscribe = false;
+    }
+    if (only_unsubscribe) return consume_unsubscribe(msg, rt, log);
+    for (const auto& r : msg.env.rcpts)
+        if (rules.decode_unsubscribe(r)) {
+            if (auto st = consume_unsubscribe(msg, rt, log); !st) return st;
+            break;
+        }
     mail::Feedback fb = mail::parse_feedback(raw_message(msg), msg.env.mail_from.empty());
     log += " feedback=" + std::string(mail::feedback_kind_name(fb.kind));
     if (!fb.reporting_mta.empty()) log += " reporting_mta=" + fb.reporting_mta;
@@ -109,6 +158,7 @@ Status consume_feedback(const mail::Message& msg, const Runtime& rt, std::string
     Status st = rt.services->store->update([&](store::Txn& txn) -> Status {
         fields.clear();
         for (const auto& rcpt : msg.env.rcpts) {
+            if (rules.decode_unsubscribe(rcpt)) continue;  // consume_unsubscribe's
             std::optional<records::Tag> tag;
             if (rules.is_fbl(rcpt)) {
                 // The CFBL-Address: complaints only, named by the id in the

@@ -15,7 +15,9 @@
 // does not decode is refused at RCPT (550 5.1.1), except fbl@, the
 // CFBL-Address: an ARF complaint to it is attributed by the original's
 // X-SES-Message-ID or CFBL-Feedback-ID (other reports to it are consumed
-// and not counted); mixing return-path and
+// and not counted), and unsub-TOKEN@, the mailto: form of List-Unsubscribe:
+// any message to it unsubscribes the recipient its token names, as the
+// one-click POST does (records::Tracking::unsubscribe); mixing return-path and
 // other recipients in one transaction is deferred at RCPT (452 4.5.3).
 //
 // Postfix's own bounces for mail it relayed are not counted twice: the log
@@ -37,6 +39,7 @@
 #include "config/config.hpp"
 #include "mail/message.hpp"
 #include "records/return_path.hpp"
+#include "records/tracking.hpp"
 #include "util/result.hpp"
 
 namespace ses::milter {
@@ -57,6 +60,14 @@ struct ReturnPathRules {
     bool is_return_path(std::string_view address) const;  // its domain is a return-path domain
     bool is_fbl(std::string_view address) const;          // fbl@ a return-path domain
     std::optional<records::Tag> decode(std::string_view address) const;
+
+    // The mailto: unsubscribe address (records/tracking.hpp), authenticated
+    // by the tracking keys: the token of an address at a return-path domain.
+    records::TagKeys tracking_keys;
+    std::optional<records::Token> decode_unsubscribe(std::string_view address) const;
+    // unsub-TOKEN@ the identity's return-path domain for the one recipient of
+    // `message_id`; "" without a return-path domain or tracking keys.
+    std::string unsubscribe_address(std::string_view identity, const std::string& message_id) const;
 };
 
 // The RCPT check: nullopt when the recipient may be added to a transaction

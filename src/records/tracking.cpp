@@ -37,9 +37,8 @@ std::string link_key(std::string_view raw, uint16_t index) {
     return k;
 }
 
-}  // namespace
-
-std::string make_token(const Token& t, const TagKeys& keys) {
+// The token's bytes (body and MAC); "" when it cannot be made.
+std::string token_bytes(const Token& t, const TagKeys& keys) {
     auto id = raw_id(t.message_id);
     auto key = keys.secret.find(keys.current);
     if (!id || key == keys.secret.end() || keys.current == 0 || keys.current > 15) return {};
@@ -53,23 +52,17 @@ std::string make_token(const Token& t, const TagKeys& keys) {
     body.push_back(static_cast<char>(t.link >> 8));
     body.push_back(static_cast<char>(t.link & 0xFF));
     body += mac(key->second, body);
-    return crypto::base64url_encode(body, false);
+    return body;
 }
 
-std::optional<Token> decode_token(std::string_view token, const TagKeys& keys) {
-    if (token.size() != kTokenChars) return std::nullopt;
-    auto raw = crypto::base64url_decode(token);
-    if (!raw || raw->size() != kBodyBytes + kMacBytes) return std::nullopt;
-    // base64url tolerates non-zero trailing bits; re-encoding makes the
-    // accepted spelling unique (an altered last character is refused).
-    if (crypto::base64url_encode(*raw, false) != token) return std::nullopt;
-    auto byte = [&](size_t i) { return static_cast<uint8_t>((*raw)[i]); };
+std::optional<Token> decode_bytes(std::string_view raw, const TagKeys& keys) {
+    if (raw.size() != kBodyBytes + kMacBytes) return std::nullopt;
+    auto byte = [&](size_t i) { return static_cast<uint8_t>(raw[i]); };
     if (byte(0) >> 4 != kVersion) return std::nullopt;
     auto key = keys.secret.find(static_cast<uint8_t>(byte(0) & 0x0F));
     if (key == keys.secret.end()) return std::nullopt;
-    std::string_view body = std::string_view(*raw).substr(0, kBodyBytes);
-    if (!crypto::equal_constant_time(mac(key->second, body), std::string_view(*raw).substr(kBodyBytes)))
-        return std::nullopt;
+    std::string_view body = raw.substr(0, kBodyBytes);
+    if (!crypto::equal_constant_time(mac(key->second, body), raw.substr(kBodyBytes))) return std::nullopt;
     if (byte(1) < 1 || byte(1) > 3) return std::nullopt;
     Token t;
     t.kind = static_cast<TokenKind>(byte(1));
@@ -77,6 +70,41 @@ std::optional<Token> decode_token(std::string_view token, const TagKeys& keys) {
     uint16_t r = static_cast<uint16_t>(byte(2 + kIdBytes) << 8 | byte(3 + kIdBytes));
     if (r != kNoRecipient) t.recipient = r;
     t.link = static_cast<uint16_t>(byte(4 + kIdBytes) << 8 | byte(5 + kIdBytes));
+    return t;
+}
+
+}  // namespace
+
+std::string make_token(const Token& t, const TagKeys& keys) {
+    std::string raw = token_bytes(t, keys);
+    return raw.empty() ? std::string() : crypto::base64url_encode(raw, false);
+}
+
+std::optional<Token> decode_token(std::string_view token, const TagKeys& keys) {
+    if (token.size() != kTokenChars) return std::nullopt;
+    auto raw = crypto::base64url_decode(token);
+    if (!raw) return std::nullopt;
+    // base64url tolerates non-zero trailing bits; re-encoding makes the
+    // accepted spelling unique (an altered last character is refused).
+    if (crypto::base64url_encode(*raw, false) != token) return std::nullopt;
+    return decode_bytes(*raw, keys);
+}
+
+std::string unsubscribe_local_part(const Token& t, const TagKeys& keys) {
+    if (t.kind != TokenKind::unsubscribe || !t.recipient) return {};
+    std::string raw = token_bytes(t, keys);
+    if (raw.empty()) return {};
+    return std::string(kUnsubscribePrefix) + str::lower(crypto::base32_encode(raw, false));
+}
+
+std::optional<Token> decode_unsubscribe_local_part(std::string_view local_part, const TagKeys& keys) {
+    if (local_part.size() != kUnsubscribePrefix.size() + kUnsubscribeTokenChars) return std::nullopt;
+    std::string lower = str::lower(local_part);  // mailbox providers may change the case
+    if (!lower.starts_with(kUnsubscribePrefix)) return std::nullopt;
+    auto raw = crypto::base32_decode(std::string_view(lower).substr(kUnsubscribePrefix.size()));
+    if (!raw) return std::nullopt;
+    auto t = decode_bytes(*raw, keys);
+    if (!t || t->kind != TokenKind::unsubscribe || !t->recipient) return std::nullopt;
     return t;
 }
 
@@ -182,9 +210,14 @@ std::optional<UnsubscribeTarget> Tracking::unsubscribe_target(store::Txn& txn, s
 Result<bool> Tracking::unsubscribe(store::Txn& txn, std::string_view token, std::string_view user_agent,
                                    int64_t now) const {
     auto t = decode_token(token, s_.keys);
+    if (!t) return false;
+    return unsubscribe(txn, *t, user_agent, now);
+}
+
+Result<bool> Tracking::unsubscribe(store::Txn& txn, const Token& t, std::string_view text, int64_t now) const {
     // Without a recipient an unsubscribe could name nobody: never made.
-    if (!t || t->kind != TokenKind::unsubscribe || !t->recipient) return false;
-    return engage(txn, *t, Outcome::Kind::unsubscribe, user_agent, now);
+    if (t.kind != TokenKind::unsubscribe || !t.recipient) return false;
+    return engage(txn, t, Outcome::Kind::unsubscribe, text, now);
 }
 
 }  // namespace ses::records

@@ -59,6 +59,17 @@ inline constexpr size_t kTokenChars = 40;
 std::string make_token(const Token& t, const TagKeys& keys);
 std::optional<Token> decode_token(std::string_view token, const TagKeys& keys);
 
+// The mailto: form of an unsubscribe token (List-Unsubscribe
+// <mailto:LOCAL@RETURN_PATH_DOMAIN>): "unsub-" and the same bytes in
+// lower-case base32 (48 characters; mailbox providers may change the case
+// of a local part, and 54 octets fit RFC 5321's 64).  Only for unsubscribe
+// tokens naming a recipient; "" otherwise.  Decoding ignores case and
+// refuses anything else, as decode_token does.
+inline constexpr std::string_view kUnsubscribePrefix = "unsub-";
+inline constexpr size_t kUnsubscribeTokenChars = 48;
+std::string unsubscribe_local_part(const Token& t, const TagKeys& keys);
+std::optional<Token> decode_unsubscribe_local_part(std::string_view local_part, const TagKeys& keys);
+
 struct TrackingSettings {
     TagKeys keys;
     int64_t link_days = 365;
@@ -102,6 +113,8 @@ public:
     // address (scope per the suppression settings).  True also when it was
     // already done (idempotent); false: refused token or no such record.
     Result<bool> unsubscribe(store::Txn& txn, std::string_view token, std::string_view user_agent, int64_t now) const;
+    // The same for a decoded token (the mailto: form, text "mailto").
+    Result<bool> unsubscribe(store::Txn& txn, const Token& t, std::string_view text, int64_t now) const;
 
 private:
     Tracking(std::shared_ptr<store::Env> env, std::shared_ptr<MessageStore> store,

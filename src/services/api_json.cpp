@@ -143,24 +143,39 @@ json warmup_identity(const warmup::IdentityStatus& s) {
                            {"from", h.from},
                            {"to", h.to},
                            {"reason", h.reason}});
-    return json{{"identity", s.id.name},
-                {"kind", warmup::kind_name(s.id.kind)},
-                {"level", s.state.level},
-                {"started", warmup::date_string(s.state.started)},
-                {"day", s.today - s.state.started + 1},
-                {"date", warmup::date_string(s.today)},
-                {"paused", s.state.paused},
-                {"limit", s.limit.total},
-                {"used", s.usage.sent},
-                {"remaining", s.remaining},
-                {"today", warmup_counters(s.counters)},
-                {"groups", groups},
-                {"held_messages", s.held_messages},
-                {"held_recipients", s.held_recipients},
-                {"next_day_at", clock::format_rfc3339(s.next_day_at)},
-                {"upgrade_expected", s.upgrade_expected},
-                {"next_level", s.upgrade_expected ? s.state.level + 1 : s.state.level},
-                {"history", history}};
+    json j{{"identity", s.id.name},
+           {"kind", warmup::kind_name(s.id.kind)},
+           {"level", s.state.level},
+           {"started", warmup::date_string(s.state.started)},
+           {"day", s.today - s.state.started + 1},
+           {"date", warmup::date_string(s.today)},
+           {"paused", s.state.paused},
+           {"limit", s.limit.total},
+           {"used", s.usage.sent},
+           {"remaining", s.remaining},
+           {"today", warmup_counters(s.counters)},
+           {"groups", groups},
+           {"held_messages", s.held_messages},
+           {"held_recipients", s.held_recipients},
+           {"next_day_at", clock::format_rfc3339(s.next_day_at)},
+           {"upgrade_expected", s.upgrade_expected},
+           {"next_level", s.upgrade_expected ? s.state.level + 1 : s.state.level},
+           {"history", history}};
+    if (s.forecast) j["forecast"] = warmup_forecast(*s.forecast);
+    return j;
+}
+
+json warmup_forecast(const warmup::Forecast& f) {
+    json plan = json::array();
+    for (const auto& d : f.days)
+        plan.push_back({{"date", warmup::date_string(d.day)}, {"level", d.level}, {"limit", d.limit}});
+    const bool reached = f.reached >= 0;
+    return json{
+        {"reached", reached},
+        {"days", reached ? json(f.reached) : json(nullptr)},
+        {"date", reached ? json(warmup::date_string(f.days[static_cast<size_t>(f.reached)].day)) : json(nullptr)},
+        {"note", f.note},
+        {"plan", plan}};
 }
 
 json warmup_all(warmup::Engine& eng, const std::vector<warmup::IdentityStatus>& list) {

@@ -49,7 +49,12 @@ StatsTable collect_stats(records::MessageStore& s, store::Txn& txn, const StatsQ
 std::string day_text(int32_t day);
 json stats(const StatsTable& t, const StatsQuery& q);
 
+// With the status's forecast curve as "forecast" when it has one.
 json warmup_identity(const warmup::IdentityStatus& s);
+// {"reached", "days", "date", "note", "plan": [{"date", "level", "limit"}]}:
+// `sesctl warmup forecast --json` (which adds identity and volume) and the
+// "forecast" of a warm-up status.
+json warmup_forecast(const warmup::Forecast& f);
 // The `sesctl warmup status --json` document over every identity.
 json warmup_all(warmup::Engine& eng, const std::vector<warmup::IdentityStatus>& list);
 json warmup_counters(const warmup::Counters& c);

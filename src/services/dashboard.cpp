@@ -62,8 +62,17 @@ constexpr const char* kPage = R"html(<!doctype html>
     <section class="card">
       <h2>Warm-up <span id="warmup-tz" class="muted"></span></h2>
       <div class="scroll"><table id="warmup" class="num"><thead><tr><th>Identity</th><th>Level</th><th>Day</th>
-        <th>Limit today</th><th>Used</th><th>Remaining</th><th>Held</th><th>State</th></tr></thead><tbody></tbody></table></div>
+        <th>Limit today</th><th>Used</th><th>Remaining</th><th>Held</th><th>State</th><th>Top level</th>
+        <th>Top limit</th><th>Reached on</th></tr></thead><tbody></tbody></table></div>
       <p id="warmup-error" class="muted"></p>
+      <div id="forecast-box" hidden>
+        <h3>Forecast <span class="muted">(messages a day allowed, day by day until the top of the plan, if the
+          reputation stays as it is)</span></h3>
+        <div id="forecast-chart-box"><canvas id="forecast-chart" aria-label="Warm-up forecast"></canvas></div>
+        <details id="forecast-days"><summary>Forecast numbers</summary>
+        <div class="scroll"><table id="forecast" class="num"><thead></thead><tbody></tbody></table></div>
+        </details>
+      </div>
     </section>
     <section class="card">
       <h2>Held queue <span id="held-count" class="muted"></span></h2>
@@ -108,6 +117,8 @@ h2 { font-size: 15px; margin: 0 0 10px; font-weight: 600; }
 .muted { color: var(--muted); font-weight: normal; }
 .error { color: var(--bad); }
 #chart-box { position: relative; height: 240px; margin: 6px 0 10px; }
+#forecast-chart-box { position: relative; height: 260px; margin: 6px 0 10px; }
+h3 { font-size: 13px; margin: 14px 0 4px; font-weight: 600; }
 .tiles { display: grid; grid-template-columns: repeat(7, 1fr); gap: 10px; margin-bottom: 8px; }
 .tile { border: 1px solid var(--line); border-top: 3px solid var(--muted); border-radius: 6px; padding: 8px 10px; }
 .tile .label { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .03em; }
@@ -150,7 +161,9 @@ constexpr const char* kScript = R"js('use strict';
     ['UnsubscribeCount', 'Unsubscribed', '#ca8a04'],
   ];
   const $ = (id) => document.getElementById(id);
+  const LINES = ['#2563eb', '#16a34a', '#dc2626', '#7c3aed', '#ea580c', '#0891b2', '#ca8a04', '#db2777'];
   let chart = null;
+  let forecastChart = null;
 
   function el(tag, text, attrs) {
     const e = document.createElement(tag);
@@ -251,16 +264,67 @@ constexpr const char* kScript = R"js('use strict';
       tbody.replaceChildren(...w.identities.map((i) => {
         const cell = (f, v) => el('td', v === undefined ? i[f] : v, { 'data-identity': i.identity, 'data-field': f });
         const state = i.paused ? 'paused' : (i.upgrade_expected ? 'level ' + i.next_level + ' next' : '');
+        const f = i.forecast || { plan: [] };
+        const top = f.plan.length ? f.plan[f.reached ? f.days : f.plan.length - 1] : {};
         return row([cell('identity'), cell('level'), cell('day'), cell('limit'), cell('used'), cell('remaining'),
-          cell('held_messages'), cell('state', state)]);
+          cell('held_messages'), cell('state', state), cell('forecast_level', top.level),
+          cell('forecast_limit', top.limit),
+          cell('forecast_date', f.reached ? f.date : f.note)]);
       }));
       $('warmup').hidden = !w.identities.length;
       $('warmup-error').textContent = w.identities.length ? '' : 'No identity has sent yet.';
+      drawForecast(w.identities.filter((i) => i.forecast && i.forecast.plan.length));
     } catch (e) {
       if (e instanceof Unauthorized) throw e;
       $('warmup').hidden = true;
       $('warmup-error').textContent = e.message;
     }
+  }
+
+  // One line per identity over the union of their days; after an
+  // identity's top the line stays flat (the plan allows no more).
+  function drawForecast(ids) {
+    $('forecast-box').hidden = !ids.length;
+    if (!ids.length) return;
+    const dates = [...new Set(ids.flatMap((i) => i.forecast.plan.map((d) => d.date)))].sort();
+    const at = (i) => {
+      const by = new Map(i.forecast.plan.map((d) => [d.date, d]));
+      let last = null;
+      return dates.map((date) => (last = by.get(date) || last));
+    };
+    const t = $('forecast');
+    t.tHead.replaceChildren(row([el('th', 'Date')].concat(ids.map((i) => el('th', i.identity)))));
+    const cols = ids.map(at);
+    t.tBodies[0].replaceChildren(...dates.map((date, n) => row([el('td', date)].concat(cols.map((c, k) =>
+      el('td', c[n] ? c[n].limit + ' (' + c[n].level + ')' : '',
+        { 'data-identity': ids[k].identity, 'data-field': 'limit@' + date }))))));
+    if (typeof window.Chart !== 'function') { $('forecast-chart-box').hidden = true; return; }
+    const data = {
+      labels: dates.map((d) => d.slice(5)),
+      datasets: ids.map((i, k) => ({
+        label: i.identity, data: cols[k].map((d) => (d ? d.limit : null)),
+        levels: cols[k].map((d) => (d ? d.level : null)),
+        borderColor: LINES[k % LINES.length], backgroundColor: LINES[k % LINES.length],
+        borderWidth: 2, pointRadius: 2, stepped: 'before',
+      })),
+    };
+    if (forecastChart) { forecastChart.data = data; forecastChart.update(); return; }
+    forecastChart = new window.Chart($('forecast-chart'), {
+      type: 'line', data,
+      options: {
+        animation: false, maintainAspectRatio: false, interaction: { mode: 'index', intersect: false },
+        scales: {
+          y: { type: 'logarithmic', title: { display: true, text: 'messages a day (log scale)' },
+            ticks: { callback: (v) => ([1, 2, 5].includes(Number(String(v)[0])) && /^\d0*$/.test(String(v).slice(1))
+              ? Number(v).toLocaleString('en') : '') } },
+        },
+        plugins: {
+          legend: { position: 'bottom', labels: { boxWidth: 12 } },
+          tooltip: { callbacks: { label: (c) => c.dataset.label + ': ' + Number(c.raw).toLocaleString('en') +
+            '/day (level ' + c.dataset.levels[c.dataIndex] + ')' } },
+        },
+      },
+    });
   }
 
   async function loadHeld() {

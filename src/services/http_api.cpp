@@ -50,7 +50,7 @@ Response stats(const Services& s, const Request& req) {
 
 Response warmup(const Services& s, const Request&) {
     if (!s.warmup) return error_response(404, "warm-up is off ([warmup] enabled = false)");
-    auto all = s.warmup->status_all();
+    auto all = s.warmup->status_all(true);
     if (!all) return error_response(500, all.error().what);
     return ok_json(api::warmup_all(*s.warmup, *all));
 }

@@ -77,6 +77,7 @@ json to_json(const RenderingFailure& f) {
 Status apply_template(mail::Message& m, const Template& t, json data, const Settings& s) {
     auto merged = merge_data(t, std::move(data));
     if (!merged) return failure_error(t.name, merged.error().what);
+    for (const auto& [name, value] : s.reserved) (*merged)[name] = value;
     Limits limits = s.limits;  // rendering never needs more than the message may hold
     limits.max_output = std::min<uint64_t>(limits.max_output, s.max_message_size);
     auto rendered = render(t, *merged, limits);

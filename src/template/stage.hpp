@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ struct Settings {
     bool enabled = true;                     // templates.enabled
     uint64_t max_message_size = 10'000'000;  // milter.max_message_size
     Limits limits;                           // templates.max_lookups, ...
+    // Variables sesmilter sets (unsubscribe_url): they replace whatever the
+    // template's default data or the client's data says.
+    std::map<std::string, std::string> reserved;
 };
 
 struct RenderingFailure {

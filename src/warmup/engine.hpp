@@ -70,8 +70,9 @@ public:
     Status finish_release(const ReleaseBatch& batch, const std::vector<ReleaseOutcome>& outcomes);
 
     // Operator commands.
-    Result<IdentityStatus> status(const IdentityKey& id);
-    Result<std::vector<IdentityStatus>> status_all();
+    // `with_forecast`: also the curve to the top of the plan (queries.hpp).
+    Result<IdentityStatus> status(const IdentityKey& id, bool with_forecast = false);
+    Result<std::vector<IdentityStatus>> status_all(bool with_forecast = false);
     Status set_level(const IdentityKey& id, uint32_t level, std::string_view why = "set-level");
     Status set_paused(const IdentityKey& id, bool paused);
     // Bounces and complaints counted on `day` (default today); used by the
@@ -83,6 +84,7 @@ public:
     // once whatever restarts).
     void add_feedback(store::Txn& txn, const IdentityKey& id, uint64_t bounced, uint64_t complained, int32_t day);
     Result<std::vector<HeldMail>> held(std::optional<IdentityKey> only = std::nullopt);
+    // `volume` kWholePlan: the curve to the top of the plan (model.hpp).
     Result<Forecast> forecast(const IdentityKey& id, uint64_t volume, int max_days = 365);
     Result<Counters> counters(const IdentityKey& id, int32_t day);
 

@@ -125,6 +125,8 @@ std::vector<bool> plan_release(const std::vector<Candidate>& due, std::map<std::
 Forecast forecast(uint32_t level, int32_t today, uint64_t volume, int max_days, const LimitAt& limit_at,
                   const UpgradeAt& upgrade_at) {
     Forecast f;
+    const bool whole = volume == kWholePlan;
+    if (whole) volume = UINT64_MAX;
     int still = 0;
     for (int i = 0; i < max_days; ++i) {
         int32_t d = today + i;
@@ -136,6 +138,7 @@ Forecast forecast(uint32_t level, int32_t today, uint64_t volume, int max_days, 
             } else if (++still >= 14) {
                 f.note =
                     "the level stays at " + std::to_string(level) + ": the plan or the upgrade rule goes no further";
+                f.settled = true;
                 break;
             }
         }
@@ -147,6 +150,13 @@ Forecast forecast(uint32_t level, int32_t today, uint64_t volume, int max_days, 
         }
     }
     if (f.note.empty()) f.note = "not within " + std::to_string(max_days) + " days";
+    if (whole && f.settled) {
+        // Keep the first day of the last level: the curve's top.
+        size_t first = f.days.size() - 1;
+        while (first > 0 && f.days[first - 1].level == f.days.back().level) --first;
+        f.days.resize(first + 1);
+        f.reached = static_cast<int>(first);
+    }
     return f;
 }
 

@@ -91,6 +91,10 @@ std::vector<bool> plan_release(const std::vector<Candidate>& due, std::map<std::
 // assuming `volume` a day is offered and the reputation stays as it is
 // (upgrade() answers for that).  Stops at the first day whose limit reaches
 // `volume`, after `max_days`, or when the level has not moved for 14 days.
+// `volume` kWholePlan: the curve to the top, i.e. until the level stops
+// moving (the end of the plan, or a reputation that holds it back), every
+// day taken at its full limit; the 14 flat days that prove it are dropped
+// but the first day of the last level, which is `reached`.
 struct ForecastDay {
     int32_t day = 0;
     uint32_t level = 0;
@@ -98,9 +102,11 @@ struct ForecastDay {
 };
 struct Forecast {
     std::vector<ForecastDay> days;
-    int reached = -1;  // index into days, -1 when not within the horizon
+    int reached = -1;      // index into days, -1 when not within the horizon
+    bool settled = false;  // stopped because the level stopped moving
     std::string note;
 };
+inline constexpr uint64_t kWholePlan = 0;
 using LimitAt = std::function<uint64_t(uint32_t level, int32_t day)>;
 using UpgradeAt = std::function<bool(uint32_t level, int32_t day, uint64_t sent_yesterday)>;
 Forecast forecast(uint32_t level, int32_t today, uint64_t volume, int max_days, const LimitAt& limit_at,

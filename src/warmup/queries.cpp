@@ -1,6 +1,7 @@
 // queries.cpp -- the operator's commands: status, set-level, pause and
 // resume, feedback, held mail, counters and the forecast (see queries.hpp).
 #include <algorithm>
+#include <chrono>
 
 #include "store/codec.hpp"
 #include "store/schema.hpp"
@@ -14,15 +15,33 @@ using detail::kConflict;
 using detail::kDecideAttempts;
 using detail::starts_with;
 
-Result<IdentityStatus> Engine::status(const IdentityKey& id) {
+Result<IdentityStatus> Engine::status(const IdentityKey& id, bool with_forecast) {
     auto all = collect_status(id);
     if (!all) return all.error();
     for (auto& s : *all)
-        if (s.id == id) return std::move(s);
+        if (s.id == id) {
+            if (with_forecast) {
+                auto f = forecast(s.id, kWholePlan, kStatusForecastDays);
+                if (!f) return f.error();
+                s.forecast = std::move(*f);
+            }
+            return std::move(s);
+        }
     return internal_error("warm-up: unknown identity " + id.str());
 }
 
-Result<std::vector<IdentityStatus>> Engine::status_all() { return collect_status(std::nullopt); }
+Result<std::vector<IdentityStatus>> Engine::status_all(bool with_forecast) {
+    auto all = collect_status(std::nullopt);
+    if (!all || !with_forecast) return all;
+    // One read transaction per identity, after the status's own: the curve
+    // may start from a state a moment newer than the status, never older.
+    for (auto& s : *all) {
+        auto f = forecast(s.id, kWholePlan, kStatusForecastDays);
+        if (!f) return f.error();
+        s.forecast = std::move(*f);
+    }
+    return all;
+}
 
 Result<std::vector<IdentityStatus>> Engine::collect_status(const std::optional<IdentityKey>& only) {
     std::vector<IdentityStatus> out;
@@ -202,12 +221,29 @@ Result<Forecast> Engine::forecast(const IdentityKey& id, uint64_t volume, int ma
         double complaint_rate = basis.sent ? static_cast<double>(basis.complained) / basis.sent : 0.0;
         IdentityState s = l.state;
         s.paused = false;
+        // The status's curve must not make a status slow: it stops asking
+        // the policy once a hook has failed or stalled (the counters move;
+        // in the daemon possibly another thread's hook, which only costs the
+        // curve) or after kStatusForecastBudget; the rest of the curve then
+        // stays flat and is marked not reached.
+        const bool whole = volume == kWholePlan;
+        const uint64_t fallbacks = policy_->fallbacks();
+        const auto deadline = std::chrono::steady_clock::now() + kStatusForecastBudget;
+        bool gave_up = false;
+        auto give_up = [&] {
+            if (whole && !gave_up && (policy_->fallbacks() != fallbacks || std::chrono::steady_clock::now() > deadline))
+                gave_up = true;
+            return gave_up;
+        };
+        uint64_t last_limit = 0;
         auto limit_at = [&](uint32_t level, int32_t day) {
+            if (give_up()) return last_limit;
             IdentityState x = s;
             x.level = level;
-            return ask_limit(view(id, x, day, tz_.day_start(day), {}, {})).total;
+            return last_limit = ask_limit(view(id, x, day, tz_.day_start(day), {}, {})).total;
         };
         auto upgrade_at = [&](uint32_t level, int32_t day, uint64_t sent) {
+            if (give_up()) return false;
             IdentityState x = s;
             x.level = level;
             DayView y;
@@ -218,6 +254,12 @@ Result<Forecast> Engine::forecast(const IdentityKey& id, uint64_t volume, int ma
             return ask_upgrade(view(id, x, day, tz_.day_start(day), {}, {}), y);
         };
         f = warmup::forecast(l.state.level, today, volume, max_days, limit_at, upgrade_at);
+        if (gave_up) {
+            f.reached = -1;
+            f.settled = false;
+            f.note = policy_->fallbacks() != fallbacks ? "incomplete: the policy failed while forecasting (see the log)"
+                                                       : "incomplete: the policy was too slow to forecast further";
+        }
         if (l.state.paused) f.note = "paused now; the forecast assumes it resumes today. " + f.note;
     }
     return f;

@@ -3,7 +3,9 @@
 // Pure data; thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "warmup/hooks.hpp"
@@ -25,6 +27,14 @@ struct IdentityStatus {
     int64_t next_day_at = 0;           // when the next level decision happens
     bool upgrade_expected = false;     // should_upgrade with today's counters so far
     std::vector<LevelChange> history;  // newest last
+    // The curve to the top of the plan (Engine::forecast with kWholePlan);
+    // only when asked for (it asks the policy twice a day of the curve).
+    std::optional<Forecast> forecast;
 };
+
+// The horizon of the status's forecast curve, and the time it may take per
+// identity (the policy answers twice a day of the curve).
+inline constexpr int kStatusForecastDays = 120;
+inline constexpr std::chrono::milliseconds kStatusForecastBudget{2000};
 
 }  // namespace ses::warmup

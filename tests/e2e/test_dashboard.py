@@ -21,6 +21,7 @@ import harness as h
 from test_http import api, fetch
 
 SENDER = "alice@example.com"
+BOB = "bob@example.net"
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = h.BUILD / "e2e-artifacts"
 
@@ -132,7 +133,7 @@ config_directory = "{mta.postfix.config_dir}"
 log_file = "{mta.postfix.maillog_path}"
 log_poll_interval = "1s"
 """
-    m = mta.milter(mta.config({"example.com": [keys.rsa]}, extra=extra), start=False)
+    m = mta.milter(mta.config({"example.com": [keys.rsa], "example.net": [keys.rsa]}, extra=extra), start=False)
 
     def ctl(*args, check=True):
         cp = h.sesctl("-c", str(m.config_path), *args, "--json", binary=sesctl_bin, check=check)
@@ -144,17 +145,21 @@ log_poll_interval = "1s"
     h.wait_port(port)
 
     ids = []
-    for i, rcpts in enumerate([["one@remote.test", "two@remote.test"], ["r@reject.example"], ["three@remote.test"]]):
-        msg = h.make_message(f"Alice <{SENDER}>", rcpts, f"dashboard {i}", "Hello.\n")
+    # example.com bounces one of four (its level is held); example.net,
+    # without a bounce, has the whole plan ahead in its forecast.
+    for i, (sender, rcpts) in enumerate([(SENDER, ["one@remote.test", "two@remote.test"]),
+                                         (SENDER, ["r@reject.example"]), (SENDER, ["three@remote.test"]),
+                                         (BOB, ["four@remote.test"])]):
+        msg = h.make_message(f"Someone <{sender}>", rcpts, f"dashboard {i}", "Hello.\n")
         start = len(m.log())
-        code, _ = mta.send(msg, mail_from=SENDER, rcpts=rcpts)
+        code, _ = mta.send(msg, mail_from=sender, rcpts=rcpts)
         assert code == 250
         ids.append(m.wait_log(r" id=([a-z2-7]{26})\b", 20, start=start).group(1))
 
     def settled():
         t = ctl("stats")["Total"]
-        return t["DeliveredCount"] == 3 and t["BounceCount"] == 1
-    h.wait_for(settled, 40, interval=0.3, what="three delivered, one bounced")
+        return t["DeliveredCount"] == 4 and t["BounceCount"] == 1
+    h.wait_for(settled, 40, interval=0.3, what="four delivered, one bounced")
     tmp = mta.dir / "clock.tmp"
     tmp.write_text(f"{int(time.time()) + 300}\n")
     os.replace(tmp, clock_file)
@@ -192,15 +197,39 @@ log_poll_interval = "1s"
         assert d.fields[("day", "total", f)] == str(stats["Total"][f]), f
         for day in stats["DailyVolumes"]:
             assert d.fields[("day", day["Date"], f)] == str(day[f]), (day["Date"], f)
-    assert d.by_id["total-RequestCount"] == "4"
-    assert d.by_id["total-DeliveredCount"] == "3"
+    assert d.by_id["total-RequestCount"] == "5"
+    assert d.by_id["total-DeliveredCount"] == "4"
     assert d.by_id["total-BounceCount"] == "1"
 
     warm = ctl("warmup", "status")["identities"]
-    assert [w["identity"] for w in warm] == ["example.com"]
-    for f in ("level", "limit", "used", "remaining", "held_messages"):
-        assert d.fields[("identity", "example.com", f)] == str(warm[0][f]), f
+    assert [w["identity"] for w in warm] == ["example.com", "example.net"]
+    for w in warm:
+        for f in ("level", "limit", "used", "remaining", "held_messages"):
+            assert d.fields[("identity", w["identity"], f)] == str(w[f]), f
     assert d.fields[("identity", "example.com", "used")] == "4"   # counted per recipient
+
+    # The forecast curve: the same in sesctl, the API and `sesctl warmup
+    # forecast` to the top's volume; the page shows its top and every day.
+    assert [w["forecast"] for w in api(port, "/v1/warmup", key)["identities"]] == [w["forecast"] for w in warm]
+    tops = {}
+    for w in warm:
+        fc = w["forecast"]
+        assert fc["reached"] and fc["plan"][0]["date"] == today and fc["plan"][0]["level"] == 1
+        top = tops[w["identity"]] = fc["plan"][fc["days"]]
+        assert top["date"] == fc["date"]
+        direct = ctl("warmup", "forecast", w["identity"], "--volume", str(top["limit"]))
+        assert direct["plan"] == fc["plan"] and direct["date"] == fc["date"]
+        assert d.fields[("identity", w["identity"], "forecast_level")] == str(top["level"])
+        assert d.fields[("identity", w["identity"], "forecast_limit")] == str(top["limit"])
+        assert d.fields[("identity", w["identity"], "forecast_date")] == fc["date"]
+        for day in fc["plan"]:
+            assert d.fields[("identity", w["identity"], "limit@" + day["date"])] == f"{day['limit']} ({day['level']})"
+    # A bounce rate of 25 % holds example.com at level 1; example.net climbs
+    # the built-in plan to 1 000 000 a day in 19 days.
+    assert len(warm[0]["forecast"]["plan"]) == 1 and "stays at 1" in warm[0]["forecast"]["note"]
+    assert (tops["example.net"]["level"], tops["example.net"]["limit"]) == (20, 1000000)
+    assert warm[1]["forecast"]["days"] == 19
+    assert "forecast-box" not in d.hidden and "forecast-chart-box" not in d.hidden
 
     # Recent events: the bounce and the deliveries; /v1/events is `sesctl events --json`.
     events = ctl("events")["Events"]
@@ -244,5 +273,7 @@ log_poll_interval = "1s"
     d, _ = render(f"http://{h.LOOPBACK}:{port}/#key={key}", tmp_path)
     assert d.body_attrs.get("data-loaded") == "true"
     assert "chart-box" in d.hidden and "chart-missing" not in d.hidden
+    assert "forecast-chart-box" in d.hidden and "forecast-box" not in d.hidden
+    assert d.fields[("identity", "example.net", "forecast_date")] == warm[1]["forecast"]["date"]
     for f in funnel:
         assert d.by_id[f"total-{f}"] == str(stats["Total"][f]), f

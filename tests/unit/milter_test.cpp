@@ -1408,6 +1408,61 @@ TEST_CASE("tracking stage: links, pixel and List-Unsubscribe, signed; the tokens
     CHECK(st.unsubscribed);
 }
 
+TEST_CASE("tracking stage: mailto: List-Unsubscribe to the return path; mail to it unsubscribes",
+          "[milter][tracking][return_path]") {
+    mail::init();
+    Fixture f("", kTrackingDomain + kReturnPathDomain, kTrackingSection + kReturnPathKeys);
+    auto recs = f.records_store();
+    auto tr = records::Tracking::open(f.rt->services->store, recs, nullptr, records::tracking_settings(f.rt->cfg));
+    REQUIRE(tr);
+    f.rt->services->tracking = *tr;
+
+    auto send = [&](const std::string& qid) {
+        Session s = f.session();
+        Sink k;
+        s.connect("localhost", "127.0.0.1", "smtpd");
+        s.mail("<news@example.com>", "", qid);
+        REQUIRE(s.rcpt("<reader@remote.test>").kind == Step::Kind::next);
+        s.header("From", " News <news@example.com>");
+        REQUIRE(s.eoh().kind == Step::Kind::next);
+        REQUIRE(s.body("hello\r\n").kind == Step::Kind::next);
+        REQUIRE(s.eom(qid, k).kind == Step::Kind::accept);
+        std::string all;
+        for (auto& l : k.log) all += l + "\n";
+        auto id_at = all.find("X-SES-Message-ID: ");
+        REQUIRE(id_at != std::string::npos);
+        const std::string prefix = ">, <mailto:";
+        auto at = all.find(prefix);
+        REQUIRE(at != std::string::npos);
+        auto end = all.find('>', at + prefix.size());
+        return std::pair{all.substr(id_at + 18, 26), all.substr(at + prefix.size(), end - at - prefix.size())};
+    };
+    auto [id, mailto] = send("QIDU");
+    std::string address = mailto.substr(0, mailto.find('?'));
+    CHECK(mailto.substr(mailto.find('?')) == "?subject=unsubscribe");
+    CHECK(address.starts_with("unsub-"));
+    CHECK(address.ends_with("@bounce.example.com"));
+    auto t = f.rt->return_path.decode_unsubscribe(address);
+    REQUIRE(t);
+    CHECK(t->message_id == id);
+
+    // A forged address: 550 5.1.1 at RCPT, nothing recorded.
+    std::string forged = address;
+    forged[8] = forged[8] == 'a' ? 'b' : 'a';
+    Step r = send_feedback(f, forged, "Subject: unsubscribe\r\n\r\nplease\r\n", "reader@remote.test");
+    CHECK(r.kind == Step::Kind::reject);
+    CHECK(r.reply.code == "550");
+    CHECK(r.reply.xcode == "5.1.1");
+    CHECK_FALSE(state_of(f, id, "reader@remote.test").unsubscribed);
+
+    // The real one (in upper case, as some providers write it): consumed, recorded.
+    std::string upper = address;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    Step e = send_feedback(f, upper, "Subject: unsubscribe\r\n\r\nplease\r\n", "reader@remote.test");
+    CHECK(e.kind == Step::Kind::discard);
+    CHECK(state_of(f, id, "reader@remote.test").unsubscribed);
+}
+
 TEST_CASE("tracking stage: plain text untouched; off by default; several recipients get no unsubscribe",
           "[milter][tracking]") {
     mail::init();

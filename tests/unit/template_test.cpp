@@ -602,6 +602,32 @@ TEST_CASE("the stage renders, rebuilds and removes the X-SES headers", "[templat
     CHECK(decoded_text(g_mime_multipart_get_part(alt, 1)) == "<p>Hi &lt;Ana&gt;</p>");
 }
 
+TEST_CASE("reserved variables (unsubscribe_url) override default and client data", "[template]") {
+    MemoryTemplateStore store;
+    Template t = make("News", std::nullopt, "Bye: {{unsubscribe_url}}");
+    t.default_data = R"({"unsubscribe_url": "https://default.example/"})";
+    REQUIRE(store.put(t).ok());
+    auto m = make_message({{"From", "app@example.com"},
+                           {"X-SES-Template", "welcome"},
+                           {"X-SES-Template-Data", R"({"unsubscribe_url": "https://evil.example/"})"}},
+                          "ignored\r\n");
+    Settings s;
+    s.reserved["unsubscribe_url"] = "https://ses.example/u/TOKEN";
+    REQUIRE(template_stage(m, store, s).ok());
+    auto p = parse_message(serialize(m));
+    CHECK(str::trim(decoded_text(body_of(*p))) == "Bye: https://ses.example/u/TOKEN");
+    // Empty (no unsubscribe for this message): empty, still not the client's,
+    // and a strict template does not fail on it.
+    auto m2 = make_message({{"From", "app@example.com"},
+                            {"X-SES-Template", "welcome"},
+                            {"X-SES-Template-Data", R"({"unsubscribe_url": "https://evil.example/"})"}},
+                           "ignored\r\n");
+    s.reserved["unsubscribe_url"] = "";
+    REQUIRE(template_stage(m2, store, s).ok());
+    auto p2 = parse_message(serialize(m2));
+    CHECK(str::trim(decoded_text(body_of(*p2))) == "Bye:");
+}
+
 TEST_CASE("a message without X-SES headers passes untouched", "[template]") {
     MemoryTemplateStore store;
     auto m = make_message({{"Subject", "x"}}, "body\r\n");

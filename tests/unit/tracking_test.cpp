@@ -277,3 +277,67 @@ TEST_CASE("tracking: one-click unsubscribe records, counts and suppresses per id
         return ok_status();
     }));
 }
+
+TEST_CASE("tracking: the mailto: unsubscribe local part", "[tracking]") {
+    auto id = new_message_id(1'700'000'000'000);
+    Token t{TokenKind::unsubscribe, id, uint16_t{0}, 0};
+    std::string local = unsubscribe_local_part(t, keys12());
+    REQUIRE(local.size() == kUnsubscribePrefix.size() + kUnsubscribeTokenChars);
+    CHECK(local.size() <= 64);  // RFC 5321 local part
+    CHECK(local.starts_with("unsub-"));
+    for (char c : local.substr(kUnsubscribePrefix.size())) CHECK(((c >= 'a' && c <= 'z') || (c >= '2' && c <= '7')));
+    auto d = decode_unsubscribe_local_part(local, keys12());
+    REQUIRE(d);
+    CHECK(d->kind == TokenKind::unsubscribe);
+    CHECK(d->message_id == id);
+    CHECK(d->recipient == uint16_t{0});
+    // Providers may change the case of a local part.
+    std::string upper = local;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    CHECK(decode_unsubscribe_local_part(upper, keys12()));
+
+    // Every single-character change is refused; so are other lengths,
+    // another prefix, another key and the https token's spelling.
+    const std::string b32 = "abcdefghijklmnopqrstuvwxyz234567";
+    for (size_t i = kUnsubscribePrefix.size(); i < local.size(); ++i) {
+        std::string bad = local;
+        bad[i] = b32[(b32.find(local[i]) + 1) % b32.size()];
+        CHECK_FALSE(decode_unsubscribe_local_part(bad, keys12()));
+    }
+    CHECK_FALSE(decode_unsubscribe_local_part(local.substr(0, local.size() - 1), keys12()));
+    CHECK_FALSE(decode_unsubscribe_local_part("unsub_" + local.substr(6), keys12()));
+    CHECK_FALSE(decode_unsubscribe_local_part("unsub-" + make_token(t, keys12()), keys12()));
+    TagKeys other;
+    other.current = 2;
+    other.secret[2] = "someone-elses-secret-of-length";
+    CHECK_FALSE(decode_unsubscribe_local_part(local, other));
+    // Only unsubscribe tokens that name a recipient have a mailto: form.
+    CHECK(unsubscribe_local_part({TokenKind::open, id, uint16_t{0}, 0}, keys12()).empty());
+    CHECK(unsubscribe_local_part({TokenKind::unsubscribe, id, std::nullopt, 0}, keys12()).empty());
+}
+
+TEST_CASE("tracking: an unsubscribe by mail records and suppresses as the POST does", "[tracking]") {
+    SuppressionSettings ss;
+    ss.per_identity = true;
+    TempTracking tt(ss);
+    auto rec = tt.add({"reader@gmail.com"});
+    auto t = decode_unsubscribe_local_part(
+        unsubscribe_local_part({TokenKind::unsubscribe, rec.id, uint16_t{0}, 0}, keys12()), keys12());
+    REQUIRE(t);
+    REQUIRE(tt.env->update([&](store::Txn& txn) -> Status {
+        auto r = tt.tr->unsubscribe(txn, *t, "mailto", 1'700'000'100);
+        REQUIRE(r);
+        CHECK(*r);
+        return ok_status();
+    }));
+    CHECK(tt.totals()[unsubscribes] == 1);
+    auto ev = tt.events_of(EventType::unsubscribe);
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].text == "mailto");
+    REQUIRE(tt.env->view([&](store::Txn& txn) {
+        auto s = tt.list->find(txn, "reader@gmail.com", "example.com", 1'700'000'200);
+        REQUIRE(s);
+        CHECK(s->reason == SuppressionReason::unsubscribe);
+        return ok_status();
+    }));
+}

@@ -19,6 +19,7 @@
 #include "warmup/builtin.hpp"
 #include "config/config.hpp"
 #include "records/message_store.hpp"
+#include "services/api_json.hpp"
 #include "services/release_scheduler.hpp"
 #include "services/warmup_stack.hpp"
 #include "util/clock.hpp"
@@ -307,6 +308,39 @@ TEST_CASE("forecast under the seed plan", "[warmup]") {
     Forecast stuck = forecast(3, 0, 10000, 365, limit_at, bad);
     CHECK(stuck.reached == -1);
     CHECK(stuck.days.size() == 14);
+}
+
+TEST_CASE("forecast of the whole plan stops at the top, without the flat days", "[warmup]") {
+    auto limit_at = [](uint32_t level, int32_t) { return builtin::plan_limit(level); };
+    auto good = [](uint32_t level, int32_t, uint64_t) { return level < builtin::max_level(); };
+    Forecast f = forecast(1, 1000, kWholePlan, 365, limit_at, good);
+    REQUIRE(f.settled);
+    REQUIRE(f.days.size() == 20);
+    CHECK(f.reached == 19);
+    CHECK(f.days.front().level == 1);
+    CHECK(f.days.back().level == 20);
+    CHECK(f.days.back().limit == 1000000);
+    CHECK(f.days.back().day == 1019);
+    // The same figures as a forecast to the top's volume.
+    Forecast v = forecast(1, 1000, 1000000, 365, limit_at, good);
+    REQUIRE(v.days.size() == f.days.size());
+    for (size_t i = 0; i < v.days.size(); ++i) CHECK(v.days[i].limit == f.days[i].limit);
+
+    // From level 18: three days.
+    CHECK(forecast(18, 0, kWholePlan, 365, limit_at, good).days.size() == 3);
+    // A reputation that holds the level: one day, today's.
+    auto bad = [](uint32_t, int32_t, uint64_t) { return false; };
+    Forecast stuck = forecast(3, 7, kWholePlan, 365, limit_at, bad);
+    REQUIRE(stuck.days.size() == 1);
+    CHECK(stuck.reached == 0);
+    CHECK(stuck.days[0].level == 3);
+    CHECK_THAT(stuck.note, Catch::Contains("stays at 3"));
+    // A plan that grows forever: the horizon, not reached.
+    auto endless = [](uint32_t, int32_t, uint64_t) { return true; };
+    Forecast open_ended = forecast(1, 0, kWholePlan, 30, limit_at, endless);
+    CHECK(open_ended.days.size() == 30);
+    CHECK(open_ended.reached == -1);
+    CHECK_FALSE(open_ended.settled);
 }
 
 TEST_CASE("engine: day 1 holds the sixth message, day 2 releases it and counts it there", "[warmup][engine]") {
@@ -634,6 +668,68 @@ TEST_CASE("engine: forecast from the store", "[warmup][engine]") {
     f = fx.engine->forecast(IdentityKey::domain("example.com"), 100000);
     REQUIRE(f);
     CHECK(f->reached == -1);
+}
+
+TEST_CASE("engine: the status's forecast curve, in the one JSON builder", "[warmup][engine]") {
+    Fixture fx(nullptr);  // built-in rules
+    clock::set_override(at("2026-11-23T10:00:00Z"));
+    fx.admit();
+    auto plain = fx.engine->status_all();
+    REQUIRE(plain);
+    REQUIRE(plain->size() == 1);
+    CHECK_FALSE((*plain)[0].forecast);
+    CHECK_FALSE(services::api::warmup_identity((*plain)[0]).contains("forecast"));
+
+    auto all = fx.engine->status_all(true);
+    REQUIRE(all);
+    REQUIRE((*all)[0].forecast);
+    auto j = services::api::warmup_identity((*all)[0]);
+    REQUIRE(j.contains("forecast"));
+    const auto& f = j["forecast"];
+    CHECK(f["reached"] == true);
+    CHECK(f["days"] == 19);
+    CHECK(f["date"] == "2026-12-12");
+    REQUIRE(f["plan"].size() == 20);
+    CHECK(f["plan"][0] == services::api::json{{"date", "2026-11-23"}, {"level", 1}, {"limit", 500}});
+    CHECK(f["plan"][19] == services::api::json{{"date", "2026-12-12"}, {"level", 20}, {"limit", 1000000}});
+    // Equal to `sesctl warmup forecast --volume TOP` (same builder).
+    auto to_top = fx.engine->forecast(IdentityKey::domain("example.com"), 1000000);
+    REQUIRE(to_top);
+    CHECK(services::api::warmup_forecast(*to_top)["plan"] == f["plan"]);
+
+    auto one = fx.engine->status(IdentityKey::domain("example.com"), true);
+    REQUIRE(one);
+    REQUIRE(one->forecast);
+    CHECK(one->forecast->days.size() == 20);
+}
+
+TEST_CASE("engine: the status's forecast stops asking a failing policy", "[warmup][engine]") {
+    // should_upgrade fails from the second day on: every call would fall
+    // back; the curve stops at the first failure and says so.
+    Fixture fx(R"(
+ses.on("daily_limit", function(identity) return 100 * identity.level end)
+ses.on("should_upgrade", function(identity, yesterday)
+  if identity.level >= 2 then error("broken rule") end
+  return true
+end)
+)");
+    clock::set_override(at("2026-11-23T10:00:00Z"));
+    fx.admit();
+    const uint64_t before = fx.engine->policy().fallbacks();
+    auto st = fx.engine->status(IdentityKey::domain("example.com"), true);
+    REQUIRE(st);
+    REQUIRE(st->forecast);
+    CHECK(st->forecast->reached == -1);
+    CHECK_THAT(st->forecast->note, Catch::Contains("incomplete: the policy failed"));
+    CHECK(fx.engine->policy().fallbacks() - before == 1);  // asked no more after the failure
+    REQUIRE(st->forecast->days.size() >= 2);
+    CHECK(st->forecast->days[1].limit == 200);
+    // `sesctl warmup forecast` (a volume) asks on, as it always did (the
+    // built-in rule answers for the failing hook).
+    auto f = fx.engine->forecast(IdentityKey::domain("example.com"), 1000, 30);
+    REQUIRE(f);
+    CHECK(f->reached == 9);
+    CHECK(fx.engine->policy().fallbacks() - before > 2);
 }
 
 TEST_CASE("MTA adapters: queue ids, postsuper output, sendmail commands", "[warmup][mta]") {
