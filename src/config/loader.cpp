@@ -438,6 +438,11 @@ Result<Config> build(toml::table& root, std::string_view source) {
                 c.error(lookup(root, "mta.default_pool", "mta.default_pool"), "mta.default_pool",
                         "no [[pool]] is named " + quoted(cfg.default_pool));
             if (cfg.default_pool.empty() && !cfg.pools.empty()) cfg.default_pool = cfg.pools.front().name;
+            // It goes into the map's FILTER actions as is.
+            std::string hop = read(root, key::mta::pool_next_hop);
+            if (hop.find_first_of(" \t\r\n/") != std::string::npos)
+                c.error(lookup(root, "mta.pool_next_hop", "mta.pool_next_hop"), "mta.pool_next_hop",
+                        "expected a Postfix next hop such as [relay.example.net]:25, got " + quoted(hop));
             if (auto* doms = root["domain"].as_array())
                 for (size_t i = 0; i < doms->size() && i < cfg.domains.size(); ++i)
                     if (!cfg.domains[i].pool.empty() && !known(cfg.domains[i].pool))

@@ -334,6 +334,10 @@ const KeyDef kKeys[] = {
     {"mta.pool_map", Type::string, R"("")",
      "The Postfix regexp table that routes `X-SES-Pool` to the pools' transports, as `sesctl mta config` "
      "prints it. Empty: `sesmilter_pools.regexp` in `config_directory` (else /etc/postfix)."},
+    {"mta.pool_next_hop", Type::string, R"("")",
+     "The next hop of pool mail, e.g. `[relay.example.net]:25`, written into each `FILTER` action. Empty: the "
+     "recipient domain's MX. Postfix's `relayhost` and `transport_maps` do not apply to pool mail: a FILTER "
+     "with an empty next hop resolves the recipient domain."},
 
     // [[pool]]
     {"pool", Type::table_list, "", "Pools of sending addresses (docs/pools.md)."},

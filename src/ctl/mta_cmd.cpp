@@ -21,7 +21,7 @@ using nlohmann::json;
 
 int config_cmd(Context& c) {
     bool sendmail = c.cfg.get(config::key::mta::kind) == "sendmail";
-    mta::PostfixPoolConfig pc = mta::postfix_pool_config(c.cfg.pools, mta::pool_map_path(c.cfg));
+    mta::PostfixPoolConfig pc = mta::postfix_pool_config(c.cfg);
     std::vector<std::string> problems;
     bool checked = false;
     if (c.flag("check") && !sendmail && !c.cfg.pools.empty()) {

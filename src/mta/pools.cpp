@@ -78,7 +78,12 @@ std::string pool_map_path(const config::Config& cfg) {
     return dir + "/sesmilter_pools.regexp";
 }
 
-PostfixPoolConfig postfix_pool_config(const std::vector<config::PoolConf>& pools, const std::string& map_path) {
+PostfixPoolConfig postfix_pool_config(const config::Config& cfg) {
+    return postfix_pool_config(cfg.pools, pool_map_path(cfg), cfg.get(config::key::mta::pool_next_hop));
+}
+
+PostfixPoolConfig postfix_pool_config(const std::vector<config::PoolConf>& pools, const std::string& map_path,
+                                      const std::string& next_hop) {
     PostfixPoolConfig c;
     c.map_path = map_path;
     if (pools.empty()) return c;
@@ -89,7 +94,7 @@ PostfixPoolConfig postfix_pool_config(const std::vector<config::PoolConf>& pools
             c.master_cf.push_back(t + " unix - - n - - smtp");
             for (const auto& [k, v] : transport_settings(p, a)) c.master_cf.push_back("  -o " + k + "=" + v);
             c.map.push_back("/^" + std::string(kPoolHeader) + ":[[:space:]]*" + regexp_quote(p.name) + " " +
-                            regexp_quote(a) + "[[:space:]]*$/ FILTER " + t + ":");
+                            regexp_quote(a) + "[[:space:]]*$/ FILTER " + t + ":" + next_hop);
         }
     return c;
 }
@@ -128,6 +133,17 @@ std::vector<std::string> compare_postfix_pools(const PostfixPoolConfig& want, st
         }
     }
     if (!want.main_cf.empty() && !found) out.push_back("main.cf: milter_header_checks does not list " + table);
+    // A FILTER with an empty next hop ignores relayhost.
+    bool empty_hop = !want.map.empty() && want.map.front().back() == ':';
+    for (const auto& l : lines_of(postconf_n))
+        if (empty_hop && l.rfind("relayhost", 0) == 0) {
+            auto eq = l.find('=');
+            if (eq != std::string::npos && str::trim(l.substr(0, eq)) == "relayhost" &&
+                !str::trim(l.substr(eq + 1)).empty())
+                out.push_back(
+                    "main.cf: relayhost is set, but pool mail goes to the recipient domain's MX ([mta] "
+                    "pool_next_hop is empty)");
+        }
 
     // master.cf: one smtp service per address, with its settings.
     std::vector<std::vector<std::string>> services;
@@ -200,7 +216,7 @@ Result<std::vector<std::string>> check_postfix_pools(const config::Config& cfg) 
     if (!m) return m.error();
     auto p = run("-P");
     if (!p) return p.error();
-    PostfixPoolConfig want = postfix_pool_config(cfg.pools, pool_map_path(cfg));
+    PostfixPoolConfig want = postfix_pool_config(cfg);
     std::optional<std::string> map;
     if (std::ifstream in{want.map_path}) {
         std::ostringstream o;

@@ -6,8 +6,9 @@
 // it with milter_header_checks (headers added by a milter; Postfix >= 2.7)
 // and `FILTER ses_ADDRESS:` sends the message through one smtp transport
 // per address (smtp_bind_address with smtp_bind_address_enforce = yes,
-// Postfix >= 3.7; the address family pinned; smtp_helo_name).  The empty
-// next hop keeps the normal one (relayhost, transport_maps, MX).
+// Postfix >= 3.7; the address family pinned; smtp_helo_name).  The FILTER's
+// next hop is [mta] pool_next_hop; empty, Postfix uses the recipient
+// domain's MX (measured on 3.7: relayhost does not apply then).
 // Sendmail cannot do this: a milter cannot choose the client address of a
 // delivery there (sendmail_pools_note()).
 //
@@ -41,7 +42,10 @@ struct PostfixPoolConfig {
     std::string map_path;
     std::vector<std::string> map;  // the regexp table, one line per address
 };
-PostfixPoolConfig postfix_pool_config(const std::vector<config::PoolConf>& pools, const std::string& map_path);
+PostfixPoolConfig postfix_pool_config(const std::vector<config::PoolConf>& pools, const std::string& map_path,
+                                      const std::string& next_hop = {});
+// The same for a loaded configuration ([mta] pool_map, pool_next_hop).
+PostfixPoolConfig postfix_pool_config(const config::Config& cfg);
 
 // All of it as text: the three parts under "# main.cf", "# master.cf" and
 // "# PATH" comment lines.
