@@ -8,8 +8,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "config/config.hpp"
 #include "mta/pools.hpp"
@@ -49,6 +52,14 @@ std::string load_error(const std::string& text) {
     auto c = config::load_string(text, "t.toml");
     REQUIRE_FALSE(c);
     return c.error().what;
+}
+
+std::string repo_file(const std::string& rel) {
+    auto root = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+    std::ifstream in(root / rel);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
 }
 
 struct TempDir {
@@ -98,10 +109,10 @@ struct Fx {
     }
     ~Fx() { clock::set_override(std::nullopt); }
 
-    warmup::Routed send() {
+    warmup::Routed send(const std::string& rcpt = "a@example.org") {
         mail::Message m;
         m.env.mail_from = "news@example.com";
-        m.env.rcpts = {"a@example.org"};
+        m.env.rcpts = {rcpt};
         char q[16];
         std::snprintf(q, sizeof q, "QID%05d", qid++);
         m.env.queue_id = q;
@@ -285,4 +296,20 @@ TEST_CASE("the printed configuration compared with postconf's", "[pools]") {
                         [](auto& d) { return d.find("service ses_127_0_0_9 is not") != std::string::npos; }) == 1);
     CHECK(std::count_if(diff.begin(), diff.end(),
                         [](auto& d) { return d.find("routes to no configured") != std::string::npos; }) == 1);
+}
+
+TEST_CASE("examples/lua/dedicated_overflow.lua: provider caps per address, then the shared pool", "[pools]") {
+    Fx fx("unused", repo_file("examples/lua/dedicated_overflow.lua"));
+    // Level 1: 500 a day per dedicated address, 200 of them to gmail.
+    std::map<std::string, int> from;
+    for (int i = 0; i < 401; ++i) {
+        auto r = fx.send("u" + std::to_string(i) + "@gmail.com");
+        REQUIRE(r.decision.action == warmup::Decision::Action::accept);
+        from[r.route.address + (r.route.overflow_from.empty() ? "" : " overflow")]++;
+    }
+    CHECK(from == std::map<std::string, int>{{"127.0.0.3", 200}, {"2001:db8::1", 200}, {"127.0.0.2 overflow", 1}});
+    // Other providers still fit on the first dedicated address.
+    auto r = fx.send("x@example.org");
+    CHECK(r.route.address == "127.0.0.3");
+    CHECK(r.route.overflow_from.empty());
 }
