@@ -38,6 +38,15 @@ struct DomainConf {
     bool track_opens = false;                // open pixel in HTML parts (docs/tracking.md)
     bool track_clicks = false;               // links in HTML parts rewritten
     bool unsubscribe = false;                // List-Unsubscribe + List-Unsubscribe-Post (RFC 8058)
+    std::string pool;                        // [[pool]] name; empty: the default pool (docs/pools.md)
+};
+
+// One [[pool]] of sending addresses (docs/pools.md).  Each address gets its
+// own MTA transport and is a warm-up identity of its own (ip:ADDRESS).
+struct PoolConf {
+    std::string name;
+    std::vector<std::string> addresses;  // IPv4 or IPv6 literals, canonical text, each in one pool only
+    std::string helo_name;               // EHLO name of the pool's transports; empty: the MTA's own
 };
 
 // The event type names a [[webhook]] `events` list may name, so that a
@@ -97,6 +106,8 @@ struct Config {
     std::vector<ReturnPathKey> return_path_keys;  // the first is the current key
     std::vector<ReturnPathKey> tracking_keys;     // [tracking] keys; the first is the current key
     std::vector<WebhookConf> webhooks;
+    std::vector<PoolConf> pools;  // in file order
+    std::string default_pool;     // [mta] default_pool, else the first pool; "" without pools
 
     // The value of a scalar key (config/keys.hpp): the file's value or the
     // declared default, as the key's C++ type.  Each module reads its own

@@ -109,6 +109,9 @@ struct Key {
     X(mta, requeue_margin, duration)             \
     X(mta, log_file, string)                     \
     X(mta, log_poll_interval, duration)          \
+    X(mta, default_pool, string)                 \
+    X(mta, pool_map, string)                     \
+    X(mta, pool_next_hop, string)                \
     X(records, enabled, boolean)                 \
     X(records, keep_days, integer)               \
     X(records, mailbox_groups, string_list)      \

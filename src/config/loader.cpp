@@ -1,4 +1,5 @@
 // loader.cpp -- TOML file -> checked, typed Config (see config.hpp).
+#include <arpa/inet.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -324,6 +325,7 @@ Result<Config> build(toml::table& root, std::string_view source) {
                 d.track_opens = get_bool(dt, "track_opens", "domain[].track_opens");
                 d.track_clicks = get_bool(dt, "track_clicks", "domain[].track_clicks");
                 d.unsubscribe = get_bool(dt, "unsubscribe", "domain[].unsubscribe");
+                d.pool = get_string(dt, "pool", "domain[].pool");
                 d.return_path_domain = str::lower(get_string(dt, "return_path_domain", "domain[].return_path_domain"));
                 if (!d.return_path_domain.empty())
                     if (auto why = dns_name_problem(d.return_path_domain); !why.empty())
@@ -381,6 +383,71 @@ Result<Config> build(toml::table& root, std::string_view source) {
                     c.error(ht, "webhook", "webhook " + quoted(w.id) + " is declared twice (give each a `name`)");
                 cfg.webhooks.push_back(std::move(w));
             }
+        }
+
+        // Pools: names are transport-safe, addresses canonical (the routing
+        // header and the Postfix map compare text) and each in one pool.
+        if (auto* pools = root["pool"].as_array()) {
+            std::unordered_set<std::string> names, addrs;
+            for (auto& e : *pools) {
+                auto& pt = *e.as_table();
+                PoolConf p;
+                p.name = get_string(pt, "name", "pool[].name");
+                p.helo_name = str::lower(get_string(pt, "helo_name", "pool[].helo_name"));
+                const toml::node& name_node =
+                    pt["name"].node() ? *pt["name"].node() : static_cast<const toml::node&>(pt);
+                bool name_ok = !p.name.empty() && p.name.size() <= 32;
+                for (char ch : p.name)
+                    name_ok = name_ok && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                                          (ch >= '0' && ch <= '9') || ch == '_' || ch == '-');
+                if (!name_ok)
+                    c.error(name_node, "pool.name",
+                            "expected 1 to 32 letters, digits, '_' or '-', got " + quoted(p.name));
+                else if (!names.insert(p.name).second)
+                    c.error(pt, "pool", "pool " + quoted(p.name) + " is declared twice");
+                if (!p.helo_name.empty())
+                    if (auto why = dns_name_problem(p.helo_name); !why.empty())
+                        c.error(*pt["helo_name"].node(), "pool.helo_name",
+                                "expected a host name, got " + quoted(p.helo_name) + ": " + why);
+                const toml::node& an =
+                    pt["addresses"].node() ? *pt["addresses"].node() : static_cast<const toml::node&>(pt);
+                for (const std::string& a : get_list(pt, "addresses", "pool[].addresses")) {
+                    unsigned char buf[16];
+                    char text[INET6_ADDRSTRLEN];
+                    int family = a.find(':') == std::string::npos ? AF_INET : AF_INET6;
+                    if (inet_pton(family, a.c_str(), buf) != 1 || !inet_ntop(family, buf, text, sizeof text)) {
+                        c.error(an, "pool.addresses", "expected an IPv4 or IPv6 address, got " + quoted(a));
+                        continue;
+                    }
+                    if (!addrs.insert(text).second) {
+                        c.error(an, "pool.addresses", "address " + quoted(text) + " is in more than one pool");
+                        continue;
+                    }
+                    p.addresses.emplace_back(text);
+                }
+                if (p.addresses.empty()) c.error(an, "pool.addresses", "a pool needs at least one address");
+                cfg.pools.push_back(std::move(p));
+            }
+        }
+        {
+            auto known = [&](const std::string& n) {
+                return std::any_of(cfg.pools.begin(), cfg.pools.end(), [&](const PoolConf& p) { return p.name == n; });
+            };
+            cfg.default_pool = read(root, key::mta::default_pool);
+            if (!cfg.default_pool.empty() && !known(cfg.default_pool))
+                c.error(lookup(root, "mta.default_pool", "mta.default_pool"), "mta.default_pool",
+                        "no [[pool]] is named " + quoted(cfg.default_pool));
+            if (cfg.default_pool.empty() && !cfg.pools.empty()) cfg.default_pool = cfg.pools.front().name;
+            // It goes into the map's FILTER actions as is.
+            std::string hop = read(root, key::mta::pool_next_hop);
+            if (hop.find_first_of(" \t\r\n/") != std::string::npos)
+                c.error(lookup(root, "mta.pool_next_hop", "mta.pool_next_hop"), "mta.pool_next_hop",
+                        "expected a Postfix next hop such as [relay.example.net]:25, got " + quoted(hop));
+            if (auto* doms = root["domain"].as_array())
+                for (size_t i = 0; i < doms->size() && i < cfg.domains.size(); ++i)
+                    if (!cfg.domains[i].pool.empty() && !known(cfg.domains[i].pool))
+                        c.error(*(*doms->get(i)->as_table())["pool"].node(), "domain.pool",
+                                "no [[pool]] is named " + quoted(cfg.domains[i].pool));
         }
 
         // Tag and token keys: "ID:SECRET".  Tags carry the id, so ids are
@@ -488,6 +555,7 @@ Result<Config> build(toml::table& root, std::string_view source) {
     // cfg.domains, and their nodes (about 1 KB each in toml++) need not.
     root.erase("domain");
     root.erase("webhook");
+    root.erase("pool");
     cfg.tree = std::make_shared<const toml::table>(std::move(root));
     return cfg;
 }

@@ -60,6 +60,11 @@ const SectionDoc kSections[] = {
     {"webhooks",
      "Delivery of events to the `[[webhook]]` endpoints (docs/events.md): from a durable outbox, at least "
      "once, in order per recipient, signed, retried with exponential backoff."},
+    {"pool[]",
+     "One `[[pool]]` table per pool of sending addresses (docs/pools.md). sesmilter picks the address a message "
+     "leaves from and adds `X-SES-Pool: POOL ADDRESS` after signing; Postfix routes on it with "
+     "`milter_header_checks` to one `smtp` transport per address (`sesctl mta config` prints the lines). Each "
+     "address is a warm-up identity `ip:ADDRESS`."},
     {"webhook[]",
      "One `[[webhook]]` table per endpoint that receives events. Each request carries `X-SES-Event-ID` and "
      "`X-SES-Signature: t=UNIX,v1=HEX` (HMAC-SHA256 over t + \".\" + body)."},
@@ -205,6 +210,8 @@ const KeyDef kKeys[] = {
      "One-click unsubscribe (RFC 8058): `List-Unsubscribe: <PUBLIC_URL/u/TOKEN>` and `List-Unsubscribe-Post` "
      "on one-recipient messages, always signed and oversigned; an unsubscribe adds the recipient to the "
      "suppression list."},
+    {"domain[].pool", Type::string, R"("")",
+     "The `[[pool]]` the domain's mail leaves from (docs/pools.md). Empty: `[mta] default_pool`."},
     {"domain[].dkim[].selector",
      Type::string,
      "",
@@ -322,6 +329,40 @@ const KeyDef kKeys[] = {
      false,
      R"("/var/log/postfix.log")"},
     {"mta.log_poll_interval", Type::duration, R"("1s")", "How often the MTA's log is read for new lines.", {}, 1, 3600},
+    {"mta.default_pool", Type::string, R"("")",
+     "The `[[pool]]` of identities without a `pool` of their own. Empty: the first `[[pool]]`."},
+    {"mta.pool_map", Type::string, R"("")",
+     "The Postfix regexp table that routes `X-SES-Pool` to the pools' transports, as `sesctl mta config` "
+     "prints it. Empty: `sesmilter_pools.regexp` in `config_directory` (else /etc/postfix)."},
+    {"mta.pool_next_hop", Type::string, R"("")",
+     "The next hop of pool mail, e.g. `[relay.example.net]:25`, written into each `FILTER` action. Empty: the "
+     "recipient domain's MX. Postfix's `relayhost` and `transport_maps` do not apply to pool mail: a FILTER "
+     "with an empty next hop resolves the recipient domain."},
+
+    // [[pool]]
+    {"pool", Type::table_list, "", "Pools of sending addresses (docs/pools.md)."},
+    {"pool[].name",
+     Type::string,
+     "",
+     "The pool's name: letters, digits, `_` and `-`. Each name may appear once.",
+     {},
+     INT64_MIN,
+     INT64_MAX,
+     true,
+     R"("dedicated")"},
+    {"pool[].addresses",
+     Type::string_list,
+     "[]",
+     "The pool's sending addresses (IPv4 or IPv6), each in one pool only. The first with room in its warm-up "
+     "quota today sends the message.",
+     {},
+     INT64_MIN,
+     INT64_MAX,
+     true,
+     R"(["192.0.2.10"])"},
+    {"pool[].helo_name", Type::string, R"("")",
+     "The EHLO name of the pool's transports (`smtp_helo_name`), e.g. the addresses' PTR name. Empty: the MTA's "
+     "`myhostname`."},
 
     // [records]
     {"records.enabled", Type::boolean, "true",

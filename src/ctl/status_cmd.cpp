@@ -50,6 +50,9 @@ void print_recipient(std::ostream& o, const records::MessageRecord& m, const rec
     if (st.deliver_time) o << "  changed " << clock::format_rfc3339(st.deliver_time);
     o << "\n";
     if (m.simulated || st.simulated) o << "    (mailbox simulator)\n";
+    if (!m.pool.empty())
+        o << "    pool " << m.pool << " address " << m.source_address
+          << (m.overflow_from.empty() ? "" : " (overflow from " + m.overflow_from + ")") << "\n";
     if (!st.deliver_message.empty()) o << "    " << st.deliver_message << "\n";
 }
 

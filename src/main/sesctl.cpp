@@ -36,6 +36,7 @@
 #include "ctl/dkim_cmd.hpp"
 #include "ctl/identity_cmd.hpp"
 #include "ctl/man_page.hpp"
+#include "ctl/mta_cmd.hpp"
 #include "ctl/queue_cmd.hpp"
 #include "ctl/status_cmd.hpp"
 #include "ctl/events_cmd.hpp"
@@ -59,7 +60,7 @@ std::vector<ctl::Command> all_commands() {
     std::vector<ctl::Command> all;
     for (auto list : {ctl::dkim_commands, ctl::identity_commands, ctl::auth_commands, ctl::warmup_commands,
                       ctl::queue_commands, ctl::template_commands, ctl::status_commands, ctl::suppression_commands,
-                      ctl::events_commands, ctl::apikey_commands}) {
+                      ctl::events_commands, ctl::apikey_commands, ctl::mta_commands}) {
         auto cmds = list();
         all.insert(all.end(), cmds.begin(), cmds.end());
     }

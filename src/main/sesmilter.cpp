@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "mta/pools.hpp"
 #include "config/paths.hpp"
 #include "mail/address.hpp"
 #include "mail/replies.hpp"
@@ -196,6 +197,23 @@ bool creatable(std::string dir) {
     return S_ISDIR(st.st_mode) && access(dir.c_str(), W_OK) == 0;
 }
 
+// The [[pool]]s against the MTA's configuration (docs/pools.md): warnings,
+// since the MTA may be configured after sesmilter.
+void pool_warnings(const config::Config& cfg, std::vector<std::string>& warnings) {
+    if (cfg.pools.empty()) return;
+    if (cfg.get(config::key::mta::kind) == "sendmail") {
+        warnings.push_back("pool: " + mta::sendmail_pools_note());
+        return;
+    }
+    auto diff = mta::check_postfix_pools(cfg);
+    if (!diff) {
+        warnings.push_back("pool: cannot compare with Postfix: " + diff.error().what);
+        return;
+    }
+    for (const auto& d : *diff)
+        warnings.push_back("pool: Postfix disagrees with the [[pool]]s (`sesctl mta config` prints the lines): " + d);
+}
+
 // --check-config: the checks of a start-up, changing nothing.
 int check_config(const std::string& path, const config::Config& cfg) {
     std::vector<std::string> problems, warnings;
@@ -231,6 +249,7 @@ int check_config(const std::string& path, const config::Config& cfg) {
         problems.push_back("milter.group is set without milter.user");
     }
     if (signing_domains(cfg) == 0) warnings.push_back(kSignsNothing);
+    pool_warnings(cfg, warnings);
     for (const auto& w : warnings) std::printf("%s: warning: %s\n", path.c_str(), w.c_str());
     for (const auto& p : problems) std::fprintf(stderr, "%s\n", p.c_str());
     if (!problems.empty()) return 1;

@@ -11,6 +11,7 @@
 #include "mail/long_lines.hpp"
 #include "mail/tracking_rewrite.hpp"
 #include "milter/return_path.hpp"
+#include "mta/pools.hpp"
 #include "records/return_path.hpp"
 #include "records/simulator.hpp"
 #include "records/submission_id.hpp"
@@ -21,6 +22,7 @@
 #include "services/metrics.hpp"
 #include "util/log.hpp"
 #include "util/strings.hpp"
+#include "warmup/routing.hpp"
 
 namespace ses::milter {
 namespace {
@@ -59,6 +61,7 @@ struct Decided {
     // the rewritten links (written with the record).
     std::string message_id;
     std::vector<std::string> links;
+    warmup::Route route;  // the [[pool]] address the message leaves from ("" without pools)
 };
 
 // Without an identity stage (no [auth] runtime, unit tests): the
@@ -78,17 +81,24 @@ std::string resolve_identity(const mail::Message& msg, const Runtime& rt) {
 // before.  Its failures are the store's: with on_error = accept the
 // message goes on (still signed) without warm-up, at warning level.
 Status warmup_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::string& log) {
-    if (!rt.services || !rt.services->warmup) return ok_status();
+    const config::PoolConf* pool = warmup::pool_for(rt.cfg, d.identity);
+    // A client's own routing header would choose the address (docs/pools.md).
+    if (pool) msg.delete_all(std::string(mta::kPoolHeader));
+    bool engine = rt.services && rt.services->warmup;
+    if (pool && !engine) d.route = warmup::Route{pool->name, pool->addresses.front(), {}};
+    if (!engine) return ok_status();
     const auto& ips = rt.services->warmup_settings.outbound_ips;
     size_t edits = msg.edits().size();
     std::string fields;
-    if (auto st =
-            warmup::apply(*rt.services->warmup, msg, d.identity, ips.size() == 1 ? ips[0] : std::string(), &fields);
-        !st) {
+    Status st =
+        pool ? warmup::apply_routed(*rt.services->warmup, msg, d.identity, *pool, rt.cfg.pools, d.route, &fields)
+             : warmup::apply(*rt.services->warmup, msg, d.identity, ips.size() == 1 ? ips[0] : std::string(), &fields);
+    if (!st) {
         if (!st.error().reply.empty()) return st;
         if (rt.cfg.milter.on_error != config::OnError::accept) return internal_error("warm-up: " + st.error().what);
         g_warmup_skipped.fetch_add(1);
         d.degraded = true;
+        if (pool) d.route = warmup::Route{pool->name, pool->addresses.front(), {}};
         log += " warmup=skipped (on_error=accept: " + st.error().what + ")";
         return ok_status();
     }
@@ -99,6 +109,20 @@ Status warmup_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::stri
     if (held) metrics::global().inc(metrics::kHolds);
     log += fields;
     return ok_status();
+}
+
+// The route to the pool address, after signing so that no signature covers
+// it (Postfix matches it with milter_header_checks; docs/pools.md).
+void pool_stage(mail::Message& msg, const Decided& d, std::string& log) {
+    if (d.route.address.empty()) return;
+    msg.add_header(std::string(mta::kPoolHeader), mta::pool_header_value(d.route.pool, d.route.address));
+    log += " pool=" + d.route.pool + " address=" + d.route.address;
+    if (!d.route.overflow_from.empty()) log += " overflow_from=" + d.route.overflow_from;
+    metrics::global().inc(metrics::kPoolMessages, {{"pool", d.route.pool},
+                                                   {"address", d.route.address},
+                                                   {"decision", d.held                           ? "held"
+                                                                : !d.route.overflow_from.empty() ? "overflow"
+                                                                                                 : "routed"}});
 }
 
 // Suppressed and simulator recipients leave the message here, before
@@ -174,6 +198,9 @@ Status record_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::stri
     }
     rec->subject = msg.value("Subject").value_or("");
     rec->template_name = d.template_name;
+    rec->pool = d.route.pool;
+    rec->source_address = d.route.address;
+    rec->overflow_from = d.route.overflow_from;
     rec->size = msg.size();
     rec->request_time = now;
     for (const auto& r : msg.env.rcpts) {
@@ -539,6 +566,7 @@ Verdict end_of_message(mail::Message& msg, const Runtime& rt) {
     if (auto st = warmup_stage(msg, rt, d, log); !st) return fail(st.error());
     if (auto st = record_stage(msg, rt, d, log); !st) return fail(st.error());
     if (auto st = sign_stage(msg, rt, d, log); !st) return fail(st.error());
+    pool_stage(msg, d, log);
 
     Verdict v;
     v.degraded = d.degraded;

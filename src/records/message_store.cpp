@@ -131,6 +131,8 @@ std::string encode(const MessageRecord& m) {
         w.u8(static_cast<uint8_t>(s.deferred_once | s.opened << 1 | s.clicked << 2 | s.unsubscribed << 3 |
                                   s.complained << 4 | s.simulated << 5));
     }
+    // Appended fields: a record written before them simply ends here.
+    if (!m.pool.empty()) w.str(m.pool).str(m.source_address).str(m.overflow_from);
     return w.take();
 }
 
@@ -167,6 +169,11 @@ std::optional<MessageRecord> decode_record(std::string_view v) {
         s.complained = f & 16;
         s.simulated = f & 32;
         m.recipients.push_back(std::move(rr));
+    }
+    if (r.good() && !r.at_end()) {
+        m.pool = r.str();
+        m.source_address = r.str();
+        m.overflow_from = r.str();
     }
     if (!r.good()) return std::nullopt;
     return m;

@@ -54,6 +54,9 @@ struct MessageRecord {
     std::string from;      // From: address
     std::string subject;   // bounded (kMaxSubject)
     std::string template_name;
+    std::string pool;            // the [[pool]] it left from (docs/pools.md), "" without pools
+    std::string source_address;  // the pool address
+    std::string overflow_from;   // the pool the policy overflowed from, else ""
     uint64_t size = 0;
     int64_t request_time = 0;
     // Every recipient is a mailbox simulator one (a single recipient may be

@@ -53,6 +53,9 @@ json recipient_status(const records::MessageRecord& m, const records::RecipientR
                 {"Identity", m.identity},
                 {"From", m.from},
                 {"Subject", m.subject},
+                {"Pool", m.pool},
+                {"SourceAddress", m.source_address},
+                {"OverflowFrom", m.overflow_from},
                 {"Simulated", m.simulated || st.simulated}};
 }
 

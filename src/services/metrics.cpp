@@ -187,6 +187,8 @@ Registry& global() {
         reg->describe(std::string(kMessages), Type::counter,
                       "Messages at end of message, by verdict (accept, reject, tempfail, discard).");
         reg->describe(std::string(kSignatures), Type::counter, "DKIM signatures added, by algorithm.");
+        reg->describe(std::string(kPoolMessages), Type::counter,
+                      "Outbound messages by [[pool]], source address and decision (routed, overflow, held).");
         reg->describe(std::string(kHolds), Type::counter, "Messages put in the hold queue by the warm-up quota.");
         reg->describe(std::string(kReleases), Type::counter, "Held messages released by the release scheduler.");
         reg->describe(std::string(kEomSeconds), Type::histogram,

@@ -72,6 +72,7 @@ Registry& global();
 inline constexpr std::string_view kMessages = "sesmilter_messages_total";
 inline constexpr std::string_view kSignatures = "sesmilter_signatures_total";
 inline constexpr std::string_view kHolds = "sesmilter_warmup_holds_total";
+inline constexpr std::string_view kPoolMessages = "sesmilter_pool_messages_total";
 inline constexpr std::string_view kReleases = "sesmilter_warmup_releases_total";
 inline constexpr std::string_view kEomSeconds = "sesmilter_end_of_message_duration_seconds";
 inline constexpr std::string_view kHttpRequests = "sesmilter_http_requests_total";

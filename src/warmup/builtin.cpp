@@ -28,7 +28,7 @@ bool should_upgrade(const IdentityView& id, const DayView& y) {
 }
 
 OverQuota on_over_quota(const MessageView&, const IdentityView&, int64_t hold_seconds) {
-    return OverQuota{Action::hold, hold_seconds, {}};
+    return OverQuota{Action::hold, hold_seconds, {}, {}};
 }
 
 }  // namespace ses::warmup::builtin

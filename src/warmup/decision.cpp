@@ -64,6 +64,8 @@ std::string_view action_name(Decision::Action a) {
             return "tempfail";
         case Decision::Action::reject:
             return "reject";
+        case Decision::Action::overflow:
+            return "overflow";
     }
     return "accept";
 }
@@ -82,7 +84,7 @@ Result<Decision> Engine::admit(const mail::Message& m, std::string_view identity
 // are then, so concurrent messages can never overshoot; when the identity's
 // state changed meanwhile (a day change, set-level, pause) or the message no
 // longer fits where the decision assumed it did, the decision is made again.
-Result<Decision> Engine::admit(const mail::Message& m, const std::vector<IdentityKey>& ids_in) {
+Result<Decision> Engine::admit(const mail::Message& m, const std::vector<IdentityKey>& ids_in, AdmitOptions opts) {
     std::vector<IdentityKey> ids;
     for (const auto& id : ids_in)
         if (!id.name.empty() && std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
@@ -111,7 +113,10 @@ Result<Decision> Engine::admit(const mail::Message& m, const std::vector<Identit
         Fit planned_fit;
         int planned_over = first_over(loaded, domains, &planned_fit);
         std::optional<OverQuota> planned;
-        if (planned_over >= 0) {
+        auto passes = [&](int i) {
+            return i >= 0 && opts.pass_when_ip_full && loaded[static_cast<size_t>(i)].id.kind == Kind::ip;
+        };
+        if (planned_over >= 0 && !passes(planned_over)) {
             const Loaded& l = loaded[static_cast<size_t>(planned_over)];
             planned = ask_over_quota(message_view(m), view(l.id, l.state, today, now, l.counters, l.usage));
         }
@@ -130,6 +135,16 @@ Result<Decision> Engine::admit(const mail::Message& m, const std::vector<Identit
             Fit over_fit;
             int over = first_over(loaded, domains, &over_fit);
             OverQuota oq;
+            if (passes(over)) {
+                // Full: the caller tries the pool's next address.
+                for (const Loaded& l : loaded) write_state(txn, l, now);
+                d.action = Decision::Action::overflow;
+                d.identity = loaded[static_cast<size_t>(over)].id.str();
+                d.over = over_fit.over;
+                d.limit = over_fit.limit;
+                d.used = over_fit.used;
+                return txn.status();
+            }
             if (over >= 0) {
                 if (over == planned_over && planned) {
                     oq = *planned;
@@ -163,7 +178,7 @@ Result<Decision> Engine::admit(const mail::Message& m, const std::vector<Identit
                 return txn.status();
             }
             return record_over(
-                txn, m, ids, domains, loaded[static_cast<size_t>(over)], over_fit, oq, now, d,
+                txn, m, ids, domains, loaded[static_cast<size_t>(over)], over_fit, oq, now, opts.allow_overflow, d,
                 [&] { charge_all(true); }, [&] { charge_all(false); });
         });
         if (conflict) continue;
@@ -175,14 +190,26 @@ Result<Decision> Engine::admit(const mail::Message& m, const std::vector<Identit
 }
 
 Status Engine::record_over(store::Txn& txn, const mail::Message& m, const std::vector<IdentityKey>& ids,
-                           const DomainCounts& domains, const Loaded& l, const Fit& over_fit, const OverQuota& oq,
-                           int64_t now, Decision& d, const std::function<void()>& charge_held,
+                           const DomainCounts& domains, const Loaded& l, const Fit& over_fit, const OverQuota& answer,
+                           int64_t now, bool allow_overflow, Decision& d, const std::function<void()>& charge_held,
                            const std::function<void()>& charge_sent) {
+    OverQuota oq = answer;
+    std::string note;
+    if (oq.action == Action::overflow && (!allow_overflow || l.id.kind != Kind::ip)) {
+        // Only an address can overflow to another, and only once.
+        oq = OverQuota{Action::hold, settings_.hold_duration, {}, {}};
+        note = " (overflow to " + answer.pool + " not possible)";
+    }
     d.identity = l.id.str();
     d.over = over_fit.over;
     d.limit = over_fit.limit;
     d.used = over_fit.used;
     switch (oq.action) {
+        case Action::overflow:
+            d.action = Decision::Action::overflow;
+            d.pool = oq.pool;
+            d.reason = d.identity + " over " + describe_limit(over_fit) + ": overflow to pool " + oq.pool;
+            break;
         case Action::accept:
             d.action = Decision::Action::accept;
             d.reason = d.identity + " over " + describe_limit(over_fit) + ": accepted by policy";
@@ -206,7 +233,7 @@ Status Engine::record_over(store::Txn& txn, const mail::Message& m, const std::v
             d.action = Decision::Action::hold;
             d.release_at = now + oq.release_in;
             d.reason = "sesmilter warm-up: " + d.identity + " over " + describe_limit(over_fit) + ", release at " +
-                       clock::format_rfc3339(d.release_at);
+                       clock::format_rfc3339(d.release_at) + note;
             HeldMail h;
             h.queue_id = m.env.queue_id;
             h.sender = m.env.mail_from;
@@ -230,6 +257,11 @@ ses::Status apply(Engine& engine, mail::Message& msg, std::string_view identity_
                   std::string* log) {
     auto d = engine.admit(msg, identity_domain, ip);
     if (!d) return d.error();
+    return apply_decision(msg, *d, log);
+}
+
+ses::Status apply_decision(mail::Message& msg, const Decision& dec, std::string* log) {
+    const Decision* d = &dec;
     // What warm-up did goes into the message's one log line, not a line of its own.
     auto note = [&](const std::string& s) {
         if (log) *log += s;
@@ -246,8 +278,10 @@ ses::Status apply(Engine& engine, mail::Message& msg, std::string_view identity_
         case Decision::Action::tempfail:
         case Decision::Action::reject:
             return Error{"warm-up " + std::string(action_name(d->action)) + ": " + d->reason, d->reply};
+        case Decision::Action::overflow:
+            break;  // only with AdmitOptions, which routing.cpp resolves
     }
-    return ok_status();
+    return internal_error("warm-up: an overflow decision left unrouted");
 }
 
 }  // namespace ses::warmup

@@ -82,6 +82,8 @@ IdentityView Engine::view(const IdentityKey& id, const IdentityState& s, int32_t
     IdentityView v;
     v.name = id.name;
     v.kind = std::string(kind_name(id.kind));
+    if (id.kind == Kind::ip)
+        if (auto it = settings_.pool_of.find(id.name); it != settings_.pool_of.end()) v.pool = it->second;
     v.level = s.level;
     v.started = date_string(s.started);
     v.day = static_cast<uint32_t>(std::max<int64_t>(1, static_cast<int64_t>(day) - s.started + 1));

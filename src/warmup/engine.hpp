@@ -63,7 +63,7 @@ public:
     // The decision for one message.  `ip` is "" unless outbound IPs are
     // configured.
     Result<Decision> admit(const mail::Message& m, std::string_view identity_domain, std::string_view ip = {});
-    Result<Decision> admit(const mail::Message& m, const std::vector<IdentityKey>& ids);
+    Result<Decision> admit(const mail::Message& m, const std::vector<IdentityKey>& ids, AdmitOptions opts = {});
 
     // The release protocol (release.hpp); the caller runs the MTA.
     Result<ReleaseBatch> begin_release();
@@ -107,7 +107,7 @@ private:
     void write_state(store::Txn& txn, const Loaded& l, int64_t now);
     Status record_over(store::Txn& txn, const mail::Message& m, const std::vector<IdentityKey>& ids,
                        const DomainCounts& domains, const Loaded& l, const Fit& over_fit, const OverQuota& oq,
-                       int64_t now, Decision& d, const std::function<void()>& charge_held,
+                       int64_t now, bool allow_overflow, Decision& d, const std::function<void()>& charge_held,
                        const std::function<void()>& charge_sent);
     Result<std::vector<IdentityStatus>> collect_status(const std::optional<IdentityKey>& only);
     Status change_state(const IdentityKey& id,

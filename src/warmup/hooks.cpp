@@ -35,11 +35,13 @@ end))",
      "up one level a day up to level 20, unless yesterday's bounce rate was >= 5 % or its complaint rate >= "
      "0.1 % of sent."},
     {"on_over_quota", "on_over_quota(message, identity)",
-     "{action = \"hold\"|\"tempfail\"|\"reject\"|\"accept\", release_in = seconds, reply = \"...\"}",
+     "{action = \"hold\"|\"tempfail\"|\"reject\"|\"accept\"|\"overflow\", release_in = seconds, reply = "
+     "\"...\", pool = \"name\"}",
      "Called when a message does not fit into what is left of today's quota. `hold` keeps the "
      "message in the MTA's hold queue and releases it after `release_in` seconds (default 24 h), "
      "charged to the day it is released; `tempfail` and `reject` answer the client with `reply`; "
-     "`accept` sends it anyway and counts it.",
+     "`accept` sends it anyway and counts it; `overflow` (for an `ip` identity, docs/pools.md) sends it from "
+     "the first address of the `[[pool]]` named `pool` that has room today, charged there.",
      R"(ses.on("on_over_quota", function(message, identity)
   if #message.recipients > 100 then
     return { action = "tempfail", reply = "452 4.5.3 too many recipients for today, retry tomorrow" }
@@ -48,12 +50,14 @@ end))",
 end))",
      "hold for `[warmup] hold_duration`. `release_in` is 1 .. 31 622 400 seconds (default `[warmup] "
      "hold_duration`); `reply` is `\"451 4.7.1 text\"` or just `\"text\"` (451 4.7.1 for tempfail, 550 5.7.1 for "
-     "reject), and its code must fit the action."},
+     "reject), and its code must fit the action. An `overflow` that cannot be followed (the domain is over, the "
+     "pool is unknown or has no room either) holds the message as the built-in rule does."},
 };
 
 constexpr FieldDef kIdentityFields[] = {
     {"name", "string", "`\"example.com\"`, or the IP address"},
     {"kind", "string", "`\"domain\"` or `\"ip\"`"},
+    {"pool", "string", "for an `ip` identity, the `[[pool]]` the address is in (`\"\"` when none)"},
     {"level", "integer", "warm-up level, 1 on the first day"},
     {"started", "string", "first day seen, `\"YYYY-MM-DD\"`"},
     {"day", "integer", "calendar days since `started`, 1 on the first day"},
@@ -141,6 +145,8 @@ std::string_view action_name(Action a) {
             return "reject";
         case Action::accept:
             return "accept";
+        case Action::overflow:
+            return "overflow";
     }
     return "hold";
 }
@@ -182,6 +188,7 @@ Value to_value(const IdentityView& id) {
     t.entries.reserve(12);
     t.set("name", Value::string(id.name));
     t.set("kind", Value::string(id.kind));
+    t.set("pool", Value::string(id.pool));
     t.set("level", Value::integer(id.level));
     t.set("started", Value::string(id.started));
     t.set("day", Value::integer(id.day));
@@ -269,6 +276,8 @@ Result<OverQuota> over_quota_from(const Value& v, int64_t default_hold) {
         out.action = Action::reject;
     else if (a->s == "accept")
         out.action = Action::accept;
+    else if (a->s == "overflow")
+        out.action = Action::overflow;
     else
         return internal_error("unknown action \"" + a->s + "\"");
     out.release_in = default_hold;
@@ -277,6 +286,12 @@ Result<OverQuota> over_quota_from(const Value& v, int64_t default_hold) {
         if (!to_count(r, s) || s == 0 || s > 366ull * 86400)
             return internal_error("`release_in` must be 1 .. 31622400 seconds");
         out.release_in = static_cast<int64_t>(s);
+    }
+    if (out.action == Action::overflow) {
+        const Value* p = v.get("pool");
+        if (!p || p->type != Value::Type::string || p->s.empty())
+            return internal_error("`overflow` needs `pool`, the name of a [[pool]]");
+        out.pool = p->s;
     }
     if (out.action == Action::tempfail || out.action == Action::reject) {
         std::string text = out.action == Action::reject ? "daily sending quota exceeded"

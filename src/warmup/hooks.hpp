@@ -49,6 +49,7 @@ struct GroupUse {
 struct IdentityView {
     std::string name;         // "example.com" / "192.0.2.10"
     std::string kind;         // "domain" | "ip"
+    std::string pool;         // ip: the [[pool]] of the address, else ""
     uint32_t level = 1;       // warm-up level, 1 = first day of the plan
     std::string started;      // "YYYY-MM-DD", first day seen
     uint32_t day = 1;         // calendar days since started, 1 on the first day
@@ -94,7 +95,7 @@ struct Limit {
     std::vector<Group> groups;
 };
 
-enum class Action { hold, tempfail, reject, accept };
+enum class Action { hold, tempfail, reject, accept, overflow };
 std::string_view action_name(Action a);
 
 // on_over_quota's answer.
@@ -102,6 +103,7 @@ struct OverQuota {
     Action action = Action::hold;
     int64_t release_in = 86400;  // seconds, for hold
     Reply reply;                 // for tempfail / reject
+    std::string pool;            // for overflow: the [[pool]] to send from instead
 };
 
 // "451 4.7.1 text", "text" (with the default code for the action) -> Reply.

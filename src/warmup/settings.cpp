@@ -16,6 +16,8 @@ Settings from_config(const config::Config& c) {
     s.release_batch = static_cast<size_t>(c.get(config::key::warmup::release_batch));
     s.release_retry = c.get(config::key::warmup::release_retry);
     s.outbound_ips = c.get(config::key::warmup::outbound_ips);
+    for (const auto& p : c.pools)
+        for (const auto& a : p.addresses) s.pool_of[a] = p.name;
 
     return s;
 }

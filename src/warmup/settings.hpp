@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,13 +19,14 @@ namespace ses::warmup {
 
 struct Settings {
     bool enabled = true;
-    std::string time_zone = "UTC";          // days are calendar days here
-    int64_t hold_duration = 86400;          // default release_in of a hold (24 h)
-    bool release_scheduler = true;          // run the release thread in sesmilter
-    int64_t release_interval = 60;          // seconds between release passes
-    size_t release_batch = 200;             // messages released per transaction
-    int64_t release_retry = 600;            // seconds before a failed release is tried again
-    std::vector<std::string> outbound_ips;  // when set, the sending IP is an identity too
+    std::string time_zone = "UTC";               // days are calendar days here
+    int64_t hold_duration = 86400;               // default release_in of a hold (24 h)
+    bool release_scheduler = true;               // run the release thread in sesmilter
+    int64_t release_interval = 60;               // seconds between release passes
+    size_t release_batch = 200;                  // messages released per transaction
+    int64_t release_retry = 600;                 // seconds before a failed release is tried again
+    std::vector<std::string> outbound_ips;       // when set, the sending IP is an identity too
+    std::map<std::string, std::string> pool_of;  // [[pool]] address -> pool name (identity.pool in Lua)
 };
 
 // The [warmup] settings of a loaded configuration.

@@ -1523,3 +1523,31 @@ TEST_CASE("tracking: configuration", "[milter][tracking][config]") {
               .ok());
     CHECK_FALSE(load("", "[tracking]\nkeys = [\"1:short\"]\n").ok());
 }
+
+TEST_CASE("pools: X-SES-Pool is added after signing and a client's own is removed", "[milter][pools]") {
+    Fixture f("", "pool = \"dedicated\"\n",
+              "[[pool]]\nname = \"shared\"\naddresses = [\"127.0.0.2\"]\n"
+              "[[pool]]\nname = \"dedicated\"\naddresses = [\"127.0.0.3\", \"127.0.0.4\"]\n");
+    mail::Message m;
+    m.env.mail_from = "alice@example.com";
+    m.env.rcpts = {"bob@remote.test"};
+    m.feed_header("From", "alice@example.com");
+    m.feed_header("X-SES-Pool", " shared 127.0.0.2");
+    m.feed_body("hi\r\n");
+    Verdict v = milter::end_of_message(m, *f.rt);
+    REQUIRE(v.kind == Verdict::Kind::accept);
+    // Without warm-up the pool's first address sends.
+    CHECK(m.value("X-SES-Pool") == "dedicated 127.0.0.3");
+    CHECK(v.log.find(" pool=dedicated address=127.0.0.3") != std::string::npos);
+    int signed_at = -1, pool_at = -1, deleted_at = -1;
+    for (size_t i = 0; i < m.edits().size(); ++i) {
+        const auto& e = m.edits()[i];
+        if (e.name == "DKIM-Signature") signed_at = static_cast<int>(i);
+        if (e.name == "X-SES-Pool" && e.kind == mail::Edit::Kind::delete_header) deleted_at = static_cast<int>(i);
+        if (e.name == "X-SES-Pool" && e.kind == mail::Edit::Kind::insert_header) pool_at = static_cast<int>(i);
+    }
+    CHECK(deleted_at >= 0);
+    REQUIRE(signed_at >= 0);
+    CHECK(pool_at > signed_at);
+    CHECK(str::lower(*m.value("DKIM-Signature")).find("x-ses-pool") == std::string::npos);
+}
