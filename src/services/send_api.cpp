@@ -143,10 +143,12 @@ std::variant<SendRequest, Invalid> parse_send(const json& body, const SendSettin
             const json& id = t["TemplateID"];
             if (id.is_number_unsigned() || (id.is_number_integer() && id.get<int64_t>() > 0))
                 r.template_id = id.get<int64_t>();
-            else if (id.is_string() && !id.get<std::string>().empty() &&
-                     std::all_of(id.get<std::string>().begin(), id.get<std::string>().end(), ::isdigit) &&
-                     id.get<std::string>().size() < 18)
-                r.template_id = std::stoll(id.get<std::string>());
+            else if (id.is_string()) {
+                std::string v = id.get<std::string>();
+                bool digits = !v.empty() && v.size() < 18 &&
+                              std::all_of(v.begin(), v.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+                if (digits) r.template_id = std::stoll(v);
+            }
             if (!r.template_id || *r.template_id <= 0) return bad("Template.TemplateID", "must be a positive integer");
         }
         if (t.contains("TemplateName") && !t["TemplateName"].is_null()) {
