@@ -308,6 +308,10 @@ http::Response send(const Services& s, const http::Request& req) {
         return invalid_response(bad("Unsubscribe", "identity " + id->name +
                                                        " does not add unsubscribe links (set unsubscribe = true "
                                                        "in its [[domain]])"));
+    // The milter adds unsubscribe headers to one-recipient messages only
+    // (docs/tracking.md): a copy to Cc/Bcc would go without them.
+    if (!r.unsubscribe.empty() && (!r.cc.empty() || !r.bcc.empty()))
+        return invalid_response(bad("Unsubscribe", "unsubscribe links need one recipient per message: no Cc or Bcc"));
     if ((!r.cc.empty() || !r.bcc.empty()) && id->one_recipient_per_message)
         return invalid_response(bad(r.cc.empty() ? "Bcc" : "Cc", "identity " + id->name +
                                                                      " sends one recipient per message; send "
