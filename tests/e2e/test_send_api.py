@@ -39,7 +39,7 @@ def post(port, path, key, body):
 
 
 class SendWorld:
-    def __init__(self, mta, keys, sesctl_bin, send_extra=""):
+    def __init__(self, mta, keys, sesctl_bin, send_extra="", unsubscribe=False):
         self.mta = mta
         self.port = h.free_port()
         self.sesctl_bin = sesctl_bin
@@ -51,7 +51,11 @@ path = "{mta.dir / 'store'}"
 
 [http]
 listen = ["{h.LOOPBACK}:{self.port}"]
+public_url = "http://{h.LOOPBACK}:{self.port}"
 max_body = "2MiB"
+
+[tracking]
+keys = ["1:e2e-send-tracking-secret-0123"]
 
 [send]
 smtp = "{h.LOOPBACK}:{mta.port}"
@@ -59,6 +63,8 @@ timeout = "20s"
 {send_extra}
 """
         cfg = mta.config({"example.com": [keys.rsa], "other.example": [keys.rsa]}, extra=extra)
+        if unsubscribe:
+            cfg = cfg.replace('name = "example.com"', 'name = "example.com"\nunsubscribe = true')
         self.milter = mta.milter(cfg, start=False)
         self.txt = keys.txt
 
@@ -74,8 +80,8 @@ timeout = "20s"
         return post(self.port, "/v1/send", key, body)
 
 
-def world(mta, keys, sesctl_bin, send_extra=""):
-    w = SendWorld(mta, keys, sesctl_bin, send_extra)
+def world(mta, keys, sesctl_bin, send_extra="", unsubscribe=False):
+    w = SendWorld(mta, keys, sesctl_bin, send_extra, unsubscribe)
     (w.files / "w.html").write_text("<p>Hello {{name}}, your code is <b>{{code}}</b>.</p>\n")
     (w.files / "w.txt").write_text("Hello {{name}}, your code is {{code}}.\n")
     w.ctl("template", "put", "welcome", "--subject", "Welcome {{name}}",
@@ -238,3 +244,25 @@ def test_send_refusals(mta, keys, sesctl_bin):
     # Other recipients still go (the connection kept by the submitter works on).
     code, _, out = w.send(key, dict(simple, Destination=["ok@remote.test"]))
     assert code == 200, out
+
+
+def test_send_unsubscribe(mta, keys, sesctl_bin):
+    """Unsubscribe is honoured through the identity's own setting: accepted
+    when the From: identity adds the links (one recipient per message),
+    400 when the links would be missing."""
+    w = world(mta, keys, sesctl_bin, unsubscribe=True)
+    key = w.ctl("apikey", "create", "app")["key"]
+    w.start()
+    body = {"FromEmailAddress": SENDER, "Destination": ["u1@remote.test", "u2@remote.test"], "Subject": "News",
+            "Simple": {"Html": b64(b"<p>News</p>")}, "Unsubscribe": "en"}
+    code, _, out = w.send(key, body)
+    assert code == 200, out
+    for raw in mta.sink.wait_count(2, 30):
+        m = email.message_from_bytes(raw, policy=email.policy.default)
+        assert str(m["List-Unsubscribe"]).startswith(f"<http://{h.LOOPBACK}:{w.port}/u/")
+        assert str(m["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
+        assert h.dkim_verify(raw, w.txt)
+    code, _, out = w.send(key, dict(body, Cc=["c@remote.test"]))
+    assert code == 400 and out["field"] == "Unsubscribe", out
+    code, _, out = w.send(key, dict(body, FromEmailAddress="a@other.example"))
+    assert code == 400 and out["field"] == "Unsubscribe", out
