@@ -270,7 +270,7 @@ Submitter& submitter(const SubmitConf& conf) {
     return *sub;
 }
 
-http::Response send(const Services& s, const http::Request& req) {
+http::Response send_checked(const Services& s, const http::Request& req) {
     if (!s.records || s.submission_key.empty() || !s.send)
         return http::error_response(404, "the sending API needs message records ([records] enabled = true)");
     const SendSettings& conf = *s.send;
@@ -392,6 +392,18 @@ http::Response send(const Services& s, const http::Request& req) {
         accepted.push_back(o.id);
     }
     return http::json_response(200, json{{"MessageId", accepted.front()}, {"MessageIds", accepted}}.dump() + "\n");
+}
+
+// One log line per refused request, naming the key and the cause (the
+// MTA's refusals are logged where they happen, with the message id).
+http::Response send(const Services& s, const http::Request& req) {
+    http::Response r = send_checked(s, req);
+    if (r.status >= 400 && r.status != 422 && r.status != 502 && r.status != 503) {
+        std::string body = r.body;
+        while (!body.empty() && body.back() == '\n') body.pop_back();
+        log::notice("send: key " + req.api_key_name + ": " + std::to_string(r.status) + " " + body);
+    }
+    return r;
 }
 
 }  // namespace

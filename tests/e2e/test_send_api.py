@@ -39,7 +39,7 @@ def post(port, path, key, body):
 
 
 class SendWorld:
-    def __init__(self, mta, keys, sesctl_bin, send_extra="", unsubscribe=False):
+    def __init__(self, mta, keys, sesctl_bin, send_extra="", unsubscribe=False, smtp=None):
         self.mta = mta
         self.port = h.free_port()
         self.sesctl_bin = sesctl_bin
@@ -58,11 +58,13 @@ max_body = "2MiB"
 keys = ["1:e2e-send-tracking-secret-0123"]
 
 [send]
-smtp = "{h.LOOPBACK}:{mta.port}"
+smtp = "{smtp or f'{h.LOOPBACK}:{mta.port}'}"
 timeout = "20s"
 {send_extra}
 """
-        cfg = mta.config({"example.com": [keys.rsa], "other.example": [keys.rsa]}, extra=extra)
+        cfg = mta.config({"example.com": [keys.rsa], "other.example": [keys.rsa], "unverified.example": [keys.rsa]},
+                         extra=extra)
+        cfg = cfg.replace('name = "unverified.example"', 'name = "unverified.example"\nrequire_verified = true')
         if unsubscribe:
             cfg = cfg.replace('name = "example.com"', 'name = "example.com"\nunsubscribe = true')
         self.milter = mta.milter(cfg, start=False)
@@ -80,8 +82,8 @@ timeout = "20s"
         return post(self.port, "/v1/send", key, body)
 
 
-def world(mta, keys, sesctl_bin, send_extra="", unsubscribe=False):
-    w = SendWorld(mta, keys, sesctl_bin, send_extra, unsubscribe)
+def world(mta, keys, sesctl_bin, send_extra="", unsubscribe=False, smtp=None):
+    w = SendWorld(mta, keys, sesctl_bin, send_extra, unsubscribe, smtp)
     (w.files / "w.html").write_text("<p>Hello {{name}}, your code is <b>{{code}}</b>.</p>\n")
     (w.files / "w.txt").write_text("Hello {{name}}, your code is {{code}}.\n")
     w.ctl("template", "put", "welcome", "--subject", "Welcome {{name}}",
@@ -199,6 +201,15 @@ def test_send_refusals(mta, keys, sesctl_bin):
     assert code == 403 and "example.com" in out["error"], out
     assert w.send(only_other, dict(simple, FromEmailAddress="a@other.example"))[0] == 200
 
+    # An identity that must be verified first and is not: 403.
+    code, _, out = w.send(key, dict(simple, FromEmailAddress="a@unverified.example"))
+    assert code == 403 and out["field"] == "FromEmailAddress" and "not verified" in out["error"], out
+
+    # A strict template missing a variable: the milter's 554, passed on as 422.
+    tmpl = {k: v for k, v in simple.items() if k not in ("Simple", "Subject")}
+    code, _, out = w.send(key, dict(tmpl, Template={"TemplateName": "welcome", "TemplateData": {"name": "Bob"}}))
+    assert code == 422 and out["SmtpReply"].startswith("554") and "code" in out["SmtpReply"], out
+
     # Bad fields: 400 naming the field.
     cases = [
         (dict(simple, Destination=["bob@remote.test", "nope"]), "Destination[1]"),
@@ -218,6 +229,8 @@ def test_send_refusals(mta, keys, sesctl_bin):
     for body, field in cases:
         code, _, out = w.send(key, body)
         assert code == 400 and out.get("field") == field, (field, code, out)
+    # Each refusal is logged with the key and the cause.
+    w.milter.wait_log(r'send: key app: 400 .*"field":"Destination\[1\]"', 10)
     code, _, out = w.send(key, b"{not json")
     assert code == 400 and "JSON" in out["error"]
 
@@ -266,3 +279,14 @@ def test_send_unsubscribe(mta, keys, sesctl_bin):
     assert code == 400 and out["field"] == "Unsubscribe", out
     code, _, out = w.send(key, dict(body, FromEmailAddress="a@other.example"))
     assert code == 400 and out["field"] == "Unsubscribe", out
+
+
+def test_send_mta_silent(mta, keys, sesctl_bin):
+    """No MTA at [send] smtp: 502 with Retry-After, nothing recorded."""
+    w = world(mta, keys, sesctl_bin, smtp=f"{h.LOOPBACK}:{h.free_port()}")
+    key = w.ctl("apikey", "create", "app")["key"]
+    w.start()
+    code, headers, out = w.send(key, {"FromEmailAddress": SENDER, "Destination": ["bob@remote.test"],
+                                      "Subject": "Hi", "Simple": {"Text": b64(b"Hi")}})
+    assert code == 502 and headers["Retry-After"], out
+    assert "did not answer" in out["error"] and "MessageIds" not in out
