@@ -342,8 +342,9 @@ http::Response send_checked(const Services& s, const http::Request& req) {
     for (auto& rcpts : message_recipients(r)) {
         mail::Composition c;
         c.from = r.header_from;
-        c.to = rcpts.size() == 1 ? rcpts : r.destination;
-        c.cc = rcpts.size() == 1 ? std::vector<std::string>{} : r.cc;
+        bool per_recipient = r.cc.empty() && r.bcc.empty();
+        c.to = per_recipient ? rcpts : r.destination;
+        c.cc = r.cc;
         c.reply_to = r.reply_to;
         c.subject = r.subject;
         c.html = r.html;

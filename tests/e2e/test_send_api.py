@@ -163,6 +163,26 @@ def test_send_template_attachment_signed_and_recorded(mta, keys, sesctl_bin):
         by_to[str(m["To"])] = m["X-SES-Message-ID"]
     assert by_to == {"one@remote.test": out["MessageIds"][0], "two@remote.test": out["MessageIds"][1]}
 
+    # With Cc/Bcc: one message to everyone, Bcc only in the envelope.
+    mta.sink.clear()
+    code, _, out = w.send(key, {
+        "FromEmailAddress": SENDER, "Destination": ["one@remote.test", "two@remote.test"],
+        "Cc": ["copy@remote.test"], "Bcc": ["hidden@remote.test"], "Subject": "All",
+        "Simple": {"Text": b64(b"Hi all")},
+    })
+    assert code == 200, out
+    assert len(out["MessageIds"]) == 1
+    mta.sink.wait_count(1, 30)
+    d = mta.sink.deliveries()
+    assert len(d) == 1
+    assert sorted(r.split()[0].strip("<>") for r in d[0].rcpts) == \
+        ["copy@remote.test", "hidden@remote.test", "one@remote.test", "two@remote.test"]
+    m = email.message_from_bytes(d[0].message, policy=email.policy.default)
+    assert [a.addr_spec for a in m["To"].addresses] == ["one@remote.test", "two@remote.test"]
+    assert [a.addr_spec for a in m["Cc"].addresses] == ["copy@remote.test"]
+    assert m["Bcc"] is None and b"hidden@" not in d[0].message
+    assert m["X-SES-Message-ID"] == out["MessageId"]
+
     # A forged X-SES-Submission from an ordinary SMTP client names nothing.
     mta.sink.clear()
     forged_id = out["MessageIds"][0]
