@@ -64,8 +64,9 @@ std::string refused_header(std::string_view name, std::string_view value);
 // "application/pdf" for "report.PDF"; application/octet-stream when unknown.
 std::string content_type_for(std::string_view file_name);
 
-// A plain addr-spec "local@domain.tld": one '@', a dot-atom or quoted local
-// part, a domain of LDH labels with at least one dot.  Pure syntax.
+// A plain addr-spec "local@domain.tld": one '@', a dot-atom local
+// part (quoted ones are refused), a domain of LDH labels with at least
+// one dot.  Pure syntax.
 bool valid_addr_spec(std::string_view addr);
 
 }  // namespace ses::mail
