@@ -132,6 +132,14 @@ struct Key {
     X(http, tls_cert, string)                    \
     X(http, tls_key, string)                     \
     X(http, dashboard_assets, string)            \
+    X(send, smtp, string)                        \
+    X(send, smtp_user, string)                   \
+    X(send, smtp_password, string)               \
+    X(send, smtp_password_file, string)          \
+    X(send, starttls, boolean)                   \
+    X(send, timeout, duration)                   \
+    X(send, max_message_size, size)              \
+    X(send, refused_attachments, string_list)    \
     X(webhooks, max_age, duration)               \
     X(webhooks, retry_base, duration)            \
     X(webhooks, retry_max, duration)             \

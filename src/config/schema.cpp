@@ -57,6 +57,10 @@ const SectionDoc kSections[] = {
      "The HTTP endpoint (docs/http.md): the JSON API, `/metrics` and the public tracking and unsubscribe "
      "routes. Off while `listen` is empty. Operator routes need `Authorization: Bearer KEY` "
      "(`sesctl apikey create`)."},
+    {"send",
+     "The sending API (`POST /v1/send`, docs/api.md): messages built from JSON requests are submitted over "
+     "SMTP to the local MTA, so the milter applies identity checks, templates, suppression, tracking, "
+     "warm-up and signing as for any other mail. Needs `[http]` and `[records]`."},
     {"webhooks",
      "Delivery of events to the `[[webhook]]` endpoints (docs/events.md): from a durable outbox, at least "
      "once, in order per recipient, signed, retried with exponential backoff."},
@@ -489,6 +493,34 @@ const KeyDef kKeys[] = {
     {"http.dashboard_assets", Type::string, R"("/usr/share/javascript/chart.js")",
      "Directory holding `chart.min.js` (Debian: libjs-chart.js), read once at start-up for the dashboard's chart "
      "at `/` (docs/dashboard.md). Empty or missing: the dashboard shows its tables without the chart."},
+
+    // [send]
+    {"send.smtp", Type::string, R"("127.0.0.1:25")",
+     "Where the sending API submits: `HOST:PORT` (IPv6 as `[::1]:PORT`) of the local MTA's SMTP service."},
+    {"send.smtp_user", Type::string, R"("")", "SMTP AUTH user for submission; empty: no AUTH."},
+    {"send.smtp_password", Type::string, R"("")",
+     "SMTP AUTH password (prefer `smtp_password_file`, which keeps it out of the configuration)."},
+    {"send.smtp_password_file", Type::string, R"("")",
+     "File whose first line is the SMTP AUTH password; read at start-up. Wins over `smtp_password`."},
+    {"send.starttls", Type::boolean, "false",
+     "Require STARTTLS before submitting (needed for AUTH to an MTA that is not on loopback)."},
+    {"send.timeout",
+     Type::duration,
+     R"("60s")",
+     "How long one submission (connection, every SMTP command and the data) may take.",
+     {},
+     1,
+     3600},
+    {"send.max_message_size",
+     Type::size,
+     R"("10MB")",
+     "Largest message the API builds, after encoding (base64 attachments included); larger requests get 413.",
+     {},
+     1000,
+     100 * 1000 * 1000},
+    {"send.refused_attachments", Type::string_list,
+     R"([".ade", ".adp", ".apk", ".appx", ".bat", ".cab", ".chm", ".cmd", ".com", ".cpl", ".dll", ".dmg", ".exe", ".hta", ".ins", ".iso", ".isp", ".jar", ".js", ".jse", ".lib", ".lnk", ".mde", ".msc", ".msi", ".msp", ".mst", ".nsh", ".pif", ".ps1", ".scr", ".sct", ".shb", ".sys", ".vb", ".vbe", ".vbs", ".vxd", ".wsc", ".wsf", ".wsh"])",
+     "Attachment file name extensions the API refuses (400), compared without regard to case."},
 
     // [webhooks]
     {"webhooks.max_age",

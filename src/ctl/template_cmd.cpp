@@ -73,9 +73,14 @@ std::string rfc5322_date(int64_t t) {
 std::string when(int64_t t) { return t ? clock::format_rfc3339(t) : "-"; }
 
 json summary(const tmpl::Template& t) {
-    return json{
-        {"name", t.name},     {"subject", t.subject},       {"html", t.html.has_value()}, {"text", t.text.has_value()},
-        {"strict", t.strict}, {"created", when(t.created)}, {"updated", when(t.updated)}};
+    return json{{"id", t.id ? json(t.id) : json(nullptr)},
+                {"name", t.name},
+                {"subject", t.subject},
+                {"html", t.html.has_value()},
+                {"text", t.text.has_value()},
+                {"strict", t.strict},
+                {"created", when(t.created)},
+                {"updated", when(t.updated)}};
 }
 
 // Normalise default data to compact JSON text ("" stays "").
@@ -194,10 +199,12 @@ int list(Context& c) {
     }
     size_t w = 4;
     for (auto& t : *all) w = std::max(w, t.name.size());
-    c.out << std::string("NAME") << std::string(w - 4 + 2, ' ') << "PARTS      UPDATED               SUBJECT\n";
+    c.out << "ID      NAME" << std::string(w - 4 + 2, ' ') << "PARTS      UPDATED               SUBJECT\n";
     for (auto& t : *all) {
         std::string parts = t.text && t.html ? "text+html" : t.html ? "html" : "text";
-        c.out << t.name << std::string(w - t.name.size() + 2, ' ') << parts << std::string(11 - parts.size(), ' ')
+        std::string id = t.id ? std::to_string(t.id) : "-";
+        c.out << id << std::string(id.size() < 8 ? 8 - id.size() : 1, ' ') << t.name
+              << std::string(w - t.name.size() + 2, ' ') << parts << std::string(11 - parts.size(), ' ')
               << when(t.updated) << "  " << t.subject << "\n";
     }
     return 0;

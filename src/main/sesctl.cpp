@@ -215,10 +215,12 @@ int main(int argc, char** argv) {
         if (is_flag) {
             if (value) return usage_error(json, "option --" + name + " takes no value (" + usage + ")");
             flags[name] = true;
-        } else if (value) {
-            options[name] = *value;
-        } else if (i + 1 < rest.size()) {
-            options[name] = rest[++i];
+        } else if (value || i + 1 < rest.size()) {
+            // A repeated option (`apikey create --identity A --identity B`)
+            // keeps every value, one per line.
+            std::string v = value ? *value : rest[++i];
+            auto [it, fresh] = options.try_emplace(name, v);
+            if (!fresh) it->second += "\n" + v;
         } else {
             return usage_error(json, "option --" + name + " needs a value (" + usage + ")");
         }

@@ -20,6 +20,17 @@ bool same_hash(std::string_view a, std::string_view b) {
     return diff == 0;
 }
 
+ApiKeyInfo decode(std::string_view name, std::string_view v) {
+    ApiKeyInfo k{std::string(name), store::i64_unkey(store::get_u64be(v, 32)), {}};
+    std::string_view rest = v.size() > 40 ? v.substr(40) : std::string_view();
+    while (!rest.empty()) {
+        size_t nl = rest.find('\n');
+        k.identities.emplace_back(rest.substr(0, nl));
+        rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    }
+    return k;
+}
+
 }  // namespace
 
 bool valid_api_key_name(std::string_view name) {
@@ -29,13 +40,18 @@ bool valid_api_key_name(std::string_view name) {
     return true;
 }
 
-Result<std::string> ApiKeys::create(const std::string& name, int64_t now) {
+Result<std::string> ApiKeys::create(const std::string& name, int64_t now, const std::vector<std::string>& identities) {
     if (!valid_api_key_name(name))
         return Error{"API key name must be 1 to 64 letters, digits, '-', '_' or '.': " + name, {}};
     // 32 random bytes: guessing is out of the question, so one hash suffices.
     std::string key = "ses_" + crypto::hex_encode(crypto::random_bytes(32));
     std::string value = crypto::sha256(key);
     store::put_u64be(value, store::i64_key(now));
+    for (size_t i = 0; i < identities.size(); ++i) {
+        if (identities[i].empty() || identities[i].find_first_of(std::string_view("\n\r\0 ", 4)) != std::string::npos)
+            return Error{"not an identity (a domain): '" + identities[i] + "'", {}};
+        value += (i ? "\n" : "") + identities[i];
+    }
     auto t = env_->table(store::table::api_keys);
     Status st = env_->update([&](store::Txn& txn) -> Status {
         if (txn.get(t, name)) {
@@ -53,8 +69,7 @@ Result<std::vector<ApiKeyInfo>> ApiKeys::list() const {
     auto t = env_->table(store::table::api_keys);
     Status st = env_->view([&](store::Txn& txn) -> Status {
         store::Cursor c(txn, t);
-        for (bool ok = c.first(); ok; ok = c.next())
-            out.push_back({std::string(c.key()), store::i64_unkey(store::get_u64be(c.value(), 32))});
+        for (bool ok = c.first(); ok; ok = c.next()) out.push_back(decode(c.key(), c.value()));
         return txn.status();
     });
     if (!st) return st.error();
@@ -84,6 +99,21 @@ Result<std::string> ApiKeys::check(std::string_view key) const {
     });
     if (!st) return st.error();
     return found;
+}
+
+}  // namespace ses::records
+
+namespace ses::records {
+
+Result<std::optional<ApiKeyInfo>> ApiKeys::info(std::string_view name) const {
+    std::optional<ApiKeyInfo> out;
+    auto t = env_->table(store::table::api_keys);
+    Status st = env_->view([&](store::Txn& txn) -> Status {
+        if (auto v = txn.get(t, name); v && v->size() >= 40) out = decode(name, *v);
+        return txn.status();
+    });
+    if (!st) return st.error();
+    return out;
 }
 
 }  // namespace ses::records

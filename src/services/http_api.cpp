@@ -9,6 +9,7 @@
 #include "records/delivery.hpp"
 #include "services/api_json.hpp"
 #include "services/dashboard.hpp"
+#include "services/send_api.hpp"
 #include "store/schema.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
@@ -260,6 +261,7 @@ std::unique_ptr<http::Router> make_router(std::shared_ptr<Services> s, metrics::
     route("/v1/queue/held", held);
     route("/v1/events", events);
     route("/v1/events/failed", failed_webhooks);
+    add_send_routes(*router, s);
     router->add("GET", "/metrics", Access::operator_route, [&reg](const Request&) {
         Response r;
         r.content_type = "text/plain; version=0.0.4; charset=utf-8";

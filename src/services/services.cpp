@@ -118,6 +118,9 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
         if (!key) return Error{"submission key: " + key.error().what, {}};
         s->submission_key = std::move(*key);
     }
+    auto send = send_settings_from(cfg);
+    if (!send) return send.error();
+    s->send = std::make_shared<const SendSettings>(std::move(*send));
     if (ws.enabled) {
         auto stack = open_warmup_stack(cfg, s->store);  // the same builder as sesctl's
         if (!stack) return stack.error();

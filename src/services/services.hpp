@@ -32,6 +32,7 @@
 #include "records/outbox.hpp"
 #include "records/tracking.hpp"
 #include "services/release_scheduler.hpp"
+#include "services/send_settings.hpp"
 #include "store/env.hpp"
 #include "template/lmdb_store.hpp"
 #include "util/result.hpp"
@@ -75,6 +76,8 @@ struct Services {
     // The secret of X-SES-Submission (records/submission_id.hpp): empty when
     // [records] is off, since the id it names is a record's.
     std::string submission_key;
+    // [send] and the identities as started (send_settings.hpp).
+    std::shared_ptr<const SendSettings> send;
 
     // Opens the store, the template store, the message records (with their
     // follower and purge service) when records are on and, when warm-up is

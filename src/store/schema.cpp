@@ -8,8 +8,9 @@ namespace {
 // this table by `make docs`): IK = identity key, day = u32 day number,
 // time = u64 seconds since the epoch, all big-endian.
 constexpr TableDef kTables[] = {
-    {table::meta, "text (`schema_version`, `events_seq`, `submission_key`)",
-     "u32 schema version; u64 last event sequence number; 32-byte secret of X-SES-Submission"},
+    {table::meta, "text (`schema_version`, `events_seq`, `submission_key`, `template_next_id`)",
+     "u32 schema version; u64 last event sequence number; 32-byte secret of X-SES-Submission; u64 next template "
+     "id"},
     {table::warmup_identity, "IK", "level u32, started day, last rolled day, paused u8, updated_at time"},
     {table::warmup_day, "IK + day", "sent, held, released, bounced, complained (u64 each)"},
     {table::warmup_group_day, "IK + day + group name", "sent u64 (quota groups of `daily_limit`)"},
@@ -39,7 +40,8 @@ constexpr TableDef kTables[] = {
     {table::webhook_failed, "event seq u64 + webhook id",
      "the outbox entry as above, then the time it gave up (listed by `sesctl events failed`)"},
     {table::api_keys, "key name (as given to `sesctl apikey create`)",
-     "SHA-256 of the key (32 bytes), created time i64 (records/apikeys.hpp; the key itself is never stored)"},
+     "SHA-256 of the key (32 bytes), created time i64, then the identities it may send as, joined by LF (none: "
+     "all) (records/apikeys.hpp; the key itself is never stored)"},
     {table::follower, "log file path", "inode u64, fingerprint, offset u64 (the delivery follower's position)"},
     {table::suppression, "normalised (lower-case) address + NUL + scope (empty: global; else the identity domain)",
      "reason u8, time i64, source message id, expires i64 (0: never) (records/suppression.hpp)"},

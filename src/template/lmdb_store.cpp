@@ -17,6 +17,7 @@ using json = nlohmann::json;
 namespace {
 
 constexpr char kVersion = 1;
+constexpr std::string_view kNextIdKey = "template_next_id";
 
 bool declared(std::string_view name) {
     auto t = store::tables();
@@ -71,11 +72,32 @@ Result<std::optional<Template>> LmdbTemplateStore::get(std::string_view name) co
 }
 
 Status LmdbTemplateStore::put(const Template& t) {
-    std::string value = encode(to_json(t));
     return env_->update([&](store::Txn& txn) -> Status {
-        txn.put(env_->table(kTemplatesTable), t.name, value);
+        Template stored = t;
+        stored.id = 0;
+        if (auto old = txn.get(env_->table(kTemplatesTable), t.name)) {
+            auto j = decode(*old, "template " + t.name);
+            if (j && j->is_object()) stored.id = j->value("id", int64_t{0});
+        }
+        if (stored.id == 0) {
+            auto meta = env_->table(store::table::meta);
+            auto next = txn.get(meta, kNextIdKey);
+            stored.id = next && next->size() == 8 ? int64_t(store::get_u64be(*next, 0)) : 1;
+            std::string v;
+            store::put_u64be(v, uint64_t(stored.id + 1));
+            txn.put(meta, kNextIdKey, v);
+        }
+        txn.put(env_->table(kTemplatesTable), t.name, encode(to_json(stored)));
         return txn.status();
     });
+}
+
+Result<std::optional<Template>> LmdbTemplateStore::get_by_id(int64_t id) const {
+    auto all = list();
+    if (!all) return all.error();
+    for (auto& t : *all)
+        if (t.id == id) return std::optional<Template>(std::move(t));
+    return std::optional<Template>();
 }
 
 Result<bool> LmdbTemplateStore::remove(std::string_view name) {

@@ -2,6 +2,10 @@
 //
 // Table `templates`: key = the template name (bytes), value = u8 layout
 // version (1) + the template's JSON document (template.hpp to_json).
+// put() gives a new template the next integer id (counter
+// `template_next_id` in `meta`, never reused after a delete) and keeps the
+// id of a template it replaces; templates stored before ids existed get
+// one at their next put.
 // Table `template_failures`: key = time (i64, order-preserving) + queue id
 // + NUL + u32 sequence, value = u8 version (1) + the RenderingFailure as
 // JSON.  Both tables are declared in src/store/schema.cpp.
@@ -37,6 +41,8 @@ public:
     Status put(const Template& t) override;
     Result<bool> remove(std::string_view name) override;
     Result<std::vector<Template>> list() const override;
+    // The template whose id is ID (a scan: templates are few).
+    Result<std::optional<Template>> get_by_id(int64_t id) const;
 
     // RenderingFailure records, for the statistics.
     Status record_failure(const RenderingFailure& f);

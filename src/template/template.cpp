@@ -73,6 +73,7 @@ Status check(const Template& t) {
 json to_json(const Template& t) {
     json j;
     j["name"] = t.name;
+    if (t.id) j["id"] = t.id;
     j["subject"] = t.subject;
     j["html"] = t.html ? json(*t.html) : json(nullptr);
     j["text"] = t.text ? json(*t.text) : json(nullptr);
@@ -91,6 +92,7 @@ Result<Template> from_json(const json& j) {
     Template t;
     try {
         t.name = j.at("name").get<std::string>();
+        t.id = j.value("id", int64_t{0});
         t.subject = j.value("subject", std::string());
         if (j.contains("html") && !j["html"].is_null()) t.html = j["html"].get<std::string>();
         if (j.contains("text") && !j["text"].is_null()) t.text = j["text"].get<std::string>();

@@ -25,6 +25,9 @@ namespace ses::tmpl {
 
 struct Template {
     std::string name;
+    // Stable integer id (the product's TemplateID), given by the store on
+    // the first put and kept by later ones; 0 = not stored yet.
+    int64_t id = 0;
     std::string subject;
     std::optional<std::string> html;
     std::optional<std::string> text;

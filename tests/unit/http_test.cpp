@@ -192,6 +192,29 @@ TEST_CASE("query strings and percent-decoding", "[http]") {
     CHECK(!bearer_token(r));
 }
 
+TEST_CASE("API keys: restricted to identities", "[http][send]") {
+    TempStore t;
+    records::ApiKeys keys(t.env);
+    auto all = keys.create("all", 1700000000);
+    auto shop = keys.create("shop", 1700000001, {"shop.example.com", "example.com"});
+    REQUIRE(all);
+    REQUIRE(shop);
+    CHECK(!keys.create("bad", 1, {"with space.example"}));
+    CHECK(!keys.create("bad2", 1, {""}));
+    CHECK(keys.check(*shop).value() == "shop");  // the identities do not disturb the hash
+    auto info = keys.info("shop");
+    REQUIRE(info);
+    REQUIRE(info->has_value());
+    CHECK((*info)->identities == std::vector<std::string>{"shop.example.com", "example.com"});
+    CHECK((*info)->created == 1700000001);
+    CHECK(keys.info("all").value()->identities.empty());
+    CHECK_FALSE(keys.info("none").value().has_value());
+    auto listed = keys.list();
+    REQUIRE(listed);
+    REQUIRE(listed->size() == 2);
+    CHECK((*listed)[1].identities.size() == 2);
+}
+
 TEST_CASE("API keys: only a hash is stored, revoke takes effect at once", "[http]") {
     TempStore t;
     records::ApiKeys keys(t.env);

@@ -785,15 +785,37 @@ TEST_CASE("LMDB store: templates and rendering failures", "[template]") {
     auto got = st.get("welcome");
     REQUIRE(got.ok());
     REQUIRE(got->has_value());
+    // The store gives ids in order of first put (the product's TemplateID).
+    CHECK((*got)->id == 1);
+    t.id = 1;
     CHECK(**got == t);
     CHECK_FALSE(st.get("nope")->has_value());
     auto all = st.list();
     REQUIRE(all.ok());
     REQUIRE(all->size() == 2);
     CHECK((*all)[0].name == "another");
+    CHECK((*all)[0].id == 2);
     CHECK(*st.remove("another"));
     CHECK_FALSE(*st.remove("another"));
     CHECK(st.list()->size() == 1);
+
+    // Ids are stable: a replacement keeps its id (whatever the caller
+    // passes), a deleted id is never given again.
+    Template t2 = t;
+    t2.id = 77;
+    t2.subject = "Hello {{name}}";
+    REQUIRE(st.put(t2).ok());
+    CHECK((*st.get("welcome"))->id == 1);
+    REQUIRE(st.put(u).ok());
+    CHECK((*st.get("another"))->id == 3);
+    auto by_id = st.get_by_id(1);
+    REQUIRE(by_id.ok());
+    REQUIRE(by_id->has_value());
+    CHECK((*by_id)->name == "welcome");
+    CHECK((*by_id)->subject == "Hello {{name}}");
+    CHECK_FALSE(st.get_by_id(2)->has_value());
+    CHECK(*st.remove("another"));
+    REQUIRE(st.put(t).ok());
 
     // A stage over the LMDB store, and its failure record.
     auto m = make_message({{"X-SES-Template", "welcome"}, {"X-SES-Template-Data", "{}"}}, "b\r\n");
