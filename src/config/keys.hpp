@@ -128,6 +128,7 @@ struct Key {
     X(http, threads, integer)                    \
     X(http, max_connections, integer)            \
     X(http, max_body, size)                      \
+    X(http, max_api_body, size)                  \
     X(http, timeout, duration)                   \
     X(http, tls_cert, string)                    \
     X(http, tls_key, string)                     \

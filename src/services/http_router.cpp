@@ -129,4 +129,11 @@ Response Router::handle(Request req, Listener on) const {
     return best->handler(req);
 }
 
+bool Router::authenticated(const Request& req) const {
+    auto token = bearer_token(req);
+    if (!token || !auth_) return false;
+    auto name = auth_(*token);
+    return name && !name->empty();
+}
+
 }  // namespace ses::http

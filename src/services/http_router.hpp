@@ -70,6 +70,9 @@ public:
     // Public routes whose handlers come later: 404 until replaced by add().
     void stub(std::string method, std::string prefix);
     Response handle(Request req, Listener on = Listener::both) const;
+    // Does REQ (its headers are enough) carry a valid API key?  Decides the
+    // body limit before the body is read: only operators may send large ones.
+    bool authenticated(const Request& req) const;
 
 private:
     struct Route {

@@ -27,6 +27,7 @@ struct HttpServer::Listener {
     HttpServer* owner = nullptr;
     const http::Router* router = nullptr;
     uint64_t max_body = 0;
+    uint64_t max_api_body = 0;
     MHD_Daemon* daemon = nullptr;
 };
 
@@ -35,6 +36,7 @@ namespace {
 // Per-request state across MHD's calls of the access handler.
 struct Pending {
     std::string body;
+    uint64_t limit = 0;
     bool too_big = false;
 };
 
@@ -90,6 +92,7 @@ HttpSettings http_settings_from(const config::Config& cfg) {
     s.threads = cfg.get(k::threads);
     s.max_connections = cfg.get(k::max_connections);
     s.max_body = cfg.get(k::max_body);
+    s.max_api_body = cfg.get(k::max_api_body);
     s.timeout = cfg.get(k::timeout);
     s.tls_cert = cfg.get(k::tls_cert);
     s.tls_key = cfg.get(k::tls_key);
@@ -179,10 +182,16 @@ MHD_Result access(void* cls, MHD_Connection* c, const char* url, const char* met
     auto* p = static_cast<Pending*>(*con_cls);
     if (!p) {
         *con_cls = p = new Pending;
+        // The headers are complete at the first call: a request with a valid
+        // API key may send up to max_api_body (the sending API's messages),
+        // anyone else max_body.
+        http::Request head;
+        MHD_get_connection_values(c, MHD_HEADER_KIND, collect, &head.headers);
+        p->limit = l->max_api_body > l->max_body && l->router->authenticated(head) ? l->max_api_body : l->max_body;
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (!p->too_big && p->body.size() + *upload_data_size <= l->max_body)
+        if (!p->too_big && p->body.size() + *upload_data_size <= p->limit)
             p->body.append(upload_data, *upload_data_size);
         else
             p->too_big = true;
@@ -213,6 +222,7 @@ void HttpServer::start() {
         if (l->daemon) continue;
         l->router = router_.get();
         l->max_body = s_.max_body;
+        l->max_api_body = s_.max_api_body;
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
         if (l->ipv6) flags |= MHD_USE_IPv6;
         if (!cert_.empty()) flags |= MHD_USE_TLS;

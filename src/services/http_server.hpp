@@ -28,7 +28,8 @@ struct HttpSettings {
     std::vector<std::string> listen, admin_listen;
     int64_t threads = 2, max_connections = 64, timeout = 10;
     uint64_t max_body = 64 * 1024;
-    std::string tls_cert, tls_key;  // paths; both or neither
+    uint64_t max_api_body = 16 << 20;  // requests with a valid API key
+    std::string tls_cert, tls_key;     // paths; both or neither
 };
 HttpSettings http_settings_from(const config::Config& cfg);
 

@@ -52,7 +52,6 @@ path = "{mta.dir / 'store'}"
 [http]
 listen = ["{h.LOOPBACK}:{self.port}"]
 public_url = "http://{h.LOOPBACK}:{self.port}"
-max_body = "2MiB"
 
 [tracking]
 keys = ["1:e2e-send-tracking-secret-0123"]
@@ -102,7 +101,9 @@ def test_send_template_attachment_signed_and_recorded(mta, keys, sesctl_bin):
     assert isinstance(tid, int) and tid >= 1
     w.start()
 
-    pdf = b"%PDF-1.4\n" + os.urandom(40000) + b"\n%%EOF\n"
+    # 1.5 MB: over [http] max_body (64 KiB); a request with a valid key may
+    # send up to max_api_body.
+    pdf = b"%PDF-1.4\n" + os.urandom(1500000) + b"\n%%EOF\n"
     code, _, out = w.send(key, {
         "FromEmailAddress": f"Example News <{SENDER}>",
         "Destination": ["bob@remote.test"],
@@ -212,6 +213,12 @@ def test_send_refusals(mta, keys, sesctl_bin):
         "permit_mynetworks, reject_unauth_destination"))
     mta.postfix.reload()
     w.start()
+    # A large body without a valid key is refused by the body limit for
+    # everyone (max_body, 64 KiB), before anything reads it.
+    big = {"FromEmailAddress": SENDER, "Destination": ["bob@remote.test"], "Subject": "Hi",
+           "Simple": {"Text": b64(b"x" * 100000)}}
+    code, _, out = w.send("not-a-key", big)
+    assert code == 413 and "too large" in out["error"], out
     simple = {"FromEmailAddress": SENDER, "Destination": ["bob@remote.test"], "Subject": "Hi",
               "Simple": {"Text": b64(b"Hi")}}
 
