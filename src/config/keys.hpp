@@ -129,6 +129,12 @@ struct Key {
     X(http, tls_cert, string)                    \
     X(http, tls_key, string)                     \
     X(http, dashboard_assets, string)            \
+    X(send, smtp, string)                        \
+    X(tasks, max_rows, integer)                  \
+    X(tasks, max_row_bytes, integer)             \
+    X(tasks, batch, integer)                     \
+    X(tasks, poll_interval, duration)            \
+    X(tasks, retry, duration)                    \
     X(webhooks, max_age, duration)               \
     X(webhooks, retry_base, duration)            \
     X(webhooks, retry_max, duration)             \

@@ -57,6 +57,12 @@ const SectionDoc kSections[] = {
      "The HTTP endpoint (docs/http.md): the JSON API, `/metrics` and the public tracking and unsubscribe "
      "routes. Off while `listen` is empty. Operator routes need `Authorization: Bearer KEY` "
      "(`sesctl apikey create`)."},
+    {"send",
+     "Submission of the mail sesmilter itself produces (tasks, the sending API) to the local MTA over SMTP, so "
+     "that it passes the milter like any other mail."},
+    {"tasks",
+     "Recipient groups and batch tasks (docs/tasks.md): a template sent to every member of a group now, at a "
+     "time or on a recurrence, within the identity's warm-up quota of the day."},
     {"webhooks",
      "Delivery of events to the `[[webhook]]` endpoints (docs/events.md): from a durable outbox, at least "
      "once, in order per recipient, signed, retried with exponential backoff."},
@@ -448,6 +454,41 @@ const KeyDef kKeys[] = {
     {"http.dashboard_assets", Type::string, R"("/usr/share/javascript/chart.js")",
      "Directory holding `chart.min.js` (Debian: libjs-chart.js), read once at start-up for the dashboard's chart "
      "at `/` (docs/dashboard.md). Empty or missing: the dashboard shows its tables without the chart."},
+
+    // [send]
+    {"send.smtp", Type::string, R"("127.0.0.1:25")",
+     "The MTA's SMTP listener (`HOST:PORT`, IPv6 as `[::1]:PORT`) that tasks and the sending API submit to."},
+
+    // [tasks]
+    {"tasks.max_rows",
+     Type::integer,
+     "100000",
+     "Most recipients a group may hold; an import beyond it is refused.",
+     {},
+     1,
+     10000000},
+    {"tasks.max_row_bytes",
+     Type::integer,
+     "4096",
+     "Longest CSV row (or JSON entry) of a group import, in bytes; a longer row is reported as bad.",
+     {},
+     64,
+     1 << 20},
+    {"tasks.batch",
+     Type::integer,
+     "50",
+     "Recipients a task assigns message ids to at once (and may submit twice after a crash, docs/tasks.md).",
+     {},
+     1,
+     1000},
+    {"tasks.poll_interval", Type::duration, R"("1s")", "How often the task runner looks for due work.", {}, 1, 3600},
+    {"tasks.retry",
+     Type::duration,
+     R"("30s")",
+     "Wait after the MTA deferred a recipient (4xx) or did not answer; doubles per attempt up to an hour.",
+     {},
+     1,
+     3600},
 
     // [webhooks]
     {"webhooks.max_age",
