@@ -8,6 +8,7 @@
 #include "records/apikeys.hpp"
 #include "records/delivery.hpp"
 #include "services/api_json.hpp"
+#include "services/batch_api.hpp"
 #include "services/dashboard.hpp"
 #include "store/schema.hpp"
 #include "util/clock.hpp"
@@ -282,6 +283,7 @@ std::unique_ptr<http::Router> make_router(std::shared_ptr<Services> s, metrics::
         router->stub("GET", "/u/");
         router->stub("POST", "/u/");
     }
+    batch::add_routes(*router, s);  // /v1/groups, /v1/tasks (docs/tasks.md)
     add_dashboard_routes(*router, chart_dir);
     return router;
 }
