@@ -213,6 +213,7 @@ void TaskRunner::run_task(uint64_t id) {
                 log::warn(tid(id) + ": " + st.error().what);
                 return;
             }
+            seen_.insert(id);  // this process's own batch: nothing to take up
             continue;
         }
         // The open batch: submit what is assigned and due.

@@ -171,7 +171,7 @@ def test_group_of_2000_each_gets_its_own_values(mta, keys, sesctl_bin):
         assert len(msgs) == 1
         m = msgs[0]
         assert m["Subject"] == f"Code for Name {i}"
-        assert m.get_body(("plain",)).get_content() == f"Hello Name {i}, your code is {code_of(i)}.\n"
+        assert m.get_body(("plain",)).get_content().replace("\r\n", "\n") == f"Hello Name {i}, your code is {code_of(i)}.\n"
         assert "X-SES-Template" not in m and "X-SES-Submission" not in m
         assert m["DKIM-Signature"]
     # The message ids the task assigned are the records' ids.
@@ -200,7 +200,7 @@ def test_kill9_mid_task_every_recipient_once(mta, keys, sesctl_bin):
     mid = b.ctl("task", "show", str(tid), "--json")
     assert mid["Status"] == 5 and mid["SendCount"] < n, mid
     mta.postfix.start()
-    b.milter.start()
+    b.start()
     t = b.wait_status(tid, {10}, timeout=300)
     assert t["SendCount"] == n and t["FailedCount"] == 0, t
     mta.postfix.flush()
@@ -210,6 +210,7 @@ def test_kill9_mid_task_every_recipient_once(mta, keys, sesctl_bin):
     assert set(counts) == {f"r{i:05d}@remote.test" for i in range(n)}
     dups = sum(c - 1 for c in counts.values())
     # Only the batch taken up after the restart can repeat, and it is counted.
+    print("kill9: duplicates", dups, "resubmitted", t["ResubmittedCount"], "sent before", mid["SendCount"])
     assert dups <= t["ResubmittedCount"] <= 20, (dups, t)
 
 
