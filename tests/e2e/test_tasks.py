@@ -302,3 +302,25 @@ def test_task_requests_checked_pause_resume_cancel(mta, keys, sesctl_bin):
     assert b.ctl("task", "cancel", str(t2), "--json")["Status"] == 9
     listed = b.ctl("task", "list", "--json")["Tasks"]
     assert [x["TaskId"] for x in listed] == [tid, t2]
+
+
+def test_suppressed_skipped_and_refused_counted(mta, keys, sesctl_bin):
+    b = Batch(mta, keys, sesctl_bin).start()
+    gid = b.group(5)
+    b.ctl("suppression", "add", "r00001@remote.test")
+    tid = b.task(TaskType=1, GroupId=gid)
+    t = b.wait_status(tid, {10})
+    assert (t["RequestCount"], t["SendCount"], t["SkippedCount"], t["FailedCount"]) == (5, 4, 1, 0), t
+    mta.sink.wait_count(4, timeout=60)
+    assert sorted(by_rcpt(mta.sink.deliveries())) == \
+        [f"r{i:05d}@remote.test" for i in (0, 2, 3, 4)]
+    # A template deleted after the task was made: the milter refuses each
+    # message with 554, and the task counts them as failed, not as sent.
+    tid = b.task(TaskType=2, GroupId=gid, TimedParam={"BeginTime": b.clock.text(60)})
+    b.ctl("template", "delete", "code")
+    b.clock.advance(60)
+    t = b.wait_status(tid, {10})
+    assert (t["SendCount"], t["SkippedCount"], t["FailedCount"]) == (0, 1, 4), t
+    assert "no such template" in b.milter.log() or "554" in mta.postfix.maillog
+    time.sleep(1)
+    assert mta.sink.count() == 4
