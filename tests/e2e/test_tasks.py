@@ -324,3 +324,59 @@ def test_suppressed_skipped_and_refused_counted(mta, keys, sesctl_bin):
     assert "no such template" in b.milter.log() or "554" in mta.postfix.maillog
     time.sleep(1)
     assert mta.sink.count() == 4
+
+
+def test_console_upload_group_and_run_task(mta, keys, sesctl_bin, tmp_path):
+    """The dashboard's group and task pages, driven in headless chromium
+    over the DevTools protocol: create a group, upload a CSV with two bad
+    rows (shown with their lines), create a task and watch it finish, pause,
+    resume and cancel a scheduled one with the buttons.  Screenshots are
+    kept in build/e2e-artifacts/console-*.png."""
+    import pytest
+    import cdp
+    if not os.path.exists(cdp.CHROMIUM):
+        pytest.skip("/usr/bin/chromium is not installed (Debian: chromium)")
+    b = Batch(mta, keys, sesctl_bin).start()
+    csv = tmp_path / "people.csv"
+    rows = ["email,name,code"] + [f"p{i:03d}@remote.test,Person {i},{code_of(i)}" for i in range(30)]
+    rows.insert(3, "not-an-address,X,Y")
+    rows.insert(8, "p999@remote.test,too,many,fields")
+    csv.write_text("\n".join(rows) + "\n")
+    page = cdp.Page(f"http://{h.LOOPBACK}:{b.port}/#key={b.key}", tmp_path / "chromium")
+    artifacts = h.BUILD / "e2e-artifacts"
+    try:
+        page.wait_js("document.body.dataset.loaded === 'true'", what="dashboard loaded")
+        page.js("document.getElementById('group-name').value = 'people';"
+                "document.getElementById('group-form').requestSubmit(); true")
+        gid = page.wait_js("document.getElementById('upload-group').value", what="group in the upload list")
+        page.set_file("#upload-file", csv)
+        page.js("document.getElementById('upload-form').requestSubmit(); true")
+        assert page.wait_js("document.getElementById('upload-result').dataset.added", what="upload") == "30"
+        lines = page.js("[...document.querySelectorAll('#upload-errors [data-line]')].map(e => e.textContent)")
+        assert lines == ["4", "9"]
+        assert b.call("GET", f"/v1/groups/{gid}")[1]["Count"] == 30
+        page.screenshot(artifacts / "console-group.png")
+
+        page.js("document.getElementById('task-from').value = 'news@example.com';"
+                "document.getElementById('task-template').value = 'code';"
+                f"document.getElementById('task-group').value = '{gid}';"
+                "document.getElementById('task-form').requestSubmit(); true")
+        tid = page.wait_js("document.getElementById('task-result').dataset.task", what="task created")
+        page.wait_js(f"(document.querySelector('[data-task=\"{tid}\"][data-field=\"Status\"]') || {{}}).dataset"
+                     "?.status === '10'", timeout=60, what="task done on the page")
+        assert page.js(f"document.querySelector('[data-task=\"{tid}\"][data-field=\"SendCount\"]').textContent") \
+            == "30"
+        mta.sink.wait_count(30, timeout=60)
+        page.screenshot(artifacts / "console-tasks.png")
+
+        # A scheduled task: pause, resume and cancel with its buttons.
+        later = b.task(TaskType=2, GroupId=int(gid), TimedParam={"BeginTime": b.clock.text(3600)})
+        button = f"document.querySelector('button[data-task=\"{later}\"][data-action=\"%s\"]')"
+        for action, status in (("pause", 8), ("resume", 1), ("cancel", 9)):
+            page.wait_js(f"!!{button % action}", what=f"{action} button")
+            page.js(f"{button % action}.click(); true")
+            h.wait_for(lambda: b.status(later)["Status"] == status, 10, interval=0.2, what=f"{action} -> {status}")
+            page.wait_js(f"document.querySelector('[data-task=\"{later}\"][data-field=\"Status\"]')"
+                         f".dataset.status === '{status}'", what=f"page shows {status}")
+    finally:
+        page.close()
