@@ -206,8 +206,13 @@ def test_kill9_mid_task_every_recipient_once(mta, keys, sesctl_bin):
     mta.postfix.flush()
     h.wait_for(lambda: len({d.rcpts[0] for d in mta.sink.deliveries()}) >= n, 120, interval=0.5,
                what="every recipient delivered")
-    counts = Counter(str(email.message_from_bytes(d.message)["To"]) for d in mta.sink.deliveries())
+    msgs = [email.message_from_bytes(d.message) for d in mta.sink.deliveries()]
+    counts = Counter(str(m["To"]) for m in msgs)
     assert set(counts) == {f"r{i:05d}@remote.test" for i in range(n)}
+    # A message submitted again carries the id it was given the first time:
+    # one message id per recipient, however often it went out.
+    ids = {(str(m["To"]), str(m["X-SES-Message-ID"])) for m in msgs}
+    assert len(ids) == n and len({i for _, i in ids}) == n
     dups = sum(c - 1 for c in counts.values())
     # Only the batch taken up after the restart can repeat, and it is counted.
     print("kill9: duplicates", dups, "resubmitted", t["ResubmittedCount"], "sent before", mid["SendCount"])
