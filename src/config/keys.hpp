@@ -141,6 +141,11 @@ struct Key {
     X(send, timeout, duration)                   \
     X(send, max_message_size, size)              \
     X(send, refused_attachments, string_list)    \
+    X(tasks, max_rows, integer)                  \
+    X(tasks, max_row_bytes, integer)             \
+    X(tasks, batch, integer)                     \
+    X(tasks, poll_interval, duration)            \
+    X(tasks, retry, duration)                    \
     X(webhooks, max_age, duration)               \
     X(webhooks, retry_base, duration)            \
     X(webhooks, retry_max, duration)             \

@@ -58,9 +58,12 @@ const SectionDoc kSections[] = {
      "routes. Off while `listen` is empty. Operator routes need `Authorization: Bearer KEY` "
      "(`sesctl apikey create`)."},
     {"send",
-     "The sending API (`POST /v1/send`, docs/api.md): messages built from JSON requests are submitted over "
-     "SMTP to the local MTA, so the milter applies identity checks, templates, suppression, tracking, "
-     "warm-up and signing as for any other mail. Needs `[http]` and `[records]`."},
+     "The sending API (`POST /v1/send`, docs/api.md) and the tasks (docs/tasks.md): messages sesmilter builds "
+     "are submitted over SMTP to the local MTA, so the milter applies identity checks, templates, "
+     "suppression, tracking, warm-up and signing as for any other mail. Needs `[http]` and `[records]`."},
+    {"tasks",
+     "Recipient groups and batch tasks (docs/tasks.md): a template sent to every member of a group now, at a "
+     "time or on a recurrence, within the identity's warm-up quota of the day."},
     {"webhooks",
      "Delivery of events to the `[[webhook]]` endpoints (docs/events.md): from a durable outbox, at least "
      "once, in order per recipient, signed, retried with exponential backoff."},
@@ -510,7 +513,7 @@ const KeyDef kKeys[] = {
 
     // [send]
     {"send.smtp", Type::string, R"("127.0.0.1:25")",
-     "Where the sending API submits: `HOST:PORT` (IPv6 as `[::1]:PORT`) of the local MTA's SMTP service."},
+     "The local MTA's SMTP listener (`HOST:PORT`, IPv6 as `[::1]:PORT`) that the sending API and tasks submit to."},
     {"send.smtp_user", Type::string, R"("")", "SMTP AUTH user for submission; empty: no AUTH."},
     {"send.smtp_password", Type::string, R"("")",
      "SMTP AUTH password (prefer `smtp_password_file`, which keeps it out of the configuration)."},
@@ -535,6 +538,37 @@ const KeyDef kKeys[] = {
     {"send.refused_attachments", Type::string_list,
      R"([".ade", ".adp", ".apk", ".appx", ".bat", ".cab", ".chm", ".cmd", ".com", ".cpl", ".dll", ".dmg", ".exe", ".hta", ".ins", ".iso", ".isp", ".jar", ".js", ".jse", ".lib", ".lnk", ".mde", ".msc", ".msi", ".msp", ".mst", ".nsh", ".pif", ".ps1", ".scr", ".sct", ".shb", ".sys", ".vb", ".vbe", ".vbs", ".vxd", ".wsc", ".wsf", ".wsh"])",
      "Attachment file name extensions the API refuses (400), compared without regard to case."},
+
+    // [tasks]
+    {"tasks.max_rows",
+     Type::integer,
+     "100000",
+     "Most recipients a group may hold; an import beyond it is refused.",
+     {},
+     1,
+     10000000},
+    {"tasks.max_row_bytes",
+     Type::integer,
+     "4096",
+     "Longest CSV row (or JSON entry) of a group import, in bytes; a longer row is reported as bad.",
+     {},
+     64,
+     1 << 20},
+    {"tasks.batch",
+     Type::integer,
+     "50",
+     "Recipients a task assigns message ids to at once (and may submit twice after a crash, docs/tasks.md).",
+     {},
+     1,
+     1000},
+    {"tasks.poll_interval", Type::duration, R"("1s")", "How often the task runner looks for due work.", {}, 1, 3600},
+    {"tasks.retry",
+     Type::duration,
+     R"("30s")",
+     "Wait after the MTA deferred a recipient (4xx) or did not answer; doubles per attempt up to an hour.",
+     {},
+     1,
+     3600},
 
     // [webhooks]
     {"webhooks.max_age",

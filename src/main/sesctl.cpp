@@ -32,6 +32,8 @@
 #include "config/paths.hpp"
 #include "ctl/command.hpp"
 #include "ctl/apikey_cmd.hpp"
+#include "ctl/group_cmd.hpp"
+#include "ctl/task_cmd.hpp"
 #include "ctl/auth_cmd.hpp"
 #include "ctl/dkim_cmd.hpp"
 #include "ctl/identity_cmd.hpp"
@@ -58,9 +60,10 @@ constexpr const char* kDefaultConfig = config::kDefaultConfigFile;
 
 std::vector<ctl::Command> all_commands() {
     std::vector<ctl::Command> all;
-    for (auto list : {ctl::dkim_commands, ctl::identity_commands, ctl::auth_commands, ctl::warmup_commands,
-                      ctl::queue_commands, ctl::template_commands, ctl::status_commands, ctl::suppression_commands,
-                      ctl::events_commands, ctl::apikey_commands, ctl::mta_commands}) {
+    for (auto list :
+         {ctl::dkim_commands, ctl::identity_commands, ctl::auth_commands, ctl::warmup_commands, ctl::queue_commands,
+          ctl::template_commands, ctl::status_commands, ctl::suppression_commands, ctl::events_commands,
+          ctl::apikey_commands, ctl::mta_commands, ctl::group_commands, ctl::task_commands}) {
         auto cmds = list();
         all.insert(all.end(), cmds.begin(), cmds.end());
     }

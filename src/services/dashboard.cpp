@@ -92,6 +92,44 @@ constexpr const char* kPage = R"html(<!doctype html>
         <th class="r">Attempts</th><th>Gave up</th><th>Last error</th></tr></thead><tbody></tbody></table></div>
       <p id="failed-error" class="muted"></p>
     </section>
+    <section class="card" id="groups-card">
+      <h2>Recipient groups</h2>
+      <div class="scroll"><table id="groups" class="num"><thead><tr><th>Id</th><th>Name</th><th>Recipients</th>
+        <th>Created (UTC)</th></tr></thead><tbody></tbody></table></div>
+      <p id="groups-error" class="muted"></p>
+      <form id="group-form" class="inline">
+        <label>New group <input id="group-name" placeholder="name" required></label>
+        <button type="submit">Create</button>
+      </form>
+      <form id="upload-form" class="inline">
+        <label>Upload to group <select id="upload-group" required></select></label>
+        <input id="upload-file" type="file" accept=".csv,text/csv,.json,application/json" required>
+        <button type="submit">Upload</button>
+      </form>
+      <p class="muted">CSV: a header row with <code>email</code> and one column per template variable
+        (docs/tasks.md); or JSON <code>{"Datas": [...]}</code>.</p>
+      <p id="upload-result"></p>
+      <div class="scroll"><table id="upload-errors"><thead><tr><th>Line</th><th>Problem</th></tr></thead>
+        <tbody></tbody></table></div>
+    </section>
+    <section class="card" id="tasks-card">
+      <h2>Tasks</h2>
+      <div class="scroll"><table id="tasks" class="num"><thead><tr><th>Id</th><th>Type</th><th>Status</th>
+        <th>Group</th><th>Template</th><th>Next run (UTC)</th><th>Requested</th><th>Sent</th><th>Waiting</th>
+        <th>Skipped</th><th>Failed</th><th></th></tr></thead><tbody></tbody></table></div>
+      <p id="tasks-error" class="muted"></p>
+      <form id="task-form" class="inline">
+        <label>Type <select id="task-type"><option value="1">1 now</option><option value="2">2 at a time</option>
+          <option value="3">3 recurring</option></select></label>
+        <label>From <input id="task-from" type="email" placeholder="news@example.com" required></label>
+        <label>Group <select id="task-group" required></select></label>
+        <label>Template <input id="task-template" required size="12"></label>
+        <label>Begin (UTC) <input id="task-begin" placeholder="YYYY-MM-DD HH:MM:SS" size="19"></label>
+        <label>Every (hours) <input id="task-interval" type="number" min="1" size="4"></label>
+        <button type="submit">Create task</button>
+      </form>
+      <p id="task-result"></p>
+    </section>
   </div>
 </main>
 </body>
@@ -144,6 +182,12 @@ header button { background: transparent; border-color: #4b5563; color: #fff; }
 .tag.bounce, .tag.spamreport, .tag.dropped, .tag.rendering_failure { background: #fde2e2; color: var(--bad); }
 .tag.delivered, .tag.open, .tag.click { background: #dcfce7; color: #166534; }
 .tag.deferred, .tag.held, .tag.unsubscribe { background: #fef3c7; color: #92400e; }
+form.inline { display: flex; flex-wrap: wrap; gap: 8px 12px; align-items: center; margin: 8px 0; }
+form.inline label { display: flex; gap: 6px; align-items: center; }
+select { font: inherit; padding: 4px 6px; }
+td button { padding: 1px 8px; margin-left: 4px; }
+.tag.s5 { background: #dbeafe; color: #1e40af; } .tag.s6 { background: #fef3c7; color: #92400e; }
+.tag.s7 { background: #fde2e2; color: var(--bad); } .tag.s10 { background: #dcfce7; color: #166534; }
 )css";
 
 constexpr const char* kScript = R"js('use strict';
@@ -383,6 +427,144 @@ constexpr const char* kScript = R"js('use strict';
     }
   }
 
+  // Groups and tasks (docs/tasks.md): the same /v1 routes as curl and
+  // sesctl; the forms post JSON or the uploaded file as it is.
+  async function send(method, path, body, type) {
+    const headers = { Authorization: 'Bearer ' + key() };
+    if (body !== undefined) headers['Content-Type'] = type || 'application/json';
+    const r = await fetch(path, { method, headers, cache: 'no-store',
+      body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)) });
+    if (r.status === 401) throw new Unauthorized('the key was refused');
+    let out = {};
+    try { out = await r.json(); } catch (e) { /* reported by status */ }
+    if (!r.ok) throw new Error(out.error || ('HTTP ' + r.status));
+    return out;
+  }
+
+  async function loadGroups() {
+    try {
+      const g = (await api('/v1/groups')).Groups;
+      $('groups').tBodies[0].replaceChildren(...g.map((x) => {
+        const tr = row([x.GroupId, el('td', x.GroupName), el('td', x.Count, { 'data-group': x.GroupId, 'data-field': 'Count' }),
+          x.CreateTime]);
+        return tr;
+      }));
+      $('groups').hidden = !g.length;
+      $('groups-error').textContent = g.length ? '' : 'No recipient groups yet.';
+      for (const sel of [$('upload-group'), $('task-group')]) {
+        const was = sel.value;
+        sel.replaceChildren(...g.map((x) => el('option', x.GroupId + ' ' + x.GroupName, { value: x.GroupId })));
+        if (was) sel.value = was;
+      }
+    } catch (e) {
+      if (e instanceof Unauthorized) throw e;
+      $('groups-error').textContent = e.message;
+    }
+  }
+
+  function taskButtons(t) {
+    const td = el('td', null);
+    const acts = { 1: ['pause', 'cancel'], 5: ['pause', 'cancel'], 6: ['pause', 'cancel'], 7: ['resume', 'cancel'],
+      8: ['resume', 'cancel'] }[t.Status] || [];
+    for (const a of acts) {
+      const b = el('button', a, { type: 'button', 'data-task': t.TaskId, 'data-action': a });
+      b.addEventListener('click', () => taskAction(t.TaskId, a));
+      td.appendChild(b);
+    }
+    return td;
+  }
+
+  async function loadTasks() {
+    try {
+      const list = (await api('/v1/tasks')).Tasks;
+      $('tasks').tBodies[0].replaceChildren(...list.slice().reverse().map((t) => {
+        const cell = (f, v) => el('td', v === undefined ? t[f] : v, { 'data-task': t.TaskId, 'data-field': f });
+        const st = el('td', null, { 'data-task': t.TaskId, 'data-field': 'Status', 'data-status': t.Status });
+        st.appendChild(el('span', t.StatusText, { class: 'tag s' + t.Status }));
+        if (t.Error) st.title = t.Error;
+        return row([t.TaskId, t.TaskType, st, t.GroupId, el('td', t.Template.TemplateName), t.NextRunTime,
+          cell('RequestCount'), cell('SendCount'), cell('CacheCount'), cell('SkippedCount'), cell('FailedCount'),
+          taskButtons(t)]);
+      }));
+      $('tasks').hidden = !list.length;
+      $('tasks-error').textContent = list.length ? '' : 'No tasks yet.';
+    } catch (e) {
+      if (e instanceof Unauthorized) throw e;
+      $('tasks-error').textContent = e.message;
+    }
+  }
+
+  async function taskAction(id, action) {
+    try {
+      await send('POST', '/v1/tasks/' + id + '/' + action);
+      $('task-result').textContent = 'Task ' + id + ': ' + action + ' done.';
+      $('task-result').className = '';
+    } catch (e) {
+      $('task-result').textContent = e.message;
+      $('task-result').className = 'error';
+    }
+    await loadTasks().catch(() => {});
+  }
+
+  function startBatchForms() {
+    // Counts of running tasks move: their table refreshes more often.
+    setInterval(() => { if (key() && !document.hidden && !$('data').hidden) loadTasks().catch(() => {}); }, 3000);
+    $('group-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      try {
+        const r = await send('POST', '/v1/groups', { Name: $('group-name').value.trim() });
+        $('group-name').value = '';
+        await loadGroups();
+        $('upload-group').value = r.GroupId;
+        $('task-group').value = r.GroupId;
+        $('groups-error').textContent = 'Group ' + r.GroupId + ' created.';
+      } catch (e) { $('groups-error').textContent = e.message; }
+    });
+    $('upload-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const file = $('upload-file').files[0];
+      const out = $('upload-result');
+      $('upload-errors').tBodies[0].replaceChildren();
+      $('upload-errors').hidden = true;
+      if (!file) return;
+      try {
+        const isJson = /\.json$/i.test(file.name);
+        const r = await send('POST', '/v1/groups/' + $('upload-group').value + '/recipients', await file.text(),
+          isJson ? 'application/json' : 'text/csv');
+        out.className = '';
+        out.textContent = 'Added ' + r.Added + ', replaced ' + r.Replaced + ', duplicates ' + r.Duplicates +
+          ', bad rows ' + r.Errors.length + '; the group now holds ' + r.Count + '.';
+        out.dataset.added = r.Added;
+        $('upload-errors').tBodies[0].replaceChildren(...r.Errors.map((e) =>
+          row([el('td', e.Line, { 'data-line': e.Line }), el('td', e.Message, { class: 'wrap' })])));
+        $('upload-errors').hidden = !r.Errors.length;
+      } catch (e) {
+        out.className = 'error';
+        out.textContent = e.message;
+      }
+      await loadGroups().catch(() => {});
+    });
+    $('task-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const type = Number($('task-type').value);
+      const req = { TaskType: type, FromEmailAddress: $('task-from').value.trim(),
+        GroupId: Number($('task-group').value), Template: { TemplateName: $('task-template').value.trim() } };
+      const begin = $('task-begin').value.trim();
+      if (type === 2) req.TimedParam = { BeginTime: begin };
+      if (type === 3) req.CycleParam = { BeginTime: begin, IntervalTime: Number($('task-interval').value) };
+      try {
+        const r = await send('POST', '/v1/tasks', req);
+        $('task-result').className = '';
+        $('task-result').textContent = 'Task ' + r.TaskId + ' created.';
+        $('task-result').dataset.task = r.TaskId;
+      } catch (e) {
+        $('task-result').className = 'error';
+        $('task-result').textContent = e.message;
+      }
+      await loadTasks().catch(() => {});
+    });
+  }
+
   async function refresh() {
     if (!key()) { showLogin(); return; }
     $('login').hidden = true;
@@ -391,7 +573,7 @@ constexpr const char* kScript = R"js('use strict';
     try {
       await Promise.all([
         loadFunnel().catch((e) => { if (e instanceof Unauthorized) throw e; $('funnel-error').textContent = e.message; }),
-        loadWarmup(), loadHeld(), loadEvents(), loadFailed(),
+        loadWarmup(), loadHeld(), loadEvents(), loadFailed(), loadGroups(), loadTasks(),
       ]);
       $('funnel-error').textContent = '';
       $('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
@@ -418,6 +600,7 @@ constexpr const char* kScript = R"js('use strict';
     $('logout').addEventListener('click', () => { sessionStorage.removeItem(STORE); showLogin(); });
     $('refresh').addEventListener('click', refresh);
     $('range').addEventListener('change', refresh);
+    startBatchForms();
     setInterval(() => { if (key() && !document.hidden) refresh(); }, 30000);
     refresh();
   }

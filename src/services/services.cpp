@@ -8,6 +8,10 @@
 
 #include "mta/adapter.hpp"
 #include "services/records_service.hpp"
+#include "services/task_runner.hpp"
+#include "auth/from_config.hpp"
+#include "auth/identity.hpp"
+#include "mail/address.hpp"
 #include "util/daemon.hpp"
 #include "mta/settings.hpp"
 #include "policy/settings.hpp"
@@ -148,6 +152,31 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
         follower->tracking = s->tracking;
         follower->on_event = event_feedback(*s);
         s->add(std::move(follower));
+    }
+    {
+        auto ids = auth::identities(cfg);
+        bool subdomains = cfg.get(config::key::dkim::subdomains);
+        s->identity_of = [ids, subdomains](std::string_view address) -> std::string {
+            const auth::IdentityConf* id = auth::find_identity(ids, mail::domain_of(address), subdomains);
+            return id ? id->domain : std::string();
+        };
+    }
+    if (s->records) {
+        records::GroupLimits gl;
+        gl.max_rows = static_cast<size_t>(cfg.get(config::key::tasks::max_rows));
+        gl.max_row_bytes = static_cast<size_t>(cfg.get(config::key::tasks::max_row_bytes));
+        s->groups = std::make_shared<records::Groups>(s->store, gl);
+        s->tasks = std::make_shared<records::Tasks>(s->store);
+        TaskRunnerSettings ts;
+        if (auto st = parse_smtp_address(cfg.get(config::key::send::smtp), ts.smtp); !st)
+            return Error{"send.smtp: " + st.error().what, {}};
+        ts.batch = static_cast<size_t>(cfg.get(config::key::tasks::batch));
+        ts.poll_interval = cfg.get(config::key::tasks::poll_interval);
+        ts.retry = cfg.get(config::key::tasks::retry);
+        auto runner = std::make_unique<TaskRunner>(s->store, s->groups, s->tasks, s->suppression, s->warmup,
+                                                   s->submission_key, s->identity_of, std::move(ts));
+        s->task_runner = runner.get();
+        s->add(std::move(runner));
     }
     if (s->outbox) s->add(std::make_unique<WebhookSender>(s->store, s->records, s->outbox, webhook_settings_from(cfg)));
     return s;

@@ -27,7 +27,9 @@
 #include "config/config.hpp"
 #include "mta/adapter.hpp"
 #include "policy/policy.hpp"
+#include "records/groups.hpp"
 #include "records/message_store.hpp"
+#include "records/tasks.hpp"
 #include "records/suppression.hpp"
 #include "records/outbox.hpp"
 #include "records/tracking.hpp"
@@ -40,6 +42,8 @@
 #include "warmup/settings.hpp"
 
 namespace ses::services {
+
+class TaskRunner;
 
 // A background part of the daemon.  stop() waits for its thread and may be
 // called more than once.
@@ -78,6 +82,15 @@ struct Services {
     std::string submission_key;
     // [send] and the identities as started (send_settings.hpp).
     std::shared_ptr<const SendSettings> send;
+    // Recipient groups and batch tasks (docs/tasks.md); null when [records]
+    // is off (a task's messages are records).  The runner is owned by the
+    // service list; the routes wake it.
+    std::shared_ptr<records::Groups> groups;
+    std::shared_ptr<records::Tasks> tasks;
+    TaskRunner* task_runner = nullptr;
+    // The configured identity a sender address sends as ("" for none), as
+    // the milter resolves it.
+    std::function<std::string(std::string_view)> identity_of;
 
     // Opens the store, the template store, the message records (with their
     // follower and purge service) when records are on and, when warm-up is

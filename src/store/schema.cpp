@@ -8,9 +8,10 @@ namespace {
 // this table by `make docs`): IK = identity key, day = u32 day number,
 // time = u64 seconds since the epoch, all big-endian.
 constexpr TableDef kTables[] = {
-    {table::meta, "text (`schema_version`, `events_seq`, `submission_key`, `template_next_id`)",
+    {table::meta,
+     "text (`schema_version`, `events_seq`, `submission_key`, `template_next_id`, `group_seq`, `task_seq`)",
      "u32 schema version; u64 last event sequence number; 32-byte secret of X-SES-Submission; u64 next template "
-     "id"},
+     "id; u64 last group id; u64 last task id"},
     {table::warmup_identity, "IK", "level u32, started day, last rolled day, paused u8, updated_at time"},
     {table::warmup_day, "IK + day", "sent, held, released, bounced, complained (u64 each)"},
     {table::warmup_group_day, "IK + day + group name", "sent u64 (quota groups of `daily_limit`)"},
@@ -47,6 +48,11 @@ constexpr TableDef kTables[] = {
      "reason u8, time i64, source message id, expires i64 (0: never) (records/suppression.hpp)"},
     {table::tracking_links, "raw message id (16 bytes: request time ms u64 + random) + link index u16",
      "the original URL of a tracked link (records/tracking.hpp; kept `[tracking] link_days`)"},
+    {table::groups, "group id u64", "name, created time, member count u64 (records/groups.hpp)"},
+    {table::group_members, "group id u64 + lower-case address", "address as imported, template data JSON"},
+    {table::tasks, "task id u64", "the task: its request, status, counts, run, cursor (records/tasks.hpp)"},
+    {table::task_rcpts, "task id u64 + run u32 + lower-case address",
+     "state u8 (assigned, sent, skipped, failed), message id, attempts u32, next try time, last reply"},
 };
 }  // namespace
 

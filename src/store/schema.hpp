@@ -49,6 +49,10 @@ inline constexpr std::string_view webhook_outbox = "webhook_outbox";
 inline constexpr std::string_view webhook_failed = "webhook_failed";
 inline constexpr std::string_view api_keys = "api_keys";
 inline constexpr std::string_view tracking_links = "tracking_links";
+inline constexpr std::string_view groups = "groups";
+inline constexpr std::string_view group_members = "group_members";
+inline constexpr std::string_view tasks = "tasks";
+inline constexpr std::string_view task_rcpts = "task_rcpts";
 }  // namespace table
 
 }  // namespace ses::store
