@@ -387,3 +387,52 @@ TEST_CASE("verifying Ed25519 signatures leaves no memory behind", "[dkim][leak]"
     INFO("heap grew by " << grown << " bytes over " << n << " verifications");
     CHECK(grown < 16 * n);
 }
+
+TEST_CASE("folded header values sign the same with bare LF as with CRLF", "[dkim]") {
+    // The milter hands folded values with bare LF; DKIM hashes them with
+    // CRLF.  The signer converts them a line at a time (#16), which must
+    // neither double an existing CR nor miss an LF at either end.
+    std::string dir = tmpdir();
+    auto ed = dkim::generate_key("ed25519", 0);
+    REQUIRE(ed.ok());
+    std::string toml = "[[domain]]\nname = \"example.com\"\ndkim = [ { selector = \"e1\", key = \"" +
+                       write_key(dir, "e.pem", ed->pem, 0600) + "\" } ]\n";
+    auto cfg = config::load_string(toml, "t.toml");
+    REQUIRE(cfg.ok());
+    auto ks = dkim::KeyStore::load(*cfg);
+    REQUIRE(ks.ok());
+    auto signer = dkim::Signer::create(*cfg);
+    REQUIRE(signer.ok());
+    auto z = std::make_shared<WireTxt>();
+    z->txt["e1._domainkey.example.com"] = ed->txt;
+    dkim::Verifier v(z);
+    auto message = [](const std::string& eol) {
+        mail::Message m;
+        m.feed_header("From", " a@example.com");
+        m.feed_header("Subject", " folded" + eol + "\tonce" + eol + " and twice");
+        m.feed_header("To", eol + " b@example.org");
+        m.feed_header("Cc", " c@example.org," + eol + eol + " d@example.org");
+        m.feed_body("hello\r\n");
+        return m;
+    };
+    auto b_tag = [](const std::string& sig) {
+        std::string rest = sig.substr(sig.find("b=", sig.find("bh=") + 3));
+        return std::string(str::trim(rest));
+    };
+    std::vector<std::string> seen;
+    for (std::string eol : {"\n", "\r\n"}) {
+        INFO("line end " << (eol == "\n" ? "LF" : "CRLF"));
+        mail::Message m = message(eol);
+        auto sigs = (*signer)->sign(m, *ks->select("example.com", ""));
+        REQUIRE(sigs.ok());
+        REQUIRE(sigs->size() == 1);
+        CHECK((*sigs)[0].find("\r") == std::string::npos);
+        m.insert_header(0, "DKIM-Signature", (*sigs)[0]);
+        auto out = v.verify(m);
+        REQUIRE(out.signatures.size() == 1);
+        CHECK(out.signatures[0].result == "pass");
+        seen.push_back(b_tag((*sigs)[0]));
+    }
+    // Ed25519 is deterministic: the same canonical headers, the same b=.
+    CHECK(seen[0] == seen[1]);
+}
