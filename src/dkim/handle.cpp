@@ -17,12 +17,25 @@ std::atomic<unsigned long> g_ed25519{0}, g_buffers{0}, g_keys{0};
 // with nullptr for allocations of the library handle itself.
 void* hook_malloc(void* closure, size_t n) {
     void* p = std::malloc(n);
-    if (p && closure) static_cast<SignHandle::Arena*>(closure)->live.emplace(p, n);
+    if (p && closure) {
+        auto* a = static_cast<SignHandle::Arena*>(closure);
+        if (a->recording) a->live.emplace_back(p, n);
+    }
     return p;
 }
 
 void hook_free(void* closure, void* p) {
-    if (closure) static_cast<SignHandle::Arena*>(closure)->live.erase(p);
+    if (closure) {
+        // A few entries at most (only dkim_eom()'s allocations), and the
+        // newest is the likeliest to go first.
+        auto& live = static_cast<SignHandle::Arena*>(closure)->live;
+        for (size_t i = live.size(); i-- > 0;)
+            if (live[i].first == p) {
+                live[i] = live.back();
+                live.pop_back();
+                break;
+            }
+    }
     std::free(p);
 }
 
@@ -35,7 +48,7 @@ HandleStats handle_stats() { return {g_ed25519.load(), g_buffers.load(), g_keys.
 SignHandle::SignHandle(DKIM_LIB* lib, const char* id, const char* key, const char* selector, const char* domain,
                        dkim_canon_t hc, dkim_canon_t bc, dkim_alg_t alg, DKIM_STAT* st)
     : ed25519_(alg == DKIM_SIGN_ED25519SHA256) {
-    d_ = dkim_sign(lib, reinterpret_cast<const unsigned char*>(id), &arena_,
+    d_ = dkim_sign(lib, reinterpret_cast<const unsigned char*>(id), ed25519_ ? &arena_ : nullptr,
                    reinterpret_cast<dkim_sigkey_t>(const_cast<char*>(key)),
                    reinterpret_cast<const unsigned char*>(selector), reinterpret_cast<const unsigned char*>(domain), hc,
                    bc, alg, -1, st);
@@ -43,7 +56,9 @@ SignHandle::SignHandle(DKIM_LIB* lib, const char* id, const char* key, const cha
 
 DKIM_STAT SignHandle::eom() {
     KeyLoadCapture capture;
+    arena_.recording = true;
     DKIM_STAT st = dkim_eom(d_, nullptr);
+    arena_.recording = false;
     if (capture.key) key_ = capture.key;
     eom_ok_ = st == DKIM_STAT_OK;
     return st;

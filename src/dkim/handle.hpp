@@ -8,12 +8,18 @@
 // Fixed upstream (OpenDKIM PR #321), not in Debian 12.
 //
 // The work-around, without reaching into libopendkim's private structs:
-//   - new_library() installs allocator hooks in dkim_init(); each
-//     SignHandle passes its own Arena as the memory closure, so every
-//     allocation libopendkim makes for that handle is recorded and each free
-//     erases it.  After dkim_free() of an Ed25519 handle, what is still
-//     recorded is exactly what the library forgot, and is freed (after a
-//     successful dkim_eom() only: error paths are left alone).
+//   - new_library() installs allocator hooks in dkim_init(); each Ed25519
+//     SignHandle passes its own Arena as the memory closure, and every
+//     allocation libopendkim makes for that handle inside dkim_eom() (where
+//     the signature buffer is made) is recorded and each free erases it.
+//     After dkim_free() of an Ed25519 handle, what is still recorded is
+//     exactly what the library forgot, and is freed (after a successful
+//     dkim_eom() only: error paths are left alone).  RSA handles pass no
+//     closure: libopendkim frees all they own, so nothing is recorded.
+//     Recording only inside dkim_eom() keeps the record a few entries long
+//     (a flat vector, no allocation per libopendkim allocation); recording
+//     every allocation in a hash map cost ~35 000 instructions per signature
+//     (docs/PERFORMANCE.md #16).
 //   - eom() runs dkim_eom() under a KeyLoadCapture (key_cache.hpp), which
 //     records the key the interposed PEM_read_bio_PrivateKey handed to
 //     libopendkim; after dkim_free() of an Ed25519 handle that reference is
@@ -27,7 +33,8 @@
 
 #include <cstddef>
 #include <memory>
-#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "dkim/opendkim.hpp"
 
@@ -57,13 +64,11 @@ public:
     DKIM* get() const { return d_; }
     DKIM_STAT eom();  // dkim_eom(), recording the key libopendkim loads
 
-    // Allocations made by libopendkim for one handle that are not yet freed.
+    // Allocations made by libopendkim for one handle during dkim_eom() that
+    // are not yet freed.
     struct Arena {
-        // A signature makes a few dozen allocations; sized once so that
-        // recording them never rehashes (a rehash per few inserts showed in
-        // the profile, docs/PERFORMANCE.md #16).
-        Arena() { live.reserve(128); }
-        std::unordered_map<void*, size_t> live;
+        bool recording = false;  // set while dkim_eom() runs
+        std::vector<std::pair<void*, size_t>> live;
     };
 
 private:

@@ -35,8 +35,8 @@ private:
     // A fold the MTA passes as a bare LF is stored as CRLF.
     static uint64_t line_bytes(std::string_view v) {
         uint64_t n = v.size();
-        for (size_t i = 0; i < v.size(); ++i)
-            if (v[i] == '\n' && (i == 0 || v[i - 1] != '\r')) ++n;
+        for (size_t i = v.find('\n'); i != std::string_view::npos; i = v.find('\n', i + 1))
+            if (i == 0 || v[i - 1] != '\r') ++n;
         return n;
     }
     bool add(uint64_t n) {

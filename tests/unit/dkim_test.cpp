@@ -387,3 +387,68 @@ TEST_CASE("verifying Ed25519 signatures leaves no memory behind", "[dkim][leak]"
     INFO("heap grew by " << grown << " bytes over " << n << " verifications");
     CHECK(grown < 16 * n);
 }
+
+TEST_CASE("folded header values sign the same with bare LF as with CRLF", "[dkim]") {
+    // The milter hands folded values with bare LF; DKIM hashes them with
+    // CRLF.  The signer converts them a line at a time (#16), which must
+    // neither double an existing CR nor miss an LF at either end.
+    std::string dir = tmpdir();
+    auto ed = dkim::generate_key("ed25519", 0);
+    REQUIRE(ed.ok());
+    std::string key = write_key(dir, "e.pem", ed->pem, 0600);
+    auto z = std::make_shared<WireTxt>();
+    z->txt["e1._domainkey.example.com"] = ed->txt;
+    dkim::Verifier v(z);
+    auto message = [](const std::string& eol) {
+        mail::Message m;
+        m.feed_header("From", " a@example.com");
+        m.feed_header("Subject", " folded" + eol + "\tonce" + eol + " and twice");
+        m.feed_header("To", eol + " b@example.org");
+        m.feed_header("Cc", " c@example.org," + eol + eol + " d@example.org");
+        m.feed_body("hello\r\n");
+        return m;
+    };
+    auto tag = [](const std::string& sig, const std::string& name) {
+        size_t p = sig.find(name + "=", sig.find("bh=") + 3);
+        if (name == "t") p = sig.find("t=");
+        std::string rest = sig.substr(p + name.size() + 1);
+        return rest.substr(0, rest.find(';'));
+    };
+    // Relaxed (the default): each form verifies.  Simple hashes the line
+    // ends as they are, so a doubled or missing CR changes b=: the two
+    // forms must give the same b= (Ed25519 is deterministic) for the same t=.
+    for (std::string canon : {"relaxed/relaxed", "simple/simple"}) {
+        INFO(canon);
+        auto cfg = config::load_string("[dkim]\ncanonicalization = \"" + canon +
+                                           "\"\n[[domain]]\nname = \"example.com\"\n"
+                                           "dkim = [ { selector = \"e1\", key = \"" +
+                                           key + "\" } ]\n",
+                                       "t.toml");
+        REQUIRE(cfg.ok());
+        auto ks = dkim::KeyStore::load(*cfg);
+        REQUIRE(ks.ok());
+        auto signer = dkim::Signer::create(*cfg);
+        REQUIRE(signer.ok());
+        for (int attempt = 0; attempt < 3; ++attempt) {
+            std::vector<std::string> sigs;
+            for (std::string eol : {"\n", "\r\n"}) {
+                INFO("line end " << (eol == "\n" ? "LF" : "CRLF"));
+                mail::Message m = message(eol);
+                auto s = (*signer)->sign(m, *ks->select("example.com", ""));
+                REQUIRE(s.ok());
+                REQUIRE(s->size() == 1);
+                CHECK((*s)[0].find('\r') == std::string::npos);
+                if (canon == "relaxed/relaxed") {
+                    m.insert_header(0, "DKIM-Signature", (*s)[0]);
+                    auto out = v.verify(m);
+                    REQUIRE(out.signatures.size() == 1);
+                    CHECK(out.signatures[0].result == "pass");
+                }
+                sigs.push_back((*s)[0]);
+            }
+            if (tag(sigs[0], "t") != tag(sigs[1], "t")) continue;  // a second ticked between them
+            CHECK(tag(sigs[0], "b") == tag(sigs[1], "b"));
+            break;
+        }
+    }
+}

@@ -59,6 +59,12 @@ TEST_CASE("size guard trips on the first byte past the limit", "[mail]") {
     CHECK(g.over());
     g.reset(10);
     CHECK(g.used() == 0);
+    // A fold passed as a bare LF counts as CRLF; an existing CRLF once.
+    mail::SizeGuard f(1000);
+    CHECK(f.add_header("S", " a\n b\r\n c\n"));  // "S:" 2 + 10 octets + 2 bare LFs + CRLF 2
+    CHECK(f.used() == 16);
+    CHECK(f.add_header("T", "\n\nx"));  // 2 + 3 octets + 2 bare LFs + 2
+    CHECK(f.used() == 25);
 }
 
 TEST_CASE("addresses and domains", "[mail]") {
