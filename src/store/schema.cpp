@@ -47,6 +47,10 @@ constexpr TableDef kTables[] = {
      "reason u8, time i64, source message id, expires i64 (0: never) (records/suppression.hpp)"},
     {table::tracking_links, "raw message id (16 bytes: request time ms u64 + random) + link index u16",
      "the original URL of a tracked link (records/tracking.hpp; kept `[tracking] link_days`)"},
+    {table::shared_quota, "day + quota key (store/shared_state.hpp, LMDB backend)", "used u64"},
+    {table::shared_suppression, "opaque key (store/shared_state.hpp, LMDB backend)", "opaque value"},
+    {table::shared_count, "day + counter name", "n u64"},
+    {table::shared_event, "day + event id", "empty (counted once)"},
 };
 }  // namespace
 

@@ -49,6 +49,10 @@ inline constexpr std::string_view webhook_outbox = "webhook_outbox";
 inline constexpr std::string_view webhook_failed = "webhook_failed";
 inline constexpr std::string_view api_keys = "api_keys";
 inline constexpr std::string_view tracking_links = "tracking_links";
+inline constexpr std::string_view shared_quota = "shared_quota";
+inline constexpr std::string_view shared_suppression = "shared_suppression";
+inline constexpr std::string_view shared_count = "shared_count";
+inline constexpr std::string_view shared_event = "shared_event";
 }  // namespace table
 
 }  // namespace ses::store
