@@ -321,6 +321,23 @@ void add_service_collectors(metrics::Registry& reg, std::shared_ptr<Services> s,
             out.push_back(std::move(used));
             out.push_back(std::move(limit));
             out.push_back(std::move(level));
+            if (auto* sh = s->warmup->shared()) {
+                auto h = sh->health();
+                if (h.backend == "redis") {
+                    out.push_back({"sesmilter_store_redis_up",
+                                   "1 while the fleet's Redis answers.",
+                                   Type::gauge,
+                                   {{{}, h.up ? 1.0 : 0.0}}});
+                    out.push_back({"sesmilter_store_redis_errors_total",
+                                   "Failed calls to the fleet's Redis.",
+                                   Type::counter,
+                                   {{{}, double(h.errors)}}});
+                    out.push_back({"sesmilter_store_redis_outages_total",
+                                   "Times the fleet's Redis became unreachable.",
+                                   Type::counter,
+                                   {{{}, double(h.outages)}}});
+                }
+            }
         }
         if (s->outbox) {
             Family depth{

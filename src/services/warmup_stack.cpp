@@ -24,7 +24,13 @@ Result<WarmupStack> open_warmup_stack(const config::Config& cfg, std::shared_ptr
     auto pol = policy::Policy::open(w.policy_settings, warmup::hook_defs());
     if (!pol) return Error{"policy.script: " + pol.error().what, {}};
     w.policy = *pol;
-    auto eng = warmup::Engine::open(w.settings, w.env, w.policy);
+    std::shared_ptr<store::SharedState> shared;
+    if (auto so = store::shared_options_from(cfg); so.backend != "lmdb") {
+        auto sh = store::open_shared_state(so, w.env);
+        if (!sh) return Error{"store.redis_url: " + sh.error().what, {}};
+        shared = *sh;
+    }
+    auto eng = warmup::Engine::open(w.settings, w.env, w.policy, shared);
     if (!eng) return Error{"warm-up: " + eng.error().what, {}};
     w.engine = std::shared_ptr<warmup::Engine>(std::move(*eng));
     return w;
