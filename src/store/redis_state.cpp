@@ -272,6 +272,11 @@ private:
     void down(const std::string& why) {
         ++errors_;
         last_error_ = why;
+        // The idle connections lead to the same failed server: without
+        // dropping them, each would fail once more and stretch the backoff.
+        open_ -= static_cast<unsigned>(idle_.size());
+        idle_.clear();
+        cv_.notify_all();
         if (up_) {
             up_ = false;
             ++outages_;
