@@ -17,12 +17,10 @@ namespace ses::warmup {
 
 using detail::kConflict;
 using detail::kDecideAttempts;
+using detail::kSharedDayTtl;
 using detail::starts_with;
 
 namespace {
-
-// A day's shared counters outlive the day in every time zone.
-constexpr int64_t kSharedDayTtl = 3 * 86400;
 
 MessageView message_view(const mail::Message& m) {
     MessageView v;
