@@ -92,6 +92,11 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
     auto env = store::Env::open(so);
     if (!env) return Error{"store " + so.path + ": " + env.error().what, {}};
     s->store = *env;
+    if (auto so2 = store::shared_options_from(cfg); so2.backend != "lmdb") {
+        auto sh = store::open_shared_state(so2, s->store);
+        if (!sh) return Error{"store.redis_url: " + sh.error().what, {}};
+        s->shared = *sh;
+    }
     auto templates = tmpl::LmdbTemplateStore::open(s->store);
     if (!templates) return Error{"template store: " + templates.error().what, {}};
     s->templates = std::move(*templates);
@@ -107,7 +112,7 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
             ss.per_identity = cfg.get(config::key::suppression::scope) == "identity";
             ss.hard_bounce_expiry = cfg.get(config::key::suppression::hard_bounce_expiry);
             ss.complaint_expiry = cfg.get(config::key::suppression::complaint_expiry);
-            auto list = records::SuppressionList::open(s->store, ss);
+            auto list = records::SuppressionList::open(s->store, ss, s->shared);
             if (!list) return Error{"suppression list: " + list.error().what, {}};
             s->suppression = std::move(*list);
         }
@@ -122,7 +127,7 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
     if (!send) return send.error();
     s->send = std::make_shared<const SendSettings>(std::move(*send));
     if (ws.enabled) {
-        auto stack = open_warmup_stack(cfg, s->store);  // the same builder as sesctl's
+        auto stack = open_warmup_stack(cfg, s->store, s->shared);  // the same builder as sesctl's
         if (!stack) return stack.error();
         s->policy = stack->policy;
         s->warmup = stack->engine;

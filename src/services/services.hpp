@@ -34,6 +34,7 @@
 #include "services/release_scheduler.hpp"
 #include "services/send_settings.hpp"
 #include "store/env.hpp"
+#include "store/shared_state.hpp"
 #include "template/lmdb_store.hpp"
 #include "util/result.hpp"
 #include "warmup/engine.hpp"
@@ -63,6 +64,8 @@ struct Services {
     policy::Settings policy_settings;
     mta::Settings mta_settings;
     std::shared_ptr<store::Env> store;
+    // The fleet's shared state ([store] backend = "redis"); null with lmdb.
+    std::shared_ptr<store::SharedState> shared;
     std::shared_ptr<policy::Policy> policy;
     std::shared_ptr<warmup::Engine> warmup;  // null when warm-up is off
     std::unique_ptr<ReleaseScheduler> scheduler;
