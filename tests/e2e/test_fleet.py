@@ -246,3 +246,26 @@ def test_three_hosts_share_one_quota_exactly_and_survive_a_redis_restart(fleet):
     assert hosts[0].send(FROM, "still full") == 250
     h.wait_for(lambda: len(hosts[0].held()) == held[0] + 1, 30, what="held after the restart")
     assert sum(x.mta.sink.count() for x in hosts) - sum(delivered(x, FROM_NET) for x in hosts) == LIMIT
+
+
+def test_a_recipient_suppressed_through_one_host_is_dropped_by_the_others(fleet):
+    redis, hosts = fleet
+    gone = "gone@remote.test"
+    added = hosts[0].sesctl("suppression", "add", gone)
+    assert added["Added"]["Address"] == gone
+    for i, x in enumerate(hosts[1:], 1):
+        assert [e["Address"] for e in x.sesctl("suppression", "list")["Suppressed"]] == [gone]
+        start = len(x.milter.log())
+        msg = h.make_message(FROM, gone, f"suppressed {i}", "x\n")
+        assert h.send(x.mta.port, FROM, [gone], msg)[0] == 250
+        x.milter.wait_log(r"suppressed=gone@remote\.test\(manual\)", 20, start=start)
+        assert x.send(FROM, f"control {i}") == 250
+        x.mta.sink.wait_count(1, 30)
+        assert all(b"suppressed" not in m for m in x.mta.sink.messages())
+    # Removed through another host: mail flows to it again everywhere.
+    assert hosts[2].sesctl("suppression", "remove", gone)["Removed"] == 1
+    assert hosts[0].sesctl("suppression", "list")["Suppressed"] == []
+    msg = h.make_message(FROM, gone, "welcome back", "x\n")
+    assert h.send(hosts[1].mta.port, FROM, [gone], msg)[0] == 250
+    h.wait_for(lambda: any(b"welcome back" in m for m in hosts[1].mta.sink.messages()), 30,
+               what="delivery after the removal")
