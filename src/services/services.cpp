@@ -63,10 +63,12 @@ std::function<void(store::Txn&, const records::MessageRecord&, const records::Ev
     };
 }
 
-Result<MessageStoreHandles> open_message_store(const config::Config& cfg, std::shared_ptr<store::Env> env) {
+Result<MessageStoreHandles> open_message_store(const config::Config& cfg, std::shared_ptr<store::Env> env,
+                                               std::shared_ptr<store::SharedState> shared) {
     MessageStoreHandles out;
     records::StoreSettings rs;
     rs.mailbox_groups = cfg.get(config::key::records::mailbox_groups);
+    rs.shared = std::move(shared);
     if (!cfg.webhooks.empty()) {
         auto subs = records::subscriptions_from(cfg);
         if (!subs) return subs.error();
@@ -103,7 +105,7 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
     if (!cfg.webhooks.empty() && !cfg.get(config::key::records::enabled))
         return internal_error("[[webhook]]: webhooks send the events of message records; set [records] enabled = true");
     if (cfg.get(config::key::records::enabled)) {
-        auto h = open_message_store(cfg, s->store);
+        auto h = open_message_store(cfg, s->store, s->shared);
         if (!h) return h.error();
         s->records = std::move(h->records);
         s->outbox = std::move(h->outbox);

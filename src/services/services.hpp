@@ -114,7 +114,9 @@ struct MessageStoreHandles {
     std::shared_ptr<records::MessageStore> records;
     std::shared_ptr<records::Outbox> outbox;  // null without [[webhook]]s
 };
-Result<MessageStoreHandles> open_message_store(const config::Config& cfg, std::shared_ptr<store::Env> env);
+// `shared`: the fleet's shared state (the statistics are counted there too).
+Result<MessageStoreHandles> open_message_store(const config::Config& cfg, std::shared_ptr<store::Env> env,
+                                               std::shared_ptr<store::SharedState> shared = nullptr);
 
 // The delivery follower's hook feeding hard bounces and complaints into the
 // identity's warm-up day counters, inside the follower's transaction.

@@ -30,6 +30,7 @@ Result<WarmupStack> open_warmup_stack(const config::Config& cfg, std::shared_ptr
         if (!sh) return Error{"store.redis_url: " + sh.error().what, {}};
         shared = *sh;
     }
+    w.shared = shared;
     auto eng = warmup::Engine::open(w.settings, w.env, w.policy, shared);
     if (!eng) return Error{"warm-up: " + eng.error().what, {}};
     w.engine = std::shared_ptr<warmup::Engine>(std::move(*eng));

@@ -31,6 +31,7 @@ struct WarmupStack {
     policy::Settings policy_settings;
     mta::Settings mta_settings;
     std::shared_ptr<store::Env> env;
+    std::shared_ptr<store::SharedState> shared;  // the fleet's; null with [store] backend = "lmdb"
     std::shared_ptr<policy::Policy> policy;
     std::shared_ptr<warmup::Engine> engine;
 };
