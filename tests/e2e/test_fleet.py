@@ -9,6 +9,9 @@ loopback ([store] backend = "redis", docs/fleet.md).
   gets 4xx) and nothing is lost (every 250 is delivered or held); after Redis
   restarts mail flows again, and with `appendfsync always` the restarted Redis
   still knows the day's count (the full identity stays full).
+- `sesctl stats` on any host shows the fleet's totals.
+- A recipient suppressed through one host (`sesctl suppression add`) is
+  dropped by the others; removed through another, mail to it flows again.
 
 redis-server runs on a free port in a private directory and is stopped by its
 PID (as tests/unit/redis_fixture.hpp does for the unit tests)."""
@@ -202,6 +205,10 @@ def test_three_hosts_share_one_quota_exactly_and_survive_a_redis_restart(fleet):
         q = x.sesctl("queue", "held")
         assert sorted(e["queue_id"] for e in q["held"]) == sorted(e["queue_id"] for e in x.held())
         assert x.milter.log().count("unreachable") == 0
+    # `sesctl stats` on any host: the fleet's totals, not the host's.
+    for x in hosts:
+        t = x.sesctl("stats", "--from", "2030-01-07", "--to", "2030-01-07")["Total"]
+        assert (t["RequestCount"], t["AcceptedCount"], t["HeldCount"]) == (340, 340, 340 - LIMIT), t
 
     # Redis killed while 6 sessions send for another identity (example.net):
     # every answer is 250 or 4xx, and every 250 is delivered.
@@ -269,3 +276,7 @@ def test_a_recipient_suppressed_through_one_host_is_dropped_by_the_others(fleet)
     assert h.send(hosts[1].mta.port, FROM, [gone], msg)[0] == 250
     h.wait_for(lambda: any(b"welcome back" in m for m in hosts[1].mta.sink.messages()), 30,
                what="delivery after the removal")
+    # The fleet's statistics on the host that dropped nothing: 2 suppressed,
+    # 2 controls and the welcome back.
+    t = hosts[0].sesctl("stats", "--from", "2030-01-07", "--to", "2030-01-07")["Total"]
+    assert (t["RequestCount"], t["DroppedCount"]) == (5, 2), t
