@@ -46,7 +46,9 @@ Response stats(const Services& s, const Request& req) {
     if (!q) return error_response(400, q.error().what);
     auto txn = s.store->begin_read();
     if (!txn) return error_response(500, txn.error().what);
-    return ok_json(api::stats(api::collect_stats(*s.records, *txn, *q), *q));
+    auto table = api::collect_stats(*s.records, *txn, *q);
+    if (auto st = txn->status(); !st) return error_response(503, st.error().what);  // the fleet's Redis
+    return ok_json(api::stats(table, *q));
 }
 
 Response warmup(const Services& s, const Request&) {

@@ -14,6 +14,10 @@
 // once per event id: count() with an event id seen before changes nothing,
 // so a retried update never counts twice.
 //
+// The LMDB backend runs its own write transactions: never call it inside a
+// write transaction on the same Env (the daemon opens a shared state only
+// for Redis; tests give the LMDB backend a store of its own).
+//
 // Errors: every call may fail (Redis unreachable, timeout, store error);
 // failures are internal errors, and the caller answers per `on_error`.
 // Thread safety: a SharedState is shared by all threads of a process; every
