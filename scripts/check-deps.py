@@ -40,6 +40,7 @@ LIBRARIES = {
     "libspf2": ([r"spf2/"], ["auth"]),
     "libopendmarc": ([r"opendmarc/"], ["auth"]),
     "LMDB": ([r"lmdb\.h$"], ["store"]),
+    "hiredis": ([r"hiredis/", r"hiredis\.h$"], ["store"]),
     "Lua": ([r"lua\.hpp?$", r"lauxlib\.h$", r"lualib\.h$", r"luaconf\.h$"], ["policy"]),
     "GMime": ([r"gmime/", r"glib\.h$", r"glib/", r"gio/"], ["mail"]),
     "libunbound": ([r"unbound\.h$"], ["dns"]),

@@ -102,6 +102,11 @@ struct Key {
     X(store, sync, choice)                       \
     X(store, sync_interval, duration)            \
     X(store, map_size, size)                     \
+    X(store, backend, choice)                    \
+    X(store, redis_url, string)                  \
+    X(store, redis_pool, integer)                \
+    X(store, redis_timeout_ms, integer)          \
+    X(store, redis_prefix, string)               \
     X(mta, kind, choice)                         \
     X(mta, config_directory, string)             \
     X(mta, command_prefix, string_list)          \

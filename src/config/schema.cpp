@@ -305,6 +305,24 @@ const KeyDef kKeys[] = {
      {},
      1 << 20,
      1ll << 40},
+    {"store.backend", Type::choice, R"("lmdb")",
+     "Where the state a fleet shares lives: `lmdb` (this machine only) or `redis` (the warm-up quota is "
+     "checked and charged in Redis, so several MTAs share one quota exactly; docs/fleet.md). Records, held "
+     "mail and everything else stay in LMDB (`path`) either way.",
+     "lmdb|redis"},
+    {"store.redis_url", Type::string, R"("redis://127.0.0.1:6379/0")",
+     "The Redis server with `backend = \"redis\"`: `redis://[:password@]host:port/db` or `unix:/path/to/socket` "
+     "(`unix:/path?db=N&password=P`). No TLS (Debian 12's hiredis 0.14): use a private network or a tunnel."},
+    {"store.redis_pool", Type::integer, "8", "Connections to Redis kept open (one per concurrent call).", {}, 1, 256},
+    {"store.redis_timeout_ms",
+     Type::integer,
+     "200",
+     "Connect and command timeout in milliseconds; past it the call fails and mail is answered per `on_error`.",
+     {},
+     1,
+     60000},
+    {"store.redis_prefix", Type::string, R"("ses:")",
+     "Prefix of every Redis key, so several fleets (or tests) can share one server."},
 
     // [mta]
     {"mta.kind", Type::choice, R"("postfix")", "The MTA: its hold queue keeps over-quota mail.", "postfix|sendmail"},

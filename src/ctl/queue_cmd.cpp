@@ -55,7 +55,7 @@ int release_due(Context& c) {
     // The records (with the webhook outbox) get the `released` events.
     std::shared_ptr<records::MessageStore> recs;
     if (c.cfg.get(config::key::records::enabled)) {
-        auto h = services::open_message_store(c.cfg, w->env);
+        auto h = services::open_message_store(c.cfg, w->env, w->shared);
         if (!h) return fail(c, h.error().what);
         recs = h->records;
     }

@@ -20,6 +20,7 @@
 #include "ctl/open_store.hpp"
 #include "records/message_store.hpp"
 #include "services/api_json.hpp"
+#include "store/settings.hpp"
 #include "util/clock.hpp"
 #include "util/strings.hpp"
 
@@ -36,6 +37,12 @@ Result<Records> open_records(Context& c) {
     if (!env) return Error{"store: " + env.error().what, {}};
     records::StoreSettings s;
     s.mailbox_groups = c.cfg.get(config::key::records::mailbox_groups);
+    // A fleet's statistics are its shared totals (docs/fleet.md).
+    if (auto so = store::shared_options_from(c.cfg); so.backend != "lmdb") {
+        auto sh = store::open_shared_state(so, *env);
+        if (!sh) return Error{"store.redis_url: " + sh.error().what, {}};
+        s.shared = *sh;
+    }
     auto recs = records::MessageStore::open(*env, std::move(s));
     if (!recs) return recs.error();
     return Records{*env, *recs};
@@ -99,6 +106,7 @@ int stats(Context& c) {
     auto txn = r->env->begin_read();
     if (!txn) return fail(c, txn.error().what);
     auto table = services::api::collect_stats(*r->store, *txn, *q);
+    if (auto st = txn->status(); !st) return fail(c, st.error().what);  // the fleet's shared state
     auto& days = table.days;
     auto& total = table.total;
     if (c.flag("csv")) {

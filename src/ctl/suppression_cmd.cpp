@@ -19,6 +19,7 @@
 
 #include "ctl/open_store.hpp"
 #include "records/suppression.hpp"
+#include "store/settings.hpp"
 #include "util/clock.hpp"
 #include "util/strings.hpp"
 
@@ -36,7 +37,14 @@ struct Opened {
 Result<Opened> open_list(Context& c) {
     auto env = open_store(c.cfg);
     if (!env) return Error{"store: " + env.error().what, {}};
-    auto list = records::SuppressionList::open(*env, {});
+    // A fleet's list is the shared one (docs/fleet.md): read and written there.
+    std::shared_ptr<store::SharedState> shared;
+    if (auto so = store::shared_options_from(c.cfg); so.backend != "lmdb") {
+        auto sh = store::open_shared_state(so, *env);
+        if (!sh) return Error{"store.redis_url: " + sh.error().what, {}};
+        shared = *sh;
+    }
+    auto list = records::SuppressionList::open(*env, {}, shared);
     if (!list) return list.error();
     return Opened{*env, *list};
 }

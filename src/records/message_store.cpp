@@ -1,6 +1,8 @@
 // message_store.cpp -- see message_store.hpp.
 #include "records/message_store.hpp"
 
+#include <map>
+
 #include "store/codec.hpp"
 #include "store/schema.hpp"
 #include "util/strings.hpp"
@@ -25,6 +27,13 @@ std::string rcpt_key(std::string_view addr, int32_t day, std::string_view id) {
 }
 std::string stats_key(int32_t day, std::string_view identity, std::string_view group, bool simulated) {
     return store::KeyBuilder().i32(day).text0(identity).text0(group).u8(simulated ? 1 : 0).take();
+}
+
+// A counter's name in the shared state: identity, group, simulated flag and
+// the counter's field name, tab-separated (none of them holds a tab).
+std::string shared_counter(std::string_view identity, std::string_view group, bool simulated, Counter c) {
+    return std::string(identity) + '\t' + std::string(group) + '\t' + (simulated ? "1" : "0") + '\t' +
+           std::string(counter_name(c));
 }
 
 std::optional<Event> decode_event(std::string_view key, std::string_view v) {
@@ -204,8 +213,21 @@ std::string MessageStore::mailbox_group(std::string_view address) const {
 }
 
 void MessageStore::count(store::Txn& txn, int64_t time, const std::string& identity, std::string_view address,
-                         bool simulated, Counter c, uint64_t n) {
-    std::string key = stats_key(day_of(time), identity, mailbox_group(address), simulated);
+                         bool simulated, Counter c, std::string_view event, uint64_t n) {
+    int32_t day = day_of(time);
+    std::string group = mailbox_group(address);
+    if (settings_.shared && txn.status()) {
+        std::string name = shared_counter(identity, group, simulated, c);
+        for (uint64_t i = 0; i < n; ++i) {
+            std::string ev = std::string(event) + '\0' + std::string(counter_name(c));
+            if (i) ev += "#" + std::to_string(i);
+            if (auto r = settings_.shared->count(day, name, ev); !r) {
+                txn.fail(Error{"statistics (shared state): " + r.error().what, {}});
+                return;
+            }
+        }
+    }
+    std::string key = stats_key(day, identity, group, simulated);
     Counters cs = decode_counters(txn.get(stats_, key));
     cs[c] += n;
     txn.put(stats_, key, encode_counters(cs));
@@ -256,14 +278,15 @@ Status MessageStore::add(store::Txn& txn, const MessageRecord& rec) {
     for (auto& r : m.recipients) {
         txn.put(rcpt_day_, rcpt_key(r.address, day, m.id), "");
         const bool sim = m.simulated || r.state.simulated;
-        count(txn, m.request_time, m.identity, r.address, sim, requests);
+        const std::string ev = m.id + '\0' + r.address;
+        count(txn, m.request_time, m.identity, r.address, sim, requests, ev);
         bool dropped_now = r.state.deliver == Deliver::dropped;
         if (dropped_now)
-            count(txn, m.request_time, m.identity, r.address, sim, dropped);
+            count(txn, m.request_time, m.identity, r.address, sim, dropped, ev);
         else if (r.state.send_status == send_status::accepted || r.state.send_status == send_status::daily_limit)
-            count(txn, m.request_time, m.identity, r.address, sim, accepted);
+            count(txn, m.request_time, m.identity, r.address, sim, accepted, ev);
         if (r.state.send_status == send_status::daily_limit)
-            count(txn, m.request_time, m.identity, r.address, sim, held);
+            count(txn, m.request_time, m.identity, r.address, sim, held, ev);
         Event e;
         e.time = m.request_time;
         e.message_id = m.id;
@@ -324,7 +347,10 @@ Result<std::vector<Event>> MessageStore::apply(store::Txn& txn, std::string_view
         if (!c) continue;
         changed = true;
         const bool sim = m->simulated || r.state.simulated;
-        auto bump = [&](Counter k) { count(txn, m->request_time, m->identity, r.address, sim, k); };
+        // Repeating counters (deferrals, opens, clicks) differ by the
+        // outcome's time; a retried outcome has the same one.
+        const std::string ev = m->id + '\0' + r.address + '\0' + std::to_string(o.time);
+        auto bump = [&](Counter k) { count(txn, m->request_time, m->identity, r.address, sim, k, ev); };
         if (c->count_delivered) bump(delivered);
         if (c->count_deferred) bump(deferred);
         if (c->count_bounce) {
@@ -365,6 +391,32 @@ std::vector<std::string> MessageStore::by_recipient(store::Txn& txn, std::string
 
 std::vector<StatsRow> MessageStore::stats(store::Txn& txn, int32_t from_day, int32_t to_day) {
     std::vector<StatsRow> out;
+    if (settings_.shared) {
+        for (int32_t day = from_day; day <= to_day; ++day) {
+            auto t = settings_.shared->totals(day);
+            if (!t) {
+                txn.fail(Error{"statistics (shared state): " + t.error().what, {}});
+                return {};
+            }
+            std::map<std::string, StatsRow> rows;  // by identity, group, simulated: the local order
+            for (const auto& [name, value] : *t) {
+                auto f = str::split(name, '\t');
+                if (f.size() != 4) continue;
+                std::optional<Counter> c;
+                for (size_t i = 0; i < kCounters; ++i)
+                    if (counter_name(static_cast<Counter>(i)) == f[3]) c = static_cast<Counter>(i);
+                if (!c) continue;
+                StatsRow& row = rows[std::string(f[0]) + '\0' + std::string(f[1]) + '\0' + std::string(f[2])];
+                row.day = day;
+                row.identity = f[0];
+                row.mailbox_group = f[1];
+                row.simulated = f[2] == "1";
+                row.counters[*c] = value;
+            }
+            for (auto& [k, row] : rows) out.push_back(std::move(row));
+        }
+        return out;
+    }
     store::Cursor c(txn, stats_);
     for (bool ok = c.seek(store::KeyBuilder().i32(from_day).take()); ok; ok = c.next()) {
         std::string_view k = c.key();

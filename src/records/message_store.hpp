@@ -18,6 +18,13 @@
 //                     (and, through StoreSettings::on_event, the webhook outbox)
 //   stats_day         day + identity + NUL + group + NUL + simulated u8 -> counters (v1)
 //
+// With a fleet's shared state ([store] backend = "redis", docs/fleet.md)
+// every counter is also counted there, once per event id (message id,
+// recipient, counter and the outcome's time: a retried update never counts
+// twice), and stats() reads the fleet's totals from it.  A shared-state
+// failure fails the caller's transaction (Txn::fail): the update is retried
+// whole, and the local counters never run ahead of the fleet's.
+//
 // Short Postfix queue ids are reused after a while: by_queue_id() takes the
 // newest record with that id that is not older than `window` seconds.
 //
@@ -37,6 +44,7 @@
 
 #include "records/status.hpp"
 #include "store/env.hpp"
+#include "store/shared_state.hpp"
 #include "util/result.hpp"
 
 namespace ses::records {
@@ -120,6 +128,9 @@ struct StoreSettings {
     // outbox, records/outbox.hpp); its failure fails that transaction, so an
     // event is never recorded without its outbox entries.
     std::function<Status(store::Txn&, const Event&)> on_event;
+    // The fleet's shared state: counters are counted there too, and stats()
+    // reads them from there.  Null: this host only.
+    std::shared_ptr<store::SharedState> shared;
 };
 
 class MessageStore {
@@ -151,6 +162,7 @@ public:
 
     // Ids of the messages to a recipient on a day (newest last).
     std::vector<std::string> by_recipient(store::Txn& txn, std::string_view address, int32_t day);
+    // The day's counters (the fleet's with a shared state).
     std::vector<StatsRow> stats(store::Txn& txn, int32_t from_day, int32_t to_day);
     std::vector<Event> events(store::Txn& txn, int64_t since, size_t limit);
 
@@ -161,8 +173,10 @@ public:
 
     int32_t day_of(int64_t t) const { return settings_.day_of(t); }
     std::string mailbox_group(std::string_view address) const;
+    // `event` names this change (for the shared state's idempotence): the
+    // message id, the recipient and what makes the change unique.
     void count(store::Txn& txn, int64_t time, const std::string& identity, std::string_view address, bool simulated,
-               Counter c, uint64_t n = 1);
+               Counter c, std::string_view event, uint64_t n = 1);
 
 private:
     MessageStore(std::shared_ptr<store::Env> env, StoreSettings s);

@@ -38,6 +38,26 @@ std::optional<SuppressionEntry> decode_entry(std::string_view key, std::string_v
     return e;
 }
 
+// The unexpired entry among `entries` (address + NUL + scope, in key
+// order) that applies to `scope`: the global one sorts first.
+template <class Entries>
+std::optional<SuppressionEntry> pick(const Entries& entries, size_t prefix, std::string_view scope, int64_t now) {
+    for (const auto& [k, v] : entries) {
+        std::string_view s = std::string_view(k).substr(prefix);
+        if (!s.empty() && s != scope) continue;
+        auto e = decode_entry(k, v);
+        if (e && !e->expired(now)) return e;
+    }
+    return std::nullopt;
+}
+
+// An address has one entry per scope: a few at most.
+constexpr size_t kScopesPerAddress = 1000;
+// list() reads the whole list (Redis takes no unbounded LIMIT).
+constexpr size_t kWholeList = 100'000'000;
+
+void fail_shared(store::Txn& txn, const Error& e) { txn.fail(Error{"suppression list (shared state): " + e.what, {}}); }
+
 }  // namespace
 
 std::string_view reason_name(SuppressionReason r) {
@@ -72,13 +92,16 @@ std::string normalize_address(std::string_view address) {
     return a;
 }
 
-SuppressionList::SuppressionList(std::shared_ptr<store::Env> env, SuppressionSettings s) : env_(std::move(env)), s_(s) {
+SuppressionList::SuppressionList(std::shared_ptr<store::Env> env, SuppressionSettings s,
+                                 std::shared_ptr<store::SharedState> shared)
+    : env_(std::move(env)), s_(s), shared_(std::move(shared)) {
     table_ = env_->table(store::table::suppression);
 }
 
-Result<std::shared_ptr<SuppressionList>> SuppressionList::open(std::shared_ptr<store::Env> env, SuppressionSettings s) {
+Result<std::shared_ptr<SuppressionList>> SuppressionList::open(std::shared_ptr<store::Env> env, SuppressionSettings s,
+                                                               std::shared_ptr<store::SharedState> shared) {
     if (!env) return internal_error("suppression list: no store");
-    return std::shared_ptr<SuppressionList>(new SuppressionList(std::move(env), s));
+    return std::shared_ptr<SuppressionList>(new SuppressionList(std::move(env), s, std::move(shared)));
 }
 
 std::optional<SuppressionEntry> SuppressionList::find(store::Txn& txn, std::string_view address,
@@ -87,6 +110,14 @@ std::optional<SuppressionEntry> SuppressionList::find(store::Txn& txn, std::stri
     if (a.empty()) return std::nullopt;
     std::string prefix = key_of(a, "");
     std::string scope = str::lower(identity);
+    if (shared_) {
+        auto entries = shared_->suppression_list(prefix, kScopesPerAddress);
+        if (!entries) {
+            fail_shared(txn, entries.error());
+            return std::nullopt;
+        }
+        return pick(*entries, prefix.size(), scope, now);
+    }
     store::Cursor c(txn, table_);
     for (bool ok = c.seek(prefix); ok && c.key().substr(0, prefix.size()) == prefix; ok = c.next()) {
         std::string_view s = c.key().substr(prefix.size());
@@ -102,7 +133,10 @@ Status SuppressionList::put(store::Txn& txn, SuppressionEntry e) const {
     if (a.empty()) return internal_error("not an address: " + e.address);
     e.address = a;
     e.scope = str::lower(e.scope);
-    txn.put(table_, key_of(e.address, e.scope), encode_entry(e));
+    std::string key = key_of(e.address, e.scope), value = encode_entry(e);
+    if (shared_)
+        if (auto st = shared_->suppression_put(key, value); !st) fail_shared(txn, st.error());
+    txn.put(table_, key, value);
     return txn.status();
 }
 
@@ -110,7 +144,33 @@ size_t SuppressionList::remove(store::Txn& txn, std::string_view address,
                                const std::optional<std::string>& scope) const {
     std::string a = normalize_address(address);
     if (a.empty()) return 0;
-    if (scope) return txn.del(table_, key_of(a, str::lower(*scope))) ? 1 : 0;
+    size_t removed_shared = 0;
+    if (shared_) {
+        std::vector<std::string> keys;
+        if (scope) {
+            keys.push_back(key_of(a, str::lower(*scope)));
+        } else {
+            auto entries = shared_->suppression_list(key_of(a, ""), kScopesPerAddress);
+            if (!entries) {
+                fail_shared(txn, entries.error());
+                return 0;
+            }
+            for (auto& [k, v] : *entries) keys.push_back(k);
+        }
+        for (const auto& k : keys) {
+            auto gone = shared_->suppression_del(k);
+            if (!gone) {
+                fail_shared(txn, gone.error());
+                return 0;
+            }
+            removed_shared += *gone ? 1 : 0;
+        }
+    }
+    // This host's copy goes too; the shared store's count is the answer.
+    if (scope) {
+        bool gone = txn.del(table_, key_of(a, str::lower(*scope)));
+        return shared_ ? removed_shared : (gone ? 1 : 0);
+    }
     std::string prefix = key_of(a, "");
     size_t n = 0;
     store::Cursor c(txn, table_);
@@ -119,11 +179,21 @@ size_t SuppressionList::remove(store::Txn& txn, std::string_view address,
         ++n;
         ok = c.seek(prefix);
     }
-    return n;
+    return shared_ ? removed_shared : n;
 }
 
 std::vector<SuppressionEntry> SuppressionList::list(store::Txn& txn) const {
     std::vector<SuppressionEntry> out;
+    if (shared_) {
+        auto entries = shared_->suppression_list("", kWholeList);
+        if (!entries) {
+            fail_shared(txn, entries.error());
+            return out;
+        }
+        for (const auto& [k, v] : *entries)
+            if (auto e = decode_entry(k, v)) out.push_back(std::move(*e));
+        return out;
+    }
     store::Cursor c(txn, table_);
     for (bool ok = c.first(); ok; ok = c.next())
         if (auto e = decode_entry(c.key(), c.value())) out.push_back(std::move(*e));

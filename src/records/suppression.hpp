@@ -17,6 +17,13 @@
 // recipient, since every scope of an address sits under the same key
 // prefix and the global entry sorts first.
 //
+// With a fleet's shared state ([store] backend = "redis", docs/fleet.md)
+// the shared store is the list: put() and remove() write it and this
+// host's LMDB (kept as a copy), find() and list() read only the shared
+// store, so an entry added or removed through any host counts on all.  A
+// shared-state failure fails the caller's transaction (Txn::fail), so it
+// is answered like a store failure (on_error; a write is retried).
+//
 // Errors: store failures come back as Status / are sticky in the Txn; an
 // entry that cannot be decoded reads as absent.
 // Thread safety: the object is immutable after open and shared; the
@@ -32,6 +39,7 @@
 
 #include "records/message_store.hpp"
 #include "store/env.hpp"
+#include "store/shared_state.hpp"
 #include "util/result.hpp"
 
 namespace ses::records {
@@ -63,7 +71,9 @@ struct SuppressionSettings {
 
 class SuppressionList {
 public:
-    static Result<std::shared_ptr<SuppressionList>> open(std::shared_ptr<store::Env> env, SuppressionSettings s);
+    // `shared`: the fleet's shared state; null keeps the list in `env` only.
+    static Result<std::shared_ptr<SuppressionList>> open(std::shared_ptr<store::Env> env, SuppressionSettings s,
+                                                         std::shared_ptr<store::SharedState> shared = nullptr);
 
     // The unexpired entry that stops mail from `identity` to `address`: the
     // global one, else the identity's.  One cursor seek.
@@ -86,9 +96,10 @@ public:
     const SuppressionSettings& settings() const { return s_; }
 
 private:
-    SuppressionList(std::shared_ptr<store::Env> env, SuppressionSettings s);
+    SuppressionList(std::shared_ptr<store::Env> env, SuppressionSettings s, std::shared_ptr<store::SharedState> shared);
     std::shared_ptr<store::Env> env_;
     SuppressionSettings s_;
+    std::shared_ptr<store::SharedState> shared_;
     store::Table table_;
 };
 

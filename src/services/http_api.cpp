@@ -47,7 +47,9 @@ Response stats(const Services& s, const Request& req) {
     if (!q) return error_response(400, q.error().what);
     auto txn = s.store->begin_read();
     if (!txn) return error_response(500, txn.error().what);
-    return ok_json(api::stats(api::collect_stats(*s.records, *txn, *q), *q));
+    auto table = api::collect_stats(*s.records, *txn, *q);
+    if (auto st = txn->status(); !st) return error_response(503, st.error().what);  // the fleet's Redis
+    return ok_json(api::stats(table, *q));
 }
 
 Response warmup(const Services& s, const Request&) {
@@ -323,6 +325,23 @@ void add_service_collectors(metrics::Registry& reg, std::shared_ptr<Services> s,
             out.push_back(std::move(used));
             out.push_back(std::move(limit));
             out.push_back(std::move(level));
+            if (auto* sh = s->warmup->shared()) {
+                auto h = sh->health();
+                if (h.backend == "redis") {
+                    out.push_back({"sesmilter_store_redis_up",
+                                   "1 while the fleet's Redis answers.",
+                                   Type::gauge,
+                                   {{{}, h.up ? 1.0 : 0.0}}});
+                    out.push_back({"sesmilter_store_redis_errors_total",
+                                   "Failed calls to the fleet's Redis.",
+                                   Type::counter,
+                                   {{{}, double(h.errors)}}});
+                    out.push_back({"sesmilter_store_redis_outages_total",
+                                   "Times the fleet's Redis became unreachable.",
+                                   Type::counter,
+                                   {{{}, double(h.outages)}}});
+                }
+            }
         }
         if (s->outbox) {
             Family depth{

@@ -67,10 +67,12 @@ std::function<void(store::Txn&, const records::MessageRecord&, const records::Ev
     };
 }
 
-Result<MessageStoreHandles> open_message_store(const config::Config& cfg, std::shared_ptr<store::Env> env) {
+Result<MessageStoreHandles> open_message_store(const config::Config& cfg, std::shared_ptr<store::Env> env,
+                                               std::shared_ptr<store::SharedState> shared) {
     MessageStoreHandles out;
     records::StoreSettings rs;
     rs.mailbox_groups = cfg.get(config::key::records::mailbox_groups);
+    rs.shared = std::move(shared);
     if (!cfg.webhooks.empty()) {
         auto subs = records::subscriptions_from(cfg);
         if (!subs) return subs.error();
@@ -96,13 +98,18 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
     auto env = store::Env::open(so);
     if (!env) return Error{"store " + so.path + ": " + env.error().what, {}};
     s->store = *env;
+    if (auto so2 = store::shared_options_from(cfg); so2.backend != "lmdb") {
+        auto sh = store::open_shared_state(so2, s->store);
+        if (!sh) return Error{"store.redis_url: " + sh.error().what, {}};
+        s->shared = *sh;
+    }
     auto templates = tmpl::LmdbTemplateStore::open(s->store);
     if (!templates) return Error{"template store: " + templates.error().what, {}};
     s->templates = std::move(*templates);
     if (!cfg.webhooks.empty() && !cfg.get(config::key::records::enabled))
         return internal_error("[[webhook]]: webhooks send the events of message records; set [records] enabled = true");
     if (cfg.get(config::key::records::enabled)) {
-        auto h = open_message_store(cfg, s->store);
+        auto h = open_message_store(cfg, s->store, s->shared);
         if (!h) return h.error();
         s->records = std::move(h->records);
         s->outbox = std::move(h->outbox);
@@ -111,7 +118,7 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
             ss.per_identity = cfg.get(config::key::suppression::scope) == "identity";
             ss.hard_bounce_expiry = cfg.get(config::key::suppression::hard_bounce_expiry);
             ss.complaint_expiry = cfg.get(config::key::suppression::complaint_expiry);
-            auto list = records::SuppressionList::open(s->store, ss);
+            auto list = records::SuppressionList::open(s->store, ss, s->shared);
             if (!list) return Error{"suppression list: " + list.error().what, {}};
             s->suppression = std::move(*list);
         }
@@ -126,7 +133,7 @@ Result<std::shared_ptr<Services>> Services::open(const config::Config& cfg) {
     if (!send) return send.error();
     s->send = std::make_shared<const SendSettings>(std::move(*send));
     if (ws.enabled) {
-        auto stack = open_warmup_stack(cfg, s->store);  // the same builder as sesctl's
+        auto stack = open_warmup_stack(cfg, s->store, s->shared);  // the same builder as sesctl's
         if (!stack) return stack.error();
         s->policy = stack->policy;
         s->warmup = stack->engine;

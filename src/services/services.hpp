@@ -36,6 +36,7 @@
 #include "services/release_scheduler.hpp"
 #include "services/send_settings.hpp"
 #include "store/env.hpp"
+#include "store/shared_state.hpp"
 #include "template/lmdb_store.hpp"
 #include "util/result.hpp"
 #include "warmup/engine.hpp"
@@ -67,6 +68,8 @@ struct Services {
     policy::Settings policy_settings;
     mta::Settings mta_settings;
     std::shared_ptr<store::Env> store;
+    // The fleet's shared state ([store] backend = "redis"); null with lmdb.
+    std::shared_ptr<store::SharedState> shared;
     std::shared_ptr<policy::Policy> policy;
     std::shared_ptr<warmup::Engine> warmup;  // null when warm-up is off
     std::unique_ptr<ReleaseScheduler> scheduler;
@@ -124,7 +127,9 @@ struct MessageStoreHandles {
     std::shared_ptr<records::MessageStore> records;
     std::shared_ptr<records::Outbox> outbox;  // null without [[webhook]]s
 };
-Result<MessageStoreHandles> open_message_store(const config::Config& cfg, std::shared_ptr<store::Env> env);
+// `shared`: the fleet's shared state (the statistics are counted there too).
+Result<MessageStoreHandles> open_message_store(const config::Config& cfg, std::shared_ptr<store::Env> env,
+                                               std::shared_ptr<store::SharedState> shared = nullptr);
 
 // The delivery follower's hook feeding hard bounces and complaints into the
 // identity's warm-up day counters, inside the follower's transaction.

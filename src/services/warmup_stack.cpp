@@ -9,7 +9,8 @@
 
 namespace ses::services {
 
-Result<WarmupStack> open_warmup_stack(const config::Config& cfg, std::shared_ptr<store::Env> env) {
+Result<WarmupStack> open_warmup_stack(const config::Config& cfg, std::shared_ptr<store::Env> env,
+                                      std::shared_ptr<store::SharedState> shared) {
     WarmupStack w;
     w.settings = warmup::from_config(cfg);
     w.policy_settings = policy::settings_from(cfg);
@@ -24,7 +25,13 @@ Result<WarmupStack> open_warmup_stack(const config::Config& cfg, std::shared_ptr
     auto pol = policy::Policy::open(w.policy_settings, warmup::hook_defs());
     if (!pol) return Error{"policy.script: " + pol.error().what, {}};
     w.policy = *pol;
-    auto eng = warmup::Engine::open(w.settings, w.env, w.policy);
+    if (auto so = store::shared_options_from(cfg); !shared && so.backend != "lmdb") {
+        auto sh = store::open_shared_state(so, w.env);
+        if (!sh) return Error{"store.redis_url: " + sh.error().what, {}};
+        shared = *sh;
+    }
+    w.shared = shared;
+    auto eng = warmup::Engine::open(w.settings, w.env, w.policy, shared);
     if (!eng) return Error{"warm-up: " + eng.error().what, {}};
     w.engine = std::shared_ptr<warmup::Engine>(std::move(*eng));
     return w;

@@ -20,6 +20,7 @@
 #include "mta/adapter.hpp"
 #include "policy/policy.hpp"
 #include "store/env.hpp"
+#include "store/shared_state.hpp"
 #include "util/result.hpp"
 #include "warmup/engine.hpp"
 
@@ -30,12 +31,15 @@ struct WarmupStack {
     policy::Settings policy_settings;
     mta::Settings mta_settings;
     std::shared_ptr<store::Env> env;
+    std::shared_ptr<store::SharedState> shared;  // the fleet's; null with [store] backend = "lmdb"
     std::shared_ptr<policy::Policy> policy;
     std::shared_ptr<warmup::Engine> engine;
 };
 
-// Opens the store when `env` is null (the daemon passes the one it opened).
-Result<WarmupStack> open_warmup_stack(const config::Config& cfg, std::shared_ptr<store::Env> env = nullptr);
+// Opens the store when `env` is null (the daemon passes the one it opened),
+// and the fleet's shared state ([store] backend) when `shared` is null.
+Result<WarmupStack> open_warmup_stack(const config::Config& cfg, std::shared_ptr<store::Env> env = nullptr,
+                                      std::shared_ptr<store::SharedState> shared = nullptr);
 
 // For --check-config: loads [policy] script with the warm-up's hooks (nothing
 // else is opened); fails when it does not load, else returns warnings such

@@ -95,6 +95,12 @@ public:
     void abort();
     Status status() const;  // the first error so far
     bool map_full() const { return map_full_; }
+    // Makes the transaction fail with `e` (unless it failed before): for a
+    // step outside LMDB that belongs to it (the fleet's shared state), so
+    // that the caller's one status check covers it and a write aborts.
+    void fail(Error e) {
+        if (!error_) error_ = std::move(e);
+    }
 
 private:
     friend class Env;

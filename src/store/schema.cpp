@@ -53,6 +53,10 @@ constexpr TableDef kTables[] = {
     {table::tasks, "task id u64", "the task: its request, status, counts, run, cursor (records/tasks.hpp)"},
     {table::task_rcpts, "task id u64 + run u32 + lower-case address",
      "state u8 (assigned, sent, skipped, failed), message id, attempts u32, next try time, last reply"},
+    {table::shared_quota, "day + quota key (store/shared_state.hpp, LMDB backend)", "used u64"},
+    {table::shared_suppression, "opaque key (store/shared_state.hpp, LMDB backend)", "opaque value"},
+    {table::shared_count, "day + counter name", "n u64"},
+    {table::shared_event, "day + event id", "empty (counted once)"},
 };
 }  // namespace
 

@@ -53,6 +53,10 @@ inline constexpr std::string_view groups = "groups";
 inline constexpr std::string_view group_members = "group_members";
 inline constexpr std::string_view tasks = "tasks";
 inline constexpr std::string_view task_rcpts = "task_rcpts";
+inline constexpr std::string_view shared_quota = "shared_quota";
+inline constexpr std::string_view shared_suppression = "shared_suppression";
+inline constexpr std::string_view shared_count = "shared_count";
+inline constexpr std::string_view shared_event = "shared_event";
 }  // namespace table
 
 }  // namespace ses::store

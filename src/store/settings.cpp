@@ -12,4 +12,14 @@ Options options_from(const config::Config& c) {
     return o;
 }
 
+SharedOptions shared_options_from(const config::Config& c) {
+    SharedOptions o;
+    o.backend = c.get(config::key::store::backend);
+    o.redis_url = c.get(config::key::store::redis_url);
+    o.redis_pool = static_cast<unsigned>(c.get(config::key::store::redis_pool));
+    o.redis_timeout_ms = static_cast<int>(c.get(config::key::store::redis_timeout_ms));
+    o.redis_prefix = c.get(config::key::store::redis_prefix);
+    return o;
+}
+
 }  // namespace ses::store

@@ -17,6 +17,7 @@ namespace ses::warmup {
 
 using detail::kConflict;
 using detail::kDecideAttempts;
+using detail::kSharedDayTtl;
 using detail::starts_with;
 
 namespace {
@@ -116,6 +117,21 @@ Result<Decision> Engine::admit(const mail::Message& m, const std::vector<Identit
         auto passes = [&](int i) {
             return i >= 0 && opts.pass_when_ip_full && loaded[static_cast<size_t>(i)].id.kind == Kind::ip;
         };
+        // The fleet's quota: the total is charged in the shared store now,
+        // for all identities at once; the transaction below records it.
+        std::optional<store::QuotaAnswer> shared;
+        std::vector<store::QuotaCharge> shared_keys;
+        if (shared_) {
+            for (const Loaded& l : loaded) shared_keys.push_back({l.id.key(), l.state.paused ? 0 : l.limit.total});
+            auto a = shared_->charge(shared_keys, today, recipients, kSharedDayTtl);
+            if (!a) return a.error();
+            shared = *a;
+            planned_over = a->charged ? -1 : a->over;
+            planned.reset();
+        }
+        auto refund = [&] {
+            if (shared && shared->charged) (void)shared_->refund(shared_keys, today, recipients);
+        };
         if (planned_over >= 0 && !passes(planned_over)) {
             const Loaded& l = loaded[static_cast<size_t>(planned_over)];
             planned = ask_over_quota(message_view(m), view(l.id, l.state, today, now, l.counters, l.usage));
@@ -133,7 +149,14 @@ Result<Decision> Engine::admit(const mail::Message& m, const std::vector<Identit
                 }
             for (Loaded& l : loaded) refresh(txn, l, today);
             Fit over_fit;
-            int over = first_over(loaded, domains, &over_fit);
+            int over = -1;
+            if (!shared) {
+                over = first_over(loaded, domains, &over_fit);
+            } else if (!shared->charged) {
+                over = shared->over;
+                const Loaded& l = loaded[static_cast<size_t>(over)];
+                over_fit = Fit{false, l.state.paused ? "paused" : "daily limit", l.limit.total, shared->used};
+            }
             OverQuota oq;
             if (passes(over)) {
                 // Full: the caller tries the pool's next address.
@@ -174,15 +197,21 @@ Result<Decision> Engine::admit(const mail::Message& m, const std::vector<Identit
             if (over < 0) {
                 charge_all(false);
                 d.limit = loaded[0].limit.total;
-                d.used = loaded[0].usage.sent - d.recipients;
+                d.used = shared ? shared->used : loaded[0].usage.sent - d.recipients;
                 return txn.status();
             }
             return record_over(
                 txn, m, ids, domains, loaded[static_cast<size_t>(over)], over_fit, oq, now, opts.allow_overflow, d,
                 [&] { charge_all(true); }, [&] { charge_all(false); });
         });
+        if (conflict || !st) refund();
         if (conflict) continue;
         if (!st) return st.error();
+        if (shared && !shared->charged && d.action == Decision::Action::accept) {
+            // Accepted over the quota by policy: the fleet counts it too.
+            for (auto& k : shared_keys) k.limit = UINT64_MAX;
+            (void)shared_->charge(shared_keys, today, recipients, kSharedDayTtl);
+        }
         return d;
     }
     return internal_error("warm-up: the identities changed during " + std::to_string(kDecideAttempts) +

@@ -29,12 +29,15 @@ Engine::Engine(Settings s, std::shared_ptr<store::Env> env, std::shared_ptr<poli
 }
 
 Result<std::unique_ptr<Engine>> Engine::open(const Settings& s, std::shared_ptr<store::Env> env,
-                                             std::shared_ptr<policy::Policy> policy) {
+                                             std::shared_ptr<policy::Policy> policy,
+                                             std::shared_ptr<store::SharedState> shared) {
     if (!env) return internal_error("warm-up: no store");
     if (!policy) return internal_error("warm-up: no policy");
     auto tz = TimeZone::load(s.time_zone);
     if (!tz) return tz.error();
-    return std::unique_ptr<Engine>(new Engine(s, std::move(env), std::move(policy), std::move(*tz)));
+    auto e = std::unique_ptr<Engine>(new Engine(s, std::move(env), std::move(policy), std::move(*tz)));
+    e->shared_ = std::move(shared);
+    return e;
 }
 
 // ---- reading and writing one identity ----------------------------------

@@ -27,6 +27,12 @@
 // that does not fit waits for the next day.  Held mail is never deleted from
 // the MTA.  The operator's queries are in queries.cpp.
 //
+// With a shared state (a fleet, docs/fleet.md) the daily total is checked
+// and charged first in the shared store, in one atomic step for all the
+// message's identities, and the local transaction then records the
+// decision (a charge whose local record fails is refunded).  Quota groups
+// are then checked against this host's counters only.
+//
 // Errors: store failures come back as internal errors (the milter answers
 // on_error).  Policy failures never do (the built-in rule answers).
 // Thread safety: an Engine is shared by all threads; every method may be
@@ -44,6 +50,7 @@
 #include "mail/message.hpp"
 #include "policy/policy.hpp"
 #include "store/env.hpp"
+#include "store/shared_state.hpp"
 #include "util/result.hpp"
 #include "warmup/decision.hpp"
 #include "warmup/model.hpp"
@@ -57,8 +64,11 @@ namespace ses::warmup {
 
 class Engine {
 public:
+    // `shared`: the fleet's quota ([store] backend = "redis"); null keeps
+    // the quota in this machine's LMDB only.
     static Result<std::unique_ptr<Engine>> open(const Settings& s, std::shared_ptr<store::Env> env,
-                                                std::shared_ptr<policy::Policy> policy);
+                                                std::shared_ptr<policy::Policy> policy,
+                                                std::shared_ptr<store::SharedState> shared = nullptr);
 
     // The decision for one message.  `ip` is "" unless outbound IPs are
     // configured.
@@ -92,6 +102,7 @@ public:
     const Settings& settings() const { return settings_; }
     policy::Policy& policy() { return *policy_; }
     store::Env& env() { return *env_; }
+    store::SharedState* shared() { return shared_.get(); }
 
 private:
     Engine(Settings s, std::shared_ptr<store::Env> env, std::shared_ptr<policy::Policy> p, TimeZone tz);
@@ -123,6 +134,7 @@ private:
     Settings settings_;
     std::shared_ptr<store::Env> env_;
     std::shared_ptr<policy::Policy> policy_;
+    std::shared_ptr<store::SharedState> shared_;
     TimeZone tz_;
     store::Table t_identity_, t_day_, t_group_, t_history_, t_held_, t_held_qid_;
 };

@@ -31,6 +31,9 @@ namespace detail {
 // How often a decision is made again when the store changed under it, and
 // the status that aborts the write transaction then.
 inline constexpr int kDecideAttempts = 8;
+// A day's counters in the fleet's shared store outlive the day in every
+// time zone.
+inline constexpr int64_t kSharedDayTtl = 3 * 86400;
 inline const Status kConflict = internal_error("warm-up: changed meanwhile");
 
 inline bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }

@@ -11,6 +11,7 @@ namespace ses::warmup {
 
 using detail::kConflict;
 using detail::kDecideAttempts;
+using detail::kSharedDayTtl;
 using detail::starts_with;
 
 Result<ReleaseBatch> Engine::begin_release() {
@@ -46,7 +47,15 @@ Result<ReleaseBatch> Engine::begin_release() {
         for (auto& [ik, l] : loaded) evaluate(l, today, now, true);
 
         bool conflict = false;
+        // What this pass charged in the fleet's shared store, refunded when
+        // the local transaction does not commit.
+        std::vector<std::pair<std::vector<store::QuotaCharge>, uint64_t>> shared_charged;
+        auto refund_shared = [&] {
+            for (const auto& [keys, n] : shared_charged) (void)shared_->refund(keys, today, n);
+            shared_charged.clear();
+        };
         st = env_->update([&](store::Txn& txn) -> Status {
+            refund_shared();
             batch.clear();
             deferred = 0;
             conflict = false;
@@ -98,7 +107,24 @@ Result<ReleaseBatch> Engine::begin_release() {
             int64_t tomorrow = tz_.day_start(today + 1);
             for (size_t i = 0; i < due.size(); ++i) {
                 Item& it = due[i];
-                if (plan[i] && batch.size() < batch_max) {
+                bool fits_fleet = true;
+                if (plan[i] && batch.size() < batch_max && shared_) {
+                    // Released mail counts in the fleet's total too: another
+                    // host may have used today's quota, and then this one
+                    // waits like mail that does not fit here.
+                    std::vector<store::QuotaCharge> keys;
+                    for (const auto& id : it.mail.identities) {
+                        const Loaded& l = loaded[id.key()];
+                        keys.push_back({id.key(), l.state.paused ? 0 : l.limit.total});
+                    }
+                    auto a = shared_->charge(keys, today, it.mail.recipients, kSharedDayTtl);
+                    if (!a) return a.error();
+                    if (a->charged)
+                        shared_charged.emplace_back(std::move(keys), it.mail.recipients);
+                    else
+                        fits_fleet = false;
+                }
+                if (plan[i] && fits_fleet && batch.size() < batch_max) {
                     for (const auto& id : it.mail.identities) {
                         Loaded& l = loaded[id.key()];
                         Need need = need_of(l.limit, it.mail.domains);
@@ -113,7 +139,7 @@ Result<ReleaseBatch> Engine::begin_release() {
                     it.mail.attempts++;
                     txn.put(t_held_, it.key, encode(it.mail));
                     batch.push_back(it);
-                } else if (!plan[i]) {
+                } else if (!plan[i] || !fits_fleet) {
                     // Wait for the next day's quota; the new key keeps the
                     // oldest-first order among what is due then.
                     txn.del(t_held_, it.key);
@@ -126,6 +152,7 @@ Result<ReleaseBatch> Engine::begin_release() {
             }
             return txn.status();
         });
+        if (conflict || !st) refund_shared();
         if (conflict) continue;
         if (!st) return st.error();
         out.full = batch.size() >= batch_max;

@@ -1,0 +1,95 @@
+// shared_state.hpp -- the state a fleet of MTAs shares: the warm-up quota,
+// the suppression list and the statistics counters, behind one interface
+// with two backends (lmdb_state.hpp: this machine only; redis_state.hpp:
+// one Redis server for every host).  No backend type leaks above src/store.
+//
+// charge() is the warm-up decision's one atomic step: for every key (one per
+// identity) it checks `used + n <= limit` and, only when all fit, adds `n`
+// to all of them.  Counters are per (key, day) and expire `ttl` seconds
+// after their last charge.  refund() undoes a charge whose local record
+// could not be written.
+//
+// Suppression entries are opaque values (records/suppression.hpp owns their
+// encoding) under an opaque key.  Statistics counters are counted at most
+// once per event id: count() with an event id seen before changes nothing,
+// so a retried update never counts twice.
+//
+// The LMDB backend runs its own write transactions: never call it inside a
+// write transaction on the same Env (the daemon opens a shared state only
+// for Redis; tests give the LMDB backend a store of its own).
+//
+// Errors: every call may fail (Redis unreachable, timeout, store error);
+// failures are internal errors, and the caller answers per `on_error`.
+// Thread safety: a SharedState is shared by all threads of a process; every
+// method may be called concurrently, and several processes (hosts) may use
+// the same state.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/result.hpp"
+
+namespace ses::store {
+
+class Env;
+
+struct QuotaCharge {
+    std::string key;  // identity, opaque
+    uint64_t limit = 0;
+};
+
+struct QuotaAnswer {
+    bool charged = false;
+    int over = -1;      // with !charged: index of the first key that did not fit
+    uint64_t used = 0;  // the counter of `over` (or of the first key when charged), before this charge
+};
+
+// The backend's health, for the metrics and `sesctl status`.
+struct SharedHealth {
+    std::string backend;  // "lmdb" | "redis"
+    bool up = true;
+    uint64_t errors = 0;   // failed calls since start
+    uint64_t outages = 0;  // transitions from up to down
+};
+
+class SharedState {
+public:
+    virtual ~SharedState() = default;
+
+    virtual Result<QuotaAnswer> charge(const std::vector<QuotaCharge>& keys, int32_t day, uint64_t n, int64_t ttl) = 0;
+    virtual Status refund(const std::vector<QuotaCharge>& keys, int32_t day, uint64_t n) = 0;
+    virtual Result<uint64_t> used(std::string_view key, int32_t day) = 0;
+
+    virtual Result<std::optional<std::string>> suppression_get(std::string_view key) = 0;
+    virtual Status suppression_put(std::string_view key, std::string_view value) = 0;
+    virtual Result<bool> suppression_del(std::string_view key) = 0;
+    // Entries whose key starts with `prefix`, in key order, at most `limit`.
+    virtual Result<std::vector<std::pair<std::string, std::string>>> suppression_list(std::string_view prefix,
+                                                                                      size_t limit) = 0;
+
+    // Adds 1 to counter `name` of `day` unless `event` was counted before
+    // (for that day); true when it counted.
+    virtual Result<bool> count(int32_t day, std::string_view name, std::string_view event) = 0;
+    virtual Result<std::map<std::string, uint64_t>> totals(int32_t day) = 0;
+
+    virtual SharedHealth health() const = 0;
+};
+
+struct SharedOptions {
+    std::string backend = "lmdb";  // "lmdb" | "redis"
+    std::string redis_url = "redis://127.0.0.1:6379/0";
+    unsigned redis_pool = 8;
+    int redis_timeout_ms = 200;
+    std::string redis_prefix = "ses:";
+};
+
+// The backend named in `o`; `env` is used by the LMDB backend only.
+Result<std::shared_ptr<SharedState>> open_shared_state(const SharedOptions& o, std::shared_ptr<Env> env);
+
+}  // namespace ses::store

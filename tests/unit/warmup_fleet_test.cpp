@@ -1,0 +1,241 @@
+// warmup_fleet_test.cpp -- three warm-up engines, each with its own LMDB
+// store (three hosts), sharing one quota through a real redis-server
+// (store/redis_state.hpp); skipped with a message without redis-server.
+// Also the engine's shared-quota paths that need no Redis (the LMDB backend
+// behind a spying decorator): refund when the local record does not commit,
+// forced charge when the policy accepts over the quota.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <thread>
+
+#include "mta/adapter.hpp"
+#include "redis_fixture.hpp"
+#include "services/release_scheduler.hpp"
+#include "store/env.hpp"
+#include "store/shared_state.hpp"
+#include "util/clock.hpp"
+#include "warmup/engine.hpp"
+#include "warmup/hooks.hpp"
+#include "warmup/timezone.hpp"
+
+using namespace ses;
+using namespace ses::warmup;
+using ses::test::RedisServer;
+
+namespace {
+
+struct Host {
+    std::filesystem::path dir = test::temp_path("fleet");
+    std::unique_ptr<Engine> engine;
+
+    Host(const std::string& url, const char* script) {
+        store::Options so;
+        so.path = dir.string();
+        auto env = store::Env::open(so);
+        REQUIRE(env);
+        auto p = policy::Policy::from_source(script, "test.lua", policy::Settings{}, hook_defs());
+        REQUIRE(p);
+        store::SharedOptions o;
+        o.backend = "redis";
+        o.redis_url = url;
+        o.redis_timeout_ms = 500;
+        auto sh = store::open_shared_state(o, *env);
+        REQUIRE(sh);
+        auto e = Engine::open(Settings{}, *env, *p, *sh);
+        REQUIRE(e);
+        engine = std::move(*e);
+    }
+    ~Host() {
+        engine.reset();
+        std::filesystem::remove_all(dir);
+    }
+};
+
+int64_t at(const char* t) { return *clock::parse_rfc3339(t); }
+
+int32_t day(const char* t) { return TimeZone::load("UTC")->day_of(at(t)); }
+
+const std::string kDomainKey = IdentityKey::domain("example.com").key();
+
+struct FleetMta : mta::Adapter {
+    std::vector<std::string> released;
+    std::string_view name() const override { return "fake"; }
+    Result<mta::Released> release(std::string_view qid) override {
+        released.emplace_back(qid);
+        return mta::Released::yes;
+    }
+};
+
+// The LMDB backend, with a hook run after each charge (to change the
+// identity under the engine's feet) and the refunds counted.
+struct Spy : store::SharedState {
+    std::shared_ptr<store::SharedState> in;
+    std::function<void()> after_charge;
+    std::atomic<int> refunds{0};
+    Result<store::QuotaAnswer> charge(const std::vector<store::QuotaCharge>& k, int32_t d, uint64_t n,
+                                      int64_t ttl) override {
+        auto a = in->charge(k, d, n, ttl);
+        if (after_charge) std::exchange(after_charge, nullptr)();
+        return a;
+    }
+    Status refund(const std::vector<store::QuotaCharge>& k, int32_t d, uint64_t n) override {
+        refunds++;
+        return in->refund(k, d, n);
+    }
+    Result<uint64_t> used(std::string_view k, int32_t d) override { return in->used(k, d); }
+    Result<std::optional<std::string>> suppression_get(std::string_view k) override { return in->suppression_get(k); }
+    Status suppression_put(std::string_view k, std::string_view v) override { return in->suppression_put(k, v); }
+    Result<bool> suppression_del(std::string_view k) override { return in->suppression_del(k); }
+    Result<std::vector<std::pair<std::string, std::string>>> suppression_list(std::string_view p,
+                                                                              size_t limit) override {
+        return in->suppression_list(p, limit);
+    }
+    Result<bool> count(int32_t d, std::string_view name, std::string_view event) override {
+        return in->count(d, name, event);
+    }
+    Result<std::map<std::string, uint64_t>> totals(int32_t d) override { return in->totals(d); }
+    store::SharedHealth health() const override { return in->health(); }
+};
+
+struct SpyHost {
+    std::filesystem::path dir = test::temp_path("fleet-spy");
+    std::shared_ptr<Spy> spy = std::make_shared<Spy>();
+    std::unique_ptr<Engine> engine;
+
+    explicit SpyHost(const char* script) {
+        store::Options so;
+        so.path = dir.string();
+        auto env = store::Env::open(so);
+        REQUIRE(env);
+        auto p = policy::Policy::from_source(script, "test.lua", policy::Settings{}, hook_defs());
+        REQUIRE(p);
+        auto sh = store::open_shared_state(store::SharedOptions{}, *env);
+        REQUIRE(sh);
+        spy->in = *sh;
+        auto e = Engine::open(Settings{}, *env, *p, spy);
+        REQUIRE(e);
+        engine = std::move(*e);
+    }
+    ~SpyHost() {
+        engine.reset();
+        clock::set_override(std::nullopt);
+        std::filesystem::remove_all(dir);
+    }
+};
+
+mail::Message message(int n) {
+    mail::Message m;
+    m.env.mail_from = "a@example.com";
+    m.env.rcpts = {"x@example.org"};
+    m.env.queue_id = "Q" + std::to_string(100000 + n);
+    return m;
+}
+
+}  // namespace
+
+TEST_CASE("fleet: three hosts sharing a limit of 300 admit exactly 300", "[warmup][fleet][redis]") {
+    if (!RedisServer::available()) {
+        WARN("redis-server is not installed: fleet test skipped");
+        return;
+    }
+    RedisServer redis;
+    const char* script = "ses.on('daily_limit', function() return 300 end)";
+    std::vector<std::unique_ptr<Host>> hosts;
+    for (int i = 0; i < 3; ++i) hosts.push_back(std::make_unique<Host>(redis.url(), script));
+    std::atomic<int> accepted{0}, held{0}, errors{0}, qid{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 20; ++t)
+        ts.emplace_back([&, t] {
+            Engine& e = *hosts[static_cast<size_t>(t % 3)]->engine;
+            for (int i = 0; i < 20; ++i) {
+                auto d = e.admit(message(qid++), "example.com");
+                if (!d)
+                    errors++;
+                else if (d->action == Decision::Action::accept)
+                    accepted++;
+                else if (d->action == Decision::Action::hold)
+                    held++;
+            }
+        });
+    for (auto& t : ts) t.join();
+    CHECK(errors == 0);
+    CHECK(accepted == 300);
+    CHECK(held == 100);
+    size_t held_records = 0;
+    for (auto& h : hosts) held_records += h->engine->held()->size();
+    CHECK(held_records == 100);  // each host holds its own
+
+    // Redis gone: an error (the milter answers on_error), nothing charged.
+    redis.stop();
+    auto d = hosts[0]->engine->admit(message(9000), "other.example");
+    CHECK_FALSE(d);
+    redis.start();  // empty: a new day for the counters, scripts reloaded
+    bool back = false;
+    for (int i = 0; i < 60 && !back; ++i) {
+        auto r = hosts[1]->engine->admit(message(9001 + i), "other.example");
+        back = r && r->action == Decision::Action::accept;
+        if (!back) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    CHECK(back);
+}
+
+TEST_CASE("fleet: released held mail is charged in the shared quota", "[warmup][fleet][redis]") {
+    if (!RedisServer::available()) {
+        WARN("redis-server is not installed: fleet test skipped");
+        return;
+    }
+    RedisServer redis;
+    const char* script = "ses.on('daily_limit', function() return 5 end)";
+    Host h0(redis.url(), script), h1(redis.url(), script);
+    clock::set_override(at("2030-01-07T10:00:00Z"));
+    int q = 0;
+    for (int i = 0; i < 5; ++i)
+        CHECK(h0.engine->admit(message(q++), "example.com")->action == Decision::Action::accept);
+    for (int i = 0; i < 2; ++i) CHECK(h0.engine->admit(message(q++), "example.com")->action == Decision::Action::hold);
+
+    // Day 2: the other host sends 4 of the fleet's 5; host 0 has used none
+    // of its own, yet may release only one of its two held messages.
+    clock::set_override(at("2030-01-08T10:00:01Z"));
+    for (int i = 0; i < 4; ++i)
+        CHECK(h1.engine->admit(message(q++), "example.com")->action == Decision::Action::accept);
+    FleetMta mta;
+    auto r = services::release_pass(*h0.engine, mta);
+    clock::set_override(std::nullopt);
+    REQUIRE(r);
+    CHECK(r->released == 1);
+    CHECK(mta.released.size() == 1);
+    CHECK(*h0.engine->shared()->used(kDomainKey, day("2030-01-08T10:00:01Z")) == 5);
+    CHECK(h0.engine->held()->size() == 1);  // waits for day 3
+}
+
+TEST_CASE("fleet: a shared charge whose local record does not commit is refunded", "[warmup][fleet]") {
+    SpyHost host("ses.on('daily_limit', function() return 5 end)");
+    clock::set_override(at("2030-01-07T10:00:00Z"));
+    // Between the shared charge and the local transaction the identity
+    // changes: that transaction aborts (nothing recorded) and the decision
+    // is made again.
+    host.spy->after_charge = [&] { REQUIRE(host.engine->set_level(IdentityKey::domain("example.com"), 2)); };
+    auto d = host.engine->admit(message(1), "example.com");
+    REQUIRE(d);
+    CHECK(d->action == Decision::Action::accept);
+    CHECK(host.spy->refunds == 1);
+    // Charged once, not twice.
+    CHECK(*host.spy->used(kDomainKey, day("2030-01-07T10:00:00Z")) == 1);
+    CHECK(host.engine->counters(IdentityKey::domain("example.com"), day("2030-01-07T10:00:00Z"))->sent == 1);
+}
+
+TEST_CASE("fleet: mail the policy accepts over the quota is counted in the shared total", "[warmup][fleet]") {
+    SpyHost host(R"(
+ses.on('daily_limit', function() return 2 end)
+ses.on('on_over_quota', function(m, id) return {action = 'accept'} end)
+)");
+    clock::set_override(at("2030-01-07T10:00:00Z"));
+    for (int i = 0; i < 4; ++i) {
+        auto d = host.engine->admit(message(i), "example.com");
+        REQUIRE(d);
+        CHECK(d->action == Decision::Action::accept);
+    }
+    CHECK(host.spy->refunds == 0);
+    CHECK(*host.spy->used(kDomainKey, day("2030-01-07T10:00:00Z")) == 4);
+}
