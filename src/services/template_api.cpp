@@ -161,7 +161,7 @@ Result<tmpl::Template> from_request(std::string_view body) {
         if (!j["Strict"].is_boolean()) return bad("Strict", "must be true or false");
         t.strict = j["Strict"].get<bool>();
     }
-    if (Status st = tmpl::check(t); !st) return Error{"template " + t.name + ": " + st.error().what, {}};
+    if (Status st = tmpl::check(t); !st) return Error{st.error().what, {}};  // "template NAME: part: line L, ..."
     return t;
 }
 
