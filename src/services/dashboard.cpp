@@ -153,10 +153,10 @@ constexpr const char* kPage = R"html(<!doctype html>
         <form id="preview-form" class="stack">
           <h3>Preview</h3>
           <label>Template <select id="preview-template" required></select></label>
-          <label>Sample data (JSON) <textarea id="preview-data" rows="4" spellcheck="false">{"name": "Ana"}</textarea>
+          <label>Sample data (JSON) <textarea id="preview-data" rows="6" spellcheck="false">{"name": "Ana"}</textarea>
           </label>
           <div><button type="submit">Preview</button></div>
-          <p id="preview-error"></p>
+          <p id="preview-error" hidden></p>
           <div id="preview-out" hidden>
             <p><span class="muted">Subject:</span> <strong id="preview-subject"></strong></p>
             <p class="muted" id="preview-html-label">HTML part</p>
@@ -695,6 +695,7 @@ constexpr const char* kScript = R"js('use strict';
       const err = $('preview-error');
       err.textContent = '';
       err.className = '';
+      err.hidden = true;
       $('preview-out').dataset.rendered = '';
       try {
         // The data goes as the product's TemplateData string: the server
@@ -711,6 +712,7 @@ constexpr const char* kScript = R"js('use strict';
         $('preview-out').hidden = true;
         err.className = 'error';
         err.textContent = e.message;
+        err.hidden = false;
       }
     });
   }

@@ -14,6 +14,7 @@ import email
 import email.policy
 import json
 import os
+import time
 import urllib.error
 import urllib.request
 
@@ -187,6 +188,9 @@ def test_console_create_and_preview_a_template(mta, keys, sesctl_bin, tmp_path):
         page.wait_js("!!document.querySelector('#templates [data-template=\"order\"]')", what="listed")
         assert a.call("GET", "/v1/templates/order")[1]["Html"] == HTML
 
+        # The page's self-only CSP must allow what the preview uses.
+        page.js("window.cspViolations = []; document.addEventListener('securitypolicyviolation',"
+                " (e) => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI)); true")
         fill(**{"preview-data": json.dumps(DATA, indent=1)})
         page.js("document.getElementById('preview-template').value = 'order';"
                 "document.getElementById('preview-form').requestSubmit(); true")
@@ -197,12 +201,18 @@ def test_console_create_and_preview_a_template(mta, keys, sesctl_bin, tmp_path):
         frame = page.js("(() => { const f = document.getElementById('preview-html');"
                         " return [f.getAttribute('sandbox'), f.srcdoc]; })()")
         assert frame == ["", "<p>Hello <b>Ana &amp; &lt;Bo&gt;</b>, order A-7: <i>pen</i> <i>ink</i> </p>\n"]
+        assert page.js("window.cspViolations") == []
         # The sandboxed frame is its own opaque origin: the page cannot reach into it.
         assert page.js("document.getElementById('preview-html').contentDocument === null")
 
-        rect = page.js("(() => { const r = document.getElementById('templates-card').getBoundingClientRect();"
-                       " return [r.left, r.top + window.scrollY, r.width, r.height]; })()")
-        shot = page.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+        # The sandboxed frame renders in its own process: chromium composites
+        # it into a screenshot of the viewport only (not with
+        # captureBeyondViewport), so the card is scrolled into view.
+        rect = page.js("(() => { const c = document.getElementById('templates-card'); c.scrollIntoView();"
+                       " const r = c.getBoundingClientRect();"
+                       " return [r.left + window.scrollX, r.top + window.scrollY, r.width, r.height]; })()")
+        time.sleep(0.5)  # the frame's first paint
+        shot = page.call("Page.captureScreenshot", format="png",
                          clip={"x": rect[0], "y": rect[1], "width": rect[2], "height": rect[3], "scale": 1})
         artifacts.mkdir(parents=True, exist_ok=True)
         (artifacts / "console-templates.png").write_bytes(base64.b64decode(shot["data"]))
