@@ -1,4 +1,4 @@
-// template_cmd.cpp -- `sesctl template put|get|list|delete|render|preview|import|export|failures`.
+// template_cmd.cpp -- `sesctl template put|get|list|delete|render|show|preview|import|export|failures`.
 //
 // Templates live in the LMDB store the daemon reads (table `templates`), so
 // a put is visible to the next message without a reload.  put and import
@@ -248,6 +248,18 @@ int render(Context& c) {
     return 0;
 }
 
+// The document of GET /v1/templates/ID (the same builder), by name or id.
+int show(Context& c) {
+    if (c.args.size() != 1) return fail(c, "usage: sesctl template show NAME|ID", 2);
+    auto st = open_templates(c);
+    if (!st) return fail(c, st.error().what);
+    auto t = services::templates::lookup(**st, c.args[0]);
+    if (!t) return fail(c, t.error().what);
+    if (!*t) return fail(c, "no such template: " + c.args[0]);
+    c.out << services::templates::document(**t).dump(2) << "\n";
+    return 0;
+}
+
 // The rendered Subject and parts, the document of POST
 // /v1/templates/ID/preview (the same builder and render step).
 int preview(Context& c) {
@@ -443,6 +455,7 @@ std::vector<Command> template_commands() {
         {"template delete", "NAME", "delete a template", remove},
         {"template render", "NAME [--data JSON | --data-file FILE] [--from A] [--to A]",
          "print the MIME message the milter would make from the template and data", render},
+        {"template show", "NAME|ID", "a template as GET /v1/templates/ID shows it (JSON, with its id)", show},
         {"template preview", "NAME|ID [--data JSON | --data-file FILE]",
          "the rendered Subject and parts (what POST /v1/templates/ID/preview answers)", preview},
         {"template import",

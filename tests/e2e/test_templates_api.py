@@ -93,6 +93,7 @@ def test_create_list_get_replace_delete_and_bad_template(mta, keys, sesctl_bin):
             (HTML, TEXT, SUBJECT, {"order": {"id": "none"}}, True)
     # sesctl sees the same store (and the same id).
     assert [t["id"] for t in a.ctl("--json", "template", "list")["templates"]] == [tid]
+    assert a.ctl("template", "show", str(tid)) == d  # one builder for both
 
     # Replace: same id; an identical request changes nothing.
     code, r = a.call("POST", "/v1/templates", {"TemplateName": "order", "Subject": "New " + SUBJECT, "Text": TEXT})
