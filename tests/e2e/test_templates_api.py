@@ -27,7 +27,7 @@ RCPT = "ana@remote.test"
 HTML = "<p>Hello <b>{{name}}</b>, order {{order.id}}: {{#items}}<i>{{.}}</i> {{/items}}</p>\n"
 TEXT = "Hello {{name}},\norder {{order.id}} ({{#items}}{{.}} {{/items}}).\n"
 SUBJECT = "Order {{order.id}} for {{name}}"
-DATA = {"name": "Ana & <Bo>", "order": {"id": "A-7"}, "items": ["pen", "ink"]}
+DATA = {"name": "Ana & <Bö>", "order": {"id": "A-7"}, "items": ["pen", "ink"]}
 
 
 class Api:
@@ -132,9 +132,9 @@ def test_preview_equals_the_message_rendered_through_postfix(mta, keys, sesctl_b
     tid = r["TemplateID"]
     code, p = a.call("POST", f"/v1/templates/{tid}/preview", {"TemplateData": json.dumps(DATA)})
     assert code == 200, p
-    assert p["Subject"] == "Order A-7 for Ana & <Bo>"
-    assert p["Html"] == "<p>Hello <b>Ana &amp; &lt;Bo&gt;</b>, order A-7: <i>pen</i> <i>ink</i> </p>\n"
-    assert p["Text"] == "Hello Ana & <Bo>,\norder A-7 (pen ink ).\n"
+    assert p["Subject"] == "Order A-7 for Ana & <Bö>"
+    assert p["Html"] == "<p>Hello <b>Ana &amp; &lt;Bö&gt;</b>, order A-7: <i>pen</i> <i>ink</i> </p>\n"
+    assert p["Text"] == "Hello Ana & <Bö>,\norder A-7 (pen ink ).\n"
     # TemplateData as an object (the same), by name, and sesctl's preview: one builder.
     assert a.call("POST", "/v1/templates/order/preview", {"TemplateData": DATA}) == (200, p)
     assert a.ctl("--json", "template", "preview", "order", "--data", json.dumps(DATA)) == p
@@ -196,12 +196,12 @@ def test_console_create_and_preview_a_template(mta, keys, sesctl_bin, tmp_path):
         page.js("document.getElementById('preview-template').value = 'order';"
                 "document.getElementById('preview-form').requestSubmit(); true")
         page.wait_js("document.getElementById('preview-out').dataset.rendered === 'order'", what="preview")
-        assert page.js("document.getElementById('preview-subject').textContent") == "Order A-7 for Ana & <Bo>"
+        assert page.js("document.getElementById('preview-subject').textContent") == "Order A-7 for Ana & <Bö>"
         assert page.js("document.getElementById('preview-text').textContent") == \
-            "Hello Ana & <Bo>,\norder A-7 (pen ink ).\n"
+            "Hello Ana & <Bö>,\norder A-7 (pen ink ).\n"
         frame = page.js("(() => { const f = document.getElementById('preview-html');"
                         " return [f.getAttribute('sandbox'), f.srcdoc]; })()")
-        assert frame == ["", "<p>Hello <b>Ana &amp; &lt;Bo&gt;</b>, order A-7: <i>pen</i> <i>ink</i> </p>\n"]
+        assert frame == ["", "<p>Hello <b>Ana &amp; &lt;Bö&gt;</b>, order A-7: <i>pen</i> <i>ink</i> </p>\n"]
         assert page.js("window.cspViolations") == []
         # The sandboxed frame is its own opaque origin: the page cannot reach into it.
         assert page.js("document.getElementById('preview-html').contentDocument === null")
