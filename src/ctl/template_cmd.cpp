@@ -1,4 +1,4 @@
-// template_cmd.cpp -- `sesctl template put|get|list|delete|render|import|export|failures`.
+// template_cmd.cpp -- `sesctl template put|get|list|delete|render|show|preview|import|export|failures`.
 //
 // Templates live in the LMDB store the daemon reads (table `templates`), so
 // a put is visible to the next message without a reload.  put and import
@@ -22,6 +22,7 @@
 #include "config/config.hpp"
 #include "ctl/open_store.hpp"
 #include "mail/message.hpp"
+#include "services/template_api.hpp"
 #include "template/lmdb_store.hpp"
 #include "template/request.hpp"
 #include "template/stage.hpp"
@@ -92,24 +93,11 @@ Result<std::string> normal_data(const std::string& text) {
     return j.dump();
 }
 
-enum class Stored { added, replaced, unchanged };
+using Stored = services::templates::Stored;
 
-// Keep `created` of an existing template; stamp `updated`; leave an
-// identical template alone.
-Result<Stored> store_one(tmpl::TemplateStore& st, tmpl::Template t) {
-    auto old = st.get(t.name);
-    if (!old) return old.error();
-    int64_t now = clock::now();
-    if (*old) {
-        tmpl::Template same = t;
-        same.created = (*old)->created;
-        same.updated = (*old)->updated;
-        if (same == **old) return Stored::unchanged;
-    }
-    t.created = *old ? (*old)->created : now;
-    t.updated = now;
-    if (auto s = st.put(t); !s) return s.error();
-    return *old ? Stored::replaced : Stored::added;
+// The same store step as POST /v1/templates.
+Result<Stored> store_one(tmpl::TemplateStore& st, const tmpl::Template& t) {
+    return services::templates::store(st, t, clock::now());
 }
 
 int put(Context& c) {
@@ -257,6 +245,48 @@ int render(Context& c) {
         c.out << json{{"template", c.args[0]}, {"size", msg.size()}, {"message", msg}}.dump(2) << "\n";
     else
         c.out << msg;
+    return 0;
+}
+
+// The document of GET /v1/templates/ID (the same builder), by name or id.
+int show(Context& c) {
+    if (c.args.size() != 1) return fail(c, "usage: sesctl template show NAME|ID", 2);
+    auto st = open_templates(c);
+    if (!st) return fail(c, st.error().what);
+    auto t = services::templates::lookup(**st, c.args[0]);
+    if (!t) return fail(c, t.error().what);
+    if (!*t) return fail(c, "no such template: " + c.args[0]);
+    c.out << services::templates::document(**t).dump(2) << "\n";
+    return 0;
+}
+
+// The rendered Subject and parts, the document of POST
+// /v1/templates/ID/preview (the same builder and render step).
+int preview(Context& c) {
+    if (c.args.size() != 1)
+        return fail(c, "usage: sesctl template preview NAME|ID [--data JSON | --data-file FILE]", 2);
+    std::string data = c.opt("data").value_or("{}");
+    if (auto f = c.opt("data-file")) {
+        auto s = read_file(*f);
+        if (!s) return fail(c, s.error().what);
+        data = *s;
+    }
+    auto st = open_templates(c);
+    if (!st) return fail(c, st.error().what);
+    auto t = services::templates::lookup(**st, c.args[0]);
+    if (!t) return fail(c, t.error().what);
+    if (!*t) return fail(c, "no such template: " + c.args[0]);
+    auto d = services::templates::template_data(json(data));
+    if (!d) return fail(c, d.error().what, 2);
+    auto r = services::templates::preview(**t, std::move(*d), c.cfg.milter.max_message_size);
+    if (!r) return fail(c, "template " + (*t)->name + ": " + r.error().what);
+    if (c.json) {
+        c.out << services::templates::preview_document(**t, *r).dump(2) << "\n";
+        return 0;
+    }
+    c.out << "Subject: " << r->subject << "\n";
+    if (r->text) c.out << "\n--- text ---\n" << *r->text << (r->text->ends_with('\n') ? "" : "\n");
+    if (r->html) c.out << "\n--- html ---\n" << *r->html << (r->html->ends_with('\n') ? "" : "\n");
     return 0;
 }
 
@@ -425,6 +455,9 @@ std::vector<Command> template_commands() {
         {"template delete", "NAME", "delete a template", remove},
         {"template render", "NAME [--data JSON | --data-file FILE] [--from A] [--to A]",
          "print the MIME message the milter would make from the template and data", render},
+        {"template show", "NAME|ID", "a template as GET /v1/templates/ID shows it (JSON, with its id)", show},
+        {"template preview", "NAME|ID [--data JSON | --data-file FILE]",
+         "the rendered Subject and parts (what POST /v1/templates/ID/preview answers)", preview},
         {"template import",
          "DIR [--dry-run]",
          "store every DIR/NAME.json (+ NAME.html, NAME.txt); all are checked before any is stored",

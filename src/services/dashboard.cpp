@@ -130,6 +130,45 @@ constexpr const char* kPage = R"html(<!doctype html>
       </form>
       <p id="task-result"></p>
     </section>
+    <section class="card" id="templates-card">
+      <h2>Templates</h2>
+      <div class="scroll"><table id="templates"><thead><tr><th>Id</th><th>Name</th><th>Subject</th><th>Parts</th>
+        <th>Updated (UTC)</th><th></th></tr></thead><tbody></tbody></table></div>
+      <p id="templates-error" class="muted"></p>
+      <div class="grid2">
+        <form id="template-form" class="stack">
+          <h3>Create or replace</h3>
+          <label>Name <input id="template-name" required pattern="[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}"
+            placeholder="welcome"></label>
+          <label>Subject <input id="template-subject" required placeholder="Welcome, {{name}}!"></label>
+          <label>HTML part <textarea id="template-html" rows="6" spellcheck="false"
+            placeholder="&lt;p&gt;Hello {{name}}&lt;/p&gt;"></textarea></label>
+          <label>Text part <textarea id="template-text" rows="4" spellcheck="false"
+            placeholder="Hello {{name}}"></textarea></label>
+          <label class="check"><input id="template-strict" type="checkbox" checked> Strict (a missing variable
+            refuses the message)</label>
+          <div><button type="submit">Save template</button></div>
+          <p id="template-result"></p>
+        </form>
+        <form id="preview-form" class="stack">
+          <h3>Preview</h3>
+          <label>Template <select id="preview-template" required></select></label>
+          <label>Sample data (JSON) <textarea id="preview-data" rows="6" spellcheck="false">{"name": "Ana"}</textarea>
+          </label>
+          <div><button type="submit">Preview</button></div>
+          <p id="preview-error" hidden></p>
+          <div id="preview-out" hidden>
+            <p><span class="muted">Subject:</span> <strong id="preview-subject"></strong></p>
+            <p class="muted" id="preview-html-label">HTML part</p>
+            <iframe id="preview-html" sandbox="" title="HTML part, rendered"></iframe>
+            <p class="muted">Text part</p>
+            <pre id="preview-text"></pre>
+          </div>
+        </form>
+      </div>
+      <p class="muted">Mustache syntax and strictness: docs/templates.md. The preview renders with the milter's own
+        code; <code>{{unsubscribe_url}}</code> is empty here.</p>
+    </section>
   </div>
 </main>
 </body>
@@ -188,6 +227,16 @@ select { font: inherit; padding: 4px 6px; }
 td button { padding: 1px 8px; margin-left: 4px; }
 .tag.s5 { background: #dbeafe; color: #1e40af; } .tag.s6 { background: #fef3c7; color: #92400e; }
 .tag.s7 { background: #fde2e2; color: var(--bad); } .tag.s10 { background: #dcfce7; color: #166534; }
+form.stack { display: flex; flex-direction: column; gap: 8px; margin: 0; }
+form.stack label { display: flex; flex-direction: column; gap: 3px; color: var(--muted); font-size: 12px; }
+form.stack label.check { flex-direction: row; align-items: center; gap: 6px; }
+form.stack input:not([type=checkbox]), form.stack textarea, form.stack select { color: var(--ink); font-size: 14px; }
+textarea { font: 13px/1.4 ui-monospace, "DejaVu Sans Mono", monospace; padding: 6px 8px; border-radius: 5px;
+  border: 1px solid #c7ccd4; resize: vertical; width: 100%; }
+#preview-html { width: 100%; height: 180px; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
+#preview-text { background: #f8fafc; border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px;
+  margin: 0; white-space: pre-wrap; font-size: 13px; }
+#preview-out p { margin: 6px 0 4px; }
 )css";
 
 constexpr const char* kScript = R"js('use strict';
@@ -565,6 +614,109 @@ constexpr const char* kScript = R"js('use strict';
     });
   }
 
+  // Templates (docs/api.md): list, create or replace, preview with sample
+  // data.  The rendered HTML goes into an iframe with sandbox="" and srcdoc:
+  // no script runs, it cannot reach this page, and it inherits the page's
+  // self-only CSP (remote images in a template do not load here).
+  async function loadTemplates() {
+    try {
+      const list = (await api('/v1/templates')).Templates;
+      $('templates').tBodies[0].replaceChildren(...list.map((t) => {
+        const parts = [t.HasText ? 'text' : '', t.HasHtml ? 'html' : ''].filter(Boolean).join('+');
+        const acts = el('td', null);
+        for (const [label, fn] of [['edit', editTemplate], ['preview', pickPreview], ['delete', deleteTemplate]]) {
+          const b = el('button', label, { type: 'button', 'data-template': t.TemplateName, 'data-action': label });
+          b.addEventListener('click', () => fn(t));
+          acts.appendChild(b);
+        }
+        return row([t.TemplateID === null ? '-' : t.TemplateID, el('td', t.TemplateName, { 'data-template': t.TemplateName }),
+          el('td', t.Subject, { class: 'wrap' }), parts, t.UpdateTime, acts]);
+      }));
+      $('templates').hidden = !list.length;
+      $('templates-error').textContent = list.length ? '' : 'No templates yet.';
+      const sel = $('preview-template');
+      const was = sel.value;
+      sel.replaceChildren(...list.map((t) => el('option', t.TemplateName, { value: t.TemplateName })));
+      if (was) sel.value = was;
+    } catch (e) {
+      if (e instanceof Unauthorized) throw e;
+      $('templates-error').textContent = e.message;
+    }
+  }
+
+  async function editTemplate(t) {
+    try {
+      const d = await api('/v1/templates/' + encodeURIComponent(t.TemplateName));
+      $('template-name').value = d.TemplateName;
+      $('template-subject').value = d.Subject;
+      $('template-html').value = d.Html || '';
+      $('template-text').value = d.Text || '';
+      $('template-strict').checked = d.Strict;
+      $('template-result').textContent = 'Editing ' + d.TemplateName + '.';
+      $('template-result').className = '';
+    } catch (e) { $('template-result').textContent = e.message; $('template-result').className = 'error'; }
+  }
+
+  function pickPreview(t) {
+    $('preview-template').value = t.TemplateName;
+    $('preview-form').requestSubmit();
+  }
+
+  async function deleteTemplate(t) {
+    if (!confirm('Delete template ' + t.TemplateName + '?')) return;
+    try {
+      await send('DELETE', '/v1/templates/' + encodeURIComponent(t.TemplateName));
+      $('templates-error').textContent = 'Template ' + t.TemplateName + ' deleted.';
+    } catch (e) { $('templates-error').textContent = e.message; }
+    await loadTemplates().catch(() => {});
+  }
+
+  function startTemplateForms() {
+    $('template-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const out = $('template-result');
+      const req = { TemplateName: $('template-name').value.trim(), Subject: $('template-subject').value,
+        Html: $('template-html').value, Text: $('template-text').value, Strict: $('template-strict').checked };
+      try {
+        const r = await send('POST', '/v1/templates', req);
+        out.className = '';
+        out.textContent = 'Template ' + r.TemplateName + ' (id ' + r.TemplateID + '): ' + r.Result + '.';
+        out.dataset.saved = r.TemplateName;
+        await loadTemplates();
+        $('preview-template').value = r.TemplateName;
+      } catch (e) {
+        out.className = 'error';
+        out.textContent = e.message;
+        delete out.dataset.saved;
+      }
+    });
+    $('preview-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const err = $('preview-error');
+      err.textContent = '';
+      err.className = '';
+      err.hidden = true;
+      $('preview-out').dataset.rendered = '';
+      try {
+        // The data goes as the product's TemplateData string: the server
+        // parses it, so its errors are the API's.
+        const r = await send('POST', '/v1/templates/' + encodeURIComponent($('preview-template').value) + '/preview',
+          { TemplateData: $('preview-data').value.trim() || '{}' });
+        $('preview-subject').textContent = r.Subject;
+        $('preview-html').hidden = $('preview-html-label').hidden = r.Html === null;
+        $('preview-html').srcdoc = r.Html === null ? '' : r.Html;
+        $('preview-text').textContent = r.Text === null ? '(no text part)' : r.Text;
+        $('preview-out').hidden = false;
+        $('preview-out').dataset.rendered = r.TemplateName;
+      } catch (e) {
+        $('preview-out').hidden = true;
+        err.className = 'error';
+        err.textContent = e.message;
+        err.hidden = false;
+      }
+    });
+  }
+
   async function refresh() {
     if (!key()) { showLogin(); return; }
     $('login').hidden = true;
@@ -573,7 +725,7 @@ constexpr const char* kScript = R"js('use strict';
     try {
       await Promise.all([
         loadFunnel().catch((e) => { if (e instanceof Unauthorized) throw e; $('funnel-error').textContent = e.message; }),
-        loadWarmup(), loadHeld(), loadEvents(), loadFailed(), loadGroups(), loadTasks(),
+        loadWarmup(), loadHeld(), loadEvents(), loadFailed(), loadGroups(), loadTasks(), loadTemplates(),
       ]);
       $('funnel-error').textContent = '';
       $('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
@@ -601,6 +753,7 @@ constexpr const char* kScript = R"js('use strict';
     $('refresh').addEventListener('click', refresh);
     $('range').addEventListener('change', refresh);
     startBatchForms();
+    startTemplateForms();
     setInterval(() => { if (key() && !document.hidden) refresh(); }, 30000);
     refresh();
   }

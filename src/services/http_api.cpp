@@ -9,6 +9,7 @@
 #include "records/delivery.hpp"
 #include "services/api_json.hpp"
 #include "services/batch_api.hpp"
+#include "services/template_api.hpp"
 #include "services/dashboard.hpp"
 #include "services/send_api.hpp"
 #include "store/schema.hpp"
@@ -287,7 +288,8 @@ std::unique_ptr<http::Router> make_router(std::shared_ptr<Services> s, metrics::
         router->stub("GET", "/u/");
         router->stub("POST", "/u/");
     }
-    batch::add_routes(*router, s);  // /v1/groups, /v1/tasks (docs/tasks.md)
+    batch::add_routes(*router, s);      // /v1/groups, /v1/tasks (docs/tasks.md)
+    templates::add_routes(*router, s);  // /v1/templates (docs/api.md)
     add_dashboard_routes(*router, chart_dir);
     return router;
 }

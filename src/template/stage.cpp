@@ -74,13 +74,17 @@ json to_json(const RenderingFailure& f) {
                 {"mail_from", f.mail_from},    {"rcpts", f.rcpts}};
 }
 
-Status apply_template(mail::Message& m, const Template& t, json data, const Settings& s) {
+Result<Rendered> render_for_message(const Template& t, json data, const Settings& s) {
     auto merged = merge_data(t, std::move(data));
-    if (!merged) return failure_error(t.name, merged.error().what);
+    if (!merged) return merged.error();
     for (const auto& [name, value] : s.reserved) (*merged)[name] = value;
     Limits limits = s.limits;  // rendering never needs more than the message may hold
     limits.max_output = std::min<uint64_t>(limits.max_output, s.max_message_size);
-    auto rendered = render(t, *merged, limits);
+    return render(t, *merged, limits);
+}
+
+Status apply_template(mail::Message& m, const Template& t, json data, const Settings& s) {
+    auto rendered = render_for_message(t, std::move(data), s);
     if (!rendered) return failure_error(t.name, rendered.error().what);
     auto body = rebuild(m.value("Content-Type").value_or(""), m.body(), *rendered);
     if (!body) return internal_error("template " + t.name + ": " + body.error().what);

@@ -56,6 +56,13 @@ nlohmann::json to_json(const RenderingFailure& f);
 Status template_stage(mail::Message& m, const TemplateStore& store, const Settings& s,
                       RenderingFailure* failure = nullptr, std::string* log = nullptr);
 
+// The rendering step of apply_template on its own: `data` merged over the
+// default data, the reserved variables set, rendered within the limits the
+// message size allows.  A reply-free Error whose `what` is the reason
+// ("missing variable 'name' in html").  The preview of /v1/templates and
+// `sesctl template preview` call this, so they show what the milter sends.
+Result<Rendered> render_for_message(const Template& t, nlohmann::json data, const Settings& s);
+
 // Render `t` with `data` into `m` as the stage does once it has found the
 // template (it removes X-SES headers if there are any): the same edits,
 // the same 554 errors.  The stage's second half, usable on its own.
