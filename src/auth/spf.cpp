@@ -231,6 +231,10 @@ SPF_dns_rr_t* layer_lookup(SPF_dns_server_t* srv, const char* domain, ns_type ty
         if (st) st->dns_error = name + ": " + a.why;
         return make_rr(srv, dom, type, TRY_AGAIN);
     }
+    // RFC 7208 4.6.4: of more than 10 PTR names only the first 10 are
+    // checked; libspf2 checks 10 and then answers permerror when the answer
+    // had more, so the result depended on the (shuffled) answer order.
+    if (type == ns_t_ptr && a.values.size() > Spf::kMaxPtrNames) a.values.resize(Spf::kMaxPtrNames);
     if (st && (type == ns_t_mx || type == ns_t_ptr))
         for (auto& v : a.values) st->sub_names.insert(key_of(v));
 

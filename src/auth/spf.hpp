@@ -62,6 +62,7 @@ public:
 
     // The limit of void lookups (RFC 7208 recommends 2).
     static constexpr int kMaxVoidLookups = 2;
+    static constexpr size_t kMaxPtrNames = 10;  // RFC 7208 4.6.4: PTR names checked
 
     struct Impl;
 

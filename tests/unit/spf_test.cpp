@@ -131,6 +131,30 @@ TEST_CASE("a third void lookup is a permerror and stops the evaluation", "[spf]"
     CHECK(q.back() == "n3.void.example A");
 }
 
+TEST_CASE("of more than 10 PTR names only the first 10 are checked", "[spf]") {
+    // RFC 7208 4.6.4 (the suite's ptr-limit case): 11 names, the one that
+    // validates is the 11th: neutral, not permerror; within the first 10: pass.
+    auto z = zone();
+    auto names = [&](const std::string& rev, const std::string& last) {
+        for (int i = 1; i <= 10; ++i) z->add(rev, dns::rr::PTR, "h" + std::to_string(i) + ".other.example");
+        z->add(rev, dns::rr::PTR, last);
+    };
+    names("5.2.0.192.in-addr.arpa", "ptr.example");
+    z->add("ptr.example", dns::rr::TXT, "v=spf1 ptr ?all").add("ptr.example", dns::rr::A, "192.0.2.5");
+    for (int i = 1; i <= 10; ++i) z->add("h" + std::to_string(i) + ".other.example", dns::rr::A, "198.51.100.1");
+    auth::Spf spf(z, "mx.test");
+    auto o = spf.check_mailfrom({"192.0.2.5", "h.test", "a@ptr.example"});
+    CHECK(o.result == SpfResult::neutral);
+    // The 11th name is never looked up.
+    for (const auto& q : z->questions()) CHECK(q != "ptr.example A");
+
+    z->add("6.2.0.192.in-addr.arpa", dns::rr::PTR, "ptr.example");
+    for (int i = 1; i <= 10; ++i)
+        z->add("6.2.0.192.in-addr.arpa", dns::rr::PTR, "g" + std::to_string(i) + ".other.example");
+    z->add("ptr.example", dns::rr::A, "192.0.2.6");
+    CHECK(spf.check_mailfrom({"192.0.2.6", "h.test", "a@ptr.example"}).result == SpfResult::pass);
+}
+
 TEST_CASE("more than 10 DNS terms over includes is a permerror", "[spf]") {
     auth::Spf spf(zone(), "mx.test");
     // 2 includes + 2 x 5 "a" = 12 terms; libspf2 alone counts per record.
