@@ -126,6 +126,10 @@ Result<Config> load_file(const std::string& path);
 Result<Config> load_string(std::string_view text, std::string_view source_name);
 
 // Generated documentation.
+// One-click unsubscribe (RFC 8058) needs an https URL; plain http only to
+// a loopback host (tests).  True when URL is such a URL.
+bool unsubscribe_url_ok(std::string_view url);
+
 std::string reference_markdown();
 std::string example_toml();
 std::string reference_man();  // sesmilter.toml(5), roff

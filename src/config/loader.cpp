@@ -19,6 +19,16 @@
 #include "util/strings.hpp"
 
 namespace ses::config {
+
+bool unsubscribe_url_ok(std::string_view url) {
+    std::string l = str::lower(url);
+    if (l.starts_with("https://")) return true;
+    if (!l.starts_with("http://")) return false;
+    std::string host = l.substr(7);
+    host = host.substr(0, host.find('/'));
+    return host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]");
+}
+
 namespace {
 
 constexpr const char* kRedactedSecret = "<secret-not-shown>";
@@ -498,13 +508,9 @@ Result<Config> build(toml::table& root, std::string_view source) {
                 c.error(root, "http.public_url", "a domain tracks or has unsubscribe but [http] public_url is empty");
             if (!url.empty()) {
                 std::string l = str::lower(url);
-                bool https = l.starts_with("https://"), http = l.starts_with("http://");
-                std::string host = l.substr(https ? 8 : http ? 7 : 0);
-                host = host.substr(0, host.find('/'));
-                bool loopback = host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]");
-                if (!https && !http)
+                if (!l.starts_with("https://") && !l.starts_with("http://"))
                     c.error(url_node, "http.public_url", "expected an http(s) URL, got " + quoted(url));
-                else if (unsub && !https && !loopback)
+                else if (unsub && !unsubscribe_url_ok(url))
                     c.error(url_node, "http.public_url",
                             "one-click unsubscribe needs an https public_url (plain http only for loopback hosts), "
                             "got " +

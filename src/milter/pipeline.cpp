@@ -60,6 +60,7 @@ struct Decided {
     // message records (else by the record stage), and the original URLs of
     // the rewritten links (written with the record).
     std::string message_id;
+    bool unsubscribe = false;  // an API submission asked for List-Unsubscribe
     std::vector<std::string> links;
     warmup::Route route;  // the [[pool]] address the message leaves from ("" without pools)
 };
@@ -319,8 +320,9 @@ void submission_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::st
     if (!v) return;
     msg.delete_all(std::string(records::kSubmissionHeader));
     if (rt.services && !rt.services->submission_key.empty())
-        if (auto id = records::check_submission(rt.services->submission_key, *v, msg.env.rcpts)) {
-            d.message_id = *id;
+        if (auto sub = records::check_submission(rt.services->submission_key, *v, msg.env.rcpts)) {
+            d.message_id = sub->id;
+            d.unsubscribe = sub->unsubscribe;
             log += " submission=api";
             return;
         }
@@ -330,8 +332,8 @@ void submission_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::st
 const config::DomainConf* tracked_domain(const Runtime& rt, const Decided& d) {
     for (const auto& c : rt.cfg.domains)
         if (c.name == d.identity)
-            return (c.track_opens || c.track_clicks || c.unsubscribe) && rt.services && rt.services->records &&
-                           rt.services->store && rt.services->tracking
+            return (c.track_opens || c.track_clicks || c.unsubscribe || d.unsubscribe) && rt.services &&
+                           rt.services->records && rt.services->store && rt.services->tracking
                        ? &c
                        : nullptr;
     return nullptr;
@@ -348,7 +350,7 @@ std::string public_base(const Runtime& rt) {
 // must name the recipient; "" otherwise.
 std::string unsubscribe_url(const mail::Message& msg, const Runtime& rt, const Decided& d) {
     const config::DomainConf* dom = tracked_domain(rt, d);
-    if (!dom || !dom->unsubscribe || msg.env.rcpts.size() != 1 || d.message_id.empty()) return {};
+    if (!dom || !(dom->unsubscribe || d.unsubscribe) || msg.env.rcpts.size() != 1 || d.message_id.empty()) return {};
     return public_base(rt) + "/u/" +
            records::make_token({records::TokenKind::unsubscribe, d.message_id, 0, 0},
                                rt.services->tracking->settings().keys);
@@ -363,7 +365,7 @@ Status tracking_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::st
     const config::DomainConf* dom = nullptr;
     for (const auto& c : rt.cfg.domains)
         if (c.name == d.identity) dom = &c;
-    if (!dom || !(dom->track_opens || dom->track_clicks || dom->unsubscribe)) return ok_status();
+    if (!dom || !(dom->track_opens || dom->track_clicks || dom->unsubscribe || d.unsubscribe)) return ok_status();
     if (!tracked_domain(rt, d)) {
         log += " tracking=off (no message records)";
         return ok_status();
@@ -407,7 +409,7 @@ Status tracking_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::st
             log += " tracking=no-html";
         }
     }
-    if (dom->unsubscribe) {
+    if (dom->unsubscribe || d.unsubscribe) {
         if (rcpt) {
             // A client's own pair would point elsewhere and is replaced.
             msg.delete_all("List-Unsubscribe");

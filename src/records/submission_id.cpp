@@ -17,7 +17,7 @@ namespace {
 constexpr std::string_view kKeyName = "submission_key";
 constexpr size_t kKeySize = 32;
 
-std::string mac_hex(std::string_view key, std::string_view id, std::span<const std::string> rcpts) {
+std::string mac_hex(std::string_view key, std::string_view id, bool unsubscribe, std::span<const std::string> rcpts) {
     // Sorted and lower-cased: the MTA may pass the recipients in another
     // order or case than the API gave them.
     std::vector<std::string> r;
@@ -27,6 +27,8 @@ std::string mac_hex(std::string_view key, std::string_view id, std::span<const s
     std::string data = "v1";
     data += '\0';
     data += id;
+    data += '\0';
+    data += unsubscribe ? "unsub" : "";
     for (const auto& a : r) {
         data += '\0';
         data += a;
@@ -74,19 +76,24 @@ Result<std::string> submission_key(store::Env& env) {
     return key;
 }
 
-std::string make_submission(std::string_view key, std::string_view id, std::span<const std::string> rcpts) {
-    return "v1; id=" + std::string(id) + "; mac=" + mac_hex(key, id, rcpts);
+std::string make_submission(std::string_view key, std::string_view id, std::span<const std::string> rcpts,
+                            bool unsubscribe) {
+    return "v1; id=" + std::string(id) + (unsubscribe ? "; unsub=1" : "") +
+           "; mac=" + mac_hex(key, id, unsubscribe, rcpts);
 }
 
-std::optional<std::string> check_submission(std::string_view key, std::string_view value,
-                                            std::span<const std::string> rcpts) {
+std::optional<Submission> check_submission(std::string_view key, std::string_view value,
+                                           std::span<const std::string> rcpts) {
     std::string_view v = str::trim(value);
     if (v.substr(0, 2) != "v1") return std::nullopt;
     auto id = field(v, "id");
     auto mac = field(v, "mac");
     if (!id || !mac || !message_id_time(*id)) return std::nullopt;
-    if (!crypto::equal_constant_time(str::lower(*mac), mac_hex(key, *id, rcpts))) return std::nullopt;
-    return std::string(*id);
+    auto unsub = field(v, "unsub");
+    if (unsub && *unsub != "1") return std::nullopt;
+    if (!crypto::equal_constant_time(str::lower(*mac), mac_hex(key, *id, unsub.has_value(), rcpts)))
+        return std::nullopt;
+    return Submission{std::string(*id), unsub.has_value()};
 }
 
 }  // namespace ses::records

@@ -3,9 +3,11 @@
 //
 // A milter cannot put its id into the MTA's 250 reply, so the API assigns
 // the message id itself and submits the message with
-//   X-SES-Submission: v1; id=ID; mac=HEX
-// where mac is HMAC-SHA256 under a per-store secret over the id and the
-// envelope recipients.  The milter keeps ID as the record's id when the
+//   X-SES-Submission: v1; id=ID[; unsub=1]; mac=HEX
+// where mac is HMAC-SHA256 under a per-store secret over the id, the flags
+// and the envelope recipients.  `unsub=1` asks for the List-Unsubscribe
+// fields of docs/tracking.md on this message even when its identity does
+// not add them to all its mail (the API's `Unsubscribe` field).  The milter keeps ID as the record's id when the
 // MAC verifies for the transaction's recipients, and removes the header
 // either way: an outside client cannot forge one, and one copied from a
 // delivered message does not fit another recipient list.
@@ -35,13 +37,19 @@ inline constexpr std::string_view kSubmissionHeader = "X-SES-Submission";
 // absent.
 Result<std::string> submission_key(store::Env& env);
 
+struct Submission {
+    std::string id;            // the message id the API assigned
+    bool unsubscribe = false;  // add the List-Unsubscribe fields
+};
+
 // The header value for message ID sent to RCPTS (order and case of the
 // addresses do not matter).
-std::string make_submission(std::string_view key, std::string_view id, std::span<const std::string> rcpts);
+std::string make_submission(std::string_view key, std::string_view id, std::span<const std::string> rcpts,
+                            bool unsubscribe = false);
 
-// The message id VALUE names when its MAC verifies for RCPTS and the id is
-// a well-formed message id; std::nullopt otherwise.
-std::optional<std::string> check_submission(std::string_view key, std::string_view value,
-                                            std::span<const std::string> rcpts);
+// What VALUE says when its MAC verifies for RCPTS and the id is a
+// well-formed message id; std::nullopt otherwise.
+std::optional<Submission> check_submission(std::string_view key, std::string_view value,
+                                           std::span<const std::string> rcpts);
 
 }  // namespace ses::records

@@ -304,10 +304,10 @@ http::Response send_checked(const Services& s, const http::Request& req) {
                 return invalid_response(
                     bad("FromEmailAddress", "API key " + req.api_key_name + " may not send as " + used->name, 403));
         }
-    if (!r.unsubscribe.empty() && !id->unsubscribe)
-        return invalid_response(bad("Unsubscribe", "identity " + id->name +
-                                                       " does not add unsubscribe links (set unsubscribe = true "
-                                                       "in its [[domain]])"));
+    // `Unsubscribe` adds the links to this message (the authenticated
+    // submission header tells the milter), whatever the identity's setting.
+    if (!r.unsubscribe.empty() && !conf.unsubscribe_unavailable.empty())
+        return invalid_response(bad("Unsubscribe", conf.unsubscribe_unavailable));
     // The milter adds unsubscribe headers to one-recipient messages only
     // (docs/tracking.md): a copy to Cc/Bcc would go without them.
     if (!r.unsubscribe.empty() && (!r.cc.empty() || !r.bcc.empty()))
@@ -367,7 +367,7 @@ http::Response send_checked(const Services& s, const http::Request& req) {
         }
         // Put first, outside compose() (which refuses X-SES-* from clients).
         o.text = std::string(records::kSubmissionHeader) + ": " +
-                 records::make_submission(s.submission_key, o.id, rcpts) + "\r\n" + *text;
+                 records::make_submission(s.submission_key, o.id, rcpts, !r.unsubscribe.empty()) + "\r\n" + *text;
         if (o.text.size() > conf.max_message_size)
             return invalid_response(bad("",
                                         "the message is " + std::to_string(o.text.size()) +

@@ -39,6 +39,10 @@ Result<SendSettings> send_settings_from(const config::Config& cfg) {
     SendSettings s;
     if (Status st = parse_smtp_address(cfg.get(k::smtp), s.submit); !st)
         return Error{"send.smtp: " + st.error().what, {}};
+    if (cfg.tracking_keys.empty())
+        s.unsubscribe_unavailable = "unsubscribe links need [tracking] keys";
+    else if (!config::unsubscribe_url_ok(cfg.get(config::key::http::public_url)))
+        s.unsubscribe_unavailable = "unsubscribe links need an https [http] public_url";
     s.submit.user = cfg.get(k::smtp_user);
     s.submit.password = cfg.get(k::smtp_password);
     if (std::string file = cfg.get(k::smtp_password_file); !file.empty()) {

@@ -35,6 +35,9 @@ struct SendSettings {
     std::vector<std::string> refused_attachments;  // ".exe", lower case
     std::vector<SendIdentity> identities;
     bool subdomains = true;  // [dkim] subdomains
+    // Why the `Unsubscribe` field cannot be honoured ("" when it can): the
+    // links need [tracking] keys and a public_url that is https (or loopback).
+    std::string unsubscribe_unavailable;
 
     // The identity covering DOMAIN: exact, else the longest parent when
     // subdomains; nullptr when none.

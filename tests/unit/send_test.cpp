@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "config/config.hpp"
 #include "crypto/encoding.hpp"
 #include "mail/address.hpp"
 #include "mail/compose.hpp"
@@ -277,4 +278,21 @@ TEST_CASE("send settings: identities and refused types", "[send]") {
     CHECK(s.identity_for("sub.example.com") == nullptr);
     CHECK(s.refused_attachment("x.JS"));
     CHECK_FALSE(s.refused_attachment("x.json"));
+}
+
+TEST_CASE("send settings: when the Unsubscribe field can be honoured", "[send]") {
+    auto unavailable = [](const std::string& toml) {
+        auto cfg = config::load_string(toml, "t.toml");
+        REQUIRE(cfg.ok());
+        auto s = services::send_settings_from(*cfg);
+        REQUIRE(s.ok());
+        return s->unsubscribe_unavailable;
+    };
+    CHECK(unavailable("") == "unsubscribe links need [tracking] keys");
+    const std::string keys = "[tracking]\nkeys = [\"1:0123456789abcdef0123\"]\n";
+    CHECK(unavailable(keys + "[http]\npublic_url = \"https://mail.example.com\"\n").empty());
+    CHECK(unavailable(keys + "[http]\npublic_url = \"http://127.0.0.1:8025\"\n").empty());
+    CHECK(unavailable(keys + "[http]\npublic_url = \"http://mail.example.com\"\n") ==
+          "unsubscribe links need an https [http] public_url");
+    CHECK(unavailable(keys) == "unsubscribe links need an https [http] public_url");
 }

@@ -17,10 +17,13 @@ TEST_CASE("a submission header names its id only for its own recipients", "[subm
     std::vector<std::string> rcpts{"Bob@Example.com", "alice@example.com"};
     std::string h = records::make_submission(key, id, rcpts);
 
-    CHECK(records::check_submission(key, h, rcpts) == id);
+    auto ok = records::check_submission(key, h, rcpts);
+    REQUIRE(ok);
+    CHECK(ok->id == id);
+    CHECK_FALSE(ok->unsubscribe);
     // Order and case of the MTA's recipient list do not matter.
     std::vector<std::string> mta{"alice@example.com", "bob@example.com"};
-    CHECK(records::check_submission(key, h, mta) == id);
+    CHECK(records::check_submission(key, h, mta)->id == id);
     // Another recipient list, another key, an altered id or MAC: refused.
     std::vector<std::string> other{"carol@example.com"};
     CHECK_FALSE(records::check_submission(key, h, other));
@@ -36,6 +39,27 @@ TEST_CASE("a submission header names its id only for its own recipients", "[subm
     // Not a message id, even with a valid MAC over it.
     std::string not_id = records::make_submission(key, "hello", rcpts);
     CHECK_FALSE(records::check_submission(key, not_id, rcpts));
+}
+
+TEST_CASE("the unsubscribe flag of a submission is covered by its MAC", "[submission]") {
+    std::string key(32, 'k');
+    std::string id = records::new_message_id(1700000000000);
+    std::vector<std::string> rcpts{"bob@example.com"};
+    std::string with = records::make_submission(key, id, rcpts, true);
+    auto got = records::check_submission(key, with, rcpts);
+    REQUIRE(got);
+    CHECK(got->unsubscribe);
+    // Taking the flag off, or putting it on a header made without it: refused.
+    std::string stripped = with;
+    stripped.erase(stripped.find("; unsub=1"), 9);
+    CHECK_FALSE(records::check_submission(key, stripped, rcpts));
+    std::string without = records::make_submission(key, id, rcpts);
+    std::string added = without;
+    added.insert(added.find("; mac="), "; unsub=1");
+    CHECK_FALSE(records::check_submission(key, added, rcpts));
+    std::string other = with;
+    other.replace(other.find("unsub=1"), 7, "unsub=2");
+    CHECK_FALSE(records::check_submission(key, other, rcpts));
 }
 
 TEST_CASE("the submission key is made once per store and kept", "[submission]") {
