@@ -16,29 +16,13 @@ using http::Response;
 
 Response ok_json(const json& j, int status = 200) { return json_response(status, j.dump(2) + "\n"); }
 
-// The path after `prefix`, split at '/'.
-std::vector<std::string> parts_after(const std::string& path, std::string_view prefix) {
-    std::vector<std::string> out;
-    std::string_view rest = std::string_view(path).substr(prefix.size());
-    while (!rest.empty()) {
-        if (rest.front() == '/') {
-            rest.remove_prefix(1);
-            continue;
-        }
-        size_t slash = rest.find('/');
-        out.emplace_back(rest.substr(0, slash));
-        rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
-    }
-    return out;
-}
-
 bool is_json(const Request& req) {
     auto ct = req.header("content-type").value_or("");
     return ct.find("json") != std::string::npos;
 }
 
 Response groups_get(const Services& s, const Request& req) {
-    auto parts = parts_after(req.path, "/v1/groups");
+    auto parts = http::path_parts(req.path, "/v1/groups");
     if (parts.empty()) {
         auto all = s.groups->list();
         if (!all) return error_response(500, all.error().what);
@@ -64,7 +48,7 @@ Response groups_get(const Services& s, const Request& req) {
 }
 
 Response groups_post(const Services& s, const Request& req) {
-    auto parts = parts_after(req.path, "/v1/groups");
+    auto parts = http::path_parts(req.path, "/v1/groups");
     if (parts.empty()) {
         json j = json::parse(req.body, nullptr, false);
         if (j.is_discarded() || !j.is_object() || !j.contains("Name") || !j["Name"].is_string())
@@ -85,7 +69,7 @@ Response groups_post(const Services& s, const Request& req) {
 }
 
 Response groups_delete(const Services& s, const Request& req) {
-    auto parts = parts_after(req.path, "/v1/groups");
+    auto parts = http::path_parts(req.path, "/v1/groups");
     auto id = parts.empty() ? std::nullopt : parse_id(parts[0]);
     if (!id || parts.size() > 2 || (parts.size() == 2 && parts[1] != "recipients"))
         return error_response(404, "usage: DELETE /v1/groups/ID or /v1/groups/ID/recipients");
@@ -105,7 +89,7 @@ Response groups_delete(const Services& s, const Request& req) {
 }
 
 Response tasks_get(const Services& s, const Request& req) {
-    auto parts = parts_after(req.path, "/v1/tasks");
+    auto parts = http::path_parts(req.path, "/v1/tasks");
     if (parts.empty()) {
         auto all = s.tasks->list();
         if (!all) return error_response(500, all.error().what);
@@ -122,7 +106,7 @@ Response tasks_get(const Services& s, const Request& req) {
 }
 
 Response tasks_post(const Services& s, const Request& req) {
-    auto parts = parts_after(req.path, "/v1/tasks");
+    auto parts = http::path_parts(req.path, "/v1/tasks");
     if (parts.empty()) {
         auto exists = [&](const std::string& name) {
             auto t = s.templates->get(name);

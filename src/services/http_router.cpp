@@ -136,4 +136,19 @@ bool Router::authenticated(const Request& req) const {
     return name && !name->empty();
 }
 
+std::vector<std::string> path_parts(std::string_view path, std::string_view prefix) {
+    std::vector<std::string> out;
+    std::string_view rest = std::string_view(path).substr(prefix.size());
+    while (!rest.empty()) {
+        if (rest.front() == '/') {
+            rest.remove_prefix(1);
+            continue;
+        }
+        size_t slash = rest.find('/');
+        out.emplace_back(rest.substr(0, slash));
+        rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+    }
+    return out;
+}
+
 }  // namespace ses::http

@@ -84,6 +84,10 @@ private:
     Authenticator auth_;
 };
 
+// The segments of PATH after PREFIX: ("/v1/groups/7/export", "/v1/groups")
+// -> {"7", "export"}; empty segments are skipped.
+std::vector<std::string> path_parts(std::string_view path, std::string_view prefix);
+
 // The token of "Authorization: Bearer TOKEN", or nullopt.
 std::optional<std::string> bearer_token(const Request& req);
 

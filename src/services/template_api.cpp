@@ -23,22 +23,6 @@ std::string when(int64_t t) { return t ? records::format_task_time(t) : std::str
 
 Error bad(const std::string& field, const std::string& why) { return Error{field + ": " + why, {}}; }
 
-// "/v1/templates/A/B" -> {"A", "B"}.
-std::vector<std::string> parts_after(const std::string& path) {
-    std::vector<std::string> out;
-    std::string_view rest = std::string_view(path).substr(std::string_view("/v1/templates").size());
-    while (!rest.empty()) {
-        if (rest.front() == '/') {
-            rest.remove_prefix(1);
-            continue;
-        }
-        size_t slash = rest.find('/');
-        out.emplace_back(rest.substr(0, slash));
-        rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
-    }
-    return out;
-}
-
 // The template of parts[0], or the error Response.
 std::variant<tmpl::Template, Response> find(const Services& s, const std::string& id_or_name) {
     auto t = lookup(*s.templates, id_or_name);
@@ -48,7 +32,7 @@ std::variant<tmpl::Template, Response> find(const Services& s, const std::string
 }
 
 Response list_or_get(const Services& s, const Request& req) {
-    auto parts = parts_after(req.path);
+    auto parts = http::path_parts(req.path, "/v1/templates");
     if (parts.empty()) {
         auto all = s.templates->list();
         if (!all) return error_response(500, all.error().what);
@@ -63,7 +47,7 @@ Response list_or_get(const Services& s, const Request& req) {
 }
 
 Response post(const Services& s, const Request& req) {
-    auto parts = parts_after(req.path);
+    auto parts = http::path_parts(req.path, "/v1/templates");
     if (parts.empty()) {
         auto t = from_request(req.body);
         if (!t) return error_response(400, t.error().what);
@@ -90,7 +74,7 @@ Response post(const Services& s, const Request& req) {
 }
 
 Response remove(const Services& s, const Request& req) {
-    auto parts = parts_after(req.path);
+    auto parts = http::path_parts(req.path, "/v1/templates");
     if (parts.size() != 1) return error_response(404, "usage: DELETE /v1/templates/ID");
     auto t = find(s, parts[0]);
     if (auto* r = std::get_if<Response>(&t)) return *r;

@@ -116,7 +116,21 @@ class Page:
         return r["result"].get("value")
 
     def wait_js(self, expression, timeout=30, what=None):
-        return h.wait_for(lambda: self.js(expression), timeout, interval=0.2, what=what or expression)
+        """Until EXPRESSION is truthy.  While the page is still loading it may
+        throw (document.body is null before the body is parsed): that counts
+        as not yet, and the last error is named if the wait times out."""
+        last = []
+
+        def ready():
+            try:
+                return self.js(expression)
+            except RuntimeError as e:
+                last[:] = [str(e)]
+                return False
+        try:
+            return h.wait_for(ready, timeout, interval=0.2, what=what or expression)
+        except Exception as e:
+            raise RuntimeError(f"{e} (last error: {last[0] if last else 'none'})") from e
 
     def set_file(self, selector, path):
         root = self.call("DOM.getDocument")["root"]["nodeId"]

@@ -289,3 +289,11 @@ TEST_CASE("metrics: the global registry describes sesmilter's families", "[http]
         CHECK(text.find("# TYPE " + std::string(name)) != std::string::npos);
     CHECK(text.find("sesmilter_end_of_message_duration_seconds_bucket{le=\"+Inf\"} ") != std::string::npos);
 }
+
+TEST_CASE("path segments after a route prefix", "[http]") {
+    using V = std::vector<std::string>;
+    CHECK(http::path_parts("/v1/groups", "/v1/groups") == V{});
+    CHECK(http::path_parts("/v1/groups/", "/v1/groups") == V{});
+    CHECK(http::path_parts("/v1/groups/7/export", "/v1/groups") == V{"7", "export"});
+    CHECK(http::path_parts("/v1/templates//a//b/", "/v1/templates") == V{"a", "b"});
+}
