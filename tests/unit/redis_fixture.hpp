@@ -17,6 +17,8 @@
 #include <string>
 #include <thread>
 
+#include "store/shared_state.hpp"
+
 namespace ses::test {
 
 inline constexpr const char* kRedisServer = "/usr/bin/redis-server";
@@ -80,6 +82,13 @@ struct RedisServer {
         pid = -1;
     }
     std::string url() const { return "redis://127.0.0.1:" + std::to_string(port) + "/0"; }
+    // The store options of a Redis-backed shared state on this server.
+    store::SharedOptions shared_options() const {
+        store::SharedOptions o;
+        o.backend = "redis";
+        o.redis_url = url();
+        return o;
+    }
     int cli(const std::string& args) const {
         return std::system(("redis-cli -p " + std::to_string(port) + " " + args + " >/dev/null").c_str());
     }

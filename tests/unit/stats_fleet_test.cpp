@@ -106,11 +106,8 @@ TEST_CASE("stats fleet: two hosts count once into one shared state (Redis backen
         return;
     }
     test::RedisServer redis;
-    store::SharedOptions o;
-    o.backend = "redis";
-    o.redis_url = redis.url();
     test::TempRecords unused("stats-fleet-unused");
-    auto sh = store::open_shared_state(o, unused.env);
+    auto sh = store::open_shared_state(redis.shared_options(), unused.env);
     REQUIRE(sh);
     two_hosts_count_once(*sh);
 }

@@ -117,11 +117,8 @@ TEST_CASE("suppression fleet: two hosts share one list (Redis backend)", "[suppr
         return;
     }
     test::RedisServer redis;
-    store::SharedOptions o;
-    o.backend = "redis";
-    o.redis_url = redis.url();
     test::TempRecords unused("supp-fleet-unused");
-    auto sh = store::open_shared_state(o, unused.env);
+    auto sh = store::open_shared_state(redis.shared_options(), unused.env);
     REQUIRE(sh);
     two_hosts_share_one_list(*sh);
 }
