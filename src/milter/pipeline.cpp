@@ -133,9 +133,7 @@ void pool_stage(mail::Message& msg, const Decided& d, std::string& log) {
 // warm-up's case: with on_error = accept the message goes on unchecked
 // against the list, at warning level.
 Status recipient_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::string& log) {
-    records::SimulatorSettings sim;
-    sim.enabled = rt.cfg.get(config::key::simulator::enabled);
-    sim.domain = str::lower(rt.cfg.get(config::key::simulator::domain));
+    const records::SimulatorSettings& sim = rt.simulator;
     std::vector<std::optional<Removed>> out(msg.env.rcpts.size());
     bool lookup = false;
     for (size_t i = 0; i < msg.env.rcpts.size(); ++i) {
@@ -339,19 +337,13 @@ const config::DomainConf* tracked_domain(const Runtime& rt, const Decided& d) {
     return nullptr;
 }
 
-std::string public_base(const Runtime& rt) {
-    std::string base = rt.cfg.get(config::key::http::public_url);
-    while (!base.empty() && base.back() == '/') base.pop_back();
-    return base;
-}
-
 // The one-click URL (List-Unsubscribe and {{unsubscribe_url}}): only for a
 // one-recipient message of an identity with unsubscribe on, since the token
 // must name the recipient; "" otherwise.
 std::string unsubscribe_url(const mail::Message& msg, const Runtime& rt, const Decided& d) {
     const config::DomainConf* dom = tracked_domain(rt, d);
     if (!dom || !(dom->unsubscribe || d.unsubscribe) || msg.env.rcpts.size() != 1 || d.message_id.empty()) return {};
-    return public_base(rt) + "/u/" +
+    return rt.public_base + "/u/" +
            records::make_token({records::TokenKind::unsubscribe, d.message_id, 0, 0},
                                rt.services->tracking->settings().keys);
 }
@@ -370,7 +362,7 @@ Status tracking_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::st
         log += " tracking=off (no message records)";
         return ok_status();
     }
-    std::string base = public_base(rt);
+    const std::string& base = rt.public_base;
     const records::TagKeys& keys = rt.services->tracking->settings().keys;
     if (d.message_id.empty()) d.message_id = records::new_message_id(clock::now() * 1000);
     const std::string unsub = unsubscribe_url(msg, rt, d);
@@ -433,7 +425,7 @@ Status tracking_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::st
 Status long_line_stage(mail::Message& msg, const Runtime& rt, const Decided& d, std::string& log) {
     if (msg.body_data().longest_line() <= mail::kMaxLineOctets) return ok_status();
     if (!d.keys) return ok_status();
-    auto st = mail::fix_long_lines(msg, mail::long_line_policy(rt.cfg.get(config::key::dkim::long_lines)));
+    auto st = mail::fix_long_lines(msg, rt.long_lines);
     if (st) log += " long-lines=reencoded";
     return st;
 }

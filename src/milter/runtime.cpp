@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "mail/body.hpp"
+#include "util/strings.hpp"
 
 namespace ses::milter {
 namespace {
@@ -29,6 +30,11 @@ Result<std::shared_ptr<const Runtime>> Runtime::build(config::Config cfg,
     if (!auth) return auth.error();
     rt->auth = std::move(*auth);
     rt->templates_enabled = cfg.get(config::key::templates::enabled);
+    rt->simulator.enabled = cfg.get(config::key::simulator::enabled);
+    rt->simulator.domain = str::lower(cfg.get(config::key::simulator::domain));
+    rt->long_lines = mail::long_line_policy(cfg.get(config::key::dkim::long_lines));
+    rt->public_base = cfg.get(config::key::http::public_url);
+    while (!rt->public_base.empty() && rt->public_base.back() == '/') rt->public_base.pop_back();
     rt->return_path = ReturnPathRules::from(cfg);
     rt->cfg = std::move(cfg);
     return std::shared_ptr<const Runtime>(std::move(rt));

@@ -12,7 +12,9 @@
 #include "config/config.hpp"
 #include "dkim/key_store.hpp"
 #include "dkim/signer.hpp"
+#include "mail/long_lines.hpp"
 #include "milter/return_path.hpp"
+#include "records/simulator.hpp"
 #include "services/services.hpp"
 #include "util/result.hpp"
 
@@ -24,9 +26,13 @@ struct Runtime {
     std::unique_ptr<dkim::Signer> signer;
     std::shared_ptr<services::Services> services;  // outlives every snapshot; may be null in tests
     std::shared_ptr<auth::AuthRuntime> auth;
-    ReturnPathRules return_path;    // from cfg: tag keys and return-path domains
-    bool templates_enabled = true;  // templates.enabled, read once per snapshot       // identities, inbound checks;
-                                    // null in tests: all mail outbound
+    ReturnPathRules return_path;  // from cfg: tag keys and return-path domains
+    // Per-message settings read once per snapshot: Config::get walks the
+    // TOML tree by path, and these are needed by every message.
+    bool templates_enabled = true;                                     // templates.enabled
+    records::SimulatorSettings simulator;                              // [simulator]
+    mail::LongLinePolicy long_lines = mail::LongLinePolicy::reencode;  // dkim.long_lines
+    std::string public_base;                                           // http.public_url without trailing '/'
 
     static Result<std::shared_ptr<const Runtime>> build(config::Config cfg,
                                                         std::shared_ptr<services::Services> services = nullptr);
