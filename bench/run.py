@@ -898,6 +898,8 @@ def report_memory(args, res: dict) -> None:
 # --------------------------------------------------------------------------
 
 def main() -> int:
+    # SIGTERM raises SystemExit, so the finally blocks stop every process
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="short run: fewer messages, 1 run")
     ap.add_argument("--only", choices=("milter", "postfix", "memory"), help="run one benchmark")
