@@ -148,6 +148,15 @@ class RedisServer:
             return None if n < 0 else [self._reply() for _ in range(n)]
         raise h.HarnessError(f"redis: unexpected reply {line!r}")
 
+    def command_calls(self) -> dict[str, int]:
+        """Calls per command so far (INFO commandstats)."""
+        out = {}
+        for line in self.command("INFO", "commandstats").decode().splitlines():
+            if line.startswith("cmdstat_"):
+                name, _, stats = line[len("cmdstat_"):].partition(":")
+                out[name] = int(stats.split(",")[0].split("=")[1])
+        return out
+
     def quota_total(self, domain: str) -> int:
         """The domain identity's shared quota counters summed over every day
         (a round may cross midnight). Key: PREFIX q:DAY: 'd' domain NUL."""
@@ -203,6 +212,7 @@ class Fleet:
         quota0 = self.redis.quota_total(rb.DOMAIN) if self.redis else None
         cpu0 = [rb.cpu_seconds(m.pid) for m in self.milters]
         rcpu0 = rb.cpu_seconds(self.redis.pid) if self.redis else 0.0
+        calls0 = self.redis.command_calls() if self.redis else {}
         t0 = time.monotonic()
         srcs = [subprocess.Popen(["smtp-source", "-s", str(sessions), "-m", str(n), "-l", "2000",
                                   "-f", rb.SENDER, "-t", rb.RCPT, "-M", "client.example.org",
@@ -246,6 +256,10 @@ class Fleet:
                 rb.problem(f"{c.name}: smtp-source exited {s.returncode}: {s.stderr.read()[:300]}")
         if self.redis:
             out["redis_cpu_us_per_msg"] = 1e6 * (rb.cpu_seconds(self.redis.pid) - rcpu0) / total
+            # the commands each message costs (INFO is this script's own)
+            calls = self.redis.command_calls()
+            out["redis_calls_per_msg"] = {c: (n - calls0.get(c, 0)) / total for c, n in sorted(calls.items())
+                                          if n > calls0.get(c, 0) and c != "info"}
             out["shared_counter_delta"] = self.redis.quota_total(rb.DOMAIN) - quota0
             if out["shared_counter_delta"] != total:
                 rb.problem(f"{self.name}: the shared quota counter of {rb.DOMAIN} grew by "
@@ -307,6 +321,9 @@ def summarize(rounds: dict) -> dict:
         if "redis_cpu_us_per_msg" in rs[0]:
             out[name]["redis_cpu_us_per_msg"] = statistics.median(r["redis_cpu_us_per_msg"] for r in rs)
             out[name]["shared_counter_delta"] = [r["shared_counter_delta"] for r in rs]
+            out[name]["redis_calls_per_msg"] = {
+                c: statistics.median(r["redis_calls_per_msg"].get(c, 0.0) for r in rs)
+                for c in sorted({c for r in rs for c in r["redis_calls_per_msg"]})}
     return out
 
 
@@ -330,6 +347,10 @@ def report(args, med: dict) -> bool | None:
         rc = f"{r['redis_cpu_us_per_msg']:.0f}" if "redis_cpu_us_per_msg" in r else "-"
         sc = " ".join(f"+{x}" for x in r["shared_counter_delta"]) if "shared_counter_delta" in r else "-"
         print(f"{name:7}{r['msg_per_s']:8.0f}{runs:>22}{cpu:>30}{rc:>18}{sc:>16}")
+    calls = med.get("redis", {}).get("redis_calls_per_msg")
+    if calls:
+        print(f"   redis commands per message (median): {sum(calls.values()):.1f} = " +
+              ", ".join(f"{c} {n:.2f}" for c, n in calls.items()))
     if "lmdb" not in med or "redis" not in med:
         print(f"   ratio redis/lmdb: n/a (a fleet has no run)   target >= {TARGET_RATIO}   n/a")
         return None
