@@ -112,13 +112,7 @@ class RedisServer:
             self._sock = None
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        rb.stop_process(self.proc)
         self.proc = None
         h.unregister(self)
 
