@@ -116,6 +116,17 @@ def all_cpus() -> str:
     return ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it is still there after timeout seconds."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 # --------------------------------------------------------------------------
 # milters
 
@@ -175,13 +186,7 @@ class OpenDKIM:
     def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self._log.close()
         self.proc = None
         h.unregister(self)
@@ -227,13 +232,7 @@ class NullFilter:
     def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self._log.close()
         self.proc = None
         h.unregister(self)
@@ -898,6 +897,8 @@ def report_memory(args, res: dict) -> None:
 # --------------------------------------------------------------------------
 
 def main() -> int:
+    # SIGTERM raises SystemExit, so the finally blocks stop every process
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="short run: fewer messages, 1 run")
     ap.add_argument("--only", choices=("milter", "postfix", "memory"), help="run one benchmark")
