@@ -20,6 +20,7 @@
 #include <libmilter/mfapi.h>
 
 #include "milter/callbacks.hpp"
+#include "milter/signal_guard.hpp"
 #include "util/daemon.hpp"
 #include "util/log.hpp"
 
@@ -182,6 +183,9 @@ Result<std::unique_ptr<Server>> Server::open(const config::Config& cfg, std::vec
 }
 
 void Server::start() {
+    // Links the sigwait() interposer: libmilter's thread must never take
+    // the signals main() handles (signal_guard.hpp).
+    (void)libmilter_signals_guarded();
     struct sigaction sa {};
     // poll() returns EINTR whatever SA_RESTART says; SA_RESTART spares the
     // threads libmilter creates from the listener (they inherit its mask)

@@ -140,3 +140,31 @@ config_directory = "{mta.postfix.config_dir}"
     assert mta.send(msg, mail_from="alice@example.com")[0] == 250
     h.wait_for(held, 15, what="a message in Postfix's hold queue")
     assert mta.sink.count() == 3
+
+
+def test_hup_storm_reloads_and_never_stops(mta, keys):
+    # libmilter's own signal thread sigwait()s for SIGHUP and stops the
+    # milter when it gets one; the kernel hands a process-directed signal
+    # to that thread whenever the preferred thread already has one pending,
+    # which a burst makes likely.  Every SIGHUP must be a reload.
+    import os
+    import signal
+    import time
+    milter = mta.milter(mta.config({"example.com": [keys.rsa]}))
+    pid = milter.pid
+    # Several senders at once, so signals arrive while one is pending.
+    senders = []
+    for _ in range(4):
+        child = os.fork()
+        if child == 0:
+            for _ in range(500):
+                os.kill(pid, signal.SIGHUP)
+            os._exit(0)
+        senders.append(child)
+    for child in senders:
+        os.waitpid(child, 0)
+    time.sleep(2)
+    assert milter.running() and milter.pid == pid, milter.log()[-2000:]
+    assert "ended by itself" not in milter.log()
+    got = send_and_get(mta, "alice@example.com")
+    assert h.dkim_verify(got, keys.txt)
