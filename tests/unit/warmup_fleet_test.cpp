@@ -117,14 +117,15 @@ struct SpyHost {
     std::shared_ptr<Spy> spy = std::make_shared<Spy>();
     std::unique_ptr<Engine> engine;
 
-    explicit SpyHost(const char* script) {
+    // `o`: the backend behind the spy (default: this host's LMDB).
+    explicit SpyHost(const char* script, const store::SharedOptions& o = {}) {
         store::Options so;
         so.path = dir.string();
         auto env = store::Env::open(so);
         REQUIRE(env);
         auto p = policy::Policy::from_source(script, "test.lua", policy::Settings{}, hook_defs());
         REQUIRE(p);
-        auto sh = store::open_shared_state(store::SharedOptions{}, *env);
+        auto sh = store::open_shared_state(o, *env);
         REQUIRE(sh);
         spy->in = *sh;
         auto e = Engine::open(Settings{}, *env, *p, spy);
@@ -361,4 +362,45 @@ TEST_CASE("fleet: a hold whose registration in the fleet's order fails still hol
     REQUIRE(host.engine->admit(message(4), "example.com")->action == Decision::Action::hold);
     CHECK(host.spy->registered == 1);
     CHECK(host.engine->held()->size() == 3);
+}
+
+TEST_CASE("fleet: a registration lost at hold heals at the owner's next release pass", "[warmup][fleet][redis]") {
+    if (!RedisServer::available()) {
+        WARN("redis-server is not installed: fleet test skipped");
+        return;
+    }
+    RedisServer redis;
+    const char* script = "ses.on('daily_limit', function() return 1 end)";
+    Host a(redis.url(), script);
+    SpyHost b(script, redis.shared_options());
+    clock::set_override(at("2030-01-07T09:00:00Z"));
+    CHECK(a.engine->admit(message_from("A00001"), "example.com")->action == Decision::Action::accept);
+    b.spy->order_down = true;  // B's hold is not registered
+    clock::set_override(at("2030-01-07T10:00:00Z"));
+    CHECK(b.engine->admit(message_from("B00001"), "example.com")->action == Decision::Action::hold);
+    b.spy->order_down = false;
+    clock::set_override(at("2030-01-07T10:05:00Z"));
+    CHECK(a.engine->admit(message_from("A00002"), "example.com")->action == Decision::Action::hold);
+
+    // Day 2: new mail is not ordered behind held mail: it takes the day.
+    clock::set_override(at("2030-01-08T00:30:00Z"));
+    CHECK(a.engine->admit(message_from("A00003"), "example.com")->action == Decision::Action::accept);
+    // B's pass finds no room, and its ordered charge registers the message.
+    FleetMta mta_a, mta_b;
+    clock::set_override(at("2030-01-08T10:06:00Z"));
+    auto r = services::release_pass(*b.engine, mta_b);
+    REQUIRE(r);
+    CHECK(r->released == 0);
+    CHECK(r->deferred == 1);
+
+    // Day 3: A's pass runs first, and B's older message comes first.
+    clock::set_override(at("2030-01-09T00:01:00Z"));
+    r = services::release_pass(*a.engine, mta_a);
+    REQUIRE(r);
+    CHECK(r->released == 0);
+    clock::set_override(at("2030-01-09T00:02:00Z"));
+    r = services::release_pass(*b.engine, mta_b);
+    REQUIRE(r);
+    CHECK(mta_b.released == std::vector<std::string>{"B00001"});
+    CHECK(mta_a.released.empty());
 }
