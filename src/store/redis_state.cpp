@@ -66,9 +66,108 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return redis.call('HDEL', KEYS[1], ARGV[1])
 )lua";
 
-enum Script { kCharge, kRefund, kCount, kSuppPut, kSuppDel, kScripts };
-constexpr std::string_view kScriptText[kScripts] = {kChargeScript, kRefundScript, kCountScript, kSuppPutScript,
-                                                    kSuppDelScript};
+// ---- the held-mail order (shared_state.hpp) ----------------------------
+// Per identity a sorted set <prefix>h:ID (member NODE|QUEUEID, scored by
+// held_at; equal scores sort by member, the tie-break) and a hash
+// <prefix>hd:ID (member -> "RECIPIENTS DUE_AT EXPIRES_AT").  Both keys
+// expire `order ttl` after the last registration, so an identity nobody
+// holds mail for leaves nothing behind.
+
+// KEYS: (set, hash) pairs; ARGV: member, held_at, value, order ttl.
+constexpr std::string_view kHeldRegScript = R"lua(
+local ttl = tonumber(ARGV[4])
+for i = 1, #KEYS, 2 do
+  redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1])
+  redis.call('HSET', KEYS[i + 1], ARGV[1], ARGV[3])
+  if redis.call('TTL', KEYS[i]) < ttl then
+    redis.call('EXPIRE', KEYS[i], ttl)
+    redis.call('EXPIRE', KEYS[i + 1], ttl)
+  end
+end
+return 1
+)lua";
+
+// KEYS: (set, hash) pairs; ARGV: member.
+constexpr std::string_view kHeldDelScript = R"lua(
+for i = 1, #KEYS, 2 do
+  redis.call('ZREM', KEYS[i], ARGV[1])
+  redis.call('HDEL', KEYS[i + 1], ARGV[1])
+end
+return 1
+)lua";
+
+// KEYS: k day counters, then k (set, hash) pairs; ARGV: n, ttl, member,
+// held_at, value, now, order ttl, then one limit per counter.  Registers the
+// message first (its rank in the set is then its place in the order, with
+// no string comparison in Lua), then sums the recipients of the older
+// entries that are due, stopping as soon as the sum is over the limit, so a
+// call reads at most as many entries as the quota has room for (plus those
+// not yet due and the expired ones, which it prunes).  All fit: charged and
+// unregistered; else nothing charged and the entry stays.
+constexpr std::string_view kHeldChargeScript = R"lua(
+local n = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local member = ARGV[3]
+local now = tonumber(ARGV[6])
+local order_ttl = tonumber(ARGV[7])
+local k = #KEYS / 3
+for i = 1, k do
+  local z, h = KEYS[k + 2 * i - 1], KEYS[k + 2 * i]
+  redis.call('ZADD', z, ARGV[4], member)
+  redis.call('HSET', h, member, ARGV[5])
+  if redis.call('TTL', z) < order_ttl then
+    redis.call('EXPIRE', z, order_ttl)
+    redis.call('EXPIRE', h, order_ttl)
+  end
+end
+local used = {}
+for i = 1, k do
+  local z, h = KEYS[k + 2 * i - 1], KEYS[k + 2 * i]
+  local limit = tonumber(ARGV[7 + i])
+  local u = tonumber(redis.call('GET', KEYS[i]) or '0')
+  used[i] = u
+  local total = u + n
+  local rank = redis.call('ZRANK', z, member)
+  local from = 0
+  local stale = {}
+  while total <= limit and from < rank do
+    local to = math.min(from + 63, rank - 1)
+    local page = redis.call('ZRANGE', z, from, to)
+    local vals = redis.call('HMGET', h, unpack(page))
+    for j = 1, #page do
+      local r, due, exp
+      if vals[j] then r, due, exp = string.match(vals[j], '^(%d+) (%-?%d+) (%-?%d+)$') end
+      if not r or tonumber(exp) <= now then
+        stale[#stale + 1] = page[j]
+      elseif tonumber(due) <= now then
+        total = total + tonumber(r)
+        if total > limit then break end
+      end
+    end
+    from = to + 1
+  end
+  for _, m in ipairs(stale) do
+    redis.call('ZREM', z, m)
+    redis.call('HDEL', h, m)
+  end
+  if total > limit then return {0, i, u} end
+end
+for i = 1, k do
+  redis.call('INCRBY', KEYS[i], n)
+  redis.call('EXPIRE', KEYS[i], ttl)
+  redis.call('ZREM', KEYS[k + 2 * i - 1], member)
+  redis.call('HDEL', KEYS[k + 2 * i], member)
+end
+return {1, 0, used[1] or 0}
+)lua";
+
+enum Script { kCharge, kRefund, kCount, kSuppPut, kSuppDel, kHeldReg, kHeldDel, kHeldCharge, kScripts };
+constexpr std::string_view kScriptText[kScripts] = {kChargeScript,  kRefundScript,  kCountScript,   kSuppPutScript,
+                                                    kSuppDelScript, kHeldRegScript, kHeldDelScript, kHeldChargeScript};
+
+// Registrations outlive their own expiry by a day, so the keys are never
+// gone while an entry in them still counts.
+constexpr int64_t kOrderKeySlack = 86400;
 
 constexpr int64_t kEventTtl = 8 * 86400;      // retries come within days
 constexpr int64_t kCounterTtl = 400 * 86400;  // a year of statistics, and some
@@ -191,6 +290,66 @@ public:
     SharedHealth health() const override {
         std::lock_guard lk(mu_);
         return SharedHealth{"redis", up_, errors_, outages_};
+    }
+
+    // ---- the held-mail order ----------------------------------------------
+    Status held_register(const std::vector<std::string>& keys, const HeldOrder& e) override {
+        if (keys.empty()) return ok_status();
+        auto r = eval(kHeldReg, order_keys(keys),
+                      {e.member, std::to_string(e.held_at), order_value(e), std::to_string(order_ttl(e))});
+        if (!r) return r.error();
+        return ok_status();
+    }
+
+    Status held_remove(const std::vector<std::string>& keys, std::string_view member) override {
+        if (keys.empty()) return ok_status();
+        auto r = eval(kHeldDel, order_keys(keys), {std::string(member)});
+        if (!r) return r.error();
+        return ok_status();
+    }
+
+    Result<QuotaAnswer> charge_in_order(const std::vector<QuotaCharge>& keys, int32_t day, int64_t ttl,
+                                        const HeldOrder& e, int64_t now) override {
+        std::vector<std::string> k, ids;
+        for (const auto& c : keys) {
+            k.push_back(quota_key(c.key, day));
+            ids.push_back(c.key);
+        }
+        for (auto& o : order_keys(ids)) k.push_back(std::move(o));
+        std::vector<std::string> a{std::to_string(e.recipients),
+                                   std::to_string(std::max<int64_t>(ttl, 1)),
+                                   e.member,
+                                   std::to_string(e.held_at),
+                                   order_value(e),
+                                   std::to_string(now),
+                                   std::to_string(order_ttl(e))};
+        for (const auto& c : keys) a.push_back(std::to_string(c.limit));
+        auto r = eval(kHeldCharge, k, a);
+        if (!r) return r.error();
+        const redisReply* rep = r->get();
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
+            return fail_reply("held order script: unexpected reply");
+        QuotaAnswer ans;
+        ans.charged = rep->element[0]->integer == 1;
+        ans.over = static_cast<int>(rep->element[1]->integer) - 1;
+        ans.used = static_cast<uint64_t>(rep->element[2]->integer);
+        return ans;
+    }
+
+    // (set, hash) per identity.
+    std::vector<std::string> order_keys(const std::vector<std::string>& ids) const {
+        std::vector<std::string> k;
+        for (const auto& id : ids) {
+            k.push_back(opts_.redis_prefix + "h:" + id);
+            k.push_back(opts_.redis_prefix + "hd:" + id);
+        }
+        return k;
+    }
+    static std::string order_value(const HeldOrder& e) {
+        return std::to_string(e.recipients) + " " + std::to_string(e.due_at) + " " + std::to_string(e.expires_at);
+    }
+    static int64_t order_ttl(const HeldOrder& e) {
+        return std::max<int64_t>(e.expires_at - std::max<int64_t>(e.held_at, 0), 1) + kOrderKeySlack;
     }
 
 private:

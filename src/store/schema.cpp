@@ -9,9 +9,9 @@ namespace {
 // time = u64 seconds since the epoch, all big-endian.
 constexpr TableDef kTables[] = {
     {table::meta,
-     "text (`schema_version`, `events_seq`, `submission_key`, `template_next_id`, `group_seq`, `task_seq`)",
+     "text (`schema_version`, `events_seq`, `submission_key`, `template_next_id`, `group_seq`, `task_seq`, `node_id`)",
      "u32 schema version; u64 last event sequence number; 32-byte secret of X-SES-Submission; u64 next template "
-     "id; u64 last group id; u64 last task id"},
+     "id; u64 last group id; u64 last task id; 16 hex digits naming this host in a fleet's shared state"},
     {table::warmup_identity, "IK", "level u32, started day, last rolled day, paused u8, updated_at time"},
     {table::warmup_day, "IK + day", "sent, held, released, bounced, complained (u64 each)"},
     {table::warmup_group_day, "IK + day + group name", "sent u64 (quota groups of `daily_limit`)"},

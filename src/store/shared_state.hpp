@@ -9,6 +9,17 @@
 // after their last charge.  refund() undoes a charge whose local record
 // could not be written.
 //
+// The held-mail order (held_register/held_remove/charge_in_order): per key
+// (identity), the held mail of every host, oldest first (held_at, then the
+// member, which is unique in the fleet: node id and queue id).  The ordered
+// charge of a held message succeeds only when, for every key, `used`, the
+// recipients of the OLDER entries that are due and not expired, and the
+// message's own fit the limit; then it charges and removes the entry, else
+// it registers the entry (so a missed registration heals) and charges
+// nothing.  Expired entries are pruned as they are met.  The LMDB backend
+// (one host) keeps no order: its host's release plan is the order, so
+// register/remove do nothing and the ordered charge is charge().
+//
 // Suppression entries are opaque values (records/suppression.hpp owns their
 // encoding) under an opaque key.  Statistics counters are counted at most
 // once per event id: count() with an event id seen before changes nothing,
@@ -50,6 +61,15 @@ struct QuotaAnswer {
     uint64_t used = 0;  // the counter of `over` (or of the first key when charged), before this charge
 };
 
+// One held message in the fleet's order.
+struct HeldOrder {
+    std::string member;       // NODE|QUEUEID, unique in the fleet
+    int64_t held_at = 0;      // the order
+    int64_t due_at = 0;       // blocks younger mail only from then on
+    uint64_t recipients = 0;  // what it will charge
+    int64_t expires_at = 0;   // forgotten then unless registered again
+};
+
 // The backend's health, for the metrics and `sesctl status`.
 struct SharedHealth {
     std::string backend;  // "lmdb" | "redis"
@@ -79,6 +99,16 @@ public:
     virtual Result<std::map<std::string, uint64_t>> totals(int32_t day) = 0;
 
     virtual SharedHealth health() const = 0;
+
+    // ---- the fleet-wide order of held mail (see above) ----
+    // Registers `e` under every key (idempotent: a second call refreshes
+    // recipients, due time and expiry).
+    virtual Status held_register(const std::vector<std::string>& keys, const HeldOrder& e) = 0;
+    virtual Status held_remove(const std::vector<std::string>& keys, std::string_view member) = 0;
+    // charge() of `e.recipients` behind the older held mail of every key, at
+    // time `now`; the answer's `used` is the key's counter.
+    virtual Result<QuotaAnswer> charge_in_order(const std::vector<QuotaCharge>& keys, int32_t day, int64_t ttl,
+                                                const HeldOrder& e, int64_t now) = 0;
 };
 
 struct SharedOptions {

@@ -207,6 +207,17 @@ Result<Decision> Engine::admit(const mail::Message& m, const std::vector<Identit
         if (conflict || !st) refund();
         if (conflict) continue;
         if (!st) return st.error();
+        if (shared_ && d.action == Decision::Action::hold) {
+            // Its place in the fleet's order of held mail; new mail (above)
+            // is not ordered behind held mail.
+            HeldMail h;
+            h.queue_id = m.env.queue_id;
+            h.identities = ids;
+            h.recipients = d.recipients;
+            h.held_at = now;
+            h.release_at = d.release_at;
+            register_held(h, order_entry(h, h.release_at, h.release_at + order_grace()));
+        }
         if (shared && !shared->charged && d.action == Decision::Action::accept) {
             // Accepted over the quota by policy: the fleet counts it too.
             for (auto& k : shared_keys) k.limit = UINT64_MAX;

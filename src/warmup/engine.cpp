@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "store/codec.hpp"
+#include "store/node_id.hpp"
 #include "store/schema.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
@@ -36,6 +37,11 @@ Result<std::unique_ptr<Engine>> Engine::open(const Settings& s, std::shared_ptr<
     auto tz = TimeZone::load(s.time_zone);
     if (!tz) return tz.error();
     auto e = std::unique_ptr<Engine>(new Engine(s, std::move(env), std::move(policy), std::move(*tz)));
+    if (shared) {
+        auto node = store::node_id(*e->env_);
+        if (!node) return node.error();
+        e->node_ = std::move(*node);
+    }
     e->shared_ = std::move(shared);
     return e;
 }

@@ -33,12 +33,20 @@
 // decision (a charge whose local record fails is refunded).  Quota groups
 // are then checked against this host's counters only.
 //
+// In a fleet, held mail also takes its place in the fleet-wide order of
+// held mail (shared_state.hpp): registered on hold (best effort: the mail
+// is safe in the hold queue either way) and by every release pass for the
+// due mail it looks at, and released only when the older held mail of
+// every host fits first (charge_in_order).  New mail is not ordered behind
+// held mail.
+//
 // Errors: store failures come back as internal errors (the milter answers
 // on_error).  Policy failures never do (the built-in rule answers).
 // Thread safety: an Engine is shared by all threads; every method may be
 // called concurrently, and several processes may share the store.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -136,6 +144,15 @@ private:
     std::shared_ptr<policy::Policy> policy_;
     std::shared_ptr<store::SharedState> shared_;
     TimeZone tz_;
+
+    // ---- the fleet-wide order of held mail (release.cpp) ----
+    store::HeldOrder order_entry(const HeldMail& h, int64_t due_at, int64_t expires_at) const;
+    int64_t order_grace() const;
+    // Best effort: a failure is logged once until a registration succeeds.
+    void register_held(const HeldMail& h, const store::HeldOrder& e);
+    std::string node_;  // this store's node id (store/node_id.hpp), with a shared state
+    std::atomic<bool> order_ok_{true};
+
     store::Table t_identity_, t_day_, t_group_, t_history_, t_held_, t_held_qid_;
 };
 

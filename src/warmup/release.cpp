@@ -47,15 +47,30 @@ Result<ReleaseBatch> Engine::begin_release() {
         for (auto& [ik, l] : loaded) evaluate(l, today, now, true);
 
         bool conflict = false;
+        int64_t tomorrow = tz_.day_start(today + 1);
         // What this pass charged in the fleet's shared store, refunded when
-        // the local transaction does not commit.
-        std::vector<std::pair<std::vector<store::QuotaCharge>, uint64_t>> shared_charged;
+        // the local transaction does not commit; the ordered charge took the
+        // message out of the fleet's order, so it goes back in.
+        struct SharedCharge {
+            std::vector<store::QuotaCharge> keys;
+            HeldMail mail;
+            store::HeldOrder entry;
+        };
+        std::vector<SharedCharge> shared_charged;
         auto refund_shared = [&] {
-            for (const auto& [keys, n] : shared_charged) (void)shared_->refund(keys, today, n);
+            for (const auto& c : shared_charged) {
+                (void)shared_->refund(c.keys, today, c.entry.recipients);
+                register_held(c.mail, c.entry);
+            }
             shared_charged.clear();
         };
+        // Due mail that waits (does not fit here): registered again in the
+        // fleet's order once the pass commits, so a missed registration
+        // heals and the owner's refresh keeps the entry from expiring.
+        std::vector<std::pair<HeldMail, store::HeldOrder>> waiting;
         st = env_->update([&](store::Txn& txn) -> Status {
             refund_shared();
+            waiting.clear();
             batch.clear();
             deferred = 0;
             conflict = false;
@@ -104,25 +119,33 @@ Result<ReleaseBatch> Engine::begin_release() {
                 cands.push_back(std::move(c));
             }
             std::vector<bool> plan = plan_release(cands, quotas);
-            int64_t tomorrow = tz_.day_start(today + 1);
             for (size_t i = 0; i < due.size(); ++i) {
                 Item& it = due[i];
                 bool fits_fleet = true;
+                // Its place in the fleet's order while it waits: due since
+                // its release time, kept until the day it waits for.
+                store::HeldOrder entry;
+                if (shared_)
+                    entry = order_entry(it.mail, it.mail.release_at,
+                                        std::max(tomorrow, it.mail.release_at) + order_grace());
                 if (plan[i] && batch.size() < batch_max && shared_) {
-                    // Released mail counts in the fleet's total too: another
-                    // host may have used today's quota, and then this one
-                    // waits like mail that does not fit here.
+                    // Released mail counts in the fleet's total too, behind
+                    // the older held mail of every host: another host may
+                    // have used today's quota or hold older mail, and then
+                    // this one waits like mail that does not fit here.
                     std::vector<store::QuotaCharge> keys;
                     for (const auto& id : it.mail.identities) {
                         const Loaded& l = loaded[id.key()];
                         keys.push_back({id.key(), l.state.paused ? 0 : l.limit.total});
                     }
-                    auto a = shared_->charge(keys, today, it.mail.recipients, kSharedDayTtl);
+                    auto a = shared_->charge_in_order(keys, today, kSharedDayTtl, entry, now);
                     if (!a) return a.error();
                     if (a->charged)
-                        shared_charged.emplace_back(std::move(keys), it.mail.recipients);
+                        shared_charged.push_back({std::move(keys), it.mail, entry});
                     else
-                        fits_fleet = false;
+                        fits_fleet = false;  // registered by the ordered charge
+                } else if (!plan[i] && shared_) {
+                    waiting.emplace_back(it.mail, entry);
                 }
                 if (plan[i] && fits_fleet && batch.size() < batch_max) {
                     for (const auto& id : it.mail.identities) {
@@ -155,6 +178,7 @@ Result<ReleaseBatch> Engine::begin_release() {
         if (conflict || !st) refund_shared();
         if (conflict) continue;
         if (!st) return st.error();
+        for (const auto& [mail, entry] : waiting) register_held(mail, entry);
         out.full = batch.size() >= batch_max;
         return out;
     }
@@ -175,6 +199,33 @@ Status Engine::finish_release(const ReleaseBatch& batch, const std::vector<Relea
         }
         return txn.status();
     });
+}
+
+// ---- the fleet-wide order of held mail ----------------------------------
+
+store::HeldOrder Engine::order_entry(const HeldMail& h, int64_t due_at, int64_t expires_at) const {
+    return store::HeldOrder{node_ + "|" + h.queue_id, h.held_at, due_at, h.recipients, expires_at};
+}
+
+// How long a registration outlives the time its owner should next look at
+// it: a few release passes, so that one slow or missed pass does not let
+// younger mail overtake, while a host that died (or mail removed behind
+// the engine's back) blocks the others for no longer than that.
+int64_t Engine::order_grace() const { return std::max<int64_t>(4 * settings_.release_interval, 900); }
+
+void Engine::register_held(const HeldMail& h, const store::HeldOrder& e) {
+    std::vector<std::string> keys;
+    for (const auto& id : h.identities) keys.push_back(id.key());
+    Status st = shared_->held_register(keys, e);
+    if (st) {
+        if (!order_ok_.exchange(true)) log::notice("warm-up: held mail is registered in the fleet's order again");
+        return;
+    }
+    // The mail is safe in the hold queue; the next release pass registers
+    // it again.  Once per outage, not per message.
+    if (order_ok_.exchange(false))
+        log::warn("warm-up: held mail not registered in the fleet's order (" + st.error().what +
+                  "); the release passes register it again");
 }
 
 }  // namespace ses::warmup

@@ -12,6 +12,11 @@ loopback ([store] backend = "redis", docs/fleet.md).
 - `sesctl stats` on any host shows the fleet's totals.
 - A recipient suppressed through one host (`sesctl suppression add`) is
   dropped by the others; removed through another, mail to it flows again.
+- Held mail is released in the fleet's order: two hosts hold (the clock
+  moved by SESMILTER_CLOCK_FILE between the holds); the next day, with room
+  for one, the newer host's `sesctl queue release-due` runs first and
+  releases nothing, the older host's releases its mail, and the newer one's
+  goes the day after.
 
 redis-server runs on a free port in a private directory and is stopped by its
 PID (as tests/unit/redis_fixture.hpp does for the unit tests)."""
@@ -78,13 +83,14 @@ class Redis:
 class Host:
     """One MTA of the fleet: Postfix -> smtp-sink, its sesmilter, its LMDB."""
 
-    def __init__(self, dir, sesmilter_bin, sesctl_bin, keys, redis):
+    def __init__(self, dir, sesmilter_bin, sesctl_bin, keys, redis, policy=POLICY, clock_file=None):
         dir.mkdir()
         dir.chmod(0o755)
         self.mta = MTA(dir, sesmilter_bin)
         self.sesctl_bin = sesctl_bin
+        self.clock_file = clock_file
         script = dir / "plan.lua"
-        script.write_text(POLICY)
+        script.write_text(policy)
         extra = f"""
 [store]
 path = "{dir / 'store'}"
@@ -114,15 +120,17 @@ config_directory = "{self.mta.postfix.config_dir}"
         self.mta.start()
         self.milter = self.mta.milter(self.config, start=False)
         self.milter.env = dict(os.environ, SESMILTER_NOW=DAY1)
+        if self.clock_file:
+            self.milter.env["SESMILTER_CLOCK_FILE"] = str(self.clock_file)
         self.milter.start()
         return self
 
     def stop(self):
         self.mta.stop()
 
-    def sesctl(self, *args):
-        cp = h._run([self.sesctl_bin, "-c", self.milter.config_path, "--now", DAY1, *args, "--json"],
-                    env=dict(os.environ, SESMILTER_NOW=DAY1))
+    def sesctl(self, *args, now=DAY1):
+        cp = h._run([self.sesctl_bin, "-c", self.milter.config_path, "--now", now, *args, "--json"],
+                    env=dict(os.environ, SESMILTER_NOW=now))
         return json.loads(cp.stdout) if cp.stdout.strip() else {}
 
     def held(self):
@@ -283,3 +291,53 @@ def test_a_recipient_suppressed_through_one_host_is_dropped_by_the_others(fleet)
     # 2 controls and the welcome back.
     t = hosts[0].sesctl("stats", "--from", "2030-01-07", "--to", "2030-01-07")["Total"]
     assert (t["RequestCount"], t["DroppedCount"]) == (5, 2), t
+
+
+def test_held_mail_is_released_oldest_first_across_the_hosts(request, e2e_root, sesmilter_bin, sesctl_bin, keys):
+    d = e2e_root / request.node.name[:40]
+    d.mkdir()
+    d.chmod(0o755)
+    redis = Redis(d / "redis").start()
+    request.addfinalizer(redis.stop)
+    clock = d / "clock"
+    clock.write_text("2030-01-07T09:00:00Z\n")
+    policy = 'ses.on("daily_limit", function(identity) return 1 end)\n'
+    hosts = []
+    for name in ("newer", "older"):
+        host = Host(d / name, sesmilter_bin, sesctl_bin, keys, redis, policy=policy, clock_file=clock)
+        request.addfinalizer(host.stop)
+        hosts.append(host.start())
+    newer, older = hosts
+
+    def set_clock(t):
+        clock.write_text(t + "\n")
+        os.utime(clock)
+
+    # Day 1: the quota is used; "older" holds at 10:00, "newer" at 10:05.
+    assert newer.send(FROM, "first") == 250
+    newer.mta.sink.wait_count(1, 30)
+    set_clock("2030-01-07T10:00:00Z")
+    assert older.send(FROM, "held first") == 250
+    h.wait_for(lambda: len(older.held()) == 1, 30, what="held on the older host")
+    set_clock("2030-01-07T10:05:00Z")
+    assert newer.send(FROM, "held second") == 250
+    h.wait_for(lambda: len(newer.held()) == 1, 30, what="held on the newer host")
+
+    # Day 2, room for one, both due: the newer host's pass runs first and
+    # releases nothing; the older host's releases its mail.
+    r = newer.sesctl("queue", "release-due", now="2030-01-08T10:06:00Z")
+    assert (r["released"], r["deferred"]) == (0, 1), r
+    assert len(newer.held()) == 1
+    r = older.sesctl("queue", "release-due", now="2030-01-08T10:07:00Z")
+    assert (r["released"], r["deferred"]) == (1, 0), r
+    older.mta.sink.wait_count(1, 30)
+    assert any(b"held first" in m for m in older.mta.sink.messages())
+    r = newer.sesctl("queue", "release-due", now="2030-01-08T10:08:00Z")
+    assert r["released"] == 0, r
+
+    # Day 3: the newer host's turn.
+    r = newer.sesctl("queue", "release-due", now="2030-01-09T10:06:00Z")
+    assert r["released"] == 1, r
+    h.wait_for(lambda: any(b"held second" in m for m in newer.mta.sink.messages()), 30,
+               what="the newer host's held mail delivered")
+    assert newer.held() == [] and older.held() == []

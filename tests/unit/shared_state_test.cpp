@@ -247,3 +247,62 @@ TEST_CASE("redis_url forms", "[shared]") {
     CHECK_FALSE(parse_redis_url("unix:relative"));
     CHECK_FALSE(parse_redis_url("redis://:pw@"));
 }
+
+TEST_CASE("shared state: the held-mail order (LMDB: the plain charge)", "[shared]") {
+    Backend b("lmdb");
+    SharedState& s = *b.state;
+    std::vector<QuotaCharge> k{{"d:example.com", 2}};
+    // One host: no order is kept, so an older registration blocks nothing.
+    REQUIRE(s.held_register({"d:example.com"}, HeldOrder{"n1|OLD", 100, 100, 2, 10000}));
+    auto a = s.charge_in_order(k, 7, 3600, HeldOrder{"n2|NEW", 200, 200, 2, 10000}, 300);
+    REQUIRE(a);
+    CHECK(a->charged);
+    CHECK(*s.used("d:example.com", 7) == 2);
+    CHECK(s.held_remove({"d:example.com"}, "n1|OLD"));
+}
+
+TEST_CASE("redis: the held-mail order: older due mail first, expired entries pruned", "[shared][redis]") {
+    if (!RedisServer::available()) {
+        WARN("redis-server is not installed: test skipped");
+        return;
+    }
+    Backend b("redis");
+    SharedState& s = *b.state;
+    const std::vector<std::string> ids{"d:example.com"};
+    std::vector<QuotaCharge> k{{"d:example.com", 5}};
+    const int64_t now = 1000;
+    // Held earlier elsewhere: 3 recipients, due; 1 recipient, not due yet;
+    // 9 recipients, expired.
+    REQUIRE(s.held_register(ids, HeldOrder{"a|OLD", 100, 500, 3, 5000}));
+    REQUIRE(s.held_register(ids, HeldOrder{"a|LATER", 110, 2000, 1, 5000}));
+    REQUIRE(s.held_register(ids, HeldOrder{"c|DEAD", 90, 500, 9, 999}));
+    // 3 older + 3 > 5: waits, charged nothing, registered.
+    HeldOrder mine{"b|MINE", 200, 600, 3, 5000};
+    auto a = s.charge_in_order(k, 7, 3600, mine, now);
+    REQUIRE(a);
+    CHECK_FALSE(a->charged);
+    CHECK(a->over == 0);
+    CHECK(*s.used("d:example.com", 7) == 0);
+    // Same time, tie broken by the member: "a|TIE" < "b|MINE" goes first.
+    HeldOrder tie{"a|TIE", 200, 600, 2, 5000};
+    REQUIRE(s.held_remove(ids, "a|OLD"));
+    auto t = s.charge_in_order(k, 7, 3600, tie, now);
+    REQUIRE(t);
+    CHECK(t->charged);  // older: only the expired one (pruned) and the one not due
+    CHECK(*s.used("d:example.com", 7) == 2);
+    // Now: 2 used + 3 = 5 fits; the not-yet-due older one does not block.
+    a = s.charge_in_order(k, 7, 3600, mine, now);
+    REQUIRE(a);
+    CHECK(a->charged);
+    CHECK(*s.used("d:example.com", 7) == 5);
+    // Charged entries left the order; the expired one was pruned; the
+    // not-due one stays.
+    CHECK(b.redis->cli("ZSCORE ses:h:d:example.com c\\|DEAD | grep -q .") != 0);
+    CHECK(b.redis->cli("ZSCORE ses:h:d:example.com b\\|MINE | grep -q .") != 0);
+    CHECK(b.redis->cli("ZSCORE ses:h:d:example.com a\\|LATER | grep -q .") == 0);
+    CHECK(b.redis->cli("ZCARD ses:h:d:example.com | grep -qx 1") == 0);
+    // Registration is idempotent (no second entry, refreshed value).
+    REQUIRE(s.held_register(ids, HeldOrder{"a|LATER", 110, 2000, 1, 6000}));
+    CHECK(b.redis->cli("ZCARD ses:h:d:example.com | grep -qx 1") == 0);
+    CHECK(b.redis->cli("HGET ses:hd:d:example.com a\\|LATER | grep -qx '1 2000 6000'") == 0);
+}

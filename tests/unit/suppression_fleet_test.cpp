@@ -100,6 +100,12 @@ struct Down : store::SharedState {
     Result<bool> count(int32_t, std::string_view, std::string_view) override { return err; }
     Result<std::map<std::string, uint64_t>> totals(int32_t) override { return err; }
     store::SharedHealth health() const override { return {"redis", false, 1, 1}; }
+    Status held_register(const std::vector<std::string>&, const store::HeldOrder&) override { return err; }
+    Status held_remove(const std::vector<std::string>&, std::string_view) override { return err; }
+    Result<store::QuotaAnswer> charge_in_order(const std::vector<store::QuotaCharge>&, int32_t, int64_t,
+                                               const store::HeldOrder&, int64_t) override {
+        return err;
+    }
 };
 
 }  // namespace

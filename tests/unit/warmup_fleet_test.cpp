@@ -96,6 +96,20 @@ struct Spy : store::SharedState {
     }
     Result<std::map<std::string, uint64_t>> totals(int32_t d) override { return in->totals(d); }
     store::SharedHealth health() const override { return in->health(); }
+    // The held-mail order; `order_down`: registrations fail, as with Redis
+    // gone between the decision's charge and the hold's registration.
+    std::atomic<bool> order_down{false};
+    std::atomic<int> registered{0};
+    Status held_register(const std::vector<std::string>& k, const store::HeldOrder& e) override {
+        if (order_down) return internal_error("redis unreachable (test)");
+        registered++;
+        return in->held_register(k, e);
+    }
+    Status held_remove(const std::vector<std::string>& k, std::string_view m) override { return in->held_remove(k, m); }
+    Result<store::QuotaAnswer> charge_in_order(const std::vector<store::QuotaCharge>& k, int32_t d, int64_t ttl,
+                                               const store::HeldOrder& e, int64_t now) override {
+        return in->charge_in_order(k, d, ttl, e, now);
+    }
 };
 
 struct SpyHost {
@@ -103,14 +117,15 @@ struct SpyHost {
     std::shared_ptr<Spy> spy = std::make_shared<Spy>();
     std::unique_ptr<Engine> engine;
 
-    explicit SpyHost(const char* script) {
+    // `o`: the backend behind the spy (default: this host's LMDB).
+    explicit SpyHost(const char* script, const store::SharedOptions& o = {}) {
         store::Options so;
         so.path = dir.string();
         auto env = store::Env::open(so);
         REQUIRE(env);
         auto p = policy::Policy::from_source(script, "test.lua", policy::Settings{}, hook_defs());
         REQUIRE(p);
-        auto sh = store::open_shared_state(store::SharedOptions{}, *env);
+        auto sh = store::open_shared_state(o, *env);
         REQUIRE(sh);
         spy->in = *sh;
         auto e = Engine::open(Settings{}, *env, *p, spy);
@@ -238,4 +253,154 @@ ses.on('on_over_quota', function(m, id) return {action = 'accept'} end)
     }
     CHECK(host.spy->refunds == 0);
     CHECK(*host.spy->used(kDomainKey, day("2030-01-07T10:00:00Z")) == 4);
+}
+
+namespace {
+
+mail::Message message_from(const std::string& qid) {
+    mail::Message m = message(0);
+    m.env.queue_id = qid;
+    return m;
+}
+
+}  // namespace
+
+TEST_CASE("fleet: held mail is released oldest first across the hosts", "[warmup][fleet][redis]") {
+    if (!RedisServer::available()) {
+        WARN("redis-server is not installed: fleet test skipped");
+        return;
+    }
+    RedisServer redis;
+    const char* script = "ses.on('daily_limit', function() return 1 end)";
+    Host a(redis.url(), script), b(redis.url(), script);
+    // Day 1: the quota is used; host B holds at 10:00, host A at 10:05.
+    clock::set_override(at("2030-01-07T09:00:00Z"));
+    CHECK(a.engine->admit(message_from("A00001"), "example.com")->action == Decision::Action::accept);
+    clock::set_override(at("2030-01-07T10:00:00Z"));
+    CHECK(b.engine->admit(message_from("B00001"), "example.com")->action == Decision::Action::hold);
+    clock::set_override(at("2030-01-07T10:05:00Z"));
+    CHECK(a.engine->admit(message_from("A00002"), "example.com")->action == Decision::Action::hold);
+
+    // Day 2, the quota fits one, both due: A's pass runs first and
+    // releases nothing, its mail is younger than B's.
+    clock::set_override(at("2030-01-08T10:06:00Z"));
+    FleetMta mta_a, mta_b;
+    auto ra = services::release_pass(*a.engine, mta_a);
+    REQUIRE(ra);
+    CHECK(ra->released == 0);
+    CHECK(ra->deferred == 1);
+    CHECK(mta_a.released.empty());
+    clock::set_override(at("2030-01-08T10:07:00Z"));
+    auto rb = services::release_pass(*b.engine, mta_b);
+    REQUIRE(rb);
+    CHECK(rb->released == 1);
+    CHECK(mta_b.released == std::vector<std::string>{"B00001"});
+    CHECK(*b.engine->shared()->used(kDomainKey, day("2030-01-08T10:07:00Z")) == 1);
+    ra = services::release_pass(*a.engine, mta_a);
+    REQUIRE(ra);
+    CHECK(ra->released == 0);
+
+    // Day 3: A's turn.
+    clock::set_override(at("2030-01-09T11:00:00Z"));
+    ra = services::release_pass(*a.engine, mta_a);
+    clock::set_override(std::nullopt);
+    REQUIRE(ra);
+    CHECK(ra->released == 1);
+    CHECK(mta_a.released == std::vector<std::string>{"A00002"});
+    CHECK(a.engine->held()->empty());
+    CHECK(b.engine->held()->empty());
+}
+
+TEST_CASE("fleet: held mail of a host that never comes back blocks only until its entry expires",
+          "[warmup][fleet][redis]") {
+    if (!RedisServer::available()) {
+        WARN("redis-server is not installed: fleet test skipped");
+        return;
+    }
+    RedisServer redis;
+    const char* script = "ses.on('daily_limit', function() return 1 end)";
+    Host a(redis.url(), script);
+    auto c = std::make_unique<Host>(redis.url(), script);
+    clock::set_override(at("2030-01-07T09:00:00Z"));
+    CHECK(a.engine->admit(message_from("A00001"), "example.com")->action == Decision::Action::accept);
+    clock::set_override(at("2030-01-07T10:00:00Z"));
+    CHECK(c->engine->admit(message_from("C00001"), "example.com")->action == Decision::Action::hold);
+    clock::set_override(at("2030-01-07T10:05:00Z"));
+    CHECK(a.engine->admit(message_from("A00002"), "example.com")->action == Decision::Action::hold);
+    c.reset();  // host C dies with its mail held
+
+    // Day 2 10:06: C's entry (due 10:00, kept until a few release intervals
+    // later) still comes first.
+    FleetMta mta;
+    clock::set_override(at("2030-01-08T10:06:00Z"));
+    auto r = services::release_pass(*a.engine, mta);
+    REQUIRE(r);
+    CHECK(r->released == 0);
+    CHECK(r->deferred == 1);
+    // Day 3: C's entry expired long ago (nobody refreshed it): A goes.
+    clock::set_override(at("2030-01-09T00:30:00Z"));
+    r = services::release_pass(*a.engine, mta);
+    clock::set_override(std::nullopt);
+    REQUIRE(r);
+    CHECK(r->released == 1);
+    CHECK(mta.released == std::vector<std::string>{"A00002"});
+}
+
+TEST_CASE("fleet: a hold whose registration in the fleet's order fails still holds", "[warmup][fleet]") {
+    SpyHost host("ses.on('daily_limit', function() return 1 end)");
+    clock::set_override(at("2030-01-07T10:00:00Z"));
+    REQUIRE(host.engine->admit(message(1), "example.com")->action == Decision::Action::accept);
+    host.spy->order_down = true;  // the shared state fails after the decision's charge
+    for (int i = 2; i < 4; ++i) {
+        auto d = host.engine->admit(message(i), "example.com");
+        REQUIRE(d);
+        CHECK(d->action == Decision::Action::hold);
+    }
+    CHECK(host.engine->held()->size() == 2);  // safe in the hold queue
+    CHECK(host.spy->registered == 0);
+    host.spy->order_down = false;
+    REQUIRE(host.engine->admit(message(4), "example.com")->action == Decision::Action::hold);
+    CHECK(host.spy->registered == 1);
+    CHECK(host.engine->held()->size() == 3);
+}
+
+TEST_CASE("fleet: a registration lost at hold heals at the owner's next release pass", "[warmup][fleet][redis]") {
+    if (!RedisServer::available()) {
+        WARN("redis-server is not installed: fleet test skipped");
+        return;
+    }
+    RedisServer redis;
+    const char* script = "ses.on('daily_limit', function() return 1 end)";
+    Host a(redis.url(), script);
+    SpyHost b(script, redis.shared_options());
+    clock::set_override(at("2030-01-07T09:00:00Z"));
+    CHECK(a.engine->admit(message_from("A00001"), "example.com")->action == Decision::Action::accept);
+    b.spy->order_down = true;  // B's hold is not registered
+    clock::set_override(at("2030-01-07T10:00:00Z"));
+    CHECK(b.engine->admit(message_from("B00001"), "example.com")->action == Decision::Action::hold);
+    b.spy->order_down = false;
+    clock::set_override(at("2030-01-07T10:05:00Z"));
+    CHECK(a.engine->admit(message_from("A00002"), "example.com")->action == Decision::Action::hold);
+
+    // Day 2: new mail is not ordered behind held mail: it takes the day.
+    clock::set_override(at("2030-01-08T00:30:00Z"));
+    CHECK(a.engine->admit(message_from("A00003"), "example.com")->action == Decision::Action::accept);
+    // B's pass finds no room, and its ordered charge registers the message.
+    FleetMta mta_a, mta_b;
+    clock::set_override(at("2030-01-08T10:06:00Z"));
+    auto r = services::release_pass(*b.engine, mta_b);
+    REQUIRE(r);
+    CHECK(r->released == 0);
+    CHECK(r->deferred == 1);
+
+    // Day 3: A's pass runs first, and B's older message comes first.
+    clock::set_override(at("2030-01-09T00:01:00Z"));
+    r = services::release_pass(*a.engine, mta_a);
+    REQUIRE(r);
+    CHECK(r->released == 0);
+    clock::set_override(at("2030-01-09T00:02:00Z"));
+    r = services::release_pass(*b.engine, mta_b);
+    REQUIRE(r);
+    CHECK(mta_b.released == std::vector<std::string>{"B00001"});
+    CHECK(mta_a.released.empty());
 }
