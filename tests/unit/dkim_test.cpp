@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 
 #include "config/config.hpp"
+#include "crypto/encoding.hpp"
 #include "dkim/handle.hpp"
 #include "dkim/key_cache.hpp"
 #include "dkim/key_store.hpp"
@@ -644,4 +645,123 @@ TEST_CASE("native signatures are byte-identical to libopendkim's", "[dkim][nativ
     INFO(ed25519_simple_bug << " Ed25519 simple signatures of libopendkim do not verify");
     CHECK(compared + ed25519_simple_bug == 4 * 62 * 3);
     CHECK(ed25519_simple_bug <= 2 * 62);  // only Ed25519 with simple header canonicalisation
+}
+
+TEST_CASE("native signatures: an added From or List-Unsubscribe breaks them", "[dkim][native]") {
+    std::string dir = tmpdir();
+    auto ed = dkim::generate_key("ed25519", 0);
+    auto rsa = dkim::generate_key("rsa", 1024);
+    REQUIRE(ed.ok());
+    REQUIRE(rsa.ok());
+    auto cfg =
+        sign_config("relaxed/relaxed", "native",
+                    {{"e1", write_key(dir, "e.pem", ed->pem, 0600)}, {"r1", write_key(dir, "r.pem", rsa->pem, 0600)}});
+    REQUIRE(cfg.ok());
+    auto ks = dkim::KeyStore::load(*cfg);
+    REQUIRE(ks.ok());
+    auto signer = dkim::Signer::create(*cfg);
+    REQUIRE(signer.ok());
+    auto z = std::make_shared<WireTxt>();
+    z->txt["e1._domainkey.example.com"] = ed->txt;
+    z->txt["r1._domainkey.example.com"] = rsa->txt;
+    dkim::Verifier v(z);
+    for (bool with_unsub : {true, false}) {
+        INFO((with_unsub ? "message with List-Unsubscribe" : "message without List-Unsubscribe"));
+        mail::Message m;
+        m.feed_header("From", " a@example.com");
+        m.feed_header("To", " b@example.org");
+        m.feed_header("Subject", " oversigned");
+        if (with_unsub) {
+            m.feed_header("List-Unsubscribe", " <https://example.com/u>");
+            m.feed_header("List-Unsubscribe-Post", " List-Unsubscribe=One-Click");
+        }
+        m.feed_body("hello\r\n");
+        auto sigs = (*signer)->sign(m, *ks->select("example.com", ""));
+        REQUIRE(sigs.ok());
+        for (auto& s : *sigs) m.insert_header(0, "DKIM-Signature", s);
+        auto results = [&](const mail::Message& msg) {
+            std::vector<std::string> r;
+            for (auto& s : v.verify(msg).signatures) r.push_back(s.result);
+            return r;
+        };
+        CHECK(results(m) == std::vector<std::string>{"pass", "pass"});
+        for (std::string name : {"From", "List-Unsubscribe", "List-Unsubscribe-Post"}) {
+            for (bool top : {true, false}) {
+                INFO("a second " << name << (top ? " at the top" : " at the bottom"));
+                mail::Message t = m;
+                if (top)
+                    t.insert_header(0, name, " <https://evil.example/x>");
+                else
+                    t.add_header(name, " <https://evil.example/x>");
+                CHECK(results(t) == std::vector<std::string>{"fail", "fail"});
+            }
+        }
+    }
+}
+
+TEST_CASE("native signer: bodies libopendkim treats otherwise follow RFC 6376", "[dkim][native]") {
+    // Measured with libopendkim 2.11 (Debian 12): its relaxed body
+    // canonicalisation refuses a body whose last line lacks CRLF ("CRLF at
+    // end of body missing", a tempfail) and drops a bare CR ("a\rb" hashes
+    // as "ab"); its simple one hashes "a\nb\r\n" as "a\nb\r".  Postfix hands
+    // milters CRLF lines, so these arise only from unusual clients.  The
+    // native signer hashes what RFC 6376 3.4.3/3.4.4 define -- bare CR and
+    // LF are octets of the line, a missing final CRLF is added -- which is
+    // what an independent verifier computes.
+    std::string dir = tmpdir();
+    auto ed = dkim::generate_key("ed25519", 0);
+    REQUIRE(ed.ok());
+    std::string key = write_key(dir, "e.pem", ed->pem, 0600);
+    auto sha = [](std::string_view s) {
+        unsigned char d[32];
+        REQUIRE(EVP_Digest(s.data(), s.size(), d, nullptr, EVP_sha256(), nullptr) == 1);
+        return crypto::base64_encode(std::string_view(reinterpret_cast<char*>(d), 32));
+    };
+    struct Row {
+        std::string canon, body, hashed;
+    };
+    for (auto& r : std::vector<Row>{{"relaxed/relaxed", "x", "x\r\n"},
+                                    {"relaxed/relaxed", "a\rb\r\n", "a\rb\r\n"},
+                                    {"relaxed/relaxed", "a\nb \r\n", "a\nb\r\n"},
+                                    {"simple/simple", "a\nb\r\n", "a\nb\r\n"},
+                                    {"simple/simple", "x", "x\r\n"},
+                                    {"simple/simple", "", "\r\n"},
+                                    {"relaxed/relaxed", "", ""}}) {
+        INFO(r.canon << " body [" << r.body << "]");
+        auto cfg = sign_config(r.canon, "native", {{"e1", key}});
+        REQUIRE(cfg.ok());
+        auto ks = dkim::KeyStore::load(*cfg);
+        REQUIRE(ks.ok());
+        auto signer = dkim::Signer::create(*cfg);
+        REQUIRE(signer.ok());
+        mail::Message m;
+        m.feed_header("From", " a@example.com");
+        m.feed_body(r.body);
+        auto sigs = (*signer)->sign(m, *ks->select("example.com", ""));
+        REQUIRE(sigs.ok());
+        std::string flat;
+        for (char c : (*sigs)[0])
+            if (c != '\n' && c != '\t') flat += c;
+        CHECK(flat.find("bh=" + sha(r.hashed) + ";") != std::string::npos);
+    }
+}
+
+TEST_CASE("native signer: a key without its parsed form is an internal error", "[dkim][native]") {
+    std::string dir = tmpdir();
+    auto ed = dkim::generate_key("ed25519", 0);
+    REQUIRE(ed.ok());
+    auto cfg = sign_config("relaxed/relaxed", "native", {{"e1", write_key(dir, "e.pem", ed->pem, 0600)}});
+    REQUIRE(cfg.ok());
+    auto ks = dkim::KeyStore::load(*cfg);
+    REQUIRE(ks.ok());
+    auto signer = dkim::Signer::create(*cfg);
+    REQUIRE(signer.ok());
+    dkim::DomainKeys dk = *ks->select("example.com", "");
+    dk.keys[0].cached.reset();
+    mail::Message m;
+    m.feed_header("From", " a@example.com");
+    m.feed_body("x\r\n");
+    auto sigs = (*signer)->sign(m, dk);
+    REQUIRE_FALSE(sigs.ok());  // never an unsigned pass
+    CHECK(sigs.error().what.find("selector e1") != std::string::npos);
 }
