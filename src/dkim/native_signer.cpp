@@ -23,6 +23,25 @@ constexpr size_t kTabCols = 8;
 
 std::string_view canon_name(Canon c) { return c == Canon::relaxed ? "relaxed" : "simple"; }
 
+// The b= value as it follows "\tb=" (column 10): lines filled to kMargin,
+// continued with "\r\n\t ".
+std::string fold_signature(std::string_view b64) {
+    std::string out;
+    out.reserve(b64.size() + b64.size() / 32 + 8);
+    size_t col = kTabCols + 2;
+    for (size_t i = 0; i < b64.size();) {
+        if (col >= kMargin) {
+            out += "\r\n\t ";
+            col = kTabCols + 1;
+        }
+        size_t n = std::min(b64.size() - i, kMargin - col);
+        out.append(b64.data() + i, n);
+        col += n;
+        i += n;
+    }
+    return out;
+}
+
 // Folds tags into lines as libopendkim does: a tag goes on the current
 // line when it fits whole, else it starts a new one.
 class Folder {
@@ -58,19 +77,12 @@ public:
             col_ += item.size();
         }
     }
-    // b= always starts a line; the value is cut wherever the line is full.
+    // b= always starts a line; the value is cut wherever the line is full
+    // (fold_signature).
     void signature(std::string_view b64) {
         newline(false);
         out_ += "b=";
-        col_ += 2;
-        start_ = false;
-        for (size_t i = 0; i < b64.size();) {
-            if (col_ >= kMargin) newline(true);
-            size_t n = std::min(b64.size() - i, kMargin - col_);
-            out_.append(b64.data() + i, n);
-            col_ += n;
-            i += n;
-        }
+        out_ += fold_signature(b64);
     }
     std::string take() { return std::move(out_); }
 
@@ -208,7 +220,8 @@ Result<std::vector<std::string>> NativeSigner::sign(const mail::Message& msg, co
                                   ") failed in OpenSSL");
         sig.resize(siglen);
         std::string b = b64(reinterpret_cast<const unsigned char*>(sig.data()), sig.size());
-        sigs.push_back(milter_value(signature_text(alg, header_, body_, dk.domain, key.selector, t, bh, sel.names, b)));
+        // The text up to "b=" is the one just hashed: only b= is added.
+        sigs.push_back(milter_value(unsigned_text + fold_signature(b)));
     }
     return sigs;
 }
