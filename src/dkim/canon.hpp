@@ -10,7 +10,8 @@
 // them (a line ends only at CRLF): that is what an independent verifier
 // hashes.  libopendkim 2.11 differs there (its simple body canonicalisation
 // loses octets around a bare LF, its relaxed one drops a bare CR); the
-// native signer does not copy that, see tests/unit/dkim_canon_test.cpp.
+// native signer does not copy that (tests/unit/dkim_test.cpp, "bodies
+// libopendkim treats otherwise follow RFC 6376").
 // A body whose last line lacks its CRLF gets one (RFC 6376 3.4.3, 3.4.4).
 //
 // Errors: none (every input has a canonical form).  Thread safety: a

@@ -7,7 +7,8 @@
 // header data (ed25519-sha256, RFC 8463).  The body is read once per
 // message and hashed once per body canonicalisation, whatever the number of
 // keys.  The header text follows libopendkim's tag order and folding so
-// that both give the same bytes (tests/unit/dkim_native_test.cpp).
+// that both give the same bytes (tests/unit/dkim_test.cpp, "native
+// signatures are byte-identical to libopendkim's").
 // Thread safety and errors: as Signer; every OpenSSL failure is an
 // internal Error.
 #pragma once
