@@ -3,6 +3,7 @@
 
     /usr/bin/python3 bench/callgrind.py [--key ed25519|rsa] [--records on|off]
         [--messages 2000] [--binary build/sesmilter] [--out FILE]
+        [--signer native|opendkim]
 
 Runs the daemon under valgrind's callgrind with the benchmark's config,
 sends it --messages messages with build/bench/milter_load (4 connections,
@@ -47,6 +48,9 @@ ROWS = [
     ("  dkim_getsighdr_d (the header text)", r"\?\?\?:dkim_getsighdr_d "),
     ("  dkim_free", r"\?\?\?:dkim_free "),
     ("  allocation hooks, malloc/free included", r"hook_(malloc|free)\(.*\) \["),
+    ("  native signer (NativeSigner::sign)", r"NativeSigner::sign\("),
+    ("  body canonicalisation (BodyCanon::feed)", r"BodyCanon::feed\("),
+    ("  body hash (EVP_DigestUpdate)", r"\?\?\?:EVP_DigestUpdate "),
     ("header callbacks", r"cb_header\(smfi_str\*, char\*, char\*\) \["),
     ("body callbacks", r"cb_body\(smfi_str\*, unsigned char\*, unsigned long\) \["),
 ]
@@ -59,6 +63,8 @@ def main() -> int:
     ap.add_argument("--messages", type=int, default=2000)
     ap.add_argument("--binary", default=str(h.DEFAULT_BINARY))
     ap.add_argument("--out", help="keep the callgrind output in this file")
+    ap.add_argument("--signer", choices=("native", "opendkim"),
+                    help="[dkim] signer (default: the binary's default; older builds know no such key)")
     args = ap.parse_args()
     root = h.make_root("sesmilter-callgrind")
     out = Path(args.out).resolve() if args.out else root / "callgrind.out"
@@ -69,12 +75,16 @@ def main() -> int:
         wrap.chmod(0o755)
         key = h.keygen_openssl(bench.DOMAIN, bench.SELECTOR, args.key, root / "keys")
         extra = "[records]\nenabled = false\n" if args.records == "off" else ""
+        if args.signer:
+            extra += f'\n[dkim]\nsigner = "{args.signer}"\n'
+
         m = bench.SesmilterProc(wrap, root / "daemon", args.key, key["key_file"], extra)
         m.m.start(timeout=120)
         r = bench.milter_load(h.BUILD / "bench" / "milter_load", m.spec, args.messages, 4, 10)
         m.stop()
         n = r["messages"]
-        print(f"{Path(args.binary).name} {args.key} records {args.records}: {n} messages, "
+        print(f"{Path(args.binary).name} {args.key} records {args.records} signer {args.signer or 'default'}: "
+              f"{n} messages, "
               f"{r['errors']} errors, {r['signed']} signed; instructions per message (inclusive):")
         rep = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", "--auto=no", str(out)],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout

@@ -2,9 +2,10 @@
 // (default 100 000 Ed25519), RSS (VmRSS) and heap in use (mallinfo2) before
 // and after, their ratio and the growth per signature.  libopendkim 2.11
 // leaks on every Ed25519 signature unless the workaround in
-// src/dkim/handle.cpp releases what dkim_free() forgets.
+// src/dkim/handle.cpp releases what dkim_free() forgets; the third argument
+// chooses the signer ([dkim] signer; "opendkim" exercises that work-around).
 //
-//   build/bench/dkim_memory [ed25519|rsa] [N]
+//   build/bench/dkim_memory [ed25519|rsa] [N] [native|opendkim]
 //
 // Exit status 1 when the heap grows by more than a fixed bound (1 MiB),
 // whatever N is.
@@ -37,6 +38,7 @@ static size_t heap_bytes() { return mallinfo2().uordblks; }
 int main(int argc, char** argv) {
     std::string alg = argc > 1 ? argv[1] : "ed25519";
     long n = argc > 2 ? std::atol(argv[2]) : 100000;
+    std::string which = argc > 3 ? argv[3] : "native";
     auto key = dkim::generate_key(alg, alg == "rsa" ? 2048 : 0);
     if (!key) {
         std::fprintf(stderr, "keygen: %s\n", key.error().what.c_str());
@@ -46,7 +48,9 @@ int main(int argc, char** argv) {
     std::ofstream(path) << key->pem;
     chmod(path.c_str(), 0600);
     auto cfg = config::load_string(
-        "[[domain]]\nname = \"example.com\"\ndkim = [ { selector = \"s1\", key = \"" + path + "\" } ]\n", "bench.toml");
+        "[dkim]\nsigner = \"" + which +
+            "\"\n[[domain]]\nname = \"example.com\"\ndkim = [ { selector = \"s1\", key = \"" + path + "\" } ]\n",
+        "bench.toml");
     if (!cfg) return 2;
     auto ks = dkim::KeyStore::load(*cfg);
     auto signer = dkim::Signer::create(*cfg);
@@ -72,7 +76,7 @@ int main(int argc, char** argv) {
     long rss1 = rss_kib();
     size_t heap1 = heap_bytes();
     double grow = static_cast<double>(heap1) - static_cast<double>(heap0);
-    std::printf("%s: %ld signatures\n", alg.c_str(), n);
+    std::printf("%s, %s signer: %ld signatures\n", alg.c_str(), which.c_str(), n);
     std::printf("  RSS   before %8ld KiB  after %8ld KiB  ratio %.3f\n", rss0, rss1,
                 static_cast<double>(rss1) / static_cast<double>(rss0));
     std::printf("  heap  before %8zu B    after %8zu B    ratio %.3f  growth %.1f B/signature\n", heap0, heap1,

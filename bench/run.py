@@ -369,6 +369,11 @@ def bench_milters(args, root: Path, keys: dict, load_bin: Path, ses_bin: Path | 
         if ses_bin:
             milters["records-off"] = SesmilterProc(ses_bin, root / f"records-off-{alg}", alg,
                                                    key["key_file"], extra="[records]\nenabled = false\n")
+            # The same with libopendkim signing ([dkim] signer, #16): the
+            # difference to records-off is the native signer's gain.
+            milters["sign-opendkim"] = SesmilterProc(
+                ses_bin, root / f"sign-opendkim-{alg}", alg, key["key_file"],
+                extra='[records]\nenabled = false\n\n[dkim]\nsigner = "opendkim"\n')
         if base_bin:
             milters["baseline"] = SesmilterProc(base_bin, root / f"baseline-{alg}", alg,
                                                 key["key_file"])
@@ -472,7 +477,7 @@ def report_milters(args, res: dict, have_ses: bool) -> list[tuple[str, bool | No
     for alg, label in (("rsa", "RSA-2048"), ("ed25519", "Ed25519")):
         for place in ("shared", "pinned"):
             n = res.get((alg, place, "nullfilter"))
-            for name in ("nullfilter", "opendkim", "baseline", "records-off", "sesmilter"):
+            for name in ("nullfilter", "opendkim", "baseline", "sign-opendkim", "records-off", "sesmilter"):
                 r = res.get((alg, place, name))
                 if not r:
                     continue
@@ -489,6 +494,10 @@ def report_milters(args, res: dict, have_ses: bool) -> list[tuple[str, bool | No
                       f"   (CPU per message {o['milter_cpu_us_per_msg'] / s['milter_cpu_us_per_msg']:.2f}x less)")
             b = res.get((alg, place, "baseline"))
             r = res.get((alg, place, "records-off"))
+            so = res.get((alg, place, "sign-opendkim"))
+            if r and so:
+                print(f"{'':19}{'native/opendkim signer':28}{r['msg_per_s'] / so['msg_per_s']:6.2f}x"
+                      f"   ({r['milter_cpu_us_per_msg'] - so['milter_cpu_us_per_msg']:+.0f} us CPU per message)")
             if r and s:
                 print(f"{'':19}{'ratio records on/off':28}{s['msg_per_s'] / r['msg_per_s']:6.2f}x"
                       f"   (+{s['milter_cpu_us_per_msg'] - r['milter_cpu_us_per_msg']:.0f} us CPU per message)")

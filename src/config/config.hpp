@@ -100,6 +100,7 @@ struct Config {
         std::vector<std::string> oversign_headers;
         int min_rsa_bits = 1024;
         bool subdomains = true;
+        std::string signer = "native";  // "native" | "opendkim"
     } dkim;
 
     std::vector<DomainConf> domains;

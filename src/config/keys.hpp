@@ -86,6 +86,7 @@ struct Key {
     X(dkim, min_rsa_bits, integer)               \
     X(dkim, subdomains, boolean)                 \
     X(dkim, long_lines, choice)                  \
+    X(dkim, signer, choice)                      \
     X(warmup, enabled, boolean)                  \
     X(warmup, time_zone, string)                 \
     X(warmup, hold_duration, duration)           \

@@ -312,6 +312,7 @@ Result<Config> build(toml::table& root, std::string_view source) {
         cfg.dkim.oversign_headers = read(root, key::dkim::oversign_headers);
         cfg.dkim.min_rsa_bits = static_cast<int>(read(root, key::dkim::min_rsa_bits));
         cfg.dkim.subdomains = read(root, key::dkim::subdomains);
+        cfg.dkim.signer = read(root, key::dkim::signer);
 
         if (auto* doms = root["domain"].as_array()) {
             std::unordered_set<std::string> seen;  // a linear scan made 200 000 domains take a minute

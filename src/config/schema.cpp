@@ -175,6 +175,11 @@ const KeyDef kKeys[] = {
     {"dkim.subdomains", Type::boolean, "true",
      "Sign mail from a subdomain of a `[[domain]]` with that domain's keys (d= the parent, which "
      "DMARC relaxed alignment accepts)."},
+    {"dkim.signer", Type::choice, R"("native")",
+     "Which code signs. `native`: sesmilter canonicalises, hashes and builds the header itself and signs "
+     "with OpenSSL (about 280 000 fewer instructions per message). `opendkim`: libopendkim, the reference "
+     "the native signer is tested against byte for byte; both give the same signatures.",
+     "native|opendkim"},
 
     // [[domain]]
     {"domain", Type::table_list, "", "Sending identities."},

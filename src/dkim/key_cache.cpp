@@ -27,6 +27,12 @@ PemReader real_reader() {
     return real;
 }
 
+// What a cache_key() handle points to.
+struct CacheHandle {
+    std::string pem;
+    EVP_PKEY* key;
+};
+
 struct Entry {
     EVP_PKEY* key;
     int refs;
@@ -79,18 +85,27 @@ std::shared_ptr<void> cache_key(const std::string& pem) {
             ++ins->second.refs;
         }
     }
-    return std::shared_ptr<void>(new std::string(pem), [](void* p) {
-        auto* s = static_cast<std::string*>(p);
+    EVP_PKEY* key = nullptr;
+    {
+        std::shared_lock lk(g_mu);
+        key = g_keys.find(pem)->second.key;  // registered above; stays while this handle lives
+    }
+    return std::shared_ptr<void>(new CacheHandle{pem, key}, [](void* p) {
+        auto* h = static_cast<CacheHandle*>(p);
         {
             std::unique_lock lk(g_mu);
-            auto it = g_keys.find(*s);
+            auto it = g_keys.find(h->pem);
             if (it != g_keys.end() && --it->second.refs == 0) {
                 EVP_PKEY_free(it->second.key);
                 g_keys.erase(it);
             }
         }
-        delete s;
+        delete h;
     });
+}
+
+EVP_PKEY* cached_pkey(const std::shared_ptr<void>& handle) {
+    return handle ? static_cast<CacheHandle*>(handle.get())->key : nullptr;
 }
 
 unsigned long cache_hits() { return g_hits.load(); }

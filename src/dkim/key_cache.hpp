@@ -1,4 +1,4 @@
-// key_cache.hpp -- parsed private keys for libopendkim.
+// key_cache.hpp -- parsed private keys, for libopendkim and the native signer.
 //
 // libopendkim takes a signing key as PEM text and parses it again for every
 // signature (PEM_read_bio_PrivateKey at dkim_eom).  With OpenSSL 3 that parse
@@ -12,6 +12,8 @@
 
 #include <memory>
 #include <string>
+
+using EVP_PKEY = struct evp_pkey_st;  // OpenSSL's type, without its headers
 
 namespace ses::dkim {
 
@@ -30,6 +32,11 @@ struct KeyLoadCapture {
     KeyLoadCapture& operator=(const KeyLoadCapture&) = delete;
     void* key = nullptr;
 };
+
+// The parsed key a cache_key() handle keeps registered (valid while the
+// handle lives), for signing with OpenSSL directly; nullptr for a null
+// handle.
+EVP_PKEY* cached_pkey(const std::shared_ptr<void>& handle);
 
 // Keys served from the cache since start (for tests and benchmarks).
 unsigned long cache_hits();

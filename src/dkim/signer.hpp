@@ -1,14 +1,18 @@
-// signer.hpp -- DKIM signatures with libopendkim (RFC 6376, RFC 8463).
+// signer.hpp -- DKIM signatures (RFC 6376, RFC 8463): the interface.
 //
-// A Signer owns one DKIM_LIB configured from [dkim] (signed and oversigned
-// header lists).  sign() makes one signature per key of the chosen domain,
-// each over the message exactly as it will be queued; RSA and Ed25519 keys
-// of one domain give a dual signature.  Thread-safe: the library handle is
-// configured before threads start and each call uses its own DKIM handles.
-// Errors: a key libopendkim cannot use or a library failure comes back as
-// an internal Error (the milter answers on_error, never passes unsigned).
+// Two implementations, chosen by `[dkim] signer`: "native"
+// (native_signer.hpp: canonicalisation, hashing and the header text in
+// sesmilter, the signature with OpenSSL; the default) and "opendkim"
+// (opendkim_signer.hpp: libopendkim, kept as the reference the native
+// signer is tested against).  Both make one signature per key of the
+// chosen domain, each over the message exactly as it will be queued; RSA
+// and Ed25519 keys of one domain give a dual signature, the body read once.
+// Thread-safe: configured before threads start, sign() keeps no state.
+// Errors: a key that cannot sign or a library failure comes back as an
+// internal Error (the milter answers on_error, never passes unsigned).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,20 +27,23 @@ namespace ses::dkim {
 class Signer {
 public:
     static Result<std::unique_ptr<Signer>> create(const config::Config& cfg);
-    ~Signer();
-    Signer(const Signer&) = delete;
-    Signer& operator=(const Signer&) = delete;
+    virtual ~Signer() = default;
 
     // DKIM-Signature values (without the field name), in key order, folded
     // with "\n\t" as libmilter wants header values.
-    Result<std::vector<std::string>> sign(const mail::Message& msg, const DomainKeys& keys) const;
+    virtual Result<std::vector<std::string>> sign(const mail::Message& msg, const DomainKeys& keys) const = 0;
 
-private:
-    Signer() = default;
-    struct Lib;
-    std::unique_ptr<Lib> lib_;
-    bool header_relaxed_ = true;
-    bool body_relaxed_ = true;
+    // Tests: every later signature gets t=`t` (0: the clock).  Call before
+    // signing starts.
+    virtual void fix_time(uint64_t t) = 0;
 };
+
+// The signed and oversigned header names from [dkim], with the two
+// one-click unsubscribe fields added to both (RFC 8058 section 4 requires
+// them in the signature; oversigned, nobody can add a second pair).
+struct HeaderLists {
+    std::vector<std::string> sign, oversign;
+};
+HeaderLists header_lists(const config::Config& cfg);
 
 }  // namespace ses::dkim

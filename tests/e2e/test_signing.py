@@ -7,6 +7,8 @@ import stat
 from email.utils import parseaddr
 from pathlib import Path
 
+import pytest
+
 import harness as h
 
 RCPT = "rcpt@remote.test"
@@ -148,3 +150,46 @@ def test_unknown_domain_passes_unsigned(mta, keys):
     assert len(got2) == 1
     assert h.header_values(got2[0], "DKIM-Signature") == [], got2[0].decode()
     assert "dkim=none (no key for unknown.test)" in milter.log()
+
+
+# ---------------------------------------------------------------------------
+# awkward headers and bodies, with each signer ([dkim] signer)
+
+
+
+@pytest.mark.parametrize("signer,canon", [("native", "relaxed/relaxed"), ("native", "simple/simple"),
+                                          ("opendkim", "relaxed/relaxed"), ("opendkim", "simple/simple")])
+def test_awkward_messages_verify_with_each_signer(mta, keys, signer, canon):
+    """Folded Subject with tabs, whitespace-only trailing lines, an empty
+    body and a 100 KB body, through Postfix, verified by dkimpy."""
+    mta.milter(mta.config({"example.com": [keys.rsa, keys.ed]},
+                          extra=f'[dkim]\nsigner = "{signer}"\ncanonicalization = "{canon}"\n'))
+    long_body = "".join(f"line {i:05d} " + "abc  def\t" * (i % 9) + "\n" for i in range(2400))
+    assert len(long_body) > 100_000
+    msgs = [
+        h.make_message("alice@example.com", RCPT, "folded\r\n\twith\ttabs \r\n   and  runs\t", "Body.\n"),
+        h.make_message("alice@example.com", RCPT, "trailing", "text  \n\t\n   \n\n \t \n\n"),
+        h.make_message("alice@example.com", RCPT, "long", long_body),
+    ]
+    # An empty body: the header block and its blank line, nothing after.
+    empty = h.make_message("alice@example.com", RCPT, "empty", "x\n")
+    msgs.append(empty[:empty.index(b"\r\n\r\n") + 4])
+    for m in msgs:
+        code, _ = mta.send(m, mail_from="alice@example.com")
+        assert code == 250
+    got = {h.message_id(d): d for d in mta.sink.wait_count(len(msgs), 30)}
+    assert len(got) == len(msgs)
+    for m in msgs:
+        d = got[h.message_id(m)]
+        results = h.dkim_verify_each(d, keys.txt)
+        assert sorted(r["a"] for r in results) == ["ed25519-sha256", "rsa-sha256"], results
+        assert [s["c"] for s in h.dkim_signatures(d)] == [canon, canon]
+        for r in results:
+            if signer == "opendkim" and canon.startswith("simple/") and r["a"] == "ed25519-sha256":
+                # libopendkim 2.11 hashes an Ed25519 signature's own header
+                # with another folding than it emits: under simple header
+                # canonicalisation it does not verify (unit test "native
+                # signatures are byte-identical to libopendkim's"); dkimpy
+                # says the same here).
+                continue
+            assert r["ok"], (m[:200], d.decode(errors="replace")[:1500], results)
