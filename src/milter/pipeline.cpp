@@ -133,7 +133,7 @@ void pool_stage(mail::Message& msg, const Decided& d, std::string& log) {
 // warm-up's case: with on_error = accept the message goes on unchecked
 // against the list, at warning level.
 Status recipient_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::string& log) {
-    const records::SimulatorSettings& sim = rt.simulator;
+    const records::SimulatorSettings& sim = rt.settings.simulator;
     std::vector<std::optional<Removed>> out(msg.env.rcpts.size());
     bool lookup = false;
     for (size_t i = 0; i < msg.env.rcpts.size(); ++i) {
@@ -286,7 +286,7 @@ void record_rendering_failure(const services::Services& sv, const mail::Message&
 // Templates: render X-SES-Template messages; a RenderingFailure is stored
 // for the statistics.  {{unsubscribe_url}} is ours (reserved, docs/templates.md).
 Status template_stage(mail::Message& msg, const Runtime& rt, const std::string& unsubscribe_url, std::string& log) {
-    if (!rt.services || !rt.services->templates || !rt.templates_enabled) return ok_status();
+    if (!rt.services || !rt.services->templates || !rt.settings.templates_enabled) return ok_status();
     tmpl::Settings s;
     s.max_message_size = rt.cfg.milter.max_message_size;
     s.reserved["unsubscribe_url"] = unsubscribe_url;
@@ -343,7 +343,7 @@ const config::DomainConf* tracked_domain(const Runtime& rt, const Decided& d) {
 std::string unsubscribe_url(const mail::Message& msg, const Runtime& rt, const Decided& d) {
     const config::DomainConf* dom = tracked_domain(rt, d);
     if (!dom || !(dom->unsubscribe || d.unsubscribe) || msg.env.rcpts.size() != 1 || d.message_id.empty()) return {};
-    return rt.public_base + "/u/" +
+    return rt.settings.public_base + "/u/" +
            records::make_token({records::TokenKind::unsubscribe, d.message_id, 0, 0},
                                rt.services->tracking->settings().keys);
 }
@@ -362,7 +362,7 @@ Status tracking_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::st
         log += " tracking=off (no message records)";
         return ok_status();
     }
-    const std::string& base = rt.public_base;
+    const std::string& base = rt.settings.public_base;
     const records::TagKeys& keys = rt.services->tracking->settings().keys;
     if (d.message_id.empty()) d.message_id = records::new_message_id(clock::now() * 1000);
     const std::string unsub = unsubscribe_url(msg, rt, d);
@@ -425,7 +425,7 @@ Status tracking_stage(mail::Message& msg, const Runtime& rt, Decided& d, std::st
 Status long_line_stage(mail::Message& msg, const Runtime& rt, const Decided& d, std::string& log) {
     if (msg.body_data().longest_line() <= mail::kMaxLineOctets) return ok_status();
     if (!d.keys) return ok_status();
-    auto st = mail::fix_long_lines(msg, rt.long_lines);
+    auto st = mail::fix_long_lines(msg, rt.settings.long_lines);
     if (st) log += " long-lines=reencoded";
     return st;
 }

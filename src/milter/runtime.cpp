@@ -12,6 +12,17 @@ std::mutex g_mu;
 std::shared_ptr<const Runtime> g_current;
 }  // namespace
 
+MessageSettings MessageSettings::from(const config::Config& cfg) {
+    MessageSettings s;
+    s.templates_enabled = cfg.get(config::key::templates::enabled);
+    s.simulator.enabled = cfg.get(config::key::simulator::enabled);
+    s.simulator.domain = str::lower(cfg.get(config::key::simulator::domain));
+    s.long_lines = mail::long_line_policy(cfg.get(config::key::dkim::long_lines));
+    s.public_base = cfg.get(config::key::http::public_url);
+    while (!s.public_base.empty() && s.public_base.back() == '/') s.public_base.pop_back();
+    return s;
+}
+
 Result<std::shared_ptr<const Runtime>> Runtime::build(config::Config cfg,
                                                       std::shared_ptr<services::Services> services) {
     mail::SpoolSettings spool{cfg.get(config::key::milter::spool_directory),
@@ -29,12 +40,7 @@ Result<std::shared_ptr<const Runtime>> Runtime::build(config::Config cfg,
     auto auth = auth::AuthRuntime::create(cfg, rt->services ? rt->services->store : nullptr);
     if (!auth) return auth.error();
     rt->auth = std::move(*auth);
-    rt->templates_enabled = cfg.get(config::key::templates::enabled);
-    rt->simulator.enabled = cfg.get(config::key::simulator::enabled);
-    rt->simulator.domain = str::lower(cfg.get(config::key::simulator::domain));
-    rt->long_lines = mail::long_line_policy(cfg.get(config::key::dkim::long_lines));
-    rt->public_base = cfg.get(config::key::http::public_url);
-    while (!rt->public_base.empty() && rt->public_base.back() == '/') rt->public_base.pop_back();
+    rt->settings = MessageSettings::from(cfg);
     rt->return_path = ReturnPathRules::from(cfg);
     rt->cfg = std::move(cfg);
     return std::shared_ptr<const Runtime>(std::move(rt));

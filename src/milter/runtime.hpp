@@ -20,20 +20,25 @@
 
 namespace ses::milter {
 
-struct Runtime {
-    config::Config cfg;
-    dkim::KeyStore keys;
-    std::unique_ptr<dkim::Signer> signer;
-    std::shared_ptr<services::Services> services;  // outlives every snapshot; may be null in tests
-    std::shared_ptr<auth::AuthRuntime> auth;
-    ReturnPathRules return_path;  // from cfg: tag keys and return-path domains
-    // Per-message settings read once per snapshot: Config::get walks the
-    // TOML tree by path, and these are needed by every message.
+// Per-message settings read once per snapshot: Config::get walks the TOML
+// tree by path, and every message needs these.
+struct MessageSettings {
     bool templates_enabled = true;                                     // templates.enabled
     records::SimulatorSettings simulator;                              // [simulator]
     mail::LongLinePolicy long_lines = mail::LongLinePolicy::reencode;  // dkim.long_lines
     std::string public_base;                                           // http.public_url without trailing '/'
 
+    static MessageSettings from(const config::Config& cfg);
+};
+
+struct Runtime {
+    config::Config cfg;
+    dkim::KeyStore keys;
+    std::unique_ptr<dkim::Signer> signer;
+    std::shared_ptr<services::Services> services;  // outlives every snapshot; may be null in tests
+    std::shared_ptr<auth::AuthRuntime> auth;       // identities, inbound checks; null in tests: all mail outbound
+    ReturnPathRules return_path;                   // from cfg: tag keys and return-path domains
+    MessageSettings settings;                      // from cfg
     static Result<std::shared_ptr<const Runtime>> build(config::Config cfg,
                                                         std::shared_ptr<services::Services> services = nullptr);
 };

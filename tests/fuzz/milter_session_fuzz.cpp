@@ -55,6 +55,7 @@ std::shared_ptr<const milter::Runtime> make_runtime() {
     if (!ks || !signer) std::abort();
     rt->keys = std::move(*ks);
     rt->signer = std::move(*signer);
+    rt->settings = milter::MessageSettings::from(*cfg);
     rt->cfg = std::move(*cfg);
     return rt;
 }

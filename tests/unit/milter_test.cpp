@@ -113,6 +113,7 @@ struct Fixture {
         REQUIRE(signer.ok());
         rt->signer = std::move(*signer);
         rt->return_path = rt_return_path;
+        rt->settings = milter::MessageSettings::from(*cfg);
         rt->cfg = std::move(*cfg);
     }
     milter::ReturnPathRules rt_return_path;
