@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <condition_variable>
 #include <mutex>
 #include <vector>
@@ -66,9 +67,34 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return redis.call('HDEL', KEYS[1], ARGV[1])
 )lua";
 
-enum Script { kCharge, kRefund, kCount, kSuppPut, kSuppDel, kScripts };
-constexpr std::string_view kScriptText[kScripts] = {kChargeScript, kRefundScript, kCountScript, kSuppPutScript,
-                                                    kSuppDelScript};
+// KEYS: per day its event set and counter hash; ARGV: event ttl, counter
+// ttl, then per counter: its day's index (1-based pair of KEYS), event,
+// name, n.  kCountScript for many counters in one call.
+constexpr std::string_view kCountManyScript = R"lua(
+local out = {}
+local touched = {}
+for i = 3, #ARGV, 4 do
+  local d = tonumber(ARGV[i])
+  if redis.call('SADD', KEYS[2 * d - 1], ARGV[i + 1]) == 1 then
+    redis.call('HINCRBY', KEYS[2 * d], ARGV[i + 2], ARGV[i + 3])
+    touched[d] = true
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+for d = 1, #KEYS / 2 do
+  if touched[d] then
+    redis.call('EXPIRE', KEYS[2 * d - 1], tonumber(ARGV[1]))
+    redis.call('EXPIRE', KEYS[2 * d], tonumber(ARGV[2]))
+  end
+end
+return out
+)lua";
+
+enum Script { kCharge, kRefund, kCount, kSuppPut, kSuppDel, kCountMany, kScripts };
+constexpr std::string_view kScriptText[kScripts] = {kChargeScript,  kRefundScript,  kCountScript,
+                                                    kSuppPutScript, kSuppDelScript, kCountManyScript};
 
 constexpr int64_t kEventTtl = 8 * 86400;      // retries come within days
 constexpr int64_t kCounterTtl = 400 * 86400;  // a year of statistics, and some
@@ -388,6 +414,35 @@ private:
     std::chrono::steady_clock::time_point retry_at_{};
     std::string last_error_;
     std::string sha_[kScripts];
+
+public:
+    // ---- batched statistics counters ----------------------------------------
+
+    Result<std::vector<bool>> count_many(const std::vector<CountOp>& ops) override {
+        std::vector<bool> out;
+        if (ops.empty()) return out;
+        std::vector<std::string> keys, args{std::to_string(kEventTtl), std::to_string(kCounterTtl)};
+        std::map<int32_t, size_t> days;  // day -> its pair in KEYS, 1-based
+        for (const auto& op : ops) {
+            auto [it, fresh] = days.try_emplace(op.day, days.size() + 1);
+            if (fresh) {
+                keys.push_back(opts_.redis_prefix + "e:" + day_str(op.day));
+                keys.push_back(opts_.redis_prefix + "c:" + day_str(op.day));
+            }
+            args.push_back(std::to_string(it->second));
+            args.push_back(op.event);
+            args.push_back(op.name);
+            args.push_back(std::to_string(op.n));
+        }
+        auto r = eval(kCountMany, keys, args);
+        if (!r) return r.error();
+        const redisReply* rep = r->get();
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != ops.size())
+            return fail_reply("count script: unexpected reply");
+        for (size_t i = 0; i < rep->elements; ++i)
+            out.push_back(rep->element[i]->type == REDIS_REPLY_INTEGER && rep->element[i]->integer == 1);
+        return out;
+    }
 };
 
 }  // namespace

@@ -11,8 +11,9 @@
 //
 // Suppression entries are opaque values (records/suppression.hpp owns their
 // encoding) under an opaque key.  Statistics counters are counted at most
-// once per event id: count() with an event id seen before changes nothing,
-// so a retried update never counts twice.
+// once per event id: count() (or count_many(), many counters in one round
+// trip) with an event id seen before changes nothing, so a retried update
+// never counts twice.
 //
 // The LMDB backend runs its own write transactions: never call it inside a
 // write transaction on the same Env (the daemon opens a shared state only
@@ -50,6 +51,14 @@ struct QuotaAnswer {
     uint64_t used = 0;  // the counter of `over` (or of the first key when charged), before this charge
 };
 
+// One statistics counter update of count_many().
+struct CountOp {
+    int32_t day = 0;
+    std::string name;   // the counter
+    std::string event;  // counted at most once per day
+    uint64_t n = 1;
+};
+
 // The backend's health, for the metrics and `sesctl status`.
 struct SharedHealth {
     std::string backend;  // "lmdb" | "redis"
@@ -79,6 +88,16 @@ public:
     virtual Result<std::map<std::string, uint64_t>> totals(int32_t day) = 0;
 
     virtual SharedHealth health() const = 0;
+
+    // ---- batched statistics counters (one round trip per transaction) ----
+
+    // count() for many counters in one step (one Redis call, one LMDB
+    // transaction): adds each op's `n` to counter `name` of its `day` unless
+    // its `event` was counted before for that day (or earlier in `ops`), and
+    // marks the event.  Same keys and expiry as count(), so totals() sees
+    // both.  Either every op is applied or the call fails; answers, per op,
+    // whether it counted.
+    virtual Result<std::vector<bool>> count_many(const std::vector<CountOp>& ops) = 0;
 };
 
 struct SharedOptions {

@@ -100,6 +100,7 @@ struct Down : store::SharedState {
     Result<bool> count(int32_t, std::string_view, std::string_view) override { return err; }
     Result<std::map<std::string, uint64_t>> totals(int32_t) override { return err; }
     store::SharedHealth health() const override { return {"redis", false, 1, 1}; }
+    Result<std::vector<bool>> count_many(const std::vector<store::CountOp>&) override { return err; }
 };
 
 }  // namespace

@@ -96,6 +96,9 @@ struct Spy : store::SharedState {
     }
     Result<std::map<std::string, uint64_t>> totals(int32_t d) override { return in->totals(d); }
     store::SharedHealth health() const override { return in->health(); }
+    Result<std::vector<bool>> count_many(const std::vector<store::CountOp>& ops) override {
+        return in->count_many(ops);
+    }
 };
 
 struct SpyHost {
