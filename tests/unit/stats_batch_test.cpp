@@ -7,12 +7,14 @@
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <string>
 
 #include "records/message_store.hpp"
 #include "redis_fixture.hpp"
 #include "store/env.hpp"
+#include "store/schema.hpp"
 #include "store/shared_state.hpp"
 #include "temp_records.hpp"
 
@@ -308,4 +310,64 @@ TEST_CASE("stats batch: the same operations give the same totals on both backend
         totals[kind] = fleet;
     }
     if (totals.size() == 2) CHECK(totals["lmdb"] == totals["redis"]);
+}
+
+namespace {
+
+struct Step : store::PreCommit {
+    std::function<Status()> fn;
+    int runs = 0;
+    explicit Step(std::function<Status()> f) : fn(std::move(f)) {}
+    Status run() override {
+        ++runs;
+        return fn();
+    }
+};
+
+}  // namespace
+
+TEST_CASE("store: a transaction's pre-commit step runs once before it commits; its failure commits nothing",
+          "[store]") {
+    test::TempRecords s("pre-commit");
+    auto meta = s.env->table(store::table::meta);
+    int owner = 0;
+    int runs = 0;
+    // Runs once, with the transaction still open (not yet committed).
+    REQUIRE(s.env->update([&](store::Txn& txn) -> Status {
+        txn.put(meta, "k1", "v");
+        CHECK_FALSE(txn.pre_commit(&owner));
+        auto& step = txn.add_pre_commit(&owner, std::make_unique<Step>([&]() -> Status {
+            ++runs;
+            CHECK(txn.active());
+            CHECK(txn.get(meta, "k1"));
+            return ok_status();
+        }));
+        CHECK(txn.pre_commit(&owner) == &step);
+        return txn.status();
+    }));
+    CHECK(runs == 1);
+    // Its failure is the commit's: nothing of the transaction is written.
+    Status st = s.env->update([&](store::Txn& txn) -> Status {
+        txn.put(meta, "k2", "v");
+        txn.add_pre_commit(&owner,
+                           std::make_unique<Step>([] { return Status(internal_error("test: shared state down")); }));
+        return txn.status();
+    });
+    REQUIRE_FALSE(st);
+    CHECK(st.error().what == "test: shared state down");
+    // A transaction that fails (or aborts) drops its step unrun.
+    runs = 0;
+    CHECK_FALSE(s.env->update([&](store::Txn& txn) -> Status {
+        txn.add_pre_commit(&owner, std::make_unique<Step>([&] {
+            ++runs;
+            return ok_status();
+        }));
+        return internal_error("test: the update fails");
+    }));
+    CHECK(runs == 0);
+    REQUIRE(s.env->view([&](store::Txn& r) {
+        CHECK(r.get(meta, "k1"));
+        CHECK_FALSE(r.get(meta, "k2"));
+        return r.status();
+    }));
 }
