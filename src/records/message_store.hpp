@@ -177,7 +177,9 @@ public:
     int32_t day_of(int64_t t) const { return settings_.day_of(t); }
     std::string mailbox_group(std::string_view address) const;
     // `event` names this change (for the shared state's idempotence): the
-    // message id, the recipient and what makes the change unique.
+    // message id, the recipient and what makes the change unique; its `n`
+    // units are one event.  The shared count goes with the transaction's
+    // others just before it commits (see above).
     void count(store::Txn& txn, int64_t time, const std::string& identity, std::string_view address, bool simulated,
                Counter c, std::string_view event, uint64_t n = 1);
 
