@@ -36,6 +36,26 @@ std::string shared_counter(std::string_view identity, std::string_view group, bo
            std::string(counter_name(c));
 }
 
+// The shared counts of one write transaction, sent in one call just before
+// it commits: a message to 50 recipients (or a follower batch of 50 lines)
+// is one round trip, not one per counter, and the process's one LMDB writer
+// waits for it once.  Its failure fails the commit, so the update is
+// retried whole; the events make the retry count nothing twice.
+class SharedCounts final : public store::PreCommit {
+public:
+    explicit SharedCounts(std::shared_ptr<store::SharedState> shared) : shared_(std::move(shared)) {}
+    void add(store::CountOp op) { ops_.push_back(std::move(op)); }
+    Status run() override {
+        if (ops_.empty()) return ok_status();
+        if (auto r = shared_->count_many(ops_); !r) return Error{"statistics (shared state): " + r.error().what, {}};
+        return ok_status();
+    }
+
+private:
+    std::shared_ptr<store::SharedState> shared_;
+    std::vector<store::CountOp> ops_;
+};
+
 std::optional<Event> decode_event(std::string_view key, std::string_view v) {
     auto e = decode_event_fields(v);
     if (!e) return std::nullopt;
@@ -217,15 +237,12 @@ void MessageStore::count(store::Txn& txn, int64_t time, const std::string& ident
     int32_t day = day_of(time);
     std::string group = mailbox_group(address);
     if (settings_.shared && txn.status()) {
-        std::string name = shared_counter(identity, group, simulated, c);
-        for (uint64_t i = 0; i < n; ++i) {
-            std::string ev = std::string(event) + '\0' + std::string(counter_name(c));
-            if (i) ev += "#" + std::to_string(i);
-            if (auto r = settings_.shared->count(day, name, ev); !r) {
-                txn.fail(Error{"statistics (shared state): " + r.error().what, {}});
-                return;
-            }
-        }
+        auto* batch = static_cast<SharedCounts*>(txn.pre_commit(this));
+        if (!batch)
+            batch =
+                static_cast<SharedCounts*>(&txn.add_pre_commit(this, std::make_unique<SharedCounts>(settings_.shared)));
+        batch->add(store::CountOp{day, shared_counter(identity, group, simulated, c),
+                                  std::string(event) + '\0' + std::string(counter_name(c)), n});
     }
     std::string key = stats_key(day, identity, group, simulated);
     Counters cs = decode_counters(txn.get(stats_, key));

@@ -21,9 +21,12 @@
 // With a fleet's shared state ([store] backend = "redis", docs/fleet.md)
 // every counter is also counted there, once per event id (message id,
 // recipient, counter and the outcome's time: a retried update never counts
-// twice), and stats() reads the fleet's totals from it.  A shared-state
-// failure fails the caller's transaction (Txn::fail): the update is retried
-// whole, and the local counters never run ahead of the fleet's.
+// twice), and stats() reads the fleet's totals from it.  The shared counts
+// of one write transaction (a message's add(), a follower batch) are
+// collected and sent in ONE call just before it commits (store::PreCommit),
+// so stats() inside that same transaction does not see them yet.  A
+// shared-state failure fails the commit: the update is retried whole, and
+// the local counters never run ahead of the fleet's.
 //
 // Short Postfix queue ids are reused after a while: by_queue_id() takes the
 // newest record with that id that is not older than `window` seconds.
@@ -174,7 +177,9 @@ public:
     int32_t day_of(int64_t t) const { return settings_.day_of(t); }
     std::string mailbox_group(std::string_view address) const;
     // `event` names this change (for the shared state's idempotence): the
-    // message id, the recipient and what makes the change unique.
+    // message id, the recipient and what makes the change unique; its `n`
+    // units are one event.  The shared count goes with the transaction's
+    // others just before it commits (see above).
     void count(store::Txn& txn, int64_t time, const std::string& identity, std::string_view address, bool simulated,
                Counter c, std::string_view event, uint64_t n = 1);
 

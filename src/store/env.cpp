@@ -56,6 +56,7 @@ Txn::Txn(Txn&& o) noexcept
       write_(o.write_),
       map_full_(o.map_full_),
       error_(std::move(o.error_)),
+      pre_commit_(std::move(o.pre_commit_)),
       lock_(std::move(o.lock_)) {
     // Cursors are never created before a Txn reaches its final place.
     o.txn_ = nullptr;
@@ -77,8 +78,21 @@ void Txn::end() {
         c->valid_ = false;
     }
     cursors_.clear();
+    pre_commit_.clear();
     txn_ = nullptr;
     if (lock_.owns_lock()) lock_.unlock();
+}
+
+PreCommit* Txn::pre_commit(const void* owner) const {
+    for (const auto& [o, step] : pre_commit_)
+        if (o == owner) return step.get();
+    return nullptr;
+}
+
+PreCommit& Txn::add_pre_commit(const void* owner, std::unique_ptr<PreCommit> step) {
+    if (!step || pre_commit(owner)) std::abort();  // one step per owner, found again through pre_commit()
+    pre_commit_.emplace_back(owner, std::move(step));
+    return *pre_commit_.back().second;
 }
 
 std::optional<std::string_view> Txn::get(Table t, std::string_view key) {
@@ -118,6 +132,8 @@ bool Txn::del(Table t, std::string_view key) {
 
 Status Txn::commit() {
     if (!txn_) return internal_error("store: commit of an ended transaction");
+    for (size_t i = 0; i < pre_commit_.size() && !error_; ++i)
+        if (Status s = pre_commit_[i].second->run(); !s) fail(s.error());
     if (error_) {
         abort();
         return *error_;

@@ -75,6 +75,19 @@ struct Table {
 class Env;
 class Cursor;
 
+// A step outside LMDB that belongs to a write transaction and runs just
+// before it commits, with the transaction still open: the fleet's shared
+// statistics counters, collected over the whole transaction and sent in one
+// call.  Its failure fails the transaction (nothing is committed), so the
+// caller retries the whole update.  It may run more than once for the same
+// update (Env::update retries after growing the map), so it must be
+// idempotent.
+class PreCommit {
+public:
+    virtual ~PreCommit() = default;
+    virtual Status run() = 0;
+};
+
 class Txn {
 public:
     Txn(Txn&& o) noexcept;
@@ -101,6 +114,11 @@ public:
     void fail(Error e) {
         if (!error_) error_ = std::move(e);
     }
+    // The pre-commit step `owner` registered in this transaction, or null;
+    // at most one per owner, run in the order registered.  Dropped unrun
+    // when the transaction aborts or has failed.
+    PreCommit* pre_commit(const void* owner) const;
+    PreCommit& add_pre_commit(const void* owner, std::unique_ptr<PreCommit> step);
 
 private:
     friend class Env;
@@ -115,6 +133,7 @@ private:
     bool map_full_ = false;
     std::optional<Error> error_;
     std::vector<Cursor*> cursors_;
+    std::vector<std::pair<const void*, std::unique_ptr<PreCommit>>> pre_commit_;
     std::shared_lock<std::shared_mutex> lock_;
 };
 

@@ -178,6 +178,34 @@ private:
     std::shared_ptr<Env> env_;
     Table quota_, supp_, count_, event_;
     std::atomic<uint64_t> errors_{0};
+
+public:
+    // ---- batched statistics counters ----------------------------------------
+
+    Result<std::vector<bool>> count_many(const std::vector<CountOp>& ops) override {
+        std::vector<bool> out;
+        if (ops.empty()) return out;
+        Status st = env_->update([&](Txn& txn) -> Status {
+            out.clear();
+            for (const auto& op : ops) {
+                std::string ek = day_prefixed(op.day, op.event);
+                if (txn.get(event_, ek)) {
+                    out.push_back(false);
+                    continue;
+                }
+                txn.put(event_, ek, {});
+                std::string ck = day_prefixed(op.day, op.name);
+                auto v = txn.get(count_, ck);
+                std::string nv;
+                put_u64be(nv, (v ? get_u64be(*v) : 0) + op.n);
+                txn.put(count_, ck, nv);
+                out.push_back(true);
+            }
+            return txn.status();
+        });
+        if (!st) return fail(st.error());
+        return out;
+    }
 };
 
 }  // namespace

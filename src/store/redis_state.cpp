@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <condition_variable>
 #include <mutex>
 #include <vector>
@@ -161,9 +162,35 @@ end
 return {1, 0, used[1] or 0}
 )lua";
 
-enum Script { kCharge, kRefund, kCount, kSuppPut, kSuppDel, kHeldReg, kHeldDel, kHeldCharge, kScripts };
-constexpr std::string_view kScriptText[kScripts] = {kChargeScript,  kRefundScript,  kCountScript,   kSuppPutScript,
-                                                    kSuppDelScript, kHeldRegScript, kHeldDelScript, kHeldChargeScript};
+// KEYS: per day its event set and counter hash; ARGV: event ttl, counter
+// ttl, then per counter: its day's index (1-based pair of KEYS), event,
+// name, n.  kCountScript for many counters in one call.
+constexpr std::string_view kCountManyScript = R"lua(
+local out = {}
+local touched = {}
+for i = 3, #ARGV, 4 do
+  local d = tonumber(ARGV[i])
+  if redis.call('SADD', KEYS[2 * d - 1], ARGV[i + 1]) == 1 then
+    redis.call('HINCRBY', KEYS[2 * d], ARGV[i + 2], ARGV[i + 3])
+    touched[d] = true
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+for d = 1, #KEYS / 2 do
+  if touched[d] then
+    redis.call('EXPIRE', KEYS[2 * d - 1], tonumber(ARGV[1]))
+    redis.call('EXPIRE', KEYS[2 * d], tonumber(ARGV[2]))
+  end
+end
+return out
+)lua";
+
+enum Script { kCharge, kRefund, kCount, kSuppPut, kSuppDel, kHeldReg, kHeldDel, kHeldCharge, kCountMany, kScripts };
+constexpr std::string_view kScriptText[kScripts] = {kChargeScript,  kRefundScript,     kCountScript,
+                                                    kSuppPutScript, kSuppDelScript,    kHeldRegScript,
+                                                    kHeldDelScript, kHeldChargeScript, kCountManyScript};
 
 // Registrations outlive their own expiry by a day, so the keys are never
 // gone while an entry in them still counts.
@@ -547,6 +574,35 @@ private:
     std::chrono::steady_clock::time_point retry_at_{};
     std::string last_error_;
     std::string sha_[kScripts];
+
+public:
+    // ---- batched statistics counters ----------------------------------------
+
+    Result<std::vector<bool>> count_many(const std::vector<CountOp>& ops) override {
+        std::vector<bool> out;
+        if (ops.empty()) return out;
+        std::vector<std::string> keys, args{std::to_string(kEventTtl), std::to_string(kCounterTtl)};
+        std::map<int32_t, size_t> days;  // day -> its pair in KEYS, 1-based
+        for (const auto& op : ops) {
+            auto [it, fresh] = days.try_emplace(op.day, days.size() + 1);
+            if (fresh) {
+                keys.push_back(opts_.redis_prefix + "e:" + day_str(op.day));
+                keys.push_back(opts_.redis_prefix + "c:" + day_str(op.day));
+            }
+            args.push_back(std::to_string(it->second));
+            args.push_back(op.event);
+            args.push_back(op.name);
+            args.push_back(std::to_string(op.n));
+        }
+        auto r = eval(kCountMany, keys, args);
+        if (!r) return r.error();
+        const redisReply* rep = r->get();
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != ops.size())
+            return fail_reply("count script: unexpected reply");
+        for (size_t i = 0; i < rep->elements; ++i)
+            out.push_back(rep->element[i]->type == REDIS_REPLY_INTEGER && rep->element[i]->integer == 1);
+        return out;
+    }
 };
 
 }  // namespace

@@ -51,8 +51,9 @@ void two_hosts_count_once(std::shared_ptr<store::SharedState> shared) {
     StatsHost a("stats-fleet-a", shared), b("stats-fleet-b", shared);
     const int64_t t = 1796311484;  // 2026-11-27
     const int32_t day = a.fleet_ms->day_of(t);
-    // Host A's first write fails after counting (a crash, a conflict): its
-    // retry must not count again in the fleet's totals.
+    // Host A's first write fails (a crash, a conflict) after add(): its
+    // retry must count once in the fleet's totals.  (The shared counts go
+    // at commit; a commit lost after them: stats_batch_test.cpp.)
     Status failed = a.env->update([&](store::Txn& txn) -> Status {
         REQUIRE(a.fleet_ms->add(txn, record("m1", t)));
         return internal_error("test: the transaction fails");
@@ -63,7 +64,7 @@ void two_hosts_count_once(std::shared_ptr<store::SharedState> shared) {
     Outcome sent;
     sent.kind = Outcome::Kind::sent;
     sent.time = t + 5;
-    // The follower's batch fails after the outcome was counted, and is
+    // The follower's batch fails after the outcome was applied, and is
     // applied again.
     for (bool fail : {true, false}) {
         Status st = b.env->update([&](store::Txn& txn) -> Status {

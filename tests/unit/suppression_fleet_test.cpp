@@ -106,6 +106,7 @@ struct Down : store::SharedState {
                                                const store::HeldOrder&, int64_t) override {
         return err;
     }
+    Result<std::vector<bool>> count_many(const std::vector<store::CountOp>&) override { return err; }
 };
 
 }  // namespace
