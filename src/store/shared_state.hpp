@@ -69,74 +69,75 @@ struct HeldOrder {
     int64_t due_at = 0;       // blocks younger mail only from then on
     uint64_t recipients = 0;  // what it will charge
     int64_t expires_at = 0;   // forgotten then unless registered again
-    // One statistics counter update of count_many().
-    struct CountOp {
-        int32_t day = 0;
-        std::string name;   // the counter
-        std::string event;  // counted at most once per day
-        uint64_t n = 1;
-    };
+};
 
-    // The backend's health, for the metrics and `sesctl status`.
-    struct SharedHealth {
-        std::string backend;  // "lmdb" | "redis"
-        bool up = true;
-        uint64_t errors = 0;   // failed calls since start
-        uint64_t outages = 0;  // transitions from up to down
-    };
+// One statistics counter update of count_many().
+struct CountOp {
+    int32_t day = 0;
+    std::string name;   // the counter
+    std::string event;  // counted at most once per day
+    uint64_t n = 1;
+};
 
-    class SharedState {
-    public:
-        virtual ~SharedState() = default;
+// The backend's health, for the metrics and `sesctl status`.
+struct SharedHealth {
+    std::string backend;  // "lmdb" | "redis"
+    bool up = true;
+    uint64_t errors = 0;   // failed calls since start
+    uint64_t outages = 0;  // transitions from up to down
+};
 
-        virtual Result<QuotaAnswer> charge(const std::vector<QuotaCharge>& keys, int32_t day, uint64_t n,
-                                           int64_t ttl) = 0;
-        virtual Status refund(const std::vector<QuotaCharge>& keys, int32_t day, uint64_t n) = 0;
-        virtual Result<uint64_t> used(std::string_view key, int32_t day) = 0;
+class SharedState {
+public:
+    virtual ~SharedState() = default;
 
-        virtual Result<std::optional<std::string>> suppression_get(std::string_view key) = 0;
-        virtual Status suppression_put(std::string_view key, std::string_view value) = 0;
-        virtual Result<bool> suppression_del(std::string_view key) = 0;
-        // Entries whose key starts with `prefix`, in key order, at most `limit`.
-        virtual Result<std::vector<std::pair<std::string, std::string>>> suppression_list(std::string_view prefix,
-                                                                                          size_t limit) = 0;
+    virtual Result<QuotaAnswer> charge(const std::vector<QuotaCharge>& keys, int32_t day, uint64_t n, int64_t ttl) = 0;
+    virtual Status refund(const std::vector<QuotaCharge>& keys, int32_t day, uint64_t n) = 0;
+    virtual Result<uint64_t> used(std::string_view key, int32_t day) = 0;
 
-        // Adds 1 to counter `name` of `day` unless `event` was counted before
-        // (for that day); true when it counted.
-        virtual Result<bool> count(int32_t day, std::string_view name, std::string_view event) = 0;
-        virtual Result<std::map<std::string, uint64_t>> totals(int32_t day) = 0;
+    virtual Result<std::optional<std::string>> suppression_get(std::string_view key) = 0;
+    virtual Status suppression_put(std::string_view key, std::string_view value) = 0;
+    virtual Result<bool> suppression_del(std::string_view key) = 0;
+    // Entries whose key starts with `prefix`, in key order, at most `limit`.
+    virtual Result<std::vector<std::pair<std::string, std::string>>> suppression_list(std::string_view prefix,
+                                                                                      size_t limit) = 0;
 
-        virtual SharedHealth health() const = 0;
+    // Adds 1 to counter `name` of `day` unless `event` was counted before
+    // (for that day); true when it counted.
+    virtual Result<bool> count(int32_t day, std::string_view name, std::string_view event) = 0;
+    virtual Result<std::map<std::string, uint64_t>> totals(int32_t day) = 0;
 
-        // ---- the fleet-wide order of held mail (see above) ----
-        // Registers `e` under every key (idempotent: a second call refreshes
-        // recipients, due time and expiry).
-        virtual Status held_register(const std::vector<std::string>& keys, const HeldOrder& e) = 0;
-        virtual Status held_remove(const std::vector<std::string>& keys, std::string_view member) = 0;
-        // charge() of `e.recipients` behind the older held mail of every key, at
-        // time `now`; the answer's `used` is the key's counter.
-        virtual Result<QuotaAnswer> charge_in_order(const std::vector<QuotaCharge>& keys, int32_t day, int64_t ttl,
-                                                    const HeldOrder& e, int64_t now) = 0;
-        // ---- batched statistics counters (one round trip per transaction) ----
+    virtual SharedHealth health() const = 0;
 
-        // count() for many counters in one step (one Redis call, one LMDB
-        // transaction): adds each op's `n` to counter `name` of its `day` unless
-        // its `event` was counted before for that day (or earlier in `ops`), and
-        // marks the event.  Same keys and expiry as count(), so totals() sees
-        // both.  Either every op is applied or the call fails; answers, per op,
-        // whether it counted.
-        virtual Result<std::vector<bool>> count_many(const std::vector<CountOp>& ops) = 0;
-    };
+    // ---- the fleet-wide order of held mail (see above) ----
+    // Registers `e` under every key (idempotent: a second call refreshes
+    // recipients, due time and expiry).
+    virtual Status held_register(const std::vector<std::string>& keys, const HeldOrder& e) = 0;
+    virtual Status held_remove(const std::vector<std::string>& keys, std::string_view member) = 0;
+    // charge() of `e.recipients` behind the older held mail of every key, at
+    // time `now`; the answer's `used` is the key's counter.
+    virtual Result<QuotaAnswer> charge_in_order(const std::vector<QuotaCharge>& keys, int32_t day, int64_t ttl,
+                                                const HeldOrder& e, int64_t now) = 0;
+    // ---- batched statistics counters (one round trip per transaction) ----
 
-    struct SharedOptions {
-        std::string backend = "lmdb";  // "lmdb" | "redis"
-        std::string redis_url = "redis://127.0.0.1:6379/0";
-        unsigned redis_pool = 8;
-        int redis_timeout_ms = 200;
-        std::string redis_prefix = "ses:";
-    };
+    // count() for many counters in one step (one Redis call, one LMDB
+    // transaction): adds each op's `n` to counter `name` of its `day` unless
+    // its `event` was counted before for that day (or earlier in `ops`), and
+    // marks the event.  Same keys and expiry as count(), so totals() sees
+    // both.  Either every op is applied or the call fails; answers, per op,
+    // whether it counted.
+    virtual Result<std::vector<bool>> count_many(const std::vector<CountOp>& ops) = 0;
+};
 
-    // The backend named in `o`; `env` is used by the LMDB backend only.
-    Result<std::shared_ptr<SharedState>> open_shared_state(const SharedOptions& o, std::shared_ptr<Env> env);
+struct SharedOptions {
+    std::string backend = "lmdb";  // "lmdb" | "redis"
+    std::string redis_url = "redis://127.0.0.1:6379/0";
+    unsigned redis_pool = 8;
+    int redis_timeout_ms = 200;
+    std::string redis_prefix = "ses:";
+};
+
+// The backend named in `o`; `env` is used by the LMDB backend only.
+Result<std::shared_ptr<SharedState>> open_shared_state(const SharedOptions& o, std::shared_ptr<Env> env);
 
 }  // namespace ses::store

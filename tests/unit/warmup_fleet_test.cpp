@@ -109,45 +109,46 @@ struct Spy : store::SharedState {
     Result<store::QuotaAnswer> charge_in_order(const std::vector<store::QuotaCharge>& k, int32_t d, int64_t ttl,
                                                const store::HeldOrder& e, int64_t now) override {
         return in->charge_in_order(k, d, ttl, e, now);
-        Result<std::vector<bool>> count_many(const std::vector<store::CountOp>& ops) override {
-            return in->count_many(ops);
-        }
-    };
-
-    struct SpyHost {
-        std::filesystem::path dir = test::temp_path("fleet-spy");
-        std::shared_ptr<Spy> spy = std::make_shared<Spy>();
-        std::unique_ptr<Engine> engine;
-
-        // `o`: the backend behind the spy (default: this host's LMDB).
-        explicit SpyHost(const char* script, const store::SharedOptions& o = {}) {
-            store::Options so;
-            so.path = dir.string();
-            auto env = store::Env::open(so);
-            REQUIRE(env);
-            auto p = policy::Policy::from_source(script, "test.lua", policy::Settings{}, hook_defs());
-            REQUIRE(p);
-            auto sh = store::open_shared_state(o, *env);
-            REQUIRE(sh);
-            spy->in = *sh;
-            auto e = Engine::open(Settings{}, *env, *p, spy);
-            REQUIRE(e);
-            engine = std::move(*e);
-        }
-        ~SpyHost() {
-            engine.reset();
-            clock::set_override(std::nullopt);
-            std::filesystem::remove_all(dir);
-        }
-    };
-
-    mail::Message message(int n) {
-        mail::Message m;
-        m.env.mail_from = "a@example.com";
-        m.env.rcpts = {"x@example.org"};
-        m.env.queue_id = "Q" + std::to_string(100000 + n);
-        return m;
     }
+    Result<std::vector<bool>> count_many(const std::vector<store::CountOp>& ops) override {
+        return in->count_many(ops);
+    }
+};
+
+struct SpyHost {
+    std::filesystem::path dir = test::temp_path("fleet-spy");
+    std::shared_ptr<Spy> spy = std::make_shared<Spy>();
+    std::unique_ptr<Engine> engine;
+
+    // `o`: the backend behind the spy (default: this host's LMDB).
+    explicit SpyHost(const char* script, const store::SharedOptions& o = {}) {
+        store::Options so;
+        so.path = dir.string();
+        auto env = store::Env::open(so);
+        REQUIRE(env);
+        auto p = policy::Policy::from_source(script, "test.lua", policy::Settings{}, hook_defs());
+        REQUIRE(p);
+        auto sh = store::open_shared_state(o, *env);
+        REQUIRE(sh);
+        spy->in = *sh;
+        auto e = Engine::open(Settings{}, *env, *p, spy);
+        REQUIRE(e);
+        engine = std::move(*e);
+    }
+    ~SpyHost() {
+        engine.reset();
+        clock::set_override(std::nullopt);
+        std::filesystem::remove_all(dir);
+    }
+};
+
+mail::Message message(int n) {
+    mail::Message m;
+    m.env.mail_from = "a@example.com";
+    m.env.rcpts = {"x@example.org"};
+    m.env.queue_id = "Q" + std::to_string(100000 + n);
+    return m;
+}
 
 }  // namespace
 
