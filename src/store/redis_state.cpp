@@ -66,9 +66,41 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return redis.call('HDEL', KEYS[1], ARGV[1])
 )lua";
 
-enum Script { kCharge, kRefund, kCount, kSuppPut, kSuppDel, kScripts };
-constexpr std::string_view kScriptText[kScripts] = {kChargeScript, kRefundScript, kCountScript, kSuppPutScript,
-                                                    kSuppDelScript};
+// KEYS: identity hash, quota counter, feedback hash of the day.  Returns
+// value ('' when none), version, sent, bounced, complained.
+constexpr std::string_view kIdentityGetScript = R"lua(
+local s = redis.call('HMGET', KEYS[1], 'v', 'n')
+local f = redis.call('HMGET', KEYS[3], 'b', 'c')
+return {s[1] or '', tonumber(s[2] or '0'), tonumber(redis.call('GET', KEYS[2]) or '0'),
+        tonumber(f[1] or '0'), tonumber(f[2] or '0')}
+)lua";
+
+// KEYS: identity hash; ARGV: the version read, the new value.  The
+// compare-and-set of an identity's state.
+constexpr std::string_view kIdentityPutScript = R"lua(
+local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
+if n ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'n', tostring(n + 1))
+return 1
+)lua";
+
+// KEYS: event set of the day, feedback hash; ARGV: event ('' for none),
+// bounced, complained, counter ttl, event ttl.
+constexpr std::string_view kFeedbackScript = R"lua(
+if ARGV[1] ~= '' then
+  if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
+end
+redis.call('HINCRBY', KEYS[2], 'b', ARGV[2])
+redis.call('HINCRBY', KEYS[2], 'c', ARGV[3])
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
+return 1
+)lua";
+
+enum Script { kCharge, kRefund, kCount, kSuppPut, kSuppDel, kIdentityGet, kIdentityPut, kFeedback, kScripts };
+constexpr std::string_view kScriptText[kScripts] = {kChargeScript,      kRefundScript,  kCountScript,
+                                                    kSuppPutScript,     kSuppDelScript, kIdentityGetScript,
+                                                    kIdentityPutScript, kFeedbackScript};
 
 constexpr int64_t kEventTtl = 8 * 86400;      // retries come within days
 constexpr int64_t kCounterTtl = 400 * 86400;  // a year of statistics, and some
@@ -188,6 +220,51 @@ public:
         return out;
     }
 
+    Result<SharedIdentity> identity_get(std::string_view key, int32_t day) override {
+        auto r = eval(kIdentityGet, {identity_key(key), quota_key(key, day), feedback_key(key, day)}, {});
+        if (!r) return r.error();
+        const redisReply* rep = r->get();
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 5 || rep->element[0]->type != REDIS_REPLY_STRING)
+            return fail_reply("identity script: unexpected reply");
+        for (size_t i = 1; i < 5; ++i)
+            if (rep->element[i]->type != REDIS_REPLY_INTEGER) return fail_reply("identity script: unexpected reply");
+        SharedIdentity out;
+        out.version = static_cast<uint64_t>(rep->element[1]->integer);
+        if (out.version > 0) out.value = std::string(rep->element[0]->str, rep->element[0]->len);
+        out.day.sent = static_cast<uint64_t>(rep->element[2]->integer);
+        out.day.bounced = static_cast<uint64_t>(rep->element[3]->integer);
+        out.day.complained = static_cast<uint64_t>(rep->element[4]->integer);
+        return out;
+    }
+
+    Result<bool> identity_put(std::string_view key, uint64_t version, std::string_view value) override {
+        auto r = eval(kIdentityPut, {identity_key(key)}, {std::to_string(version), std::string(value)});
+        if (!r) return r.error();
+        if ((*r)->type != REDIS_REPLY_INTEGER) return fail_reply("identity CAS: unexpected reply");
+        return (*r)->integer == 1;
+    }
+
+    Result<SharedDay> day_get(std::string_view key, int32_t day) override {
+        auto r = identity_get(key, day);
+        if (!r) return r.error();
+        return r->day;
+    }
+
+    Result<bool> feedback_add(std::string_view key, int32_t day, uint64_t bounced, uint64_t complained,
+                              std::string_view event, int64_t ttl) override {
+        std::string ev;
+        if (!event.empty()) {
+            ev.append(key);
+            ev += '\0';
+            ev.append(event);
+        }
+        auto r = eval(kFeedback, {opts_.redis_prefix + "fe:" + day_str(day), feedback_key(key, day)},
+                      {ev, std::to_string(bounced), std::to_string(complained),
+                       std::to_string(std::max<int64_t>(ttl, 1)), std::to_string(kEventTtl)});
+        if (!r) return r.error();
+        return (*r)->type == REDIS_REPLY_INTEGER && (*r)->integer == 1;
+    }
+
     SharedHealth health() const override {
         std::lock_guard lk(mu_);
         return SharedHealth{"redis", up_, errors_, outages_};
@@ -196,6 +273,18 @@ public:
 private:
     std::string quota_key(std::string_view key, int32_t day) const {
         std::string k = opts_.redis_prefix + "q:" + day_str(day) + ":";
+        k.append(key);
+        return k;
+    }
+
+    std::string identity_key(std::string_view key) const {
+        std::string k = opts_.redis_prefix + "w:";
+        k.append(key);
+        return k;
+    }
+
+    std::string feedback_key(std::string_view key, int32_t day) const {
+        std::string k = opts_.redis_prefix + "f:" + day_str(day) + ":";
         k.append(key);
         return k;
     }

@@ -14,6 +14,16 @@
 // once per event id: count() with an event id seen before changes nothing,
 // so a retried update never counts twice.
 //
+// Warm-up identities (a fleet has one level and one pause switch per
+// identity): identity_get() returns the identity's state (opaque bytes,
+// src/warmup encodes them) with a version, and identity_put() writes a new
+// state only if the version is still the one read (compare-and-set; version
+// 0: none yet), so of two hosts rolling the same day exactly one wins and
+// the other reads the winner's state.  feedback_add() counts an identity's
+// bounces and complaints of a day (at most once per event id when one is
+// given); day_get() returns a day's fleet counters of an identity, `sent`
+// being its quota counter.
+//
 // The LMDB backend runs its own write transactions: never call it inside a
 // write transaction on the same Env (the daemon opens a shared state only
 // for Redis; tests give the LMDB backend a store of its own).
@@ -50,6 +60,19 @@ struct QuotaAnswer {
     uint64_t used = 0;  // the counter of `over` (or of the first key when charged), before this charge
 };
 
+// One identity's day in the fleet.
+struct SharedDay {
+    uint64_t sent = 0;  // the quota counter
+    uint64_t bounced = 0;
+    uint64_t complained = 0;
+};
+
+struct SharedIdentity {
+    std::optional<std::string> value;  // nullopt: no state yet
+    uint64_t version = 0;              // 0 with no state
+    SharedDay day;                     // the day asked for
+};
+
 // The backend's health, for the metrics and `sesctl status`.
 struct SharedHealth {
     std::string backend;  // "lmdb" | "redis"
@@ -77,6 +100,17 @@ public:
     // (for that day); true when it counted.
     virtual Result<bool> count(int32_t day, std::string_view name, std::string_view event) = 0;
     virtual Result<std::map<std::string, uint64_t>> totals(int32_t day) = 0;
+
+    // Warm-up identity state, and the day's counters of `day`, in one call.
+    virtual Result<SharedIdentity> identity_get(std::string_view key, int32_t day) = 0;
+    // Writes `value` with version `version` + 1 when the stored version is
+    // `version`; false (nothing written) when another writer came first.
+    virtual Result<bool> identity_put(std::string_view key, uint64_t version, std::string_view value) = 0;
+    virtual Result<SharedDay> day_get(std::string_view key, int32_t day) = 0;
+    // Adds to the day's bounced and complained counters of `key`; with an
+    // `event` id seen before (for that day) nothing changes (false).
+    virtual Result<bool> feedback_add(std::string_view key, int32_t day, uint64_t bounced, uint64_t complained,
+                                      std::string_view event, int64_t ttl) = 0;
 
     virtual SharedHealth health() const = 0;
 };

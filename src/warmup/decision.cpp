@@ -110,7 +110,8 @@ Result<Decision> Engine::admit(const mail::Message& m, const std::vector<Identit
         });
         if (!st) return st.error();
 
-        for (Loaded& l : loaded) evaluate(l, today, now, true);
+        for (Loaded& l : loaded)
+            if (Status e = evaluate(l, today, now, true); !e) return e.error();
         Fit planned_fit;
         int planned_over = first_over(loaded, domains, &planned_fit);
         std::optional<OverQuota> planned;

@@ -95,6 +95,17 @@ struct Spy : store::SharedState {
         return in->count(d, name, event);
     }
     Result<std::map<std::string, uint64_t>> totals(int32_t d) override { return in->totals(d); }
+    Result<store::SharedIdentity> identity_get(std::string_view k, int32_t d) override {
+        return in->identity_get(k, d);
+    }
+    Result<bool> identity_put(std::string_view k, uint64_t version, std::string_view v) override {
+        return in->identity_put(k, version, v);
+    }
+    Result<store::SharedDay> day_get(std::string_view k, int32_t d) override { return in->day_get(k, d); }
+    Result<bool> feedback_add(std::string_view k, int32_t d, uint64_t b, uint64_t c, std::string_view event,
+                              int64_t ttl) override {
+        return in->feedback_add(k, d, b, c, event, ttl);
+    }
     store::SharedHealth health() const override { return in->health(); }
 };
 
