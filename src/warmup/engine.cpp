@@ -199,7 +199,14 @@ Status Engine::from_fleet(Loaded& l, int32_t today, int64_t now) {
         if (*put) {
             l.fleet_version = f->version + 1;
             l.fleet_won = true;
-            return ok_status();
+            // The winner's history, at once: a decision made again after
+            // a local conflict finds the day rolled and has no steps.
+            if (l.steps.empty()) return ok_status();
+            return env_->update([&](store::Txn& txn) -> Status {
+                for (const RollStep& s : l.steps)
+                    append_history(txn, l.id, LevelChange{now, s.day, s.from, s.to, "upgrade"});
+                return txn.status();
+            });
         }
     }
     return internal_error("warm-up: the fleet's state of " + l.id.str() + " kept changing; try again");
@@ -228,10 +235,7 @@ void Engine::write_state(store::Txn& txn, const Loaded& l, int64_t now) {
     if (l.fleet_version) {
         std::string v = encode(l.state);
         if (!l.stored || *l.stored != v) txn.put(t_identity_, l.id.key(), v);
-        if (l.fleet_won)
-            for (const RollStep& s : l.steps)
-                append_history(txn, l.id, LevelChange{now, s.day, s.from, s.to, "upgrade"});
-        return;
+        return;  // the history was written by from_fleet()
     }
     if (!l.dirty) return;
     txn.put(t_identity_, l.id.key(), encode(l.state));

@@ -50,6 +50,13 @@ Result<std::vector<IdentityStatus>> Engine::collect_status(const std::optional<I
     std::vector<Loaded> loaded;
     std::map<std::string, std::pair<uint32_t, uint64_t>> held;
     std::map<std::string, std::vector<LevelChange>> history;
+    // An identity only other hosts of the fleet have used yet.
+    bool in_fleet = false;
+    if (only && shared_) {
+        auto f = shared_->identity_get(only->key(), today);
+        if (!f) return f.error();
+        in_fleet = f->value.has_value();
+    }
     Status st = env_->view([&](store::Txn& txn) -> Status {
         loaded.clear();
         held.clear();
@@ -59,6 +66,7 @@ Result<std::vector<IdentityStatus>> Engine::collect_status(const std::optional<I
             store::Cursor c(txn, t_identity_);
             for (bool ok = c.first(); ok; ok = c.next())
                 if (auto id = IdentityKey::from_key(c.key()); id && (!only || *id == *only)) ids.push_back(*id);
+            if (in_fleet && ids.empty()) ids.push_back(*only);
         }
         {
             store::Cursor c(txn, t_held_);

@@ -16,7 +16,7 @@ namespace ses::warmup {
 
 struct IdentityStatus {
     IdentityKey id;
-    IdentityState state;  // rolled to today (not written by status)
+    IdentityState state;  // rolled to today (written by status only to a fleet's shared state)
     int32_t today = 0;
     Limit limit;
     Counters counters;  // today
