@@ -98,6 +98,7 @@ Result<std::vector<IdentityStatus>> Engine::collect_status(const std::optional<I
         s.limit = l.limit;
         s.counters = l.counters;
         s.usage = l.usage;
+        s.fleet = l.fleet_version.has_value();
         s.remaining = l.state.paused || l.usage.sent >= l.limit.total ? 0 : l.limit.total - l.usage.sent;
         auto h = held.find(l.id.key());
         if (h != held.end()) {

@@ -283,3 +283,22 @@ def test_a_recipient_suppressed_through_one_host_is_dropped_by_the_others(fleet)
     # 2 controls and the welcome back.
     t = hosts[0].sesctl("stats", "--from", "2030-01-07", "--to", "2030-01-07")["Total"]
     assert (t["RequestCount"], t["DroppedCount"]) == (5, 2), t
+
+
+def test_pause_through_one_host_holds_on_another_and_status_shows_the_fleet(fleet):
+    redis, hosts = fleet
+    for i, x in enumerate(hosts):
+        assert x.send(FROM, f"before the pause {i}") == 250
+        x.mta.sink.wait_count(1, 30)
+    assert hosts[0].sesctl("warmup", "pause", "example.com")["paused"] is True
+    # Host 2 never saw the pause command: the identity's switch is the fleet's.
+    assert hosts[1].send(FROM, "while paused") == 250
+    h.wait_for(lambda: len(hosts[1].held()) == 1, 30, what="held on host 2 while paused through host 1")
+    assert hosts[1].mta.sink.count() == 1
+    assert hosts[2].sesctl("warmup", "status", "example.com")["paused"] is True
+    assert hosts[2].sesctl("warmup", "resume", "example.com")["paused"] is False
+    assert hosts[1].send(FROM, "after the resume") == 250
+    hosts[1].mta.sink.wait_count(2, 30)
+    # Host 3 sent one of the fleet's four; its status shows the four.
+    s = hosts[2].sesctl("warmup", "status", "example.com")
+    assert (s["scope"], s["used"], s["remaining"], s["paused"]) == ("fleet", 4, LIMIT - 4, False), s
