@@ -36,7 +36,7 @@ public:
             for (size_t i = 0; i < keys.size(); ++i) {
                 auto v = txn.get(quota_, day_prefixed(day, keys[i].key));
                 used.push_back(v ? get_u64be(*v) : 0);
-                if (used.back() + n > keys[i].limit) {
+                if (used.back() + keys[i].n.value_or(n) > keys[i].limit) {
                     a.over = static_cast<int>(i);
                     a.used = used.back();
                     return txn.status();
@@ -44,7 +44,7 @@ public:
             }
             for (size_t i = 0; i < keys.size(); ++i) {
                 std::string v;
-                put_u64be(v, used[i] + n);
+                put_u64be(v, used[i] + keys[i].n.value_or(n));
                 txn.put(quota_, day_prefixed(day, keys[i].key), v);
             }
             a.charged = true;
@@ -60,9 +60,9 @@ public:
             for (const auto& k : keys) {
                 std::string key = day_prefixed(day, k.key);
                 auto v = txn.get(quota_, key);
-                uint64_t u = v ? get_u64be(*v) : 0;
+                uint64_t u = v ? get_u64be(*v) : 0, kn = k.n.value_or(n);
                 std::string nv;
-                put_u64be(nv, u > n ? u - n : 0);
+                put_u64be(nv, u > kn ? u - kn : 0);
                 txn.put(quota_, key, nv);
             }
             return txn.status();

@@ -16,29 +16,30 @@ namespace ses::store {
 
 namespace {
 
-// KEYS: the day counters; ARGV: n, ttl, then one limit per key.  Checks all
-// before charging any, so a message counted against a domain and an address
-// is charged to both or to neither.
+// KEYS: the day counters; ARGV: ttl, then one limit per key, then one
+// amount per key.  Checks all before charging any, so a message counted
+// against a domain, an address and their quota groups is charged to all or
+// to none.
 constexpr std::string_view kChargeScript = R"lua(
-local n = tonumber(ARGV[1])
-local ttl = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[1])
+local m = #KEYS
 local used = {}
-for i = 1, #KEYS do
+for i = 1, m do
   local u = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if u + n > tonumber(ARGV[2 + i]) then return {0, i, u} end
+  if u + tonumber(ARGV[1 + m + i]) > tonumber(ARGV[1 + i]) then return {0, i, u} end
   used[i] = u
 end
-for i = 1, #KEYS do
-  redis.call('INCRBY', KEYS[i], n)
+for i = 1, m do
+  redis.call('INCRBY', KEYS[i], ARGV[1 + m + i])
   redis.call('EXPIRE', KEYS[i], ttl)
 end
 return {1, 0, used[1] or 0}
 )lua";
 
-// KEYS: the day counters; ARGV: n.
+// KEYS: the day counters; ARGV: one amount per key.
 constexpr std::string_view kRefundScript = R"lua(
-local n = tonumber(ARGV[1])
 for i = 1, #KEYS do
+  local n = tonumber(ARGV[i])
   local u = tonumber(redis.call('GET', KEYS[i]) or '0')
   if u > n then redis.call('DECRBY', KEYS[i], n) elseif u > 0 then redis.call('SET', KEYS[i], 0, 'KEEPTTL') end
 end
@@ -128,11 +129,12 @@ public:
     RedisState(SharedOptions o, RedisAddress a) : opts_(std::move(o)), addr_(std::move(a)) {}
 
     Result<QuotaAnswer> charge(const std::vector<QuotaCharge>& keys, int32_t day, uint64_t n, int64_t ttl) override {
-        std::vector<std::string> k, a{std::to_string(n), std::to_string(std::max<int64_t>(ttl, 1))};
+        std::vector<std::string> k, a{std::to_string(std::max<int64_t>(ttl, 1))};
         for (const auto& c : keys) {
             k.push_back(quota_key(c.key, day));
             a.push_back(std::to_string(c.limit));
         }
+        for (const auto& c : keys) a.push_back(std::to_string(c.n.value_or(n)));
         auto r = eval(kCharge, k, a);
         if (!r) return r.error();
         const redisReply* rep = r->get();
@@ -145,9 +147,12 @@ public:
     }
 
     Status refund(const std::vector<QuotaCharge>& keys, int32_t day, uint64_t n) override {
-        std::vector<std::string> k;
-        for (const auto& c : keys) k.push_back(quota_key(c.key, day));
-        auto r = eval(kRefund, k, {std::to_string(n)});
+        std::vector<std::string> k, a;
+        for (const auto& c : keys) {
+            k.push_back(quota_key(c.key, day));
+            a.push_back(std::to_string(c.n.value_or(n)));
+        }
+        auto r = eval(kRefund, k, a);
         if (!r) return r.error();
         return ok_status();
     }

@@ -4,10 +4,10 @@
 // one Redis server for every host).  No backend type leaks above src/store.
 //
 // charge() is the warm-up decision's one atomic step: for every key (one per
-// identity) it checks `used + n <= limit` and, only when all fit, adds `n`
-// to all of them.  Counters are per (key, day) and expire `ttl` seconds
-// after their last charge.  refund() undoes a charge whose local record
-// could not be written.
+// identity, and one per quota group of an identity that the message uses)
+// it checks `used + n <= limit` and, only when all fit, adds `n` to all of
+// them (`n` per key: a group key gets the recipients in that group).  Counters are per (key, day) and expire `ttl`
+// seconds after their last charge.  refund() undoes a charge whose local record could not be written.
 //
 // Suppression entries are opaque values (records/suppression.hpp owns their
 // encoding) under an opaque key.  Statistics counters are counted at most
@@ -50,8 +50,9 @@ namespace ses::store {
 class Env;
 
 struct QuotaCharge {
-    std::string key;  // identity, opaque
+    std::string key;  // identity (or identity and quota group), opaque
     uint64_t limit = 0;
+    std::optional<uint64_t> n;  // this key's amount; default: the call's n
 };
 
 struct QuotaAnswer {

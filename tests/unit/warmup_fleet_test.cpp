@@ -309,6 +309,7 @@ TEST_CASE("fleet: hosts that each sent a third of the day agree on the next leve
     for (auto& h : hosts) {
         auto s = h->engine->status(kDomain);
         REQUIRE(s);
+        CHECK(s->fleet);
         CHECK(s->usage.sent == 60);  // the fleet's, on every host
         CHECK(s->remaining == 0);
     }
@@ -377,5 +378,45 @@ TEST_CASE("fleet: two hosts rolling the same day concurrently upgrade once", "[w
     CHECK(a.engine->status(kDomain)->state.level == 2);
     CHECK(upgrades_in_history(*a.engine) + upgrades_in_history(*b.engine) == 1);
     CHECK(after->day.sent == 24);
+    clock::set_override(std::nullopt);
+}
+
+TEST_CASE("fleet: a quota group's cap is exact across hosts", "[warmup][fleet][redis]") {
+    if (!RedisServer::available()) {
+        WARN("redis-server is not installed: fleet test skipped");
+        return;
+    }
+    RedisServer redis;
+    const char* script =
+        "ses.on('daily_limit', function() return {total = 100, groups = {gmail = {limit = 10, domains = "
+        "{'gmail.com'}}}} end)";
+    std::vector<std::unique_ptr<Host>> hosts;
+    for (int i = 0; i < 3; ++i) hosts.push_back(std::make_unique<Host>(redis.url(), script));
+    clock::set_override(at("2030-01-07T10:00:00Z"));
+    std::atomic<int> accepted{0}, held{0}, errors{0}, qid{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 6; ++t)
+        ts.emplace_back([&, t] {
+            Engine& e = *hosts[static_cast<size_t>(t % 3)]->engine;
+            for (int i = 0; i < 3; ++i) {
+                mail::Message m = message(qid++);
+                m.env.rcpts = {"x@gmail.com"};
+                auto d = e.admit(m, "example.com");
+                if (!d)
+                    errors++;
+                else if (d->action == Decision::Action::accept)
+                    accepted++;
+                else if (d->action == Decision::Action::hold)
+                    held++;
+            }
+        });
+    for (auto& t : ts) t.join();
+    CHECK(errors == 0);
+    CHECK(accepted == 10);  // each host alone would have let 10 through
+    CHECK(held == 8);
+    // The group is full, the total is not: other domains still flow.
+    int q = 500;
+    CHECK(admit_n(*hosts[2]->engine, 2, q, Decision::Action::accept) == 2);
+    CHECK(*hosts[0]->engine->shared()->used(kDomainKey, day("2030-01-07T10:00:00Z")) == 12);
     clock::set_override(std::nullopt);
 }
