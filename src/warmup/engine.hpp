@@ -30,8 +30,8 @@
 // With a shared state (a fleet, docs/fleet.md) the daily total is checked
 // and charged first in the shared store, in one atomic step for all the
 // message's identities, and the local transaction then records the
-// decision (a charge whose local record fails is refunded).  Quota groups
-// are then checked against this host's counters only.  The identity's state
+// decision (a charge whose local record fails is refunded); the quota
+// groups the message uses are keys of that same step.  The identity's state
 // (level, day, pause) is the fleet's too: evaluate() reads it from the
 // shared store, rolls it with yesterday's fleet counters (the quota
 // counter's sent, the shared bounced and complained) and writes a rolled
