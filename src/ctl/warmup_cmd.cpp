@@ -26,10 +26,17 @@ void status_text(std::ostream& out, const warmup::IdentityStatus& s, const std::
     out << s.id.str() << " (" << warmup::kind_name(s.id.kind) << "): level " << s.state.level << ", day "
         << (s.today - s.state.started + 1) << " since " << warmup::date_string(s.state.started)
         << (s.state.paused ? ", PAUSED" : "") << "\n";
-    out << "  today " << warmup::date_string(s.today) << " (" << tz << "): limit " << s.limit.total << ", used "
-        << s.usage.sent << ", remaining " << s.remaining << "; sent " << s.counters.sent << " (released "
-        << s.counters.released << "), held " << s.counters.held << ", bounced " << s.counters.bounced << ", complained "
-        << s.counters.complained << "\n";
+    if (s.fleet) {
+        out << "  today " << warmup::date_string(s.today) << " (" << tz << "), fleet: limit " << s.limit.total
+            << ", used " << s.usage.sent << ", remaining " << s.remaining << "; bounced " << s.counters.bounced
+            << ", complained " << s.counters.complained << "; this host: released " << s.counters.released << ", held "
+            << s.counters.held << "\n";
+    } else {
+        out << "  today " << warmup::date_string(s.today) << " (" << tz << "): limit " << s.limit.total << ", used "
+            << s.usage.sent << ", remaining " << s.remaining << "; sent " << s.counters.sent << " (released "
+            << s.counters.released << "), held " << s.counters.held << ", bounced " << s.counters.bounced
+            << ", complained " << s.counters.complained << "\n";
+    }
     for (const auto& g : s.limit.groups) {
         auto it = s.usage.groups.find(g.name);
         out << "  group " << g.name << ": " << (it == s.usage.groups.end() ? 0 : it->second) << " of " << g.limit

@@ -155,6 +155,7 @@ json warmup_identity(const warmup::IdentityStatus& s) {
            {"paused", s.state.paused},
            {"limit", s.limit.total},
            {"used", s.usage.sent},
+           {"scope", s.fleet ? "fleet" : "host"},
            {"remaining", s.remaining},
            {"today", warmup_counters(s.counters)},
            {"groups", groups},

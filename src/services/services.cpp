@@ -49,8 +49,10 @@ std::function<void(store::Txn&, const records::MessageRecord&, const records::Ev
         bool hard = e.type == records::EventType::bounce && e.bounce == records::BounceType::hard;
         bool complaint = e.type == records::EventType::spamreport;
         if (!hard && !complaint) return;
+        // The fleet counts an event once however often a batch is retried.
+        std::string event = rec.id + '\0' + e.recipient + '\0' + std::to_string(e.time) + '\0' + (hard ? "b" : "c");
         engine->add_feedback(txn, warmup::IdentityKey::domain(rec.identity), hard ? 1 : 0, complaint ? 1 : 0,
-                             engine->time_zone().day_of(rec.request_time));
+                             engine->time_zone().day_of(rec.request_time), event);
     };
 }
 

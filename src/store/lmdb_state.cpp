@@ -24,6 +24,8 @@ public:
         supp_ = env_->table(table::shared_suppression);
         count_ = env_->table(table::shared_count);
         event_ = env_->table(table::shared_event);
+        identity_ = env_->table(table::shared_identity);
+        feedback_ = env_->table(table::shared_feedback);
     }
 
     Result<QuotaAnswer> charge(const std::vector<QuotaCharge>& keys, int32_t day, uint64_t n, int64_t) override {
@@ -34,7 +36,7 @@ public:
             for (size_t i = 0; i < keys.size(); ++i) {
                 auto v = txn.get(quota_, day_prefixed(day, keys[i].key));
                 used.push_back(v ? get_u64be(*v) : 0);
-                if (used.back() + n > keys[i].limit) {
+                if (used.back() + keys[i].n.value_or(n) > keys[i].limit) {
                     a.over = static_cast<int>(i);
                     a.used = used.back();
                     return txn.status();
@@ -42,7 +44,7 @@ public:
             }
             for (size_t i = 0; i < keys.size(); ++i) {
                 std::string v;
-                put_u64be(v, used[i] + n);
+                put_u64be(v, used[i] + keys[i].n.value_or(n));
                 txn.put(quota_, day_prefixed(day, keys[i].key), v);
             }
             a.charged = true;
@@ -58,9 +60,9 @@ public:
             for (const auto& k : keys) {
                 std::string key = day_prefixed(day, k.key);
                 auto v = txn.get(quota_, key);
-                uint64_t u = v ? get_u64be(*v) : 0;
+                uint64_t u = v ? get_u64be(*v) : 0, kn = k.n.value_or(n);
                 std::string nv;
-                put_u64be(nv, u > n ? u - n : 0);
+                put_u64be(nv, u > kn ? u - kn : 0);
                 txn.put(quota_, key, nv);
             }
             return txn.status();
@@ -157,6 +159,77 @@ public:
         return out;
     }
 
+    Result<SharedIdentity> identity_get(std::string_view key, int32_t day) override {
+        SharedIdentity out;
+        Status st = env_->view([&](Txn& txn) -> Status {
+            out = SharedIdentity{};
+            if (auto v = txn.get(identity_, key); v && v->size() >= 8) {
+                out.version = get_u64be(*v);
+                out.value = std::string(v->substr(8));
+            }
+            out.day = read_day(txn, key, day);
+            return txn.status();
+        });
+        if (!st) return fail(st.error());
+        return out;
+    }
+
+    Result<bool> identity_put(std::string_view key, uint64_t version, std::string_view value) override {
+        bool put = false;
+        Status st = env_->update([&](Txn& txn) -> Status {
+            put = false;
+            auto v = txn.get(identity_, key);
+            uint64_t now = v && v->size() >= 8 ? get_u64be(*v) : 0;
+            if (now != version) return txn.status();
+            std::string nv;
+            put_u64be(nv, version + 1);
+            nv.append(value);
+            txn.put(identity_, key, nv);
+            put = true;
+            return txn.status();
+        });
+        if (!st) return fail(st.error());
+        return put;
+    }
+
+    Result<SharedDay> day_get(std::string_view key, int32_t day) override {
+        SharedDay out;
+        Status st = env_->view([&](Txn& txn) -> Status {
+            out = read_day(txn, key, day);
+            return txn.status();
+        });
+        if (!st) return fail(st.error());
+        return out;
+    }
+
+    Result<bool> feedback_add(std::string_view key, int32_t day, uint64_t bounced, uint64_t complained,
+                              std::string_view event, int64_t) override {
+        bool counted = false;
+        Status st = env_->update([&](Txn& txn) -> Status {
+            counted = false;
+            if (!event.empty()) {
+                // In the statistics' event table, apart from their ids by
+                // the leading NUL (a statistics event id never starts so).
+                std::string ek = day_prefixed(day, std::string(1, '\0') + "f" + std::string(key) + '\0');
+                ek.append(event);
+                if (txn.get(event_, ek)) return txn.status();
+                txn.put(event_, ek, {});
+            }
+            std::string fk = day_prefixed(day, key);
+            auto v = txn.get(feedback_, fk);
+            uint64_t b = v && v->size() >= 16 ? get_u64be(*v) : 0;
+            uint64_t c = v && v->size() >= 16 ? get_u64be(v->substr(8)) : 0;
+            std::string nv;
+            put_u64be(nv, b + bounced);
+            put_u64be(nv, c + complained);
+            txn.put(feedback_, fk, nv);
+            counted = true;
+            return txn.status();
+        });
+        if (!st) return fail(st.error());
+        return counted;
+    }
+
     SharedHealth health() const override {
         return SharedHealth{"lmdb", true, errors_.load(std::memory_order_relaxed), 0};
     }
@@ -170,13 +243,23 @@ public:
     }
 
 private:
+    SharedDay read_day(Txn& txn, std::string_view key, int32_t day) {
+        SharedDay d;
+        if (auto v = txn.get(quota_, day_prefixed(day, key))) d.sent = get_u64be(*v);
+        if (auto v = txn.get(feedback_, day_prefixed(day, key)); v && v->size() >= 16) {
+            d.bounced = get_u64be(*v);
+            d.complained = get_u64be(v->substr(8));
+        }
+        return d;
+    }
+
     Error fail(Error e) {
         errors_.fetch_add(1, std::memory_order_relaxed);
         return e;
     }
 
     std::shared_ptr<Env> env_;
-    Table quota_, supp_, count_, event_;
+    Table quota_, supp_, count_, event_, identity_, feedback_;
     std::atomic<uint64_t> errors_{0};
 
 public:

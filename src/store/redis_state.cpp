@@ -17,29 +17,30 @@ namespace ses::store {
 
 namespace {
 
-// KEYS: the day counters; ARGV: n, ttl, then one limit per key.  Checks all
-// before charging any, so a message counted against a domain and an address
-// is charged to both or to neither.
+// KEYS: the day counters; ARGV: ttl, then one limit per key, then one
+// amount per key.  Checks all before charging any, so a message counted
+// against a domain, an address and their quota groups is charged to all or
+// to none.
 constexpr std::string_view kChargeScript = R"lua(
-local n = tonumber(ARGV[1])
-local ttl = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[1])
+local m = #KEYS
 local used = {}
-for i = 1, #KEYS do
+for i = 1, m do
   local u = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if u + n > tonumber(ARGV[2 + i]) then return {0, i, u} end
+  if u + tonumber(ARGV[1 + m + i]) > tonumber(ARGV[1 + i]) then return {0, i, u} end
   used[i] = u
 end
-for i = 1, #KEYS do
-  redis.call('INCRBY', KEYS[i], n)
+for i = 1, m do
+  redis.call('INCRBY', KEYS[i], ARGV[1 + m + i])
   redis.call('EXPIRE', KEYS[i], ttl)
 end
 return {1, 0, used[1] or 0}
 )lua";
 
-// KEYS: the day counters; ARGV: n.
+// KEYS: the day counters; ARGV: one amount per key.
 constexpr std::string_view kRefundScript = R"lua(
-local n = tonumber(ARGV[1])
 for i = 1, #KEYS do
+  local n = tonumber(ARGV[i])
   local u = tonumber(redis.call('GET', KEYS[i]) or '0')
   if u > n then redis.call('DECRBY', KEYS[i], n) elseif u > 0 then redis.call('SET', KEYS[i], 0, 'KEEPTTL') end
 end
@@ -187,10 +188,55 @@ end
 return out
 )lua";
 
-enum Script { kCharge, kRefund, kCount, kSuppPut, kSuppDel, kHeldReg, kHeldDel, kHeldCharge, kCountMany, kScripts };
-constexpr std::string_view kScriptText[kScripts] = {kChargeScript,  kRefundScript,     kCountScript,
-                                                    kSuppPutScript, kSuppDelScript,    kHeldRegScript,
-                                                    kHeldDelScript, kHeldChargeScript, kCountManyScript};
+// KEYS: identity hash, quota counter, feedback hash of the day.  Returns
+// value ('' when none), version, sent, bounced, complained.
+constexpr std::string_view kIdentityGetScript = R"lua(
+local s = redis.call('HMGET', KEYS[1], 'v', 'n')
+local f = redis.call('HMGET', KEYS[3], 'b', 'c')
+return {s[1] or '', tonumber(s[2] or '0'), tonumber(redis.call('GET', KEYS[2]) or '0'),
+        tonumber(f[1] or '0'), tonumber(f[2] or '0')}
+)lua";
+
+// KEYS: identity hash; ARGV: the version read, the new value.  The
+// compare-and-set of an identity's state.
+constexpr std::string_view kIdentityPutScript = R"lua(
+local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
+if n ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'n', tostring(n + 1))
+return 1
+)lua";
+
+// KEYS: event set of the day, feedback hash; ARGV: event ('' for none),
+// bounced, complained, counter ttl, event ttl.
+constexpr std::string_view kFeedbackScript = R"lua(
+if ARGV[1] ~= '' then
+  if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
+end
+redis.call('HINCRBY', KEYS[2], 'b', ARGV[2])
+redis.call('HINCRBY', KEYS[2], 'c', ARGV[3])
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
+return 1
+)lua";
+
+enum Script {
+    kCharge,
+    kRefund,
+    kCount,
+    kSuppPut,
+    kSuppDel,
+    kHeldReg,
+    kHeldDel,
+    kHeldCharge,
+    kCountMany,
+    kIdentityGet,
+    kIdentityPut,
+    kFeedback,
+    kScripts
+};
+constexpr std::string_view kScriptText[kScripts] = {
+    kChargeScript,  kRefundScript,     kCountScript,     kSuppPutScript,     kSuppDelScript,     kHeldRegScript,
+    kHeldDelScript, kHeldChargeScript, kCountManyScript, kIdentityGetScript, kIdentityPutScript, kFeedbackScript};
 
 // Registrations outlive their own expiry by a day, so the keys are never
 // gone while an entry in them still counts.
@@ -222,11 +268,12 @@ public:
     RedisState(SharedOptions o, RedisAddress a) : opts_(std::move(o)), addr_(std::move(a)) {}
 
     Result<QuotaAnswer> charge(const std::vector<QuotaCharge>& keys, int32_t day, uint64_t n, int64_t ttl) override {
-        std::vector<std::string> k, a{std::to_string(n), std::to_string(std::max<int64_t>(ttl, 1))};
+        std::vector<std::string> k, a{std::to_string(std::max<int64_t>(ttl, 1))};
         for (const auto& c : keys) {
             k.push_back(quota_key(c.key, day));
             a.push_back(std::to_string(c.limit));
         }
+        for (const auto& c : keys) a.push_back(std::to_string(c.n.value_or(n)));
         auto r = eval(kCharge, k, a);
         if (!r) return r.error();
         const redisReply* rep = r->get();
@@ -239,9 +286,12 @@ public:
     }
 
     Status refund(const std::vector<QuotaCharge>& keys, int32_t day, uint64_t n) override {
-        std::vector<std::string> k;
-        for (const auto& c : keys) k.push_back(quota_key(c.key, day));
-        auto r = eval(kRefund, k, {std::to_string(n)});
+        std::vector<std::string> k, a;
+        for (const auto& c : keys) {
+            k.push_back(quota_key(c.key, day));
+            a.push_back(std::to_string(c.n.value_or(n)));
+        }
+        auto r = eval(kRefund, k, a);
         if (!r) return r.error();
         return ok_status();
     }
@@ -314,6 +364,51 @@ public:
         return out;
     }
 
+    Result<SharedIdentity> identity_get(std::string_view key, int32_t day) override {
+        auto r = eval(kIdentityGet, {identity_key(key), quota_key(key, day), feedback_key(key, day)}, {});
+        if (!r) return r.error();
+        const redisReply* rep = r->get();
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 5 || rep->element[0]->type != REDIS_REPLY_STRING)
+            return fail_reply("identity script: unexpected reply");
+        for (size_t i = 1; i < 5; ++i)
+            if (rep->element[i]->type != REDIS_REPLY_INTEGER) return fail_reply("identity script: unexpected reply");
+        SharedIdentity out;
+        out.version = static_cast<uint64_t>(rep->element[1]->integer);
+        if (out.version > 0) out.value = std::string(rep->element[0]->str, rep->element[0]->len);
+        out.day.sent = static_cast<uint64_t>(rep->element[2]->integer);
+        out.day.bounced = static_cast<uint64_t>(rep->element[3]->integer);
+        out.day.complained = static_cast<uint64_t>(rep->element[4]->integer);
+        return out;
+    }
+
+    Result<bool> identity_put(std::string_view key, uint64_t version, std::string_view value) override {
+        auto r = eval(kIdentityPut, {identity_key(key)}, {std::to_string(version), std::string(value)});
+        if (!r) return r.error();
+        if ((*r)->type != REDIS_REPLY_INTEGER) return fail_reply("identity CAS: unexpected reply");
+        return (*r)->integer == 1;
+    }
+
+    Result<SharedDay> day_get(std::string_view key, int32_t day) override {
+        auto r = identity_get(key, day);
+        if (!r) return r.error();
+        return r->day;
+    }
+
+    Result<bool> feedback_add(std::string_view key, int32_t day, uint64_t bounced, uint64_t complained,
+                              std::string_view event, int64_t ttl) override {
+        std::string ev;
+        if (!event.empty()) {
+            ev.append(key);
+            ev += '\0';
+            ev.append(event);
+        }
+        auto r = eval(kFeedback, {opts_.redis_prefix + "fe:" + day_str(day), feedback_key(key, day)},
+                      {ev, std::to_string(bounced), std::to_string(complained),
+                       std::to_string(std::max<int64_t>(ttl, 1)), std::to_string(kEventTtl)});
+        if (!r) return r.error();
+        return (*r)->type == REDIS_REPLY_INTEGER && (*r)->integer == 1;
+    }
+
     SharedHealth health() const override {
         std::lock_guard lk(mu_);
         return SharedHealth{"redis", up_, errors_, outages_};
@@ -382,6 +477,18 @@ public:
 private:
     std::string quota_key(std::string_view key, int32_t day) const {
         std::string k = opts_.redis_prefix + "q:" + day_str(day) + ":";
+        k.append(key);
+        return k;
+    }
+
+    std::string identity_key(std::string_view key) const {
+        std::string k = opts_.redis_prefix + "w:";
+        k.append(key);
+        return k;
+    }
+
+    std::string feedback_key(std::string_view key, int32_t day) const {
+        std::string k = opts_.redis_prefix + "f:" + day_str(day) + ":";
         k.append(key);
         return k;
     }

@@ -57,6 +57,9 @@ constexpr TableDef kTables[] = {
     {table::shared_suppression, "opaque key (store/shared_state.hpp, LMDB backend)", "opaque value"},
     {table::shared_count, "day + counter name", "n u64"},
     {table::shared_event, "day + event id", "empty (counted once)"},
+    {table::shared_identity, "warm-up identity key (store/shared_state.hpp, LMDB backend)",
+     "version u64, then the identity's state (opaque, src/warmup)"},
+    {table::shared_feedback, "day + warm-up identity key", "bounced u64, complained u64"},
 };
 }  // namespace
 

@@ -57,6 +57,8 @@ inline constexpr std::string_view shared_quota = "shared_quota";
 inline constexpr std::string_view shared_suppression = "shared_suppression";
 inline constexpr std::string_view shared_count = "shared_count";
 inline constexpr std::string_view shared_event = "shared_event";
+inline constexpr std::string_view shared_identity = "shared_identity";
+inline constexpr std::string_view shared_feedback = "shared_feedback";
 }  // namespace table
 
 }  // namespace ses::store

@@ -4,10 +4,10 @@
 // one Redis server for every host).  No backend type leaks above src/store.
 //
 // charge() is the warm-up decision's one atomic step: for every key (one per
-// identity) it checks `used + n <= limit` and, only when all fit, adds `n`
-// to all of them.  Counters are per (key, day) and expire `ttl` seconds
-// after their last charge.  refund() undoes a charge whose local record
-// could not be written.
+// identity, and one per quota group of an identity that the message uses)
+// it checks `used + n <= limit` and, only when all fit, adds `n` to all of
+// them (`n` per key: a group key gets the recipients in that group).  Counters are per (key, day) and expire `ttl`
+// seconds after their last charge.  refund() undoes a charge whose local record could not be written.
 //
 // The held-mail order (held_register/held_remove/charge_in_order): per key
 // (identity), the held mail of every host, oldest first (held_at, then the
@@ -25,6 +25,16 @@
 // once per event id: count() (or count_many(), many counters in one round
 // trip) with an event id seen before changes nothing, so a retried update
 // never counts twice.
+//
+// Warm-up identities (a fleet has one level and one pause switch per
+// identity): identity_get() returns the identity's state (opaque bytes,
+// src/warmup encodes them) with a version, and identity_put() writes a new
+// state only if the version is still the one read (compare-and-set; version
+// 0: none yet), so of two hosts rolling the same day exactly one wins and
+// the other reads the winner's state.  feedback_add() counts an identity's
+// bounces and complaints of a day (at most once per event id when one is
+// given); day_get() returns a day's fleet counters of an identity, `sent`
+// being its quota counter.
 //
 // The LMDB backend runs its own write transactions: never call it inside a
 // write transaction on the same Env (the daemon opens a shared state only
@@ -52,8 +62,9 @@ namespace ses::store {
 class Env;
 
 struct QuotaCharge {
-    std::string key;  // identity, opaque
+    std::string key;  // identity (or identity and quota group), opaque
     uint64_t limit = 0;
+    std::optional<uint64_t> n;  // this key's amount; default: the call's n
 };
 
 struct QuotaAnswer {
@@ -77,6 +88,19 @@ struct CountOp {
     std::string name;   // the counter
     std::string event;  // counted at most once per day
     uint64_t n = 1;
+};
+
+// One identity's day in the fleet.
+struct SharedDay {
+    uint64_t sent = 0;  // the quota counter
+    uint64_t bounced = 0;
+    uint64_t complained = 0;
+};
+
+struct SharedIdentity {
+    std::optional<std::string> value;  // nullopt: no state yet
+    uint64_t version = 0;              // 0 with no state
+    SharedDay day;                     // the day asked for
 };
 
 // The backend's health, for the metrics and `sesctl status`.
@@ -106,6 +130,17 @@ public:
     // (for that day); true when it counted.
     virtual Result<bool> count(int32_t day, std::string_view name, std::string_view event) = 0;
     virtual Result<std::map<std::string, uint64_t>> totals(int32_t day) = 0;
+
+    // Warm-up identity state, and the day's counters of `day`, in one call.
+    virtual Result<SharedIdentity> identity_get(std::string_view key, int32_t day) = 0;
+    // Writes `value` with version `version` + 1 when the stored version is
+    // `version`; false (nothing written) when another writer came first.
+    virtual Result<bool> identity_put(std::string_view key, uint64_t version, std::string_view value) = 0;
+    virtual Result<SharedDay> day_get(std::string_view key, int32_t day) = 0;
+    // Adds to the day's bounced and complained counters of `key`; with an
+    // `event` id seen before (for that day) nothing changes (false).
+    virtual Result<bool> feedback_add(std::string_view key, int32_t day, uint64_t bounced, uint64_t complained,
+                                      std::string_view event, int64_t ttl) = 0;
 
     virtual SharedHealth health() const = 0;
 

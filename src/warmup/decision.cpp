@@ -110,7 +110,8 @@ Result<Decision> Engine::admit(const mail::Message& m, const std::vector<Identit
         });
         if (!st) return st.error();
 
-        for (Loaded& l : loaded) evaluate(l, today, now, true);
+        for (Loaded& l : loaded)
+            if (Status e = evaluate(l, today, now, true); !e) return e.error();
         Fit planned_fit;
         int planned_over = first_over(loaded, domains, &planned_fit);
         std::optional<OverQuota> planned;
@@ -119,14 +120,31 @@ Result<Decision> Engine::admit(const mail::Message& m, const std::vector<Identit
         };
         // The fleet's quota: the total is charged in the shared store now,
         // for all identities at once; the transaction below records it.
+        // Each quota group the message uses is a key of its own
+        // ("IK|group"), charged with the recipients in that group.
         std::optional<store::QuotaAnswer> shared;
         std::vector<store::QuotaCharge> shared_keys;
+        std::vector<size_t> key_owner;       // index into loaded
+        std::vector<std::string> key_group;  // "" for the identity's total
         if (shared_) {
-            for (const Loaded& l : loaded) shared_keys.push_back({l.id.key(), l.state.paused ? 0 : l.limit.total});
+            for (size_t i = 0; i < loaded.size(); ++i) {
+                const Loaded& l = loaded[i];
+                shared_keys.push_back({l.id.key(), l.state.paused ? 0 : l.limit.total, std::nullopt});
+                key_owner.push_back(i);
+                key_group.emplace_back();
+                Need need = need_of(l.limit, domains);
+                for (const Group& g : l.limit.groups) {
+                    auto it = need.groups.find(g.name);
+                    if (it == need.groups.end() || it->second == 0) continue;
+                    shared_keys.push_back({l.id.key() + "|" + g.name, l.state.paused ? 0 : g.limit, it->second});
+                    key_owner.push_back(i);
+                    key_group.push_back(g.name);
+                }
+            }
             auto a = shared_->charge(shared_keys, today, recipients, kSharedDayTtl);
             if (!a) return a.error();
             shared = *a;
-            planned_over = a->charged ? -1 : a->over;
+            planned_over = a->charged ? -1 : static_cast<int>(key_owner[static_cast<size_t>(a->over)]);
             planned.reset();
         }
         auto refund = [&] {
@@ -153,9 +171,14 @@ Result<Decision> Engine::admit(const mail::Message& m, const std::vector<Identit
             if (!shared) {
                 over = first_over(loaded, domains, &over_fit);
             } else if (!shared->charged) {
-                over = shared->over;
-                const Loaded& l = loaded[static_cast<size_t>(over)];
-                over_fit = Fit{false, l.state.paused ? "paused" : "daily limit", l.limit.total, shared->used};
+                size_t k = static_cast<size_t>(shared->over);
+                over = static_cast<int>(key_owner[k]);
+                const Loaded& l = loaded[key_owner[k]];
+                over_fit = Fit{false,
+                               l.state.paused         ? "paused"
+                               : key_group[k].empty() ? "daily limit"
+                                                      : "group " + key_group[k],
+                               shared_keys[k].limit, shared->used};
             }
             OverQuota oq;
             if (passes(over)) {

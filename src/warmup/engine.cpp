@@ -151,7 +151,7 @@ void Engine::refresh(store::Txn& txn, Loaded& l, int32_t today) {
     l.usage.sent = l.counters.sent;
 }
 
-void Engine::evaluate(Loaded& l, int32_t today, int64_t now, bool with_limit) {
+void Engine::roll_to_today(Loaded& l, int32_t today, int64_t now) {
     if (l.state.day < today) {
         l.steps = roll(l.state, today, [&](const IdentityState& before, int32_t d) {
             DayView y;
@@ -163,16 +163,86 @@ void Engine::evaluate(Loaded& l, int32_t today, int64_t now, bool with_limit) {
         l.dirty = true;
     }
     if (l.dirty) l.state.updated_at = now;
+}
+
+// The fleet's state replaces the local one; the first host to use a shared
+// state seeds it from its own copy, so a host that joins a fleet keeps its
+// level.  A roll is written back only if nobody wrote meanwhile; the loser
+// takes the winner's state, so a day is rolled (and should_upgrade answered)
+// once for the fleet.
+Status Engine::from_fleet(Loaded& l, int32_t today, int64_t now) {
+    const IdentityState local = l.state;
+    for (int attempt = 0; attempt < kDecideAttempts; ++attempt) {
+        auto f = shared_->identity_get(l.id.key(), today);
+        if (!f) return f.error();
+        std::optional<IdentityState> st;
+        if (f->value) {
+            st = decode_state(*f->value);
+            if (!st) return internal_error("warm-up: the fleet's state of " + l.id.str() + " is unreadable");
+        }
+        l.steps.clear();
+        l.fleet_version = f->version;
+        l.fleet_won = false;
+        l.state = st ? *st : local;
+        l.dirty = !st;
+        l.counters.sent = f->day.sent;
+        l.counters.bounced = f->day.bounced;
+        l.counters.complained = f->day.complained;
+        l.usage.sent = f->day.sent;
+        if (l.state.day < today)
+            for (int32_t d = std::max(l.state.day + 1, today - 365); d <= today; ++d) {
+                auto y = shared_->day_get(l.id.key(), d - 1);
+                if (!y) return y.error();
+                Counters& c = l.past[d - 1];  // held and released: this host's
+                c.sent = y->sent;
+                c.bounced = y->bounced;
+                c.complained = y->complained;
+            }
+        roll_to_today(l, today, now);
+        if (!l.dirty) return ok_status();
+        auto put = shared_->identity_put(l.id.key(), f->version, encode(l.state));
+        if (!put) return put.error();
+        if (*put) {
+            l.fleet_version = f->version + 1;
+            l.fleet_won = true;
+            // The winner's history, at once: a decision made again after
+            // a local conflict finds the day rolled and has no steps.
+            if (l.steps.empty()) return ok_status();
+            return env_->update([&](store::Txn& txn) -> Status {
+                for (const RollStep& s : l.steps)
+                    append_history(txn, l.id, LevelChange{now, s.day, s.from, s.to, "upgrade"});
+                return txn.status();
+            });
+        }
+    }
+    return internal_error("warm-up: the fleet's state of " + l.id.str() + " kept changing; try again");
+}
+
+Status Engine::evaluate(Loaded& l, int32_t today, int64_t now, bool with_limit) {
+    if (shared_) {
+        if (Status st = from_fleet(l, today, now); !st) return st;
+    } else {
+        roll_to_today(l, today, now);
+    }
     if (with_limit) l.limit = ask_limit(view(l.id, l.state, today, now, l.counters, l.usage));
+    return ok_status();
 }
 
 bool Engine::unchanged(store::Txn& txn, const Loaded& l) {
+    // With a shared state the local record is the fleet state's copy: a
+    // change of it means this host changed or saw a new fleet state since
+    // the read, and the decision is made again as on one machine.
     auto v = txn.get(t_identity_, l.id.key());
     if (!v) return !l.stored;
     return l.stored && *l.stored == *v;
 }
 
 void Engine::write_state(store::Txn& txn, const Loaded& l, int64_t now) {
+    if (l.fleet_version) {
+        std::string v = encode(l.state);
+        if (!l.stored || *l.stored != v) txn.put(t_identity_, l.id.key(), v);
+        return;  // the history was written by from_fleet()
+    }
     if (!l.dirty) return;
     txn.put(t_identity_, l.id.key(), encode(l.state));
     for (const RollStep& s : l.steps) append_history(txn, l.id, LevelChange{now, s.day, s.from, s.to, "upgrade"});

@@ -30,8 +30,15 @@
 // With a shared state (a fleet, docs/fleet.md) the daily total is checked
 // and charged first in the shared store, in one atomic step for all the
 // message's identities, and the local transaction then records the
-// decision (a charge whose local record fails is refunded).  Quota groups
-// are then checked against this host's counters only.
+// decision (a charge whose local record fails is refunded); the quota
+// groups the message uses are keys of that same step.  The identity's state
+// (level, day, pause) is the fleet's too: evaluate() reads it from the
+// shared store, rolls it with yesterday's fleet counters (the quota
+// counter's sent, the shared bounced and complained) and writes a rolled
+// state back by compare-and-set, so one host's roll wins and the others
+// take its result; set-level, pause and resume change it the same way.
+// The host's LMDB keeps a copy (the mirror) and the level history of the
+// changes made through this host.
 //
 // In a fleet, held mail also takes its place in the fleet-wide order of
 // held mail (shared_state.hpp): registered on hold (best effort: the mail
@@ -100,7 +107,10 @@ public:
     // The same inside the caller's write transaction (the delivery follower
     // counts a bounce in the transaction that records it, so it is counted
     // once whatever restarts).
-    void add_feedback(store::Txn& txn, const IdentityKey& id, uint64_t bounced, uint64_t complained, int32_t day);
+    // With a shared state the fleet's counters are updated too, at most
+    // once per `event` id when one is given.
+    void add_feedback(store::Txn& txn, const IdentityKey& id, uint64_t bounced, uint64_t complained, int32_t day,
+                      std::string_view event = {});
     Result<std::vector<HeldMail>> held(std::optional<IdentityKey> only = std::nullopt);
     // `volume` kWholePlan: the curve to the top of the plan (model.hpp).
     Result<Forecast> forecast(const IdentityKey& id, uint64_t volume, int max_days = 365);
@@ -121,7 +131,11 @@ private:
     OverQuota ask_over_quota(const MessageView& m, const IdentityView& v);
     Loaded read(store::Txn& txn, const IdentityKey& id, int32_t today, int64_t now);
     void refresh(store::Txn& txn, Loaded& l, int32_t today);
-    void evaluate(Loaded& l, int32_t today, int64_t now, bool with_limit);  // Lua: never inside a transaction
+    // Lua (and, with a shared state, the fleet's store): never inside a
+    // transaction.
+    Status evaluate(Loaded& l, int32_t today, int64_t now, bool with_limit);
+    void roll_to_today(Loaded& l, int32_t today, int64_t now);
+    Status from_fleet(Loaded& l, int32_t today, int64_t now);
     bool unchanged(store::Txn& txn, const Loaded& l);
     void write_state(store::Txn& txn, const Loaded& l, int64_t now);
     Status record_over(store::Txn& txn, const mail::Message& m, const std::vector<IdentityKey>& ids,

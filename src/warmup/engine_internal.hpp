@@ -24,6 +24,11 @@ struct Engine::Loaded {
     Limit limit;                        // by evaluate()
     std::vector<RollStep> steps;
     bool dirty = false;  // the state must be written
+    // With a shared state: the version of the fleet's state that `state`
+    // is (stored is then the local mirror as read), and whether this
+    // engine wrote it (its roll steps are then in the local history).
+    std::optional<uint64_t> fleet_version;
+    bool fleet_won = false;
 };
 
 namespace detail {

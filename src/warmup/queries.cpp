@@ -50,6 +50,13 @@ Result<std::vector<IdentityStatus>> Engine::collect_status(const std::optional<I
     std::vector<Loaded> loaded;
     std::map<std::string, std::pair<uint32_t, uint64_t>> held;
     std::map<std::string, std::vector<LevelChange>> history;
+    // An identity only other hosts of the fleet have used yet.
+    bool in_fleet = false;
+    if (only && shared_) {
+        auto f = shared_->identity_get(only->key(), today);
+        if (!f) return f.error();
+        in_fleet = f->value.has_value();
+    }
     Status st = env_->view([&](store::Txn& txn) -> Status {
         loaded.clear();
         held.clear();
@@ -59,6 +66,7 @@ Result<std::vector<IdentityStatus>> Engine::collect_status(const std::optional<I
             store::Cursor c(txn, t_identity_);
             for (bool ok = c.first(); ok; ok = c.next())
                 if (auto id = IdentityKey::from_key(c.key()); id && (!only || *id == *only)) ids.push_back(*id);
+            if (in_fleet && ids.empty()) ids.push_back(*only);
         }
         {
             store::Cursor c(txn, t_held_);
@@ -82,7 +90,7 @@ Result<std::vector<IdentityStatus>> Engine::collect_status(const std::optional<I
     if (!st) return st.error();
     // The policy is asked outside the transaction.
     for (Loaded& l : loaded) {
-        evaluate(l, today, now, true);
+        if (Status e = evaluate(l, today, now, true); !e) return e.error();
         IdentityStatus s;
         s.id = l.id;
         s.state = l.state;
@@ -90,6 +98,7 @@ Result<std::vector<IdentityStatus>> Engine::collect_status(const std::optional<I
         s.limit = l.limit;
         s.counters = l.counters;
         s.usage = l.usage;
+        s.fleet = l.fleet_version.has_value();
         s.remaining = l.state.paused || l.usage.sent >= l.limit.total ? 0 : l.limit.total - l.usage.sent;
         auto h = held.find(l.id.key());
         if (h != held.end()) {
@@ -107,7 +116,9 @@ Result<std::vector<IdentityStatus>> Engine::collect_status(const std::optional<I
 }
 
 // Read, roll (the policy, outside the transaction), change, write when the
-// identity did not change meanwhile.
+// identity did not change meanwhile.  With a shared state the change is a
+// compare-and-set of the fleet's state, then copied to the local mirror
+// with its history entry.
 Status Engine::change_state(const IdentityKey& id,
                             const std::function<std::optional<LevelChange>(IdentityState&, int32_t, int64_t)>& edit) {
     for (int attempt = 0; attempt < kDecideAttempts; ++attempt) {
@@ -119,7 +130,15 @@ Status Engine::change_state(const IdentityKey& id,
             return txn.status();
         });
         if (!st) return st.error();
-        evaluate(l, today, now, false);
+        if (st = evaluate(l, today, now, false); !st) return st;
+        IdentityState next = l.state;
+        std::optional<LevelChange> change = edit(next, today, now);
+        if (change) next.updated_at = now;
+        if (change && l.fleet_version) {
+            auto put = shared_->identity_put(id.key(), *l.fleet_version, encode(next));
+            if (!put) return put.error();
+            if (!*put) continue;  // another host changed it meanwhile
+        }
         bool conflict = false;
         st = env_->update([&](store::Txn& txn) -> Status {
             conflict = false;
@@ -128,9 +147,7 @@ Status Engine::change_state(const IdentityKey& id,
                 return kConflict;
             }
             write_state(txn, l, now);
-            IdentityState next = l.state;
-            if (auto change = edit(next, today, now)) {
-                next.updated_at = now;
+            if (change) {
                 txn.put(t_identity_, id.key(), encode(next));
                 append_history(txn, id, *change);
             }
@@ -161,13 +178,32 @@ Status Engine::set_paused(const IdentityKey& id, bool paused) {
 
 Status Engine::add_feedback(const IdentityKey& id, uint64_t bounced, uint64_t complained, std::optional<int32_t> day) {
     int32_t d = day ? *day : tz_.day_of(clock::now());
+    // The fleet's first: a failure there changes nothing, so a retry does
+    // not count twice here.
+    if (shared_)
+        if (auto r = shared_->feedback_add(id.key(), d, bounced, complained, {}, detail::kSharedDayTtl); !r)
+            return r.error();
     return env_->update([&](store::Txn& txn) -> Status {
-        add_feedback(txn, id, bounced, complained, d);
+        Counters c = get_counters(txn, id, d);
+        c.bounced += bounced;
+        c.complained += complained;
+        txn.put(t_day_, day_key(id, d), encode(c));
         return txn.status();
     });
 }
 
-void Engine::add_feedback(store::Txn& txn, const IdentityKey& id, uint64_t bounced, uint64_t complained, int32_t day) {
+void Engine::add_feedback(store::Txn& txn, const IdentityKey& id, uint64_t bounced, uint64_t complained, int32_t day,
+                          std::string_view event) {
+    if (shared_ && txn.status()) {
+        // Inside the caller's transaction, as the statistics counters are:
+        // a failure fails the transaction, which the caller retries; with an
+        // event id the retry does not count twice in the fleet.
+        auto r = shared_->feedback_add(id.key(), day, bounced, complained, event, detail::kSharedDayTtl);
+        if (!r) {
+            txn.fail(Error{"warm-up feedback (shared state): " + r.error().what, {}});
+            return;
+        }
+    }
     Counters c = get_counters(txn, id, day);
     c.bounced += bounced;
     c.complained += complained;
@@ -212,8 +248,15 @@ Result<Forecast> Engine::forecast(const IdentityKey& id, uint64_t volume, int ma
         return txn.status();
     });
     if (!st) return st.error();
+    if (st = evaluate(l, today, now, false); !st) return st.error();
+    if (l.fleet_version) {
+        auto y = shared_->day_get(id.key(), today - 1);
+        if (!y) return y.error();
+        basis.sent = y->sent;
+        basis.bounced = y->bounced;
+        basis.complained = y->complained;
+    }
     {
-        evaluate(l, today, now, false);
         // The reputation as it stands: yesterday's rates, or today's so far
         // when yesterday sent nothing.
         if (basis.sent == 0) basis = l.counters;

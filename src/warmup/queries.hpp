@@ -16,7 +16,7 @@ namespace ses::warmup {
 
 struct IdentityStatus {
     IdentityKey id;
-    IdentityState state;  // rolled to today (not written by status)
+    IdentityState state;  // rolled to today (written by status only to a fleet's shared state)
     int32_t today = 0;
     Limit limit;
     Counters counters;  // today
@@ -30,6 +30,10 @@ struct IdentityStatus {
     // The curve to the top of the plan (Engine::forecast with kWholePlan);
     // only when asked for (it asks the policy twice a day of the curve).
     std::optional<Forecast> forecast;
+    // The state, used, remaining and the counters' sent, bounced and
+    // complained are the fleet's (a shared state); held and released, the
+    // held mail and the history are this host's.
+    bool fleet = false;
 };
 
 // The horizon of the status's forecast curve, and the time it may take per

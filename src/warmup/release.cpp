@@ -44,7 +44,8 @@ Result<ReleaseBatch> Engine::begin_release() {
             return txn.status();
         });
         if (!st) return st.error();
-        for (auto& [ik, l] : loaded) evaluate(l, today, now, true);
+        for (auto& [ik, l] : loaded)
+            if (Status e = evaluate(l, today, now, true); !e) return e.error();
 
         bool conflict = false;
         int64_t tomorrow = tz_.day_start(today + 1);

@@ -341,3 +341,22 @@ def test_held_mail_is_released_oldest_first_across_the_hosts(request, e2e_root, 
     h.wait_for(lambda: any(b"held second" in m for m in newer.mta.sink.messages()), 30,
                what="the newer host's held mail delivered")
     assert newer.held() == [] and older.held() == []
+
+
+def test_pause_through_one_host_holds_on_another_and_status_shows_the_fleet(fleet):
+    redis, hosts = fleet
+    for i, x in enumerate(hosts):
+        assert x.send(FROM, f"before the pause {i}") == 250
+        x.mta.sink.wait_count(1, 30)
+    assert hosts[0].sesctl("warmup", "pause", "example.com")["paused"] is True
+    # Host 2 never saw the pause command: the identity's switch is the fleet's.
+    assert hosts[1].send(FROM, "while paused") == 250
+    h.wait_for(lambda: len(hosts[1].held()) == 1, 30, what="held on host 2 while paused through host 1")
+    assert hosts[1].mta.sink.count() == 1
+    assert hosts[2].sesctl("warmup", "status", "example.com")["paused"] is True
+    assert hosts[2].sesctl("warmup", "resume", "example.com")["paused"] is False
+    assert hosts[1].send(FROM, "after the resume") == 250
+    hosts[1].mta.sink.wait_count(2, 30)
+    # Host 3 sent one of the fleet's four; its status shows the four.
+    s = hosts[2].sesctl("warmup", "status", "example.com")
+    assert (s["scope"], s["used"], s["remaining"], s["paused"]) == ("fleet", 4, LIMIT - 4, False), s

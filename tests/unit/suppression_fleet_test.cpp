@@ -99,6 +99,12 @@ struct Down : store::SharedState {
     }
     Result<bool> count(int32_t, std::string_view, std::string_view) override { return err; }
     Result<std::map<std::string, uint64_t>> totals(int32_t) override { return err; }
+    Result<store::SharedIdentity> identity_get(std::string_view, int32_t) override { return err; }
+    Result<bool> identity_put(std::string_view, uint64_t, std::string_view) override { return err; }
+    Result<store::SharedDay> day_get(std::string_view, int32_t) override { return err; }
+    Result<bool> feedback_add(std::string_view, int32_t, uint64_t, uint64_t, std::string_view, int64_t) override {
+        return err;
+    }
     store::SharedHealth health() const override { return {"redis", false, 1, 1}; }
     Status held_register(const std::vector<std::string>&, const store::HeldOrder&) override { return err; }
     Status held_remove(const std::vector<std::string>&, std::string_view) override { return err; }

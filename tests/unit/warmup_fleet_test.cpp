@@ -95,6 +95,17 @@ struct Spy : store::SharedState {
         return in->count(d, name, event);
     }
     Result<std::map<std::string, uint64_t>> totals(int32_t d) override { return in->totals(d); }
+    Result<store::SharedIdentity> identity_get(std::string_view k, int32_t d) override {
+        return in->identity_get(k, d);
+    }
+    Result<bool> identity_put(std::string_view k, uint64_t version, std::string_view v) override {
+        return in->identity_put(k, version, v);
+    }
+    Result<store::SharedDay> day_get(std::string_view k, int32_t d) override { return in->day_get(k, d); }
+    Result<bool> feedback_add(std::string_view k, int32_t d, uint64_t b, uint64_t c, std::string_view event,
+                              int64_t ttl) override {
+        return in->feedback_add(k, d, b, c, event, ttl);
+    }
     store::SharedHealth health() const override { return in->health(); }
     // The held-mail order; `order_down`: registrations fail, as with Redis
     // gone between the decision's charge and the hold's registration.
@@ -406,4 +417,174 @@ TEST_CASE("fleet: a registration lost at hold heals at the owner's next release 
     REQUIRE(r);
     CHECK(mta_b.released == std::vector<std::string>{"B00001"});
     CHECK(mta_a.released.empty());
+}
+
+namespace {
+
+// Level N allows 30 * N a day; a day with at least 30 sent and fewer than 5
+// bounces earns the next level.
+constexpr const char* kLevelScript = R"(
+ses.on('daily_limit', function(id) return 30 * id.level end)
+ses.on('should_upgrade', function(id, y) return y.sent >= 30 and y.bounced < 5 end)
+)";
+
+const IdentityKey kDomain = IdentityKey::domain("example.com");
+
+int admit_n(Engine& e, int n, int& q, Decision::Action want) {
+    int got = 0;
+    for (int i = 0; i < n; ++i) {
+        auto d = e.admit(message(q++), "example.com");
+        REQUIRE(d);
+        if (d->action == want) ++got;
+    }
+    return got;
+}
+
+int upgrades_in_history(Engine& e) {
+    auto s = e.status(kDomain);
+    REQUIRE(s);
+    int n = 0;
+    for (const auto& c : s->history) n += c.reason == "upgrade";
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("fleet: hosts that each sent a third of the day agree on the next level", "[warmup][fleet][redis]") {
+    if (!RedisServer::available()) {
+        WARN("redis-server is not installed: fleet test skipped");
+        return;
+    }
+    RedisServer redis;
+    std::vector<std::unique_ptr<Host>> hosts;
+    for (int i = 0; i < 3; ++i) hosts.push_back(std::make_unique<Host>(redis.url(), kLevelScript));
+    int q = 0;
+    clock::set_override(at("2030-01-07T10:00:00Z"));
+    for (auto& h : hosts) CHECK(admit_n(*h->engine, 10, q, Decision::Action::accept) == 10);
+
+    // Day 2: the fleet sent 30, each host 10: every host is at level 2, and
+    // the fleet's 60 is one limit, not three different ones.
+    clock::set_override(at("2030-01-08T10:00:00Z"));
+    for (auto& h : hosts) {
+        auto s = h->engine->status(kDomain);
+        REQUIRE(s);
+        CHECK(s->state.level == 2);
+        CHECK(s->limit.total == 60);
+    }
+    int accepted = 0;
+    for (auto& h : hosts) accepted += admit_n(*h->engine, 25, q, Decision::Action::accept);
+    CHECK(accepted == 60);
+    for (auto& h : hosts) {
+        auto s = h->engine->status(kDomain);
+        REQUIRE(s);
+        CHECK(s->fleet);
+        CHECK(s->usage.sent == 60);  // the fleet's, on every host
+        CHECK(s->remaining == 0);
+    }
+
+    // Day 2's bounces are counted on one host; day 3 no host upgrades.
+    REQUIRE(hosts[1]->engine->add_feedback(kDomain, 5, 0));
+    clock::set_override(at("2030-01-09T10:00:00Z"));
+    for (auto& h : hosts) {
+        auto s = h->engine->status(kDomain);
+        REQUIRE(s);
+        CHECK(s->state.level == 2);
+    }
+    clock::set_override(std::nullopt);
+}
+
+TEST_CASE("fleet: pause on one host holds the identity's mail on the others", "[warmup][fleet][redis]") {
+    if (!RedisServer::available()) {
+        WARN("redis-server is not installed: fleet test skipped");
+        return;
+    }
+    RedisServer redis;
+    Host a(redis.url(), kLevelScript), b(redis.url(), kLevelScript), c(redis.url(), kLevelScript);
+    clock::set_override(at("2030-01-07T10:00:00Z"));
+    int q = 0;
+    CHECK(admit_n(*b.engine, 1, q, Decision::Action::accept) == 1);
+    REQUIRE(a.engine->set_paused(kDomain, true));
+    CHECK(admit_n(*b.engine, 2, q, Decision::Action::hold) == 2);
+    CHECK(c.engine->status(kDomain)->state.paused);
+    REQUIRE(c.engine->set_paused(kDomain, false));
+    CHECK(admit_n(*b.engine, 2, q, Decision::Action::accept) == 2);
+
+    // set-level through one host is the fleet's level.
+    REQUIRE(a.engine->set_level(kDomain, 3));
+    CHECK(b.engine->status(kDomain)->limit.total == 90);
+    CHECK(c.engine->status(kDomain)->state.level == 3);
+    clock::set_override(std::nullopt);
+}
+
+TEST_CASE("fleet: two hosts rolling the same day concurrently upgrade once", "[warmup][fleet][redis]") {
+    if (!RedisServer::available()) {
+        WARN("redis-server is not installed: fleet test skipped");
+        return;
+    }
+    RedisServer redis;
+    Host a(redis.url(), kLevelScript), b(redis.url(), kLevelScript);
+    clock::set_override(at("2030-01-07T10:00:00Z"));
+    int q = 0;
+    CHECK(admit_n(*a.engine, 30, q, Decision::Action::accept) == 30);
+    auto before = a.engine->shared()->identity_get(kDomain.key(), day("2030-01-07T10:00:00Z"));
+    REQUIRE(before);
+
+    clock::set_override(at("2030-01-08T10:00:00Z"));
+    std::atomic<int> qid{1000}, errors{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 8; ++t)
+        ts.emplace_back([&, t] {
+            Engine& e = t % 2 ? *b.engine : *a.engine;
+            for (int i = 0; i < 3; ++i)
+                if (!e.admit(message(qid++), "example.com")) errors++;
+        });
+    for (auto& t : ts) t.join();
+    CHECK(errors == 0);
+    auto after = a.engine->shared()->identity_get(kDomain.key(), day("2030-01-08T10:00:00Z"));
+    REQUIRE(after);
+    CHECK(after->version == before->version + 1);  // one roll written, not one per host
+    CHECK(a.engine->status(kDomain)->state.level == 2);
+    CHECK(upgrades_in_history(*a.engine) + upgrades_in_history(*b.engine) == 1);
+    CHECK(after->day.sent == 24);
+    clock::set_override(std::nullopt);
+}
+
+TEST_CASE("fleet: a quota group's cap is exact across hosts", "[warmup][fleet][redis]") {
+    if (!RedisServer::available()) {
+        WARN("redis-server is not installed: fleet test skipped");
+        return;
+    }
+    RedisServer redis;
+    const char* script =
+        "ses.on('daily_limit', function() return {total = 100, groups = {gmail = {limit = 10, domains = "
+        "{'gmail.com'}}}} end)";
+    std::vector<std::unique_ptr<Host>> hosts;
+    for (int i = 0; i < 3; ++i) hosts.push_back(std::make_unique<Host>(redis.url(), script));
+    clock::set_override(at("2030-01-07T10:00:00Z"));
+    std::atomic<int> accepted{0}, held{0}, errors{0}, qid{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 6; ++t)
+        ts.emplace_back([&, t] {
+            Engine& e = *hosts[static_cast<size_t>(t % 3)]->engine;
+            for (int i = 0; i < 3; ++i) {
+                mail::Message m = message(qid++);
+                m.env.rcpts = {"x@gmail.com"};
+                auto d = e.admit(m, "example.com");
+                if (!d)
+                    errors++;
+                else if (d->action == Decision::Action::accept)
+                    accepted++;
+                else if (d->action == Decision::Action::hold)
+                    held++;
+            }
+        });
+    for (auto& t : ts) t.join();
+    CHECK(errors == 0);
+    CHECK(accepted == 10);  // each host alone would have let 10 through
+    CHECK(held == 8);
+    // The group is full, the total is not: other domains still flow.
+    int q = 500;
+    CHECK(admit_n(*hosts[2]->engine, 2, q, Decision::Action::accept) == 2);
+    CHECK(*hosts[0]->engine->shared()->used(kDomainKey, day("2030-01-07T10:00:00Z")) == 12);
+    clock::set_override(std::nullopt);
 }
