@@ -107,7 +107,8 @@ def main() -> int:
             return 1
         uncovered = set()
         for sig in sigs:
-            print(f"  signed header fields (h=): {sig.get('h', '')}")
+            names = ":".join(n.strip() for n in sig.get("h", "").split(":"))  # h= may be folded
+            print(f"  signed header fields (h=): {names}")
             signed = {n.strip().lower() for n in sig.get("h", "").split(":")}
             uncovered |= {"from", "to", "subject", "date", "message-id"} - signed
         results = h.dkim_verify_each(delivered, {key["dns_name"]: txt})
