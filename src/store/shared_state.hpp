@@ -53,6 +53,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "util/result.hpp"
@@ -62,6 +63,10 @@ namespace ses::store {
 class Env;
 
 struct QuotaCharge {
+    QuotaCharge() = default;
+    QuotaCharge(std::string k, uint64_t l, std::optional<uint64_t> amount = std::nullopt)
+        : key(std::move(k)), limit(l), n(amount) {}
+
     std::string key;  // identity (or identity and quota group), opaque
     uint64_t limit = 0;
     std::optional<uint64_t> n;  // this key's amount; default: the call's n

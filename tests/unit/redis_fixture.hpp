@@ -100,3 +100,13 @@ struct RedisServer {
 };
 
 }  // namespace ses::test
+
+// Ends the calling test case with a warning where redis-server is not
+// installed (`make deps` installs it; CI always has it).
+#define SES_SKIP_WITHOUT_REDIS()                                                                \
+    do {                                                                                        \
+        if (!::ses::test::RedisServer::available()) {                                           \
+            WARN("redis-server is not installed (apt-get install redis-server): test skipped"); \
+            return;                                                                             \
+        }                                                                                       \
+    } while (0)

@@ -262,10 +262,7 @@ TEST_CASE("shared state: the held-mail order (LMDB: the plain charge)", "[shared
 }
 
 TEST_CASE("redis: the held-mail order: older due mail first, expired entries pruned", "[shared][redis]") {
-    if (!RedisServer::available()) {
-        WARN("redis-server is not installed: test skipped");
-        return;
-    }
+    SES_SKIP_WITHOUT_REDIS();
     Backend b("redis");
     SharedState& s = *b.state;
     const std::vector<std::string> ids{"d:example.com"};

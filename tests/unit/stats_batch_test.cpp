@@ -189,10 +189,7 @@ TEST_CASE("redis: count_many keeps the event and counter expiry of count()", "[s
 
 TEST_CASE("stats batch: a message to 50 recipients counts in one Redis call; a retry counts nothing twice",
           "[records][fleet][redis]") {
-    if (!RedisServer::available()) {
-        WARN("redis-server is not installed: test skipped");
-        return;
-    }
+    SES_SKIP_WITHOUT_REDIS();
     Shared sh("redis");
     Host a("stats-batch-a", sh.state);
     const int32_t day = a.fleet->day_of(kT);

@@ -102,10 +102,7 @@ TEST_CASE("stats fleet: two hosts count once into one shared state (LMDB backend
 }
 
 TEST_CASE("stats fleet: two hosts count once into one shared state (Redis backend)", "[records][fleet][redis]") {
-    if (!test::RedisServer::available()) {
-        WARN("redis-server is not installed: test skipped");
-        return;
-    }
+    SES_SKIP_WITHOUT_REDIS();
     test::RedisServer redis;
     test::TempRecords unused("stats-fleet-unused");
     auto sh = store::open_shared_state(redis.shared_options(), unused.env);

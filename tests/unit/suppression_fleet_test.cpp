@@ -125,10 +125,7 @@ TEST_CASE("suppression fleet: two hosts share one list (LMDB backend)", "[suppre
 }
 
 TEST_CASE("suppression fleet: two hosts share one list (Redis backend)", "[suppression][fleet][redis]") {
-    if (!test::RedisServer::available()) {
-        WARN("redis-server is not installed: test skipped");
-        return;
-    }
+    SES_SKIP_WITHOUT_REDIS();
     test::RedisServer redis;
     test::TempRecords unused("supp-fleet-unused");
     auto sh = store::open_shared_state(redis.shared_options(), unused.env);

@@ -164,10 +164,7 @@ mail::Message message(int n) {
 }  // namespace
 
 TEST_CASE("fleet: three hosts sharing a limit of 300 admit exactly 300", "[warmup][fleet][redis]") {
-    if (!RedisServer::available()) {
-        WARN("redis-server is not installed: fleet test skipped");
-        return;
-    }
+    SES_SKIP_WITHOUT_REDIS();
     RedisServer redis;
     const char* script = "ses.on('daily_limit', function() return 300 end)";
     std::vector<std::unique_ptr<Host>> hosts;
@@ -210,10 +207,7 @@ TEST_CASE("fleet: three hosts sharing a limit of 300 admit exactly 300", "[warmu
 }
 
 TEST_CASE("fleet: released held mail is charged in the shared quota", "[warmup][fleet][redis]") {
-    if (!RedisServer::available()) {
-        WARN("redis-server is not installed: fleet test skipped");
-        return;
-    }
+    SES_SKIP_WITHOUT_REDIS();
     RedisServer redis;
     const char* script = "ses.on('daily_limit', function() return 5 end)";
     Host h0(redis.url(), script), h1(redis.url(), script);
@@ -280,10 +274,7 @@ mail::Message message_from(const std::string& qid) {
 }  // namespace
 
 TEST_CASE("fleet: held mail is released oldest first across the hosts", "[warmup][fleet][redis]") {
-    if (!RedisServer::available()) {
-        WARN("redis-server is not installed: fleet test skipped");
-        return;
-    }
+    SES_SKIP_WITHOUT_REDIS();
     RedisServer redis;
     const char* script = "ses.on('daily_limit', function() return 1 end)";
     Host a(redis.url(), script), b(redis.url(), script);
@@ -327,10 +318,7 @@ TEST_CASE("fleet: held mail is released oldest first across the hosts", "[warmup
 
 TEST_CASE("fleet: held mail of a host that never comes back blocks only until its entry expires",
           "[warmup][fleet][redis]") {
-    if (!RedisServer::available()) {
-        WARN("redis-server is not installed: fleet test skipped");
-        return;
-    }
+    SES_SKIP_WITHOUT_REDIS();
     RedisServer redis;
     const char* script = "ses.on('daily_limit', function() return 1 end)";
     Host a(redis.url(), script);
@@ -379,10 +367,7 @@ TEST_CASE("fleet: a hold whose registration in the fleet's order fails still hol
 }
 
 TEST_CASE("fleet: a registration lost at hold heals at the owner's next release pass", "[warmup][fleet][redis]") {
-    if (!RedisServer::available()) {
-        WARN("redis-server is not installed: fleet test skipped");
-        return;
-    }
+    SES_SKIP_WITHOUT_REDIS();
     RedisServer redis;
     const char* script = "ses.on('daily_limit', function() return 1 end)";
     Host a(redis.url(), script);
@@ -451,10 +436,7 @@ int upgrades_in_history(Engine& e) {
 }  // namespace
 
 TEST_CASE("fleet: hosts that each sent a third of the day agree on the next level", "[warmup][fleet][redis]") {
-    if (!RedisServer::available()) {
-        WARN("redis-server is not installed: fleet test skipped");
-        return;
-    }
+    SES_SKIP_WITHOUT_REDIS();
     RedisServer redis;
     std::vector<std::unique_ptr<Host>> hosts;
     for (int i = 0; i < 3; ++i) hosts.push_back(std::make_unique<Host>(redis.url(), kLevelScript));
@@ -494,10 +476,7 @@ TEST_CASE("fleet: hosts that each sent a third of the day agree on the next leve
 }
 
 TEST_CASE("fleet: pause on one host holds the identity's mail on the others", "[warmup][fleet][redis]") {
-    if (!RedisServer::available()) {
-        WARN("redis-server is not installed: fleet test skipped");
-        return;
-    }
+    SES_SKIP_WITHOUT_REDIS();
     RedisServer redis;
     Host a(redis.url(), kLevelScript), b(redis.url(), kLevelScript), c(redis.url(), kLevelScript);
     clock::set_override(at("2030-01-07T10:00:00Z"));
@@ -517,10 +496,7 @@ TEST_CASE("fleet: pause on one host holds the identity's mail on the others", "[
 }
 
 TEST_CASE("fleet: two hosts rolling the same day concurrently upgrade once", "[warmup][fleet][redis]") {
-    if (!RedisServer::available()) {
-        WARN("redis-server is not installed: fleet test skipped");
-        return;
-    }
+    SES_SKIP_WITHOUT_REDIS();
     RedisServer redis;
     Host a(redis.url(), kLevelScript), b(redis.url(), kLevelScript);
     clock::set_override(at("2030-01-07T10:00:00Z"));
@@ -550,10 +526,7 @@ TEST_CASE("fleet: two hosts rolling the same day concurrently upgrade once", "[w
 }
 
 TEST_CASE("fleet: a quota group's cap is exact across hosts", "[warmup][fleet][redis]") {
-    if (!RedisServer::available()) {
-        WARN("redis-server is not installed: fleet test skipped");
-        return;
-    }
+    SES_SKIP_WITHOUT_REDIS();
     RedisServer redis;
     const char* script =
         "ses.on('daily_limit', function() return {total = 100, groups = {gmail = {limit = 10, domains = "
