@@ -153,6 +153,19 @@ struct SpyHost {
     }
 };
 
+// Decisions counted from several threads.
+struct Tally {
+    std::atomic<int> accepted{0}, held{0}, errors{0};
+    void add(const Result<Decision>& d) {
+        if (!d)
+            errors++;
+        else if (d->action == Decision::Action::accept)
+            accepted++;
+        else if (d->action == Decision::Action::hold)
+            held++;
+    }
+};
+
 mail::Message message(int n) {
     mail::Message m;
     m.env.mail_from = "a@example.com";
@@ -169,25 +182,20 @@ TEST_CASE("fleet: three hosts sharing a limit of 300 admit exactly 300", "[warmu
     const char* script = "ses.on('daily_limit', function() return 300 end)";
     std::vector<std::unique_ptr<Host>> hosts;
     for (int i = 0; i < 3; ++i) hosts.push_back(std::make_unique<Host>(redis.url(), script));
-    std::atomic<int> accepted{0}, held{0}, errors{0}, qid{0};
+    Tally tally;
+    std::atomic<int> qid{0};
     std::vector<std::thread> ts;
     for (int t = 0; t < 20; ++t)
         ts.emplace_back([&, t] {
             Engine& e = *hosts[static_cast<size_t>(t % 3)]->engine;
             for (int i = 0; i < 20; ++i) {
-                auto d = e.admit(message(qid++), "example.com");
-                if (!d)
-                    errors++;
-                else if (d->action == Decision::Action::accept)
-                    accepted++;
-                else if (d->action == Decision::Action::hold)
-                    held++;
+                tally.add(e.admit(message(qid++), "example.com"));
             }
         });
     for (auto& t : ts) t.join();
-    CHECK(errors == 0);
-    CHECK(accepted == 300);
-    CHECK(held == 100);
+    CHECK(tally.errors == 0);
+    CHECK(tally.accepted == 300);
+    CHECK(tally.held == 100);
     size_t held_records = 0;
     for (auto& h : hosts) held_records += h->engine->held()->size();
     CHECK(held_records == 100);  // each host holds its own
@@ -534,7 +542,8 @@ TEST_CASE("fleet: a quota group's cap is exact across hosts", "[warmup][fleet][r
     std::vector<std::unique_ptr<Host>> hosts;
     for (int i = 0; i < 3; ++i) hosts.push_back(std::make_unique<Host>(redis.url(), script));
     clock::set_override(at("2030-01-07T10:00:00Z"));
-    std::atomic<int> accepted{0}, held{0}, errors{0}, qid{0};
+    Tally tally;
+    std::atomic<int> qid{0};
     std::vector<std::thread> ts;
     for (int t = 0; t < 6; ++t)
         ts.emplace_back([&, t] {
@@ -542,19 +551,13 @@ TEST_CASE("fleet: a quota group's cap is exact across hosts", "[warmup][fleet][r
             for (int i = 0; i < 3; ++i) {
                 mail::Message m = message(qid++);
                 m.env.rcpts = {"x@gmail.com"};
-                auto d = e.admit(m, "example.com");
-                if (!d)
-                    errors++;
-                else if (d->action == Decision::Action::accept)
-                    accepted++;
-                else if (d->action == Decision::Action::hold)
-                    held++;
+                tally.add(e.admit(m, "example.com"));
             }
         });
     for (auto& t : ts) t.join();
-    CHECK(errors == 0);
-    CHECK(accepted == 10);  // each host alone would have let 10 through
-    CHECK(held == 8);
+    CHECK(tally.errors == 0);
+    CHECK(tally.accepted == 10);  // each host alone would have let 10 through
+    CHECK(tally.held == 8);
     // The group is full, the total is not: other domains still flow.
     int q = 500;
     CHECK(admit_n(*hosts[2]->engine, 2, q, Decision::Action::accept) == 2);
